@@ -1,0 +1,772 @@
+//! What one instance knows about itself: the content behind every metadata path.
+//!
+//! [`Instance::default`] is a realistic, self-consistent instance. Files (TOML or JSON, same
+//! field names) override any part of it; the identity document, `mac` and the listings are
+//! derived, so they always agree with the fields they come from.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// One EC2 instance's metadata content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Instance {
+    /// `instance-id`: `i-` and 17 hex digits.
+    pub instance_id: String,
+    /// `ami-id`.
+    pub ami_id: String,
+    /// `ami-launch-index`.
+    pub ami_launch_index: u32,
+    /// `ami-manifest-path`: `(unknown)` for EBS-backed AMIs.
+    pub ami_manifest_path: String,
+    /// `ancestor-ami-ids`; served only when non-empty.
+    pub ancestor_ami_ids: Vec<String>,
+    /// `instance-type`.
+    pub instance_type: String,
+    /// `instance-action`: `none`, `shutdown` or `bundle-pending`.
+    pub instance_action: String,
+    /// `instance-life-cycle`: `on-demand`, `spot`, `scheduled`, `capacity-block`.
+    pub instance_life_cycle: String,
+    /// `kernel-id`, if any.
+    pub kernel_id: Option<String>,
+    /// `ramdisk-id`, if any.
+    pub ramdisk_id: Option<String>,
+    /// Owning account (identity document `accountId`, ENI `owner-id`).
+    pub account_id: String,
+    /// Identity document `architecture`: `i386`, `x86_64` or `arm64`.
+    pub architecture: String,
+    /// Launch time, ISO-8601 UTC (identity document `pendingTime`, `Last-Modified`).
+    pub launch_time: String,
+    /// `hostname`.
+    pub hostname: String,
+    /// `local-hostname`.
+    pub local_hostname: String,
+    /// `local-ipv4` (absent on IPv6-only instances).
+    pub local_ipv4: Option<String>,
+    /// `public-hostname` (absent without a public IPv4).
+    pub public_hostname: Option<String>,
+    /// `public-ipv4`.
+    pub public_ipv4: Option<String>,
+    /// `ipv6`: the first IPv6 address of device 0.
+    pub ipv6: Option<String>,
+    /// `reservation-id`.
+    pub reservation_id: String,
+    /// `security-groups` (names).
+    pub security_groups: Vec<String>,
+    /// `product-codes`; served only when non-empty.
+    pub product_codes: Vec<String>,
+    /// `profile`, e.g. `default-hvm`.
+    pub profile: String,
+    /// `placement/…`.
+    pub placement: Placement,
+    /// `block-device-mapping/…`: name (`ami`, `root`, `ebs1`, …) → device.
+    pub block_device_mapping: BTreeMap<String, String>,
+    /// `network/interfaces/macs/…`; the first one is device 0 and gives `mac`.
+    pub network_interfaces: Vec<NetworkInterface>,
+    /// `public-keys/…`, index order.
+    pub public_keys: Vec<PublicKey>,
+    /// `iam/…`, when a role is attached.
+    pub iam: Option<IamRole>,
+    /// `identity-credentials/ec2/…`.
+    pub identity_credentials: Option<Credentials>,
+    /// `services/…`.
+    pub services: Services,
+    /// `events/maintenance/…`.
+    pub maintenance_events: MaintenanceEvents,
+    /// `spot/instance-action`, when an interruption is pending.
+    pub spot_instance_action: Option<SpotAction>,
+    /// `spot/termination-time`, when marked for termination.
+    pub spot_termination_time: Option<String>,
+    /// `events/recommendations/rebalance` notice time, after a rebalance recommendation.
+    pub rebalance_notice_time: Option<String>,
+    /// `autoscaling/target-lifecycle-state`, for Auto Scaling members.
+    pub autoscaling_target_lifecycle_state: Option<String>,
+    /// `user-data` as text; `user-data-base64` wins when both are given.
+    pub user_data: Option<String>,
+    /// `user-data` as base64, for binary user data.
+    pub user_data_base64: Option<String>,
+    /// Instance tags (`tags/instance/…`, served only with `InstanceMetadataTags=enabled`).
+    pub tags: BTreeMap<String, String>,
+    /// The signature blobs of the identity document.
+    pub identity_signatures: IdentitySignatures,
+    /// Identity document `billingProducts`.
+    pub billing_products: Option<Vec<String>>,
+    /// Identity document `marketplaceProductCodes`.
+    pub marketplace_product_codes: Option<Vec<String>>,
+    /// `dynamic/fws/instance-monitoring`: `enabled` or `disabled`.
+    pub instance_monitoring: String,
+}
+
+/// `placement/…`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Placement {
+    /// `placement/region`.
+    pub region: String,
+    /// `placement/availability-zone`; must start with the region.
+    pub availability_zone: String,
+    /// `placement/availability-zone-id`.
+    pub availability_zone_id: String,
+    /// `placement/group-name`.
+    pub group_name: Option<String>,
+    /// `placement/host-id` (Dedicated Hosts).
+    pub host_id: Option<String>,
+    /// `placement/partition-number`.
+    pub partition_number: Option<u32>,
+}
+
+/// One ENI under `network/interfaces/macs/<mac>/`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NetworkInterface {
+    /// Lower-case, colon-separated MAC.
+    pub mac: String,
+    /// `device-number`.
+    pub device_number: u32,
+    /// `network-card-index`.
+    pub network_card_index: u32,
+    /// `interface-id`.
+    pub interface_id: String,
+    /// `local-hostname`.
+    pub local_hostname: String,
+    /// `local-ipv4s`.
+    pub local_ipv4s: Vec<String>,
+    /// `public-hostname`.
+    pub public_hostname: Option<String>,
+    /// `public-ipv4s`; each also appears under `ipv4-associations/`.
+    pub public_ipv4s: Vec<String>,
+    /// `ipv6s`.
+    pub ipv6s: Vec<String>,
+    /// `security-groups`.
+    pub security_groups: Vec<String>,
+    /// `security-group-ids`.
+    pub security_group_ids: Vec<String>,
+    /// `subnet-id`.
+    pub subnet_id: String,
+    /// `subnet-ipv4-cidr-block`.
+    pub subnet_ipv4_cidr_block: String,
+    /// `subnet-ipv6-cidr-blocks`.
+    pub subnet_ipv6_cidr_blocks: Vec<String>,
+    /// `vpc-id`.
+    pub vpc_id: String,
+    /// `vpc-ipv4-cidr-block`.
+    pub vpc_ipv4_cidr_block: String,
+    /// `vpc-ipv4-cidr-blocks`.
+    pub vpc_ipv4_cidr_blocks: Vec<String>,
+    /// `vpc-ipv6-cidr-blocks`.
+    pub vpc_ipv6_cidr_blocks: Vec<String>,
+}
+
+/// One launch key (`public-keys/N=name`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PublicKey {
+    /// Key pair name.
+    pub name: String,
+    /// The `openssh-key` line.
+    pub openssh_key: String,
+}
+
+/// An attached IAM role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct IamRole {
+    /// Role name (the `security-credentials/` entry).
+    pub role_name: String,
+    /// `InstanceProfileArn` of `iam/info`.
+    pub instance_profile_arn: String,
+    /// `InstanceProfileId` of `iam/info`.
+    pub instance_profile_id: String,
+    /// The role's temporary credentials.
+    pub credentials: Credentials,
+    /// Serve `iam/security-credentials-extended/` (with `AccountId`), as SDKs from 2025 on
+    /// ask first. Spec §9.8 [L]: whether EC2 serves it is unsettled, so the default is off
+    /// (404, as on older instances).
+    pub extended_credentials: bool,
+}
+
+/// Temporary credentials. Times left out are derived from the clock: they rotate every hour
+/// and expire six hours after issue, so a long-running server never serves stale ones.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Credentials {
+    /// `AccessKeyId`.
+    pub access_key_id: String,
+    /// `SecretAccessKey`.
+    pub secret_access_key: String,
+    /// `Token`.
+    pub token: String,
+    /// `LastUpdated`, ISO-8601; derived from the clock when absent.
+    pub last_updated: Option<String>,
+    /// `Expiration`, ISO-8601; derived from the clock when absent.
+    pub expiration: Option<String>,
+}
+
+/// `services/…`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Services {
+    /// `services/domain`.
+    pub domain: String,
+    /// `services/partition`.
+    pub partition: String,
+}
+
+/// `events/maintenance/scheduled` and `…/history`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MaintenanceEvents {
+    /// Active events.
+    pub scheduled: Vec<MaintenanceEvent>,
+    /// Completed or cancelled events.
+    pub history: Vec<MaintenanceEvent>,
+}
+
+/// One maintenance event; times in EC2's `21 Jan 2019 09:00:43 GMT` form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MaintenanceEvent {
+    /// `Code`, e.g. `system-reboot`.
+    pub code: String,
+    /// `Description`.
+    pub description: String,
+    /// `EventId`.
+    pub event_id: String,
+    /// `NotBefore`.
+    pub not_before: String,
+    /// `NotAfter`.
+    pub not_after: String,
+    /// `State`: `active`, `completed` or `canceled`.
+    pub state: String,
+}
+
+/// A pending spot interruption.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SpotAction {
+    /// `stop`, `terminate` or `hibernate`.
+    pub action: String,
+    /// ISO-8601 UTC time of the action.
+    pub time: String,
+}
+
+/// Bare base64 signature blobs served under `dynamic/instance-identity/`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct IdentitySignatures {
+    /// `pkcs7` (PKCS#7, no PEM armour, no final newline).
+    pub pkcs7: String,
+    /// `signature`.
+    pub signature: String,
+    /// `rsa2048`.
+    pub rsa2048: String,
+    /// `dsa2048` (listed, undocumented).
+    pub dsa2048: String,
+}
+
+const ACCOUNT: &str = "123456789012";
+
+impl Default for Instance {
+    fn default() -> Self {
+        let mac = "0e:49:61:0f:c3:11".to_owned();
+        Instance {
+            instance_id: "i-0123456789abcdef0".into(),
+            ami_id: "ami-0abcdef1234567890".into(),
+            ami_launch_index: 0,
+            ami_manifest_path: "(unknown)".into(),
+            ancestor_ami_ids: Vec::new(),
+            instance_type: "t3.micro".into(),
+            instance_action: "none".into(),
+            instance_life_cycle: "on-demand".into(),
+            kernel_id: None,
+            ramdisk_id: None,
+            account_id: ACCOUNT.into(),
+            architecture: "x86_64".into(),
+            launch_time: "2026-01-15T09:30:00Z".into(),
+            hostname: "ip-172-31-16-10.ec2.internal".into(),
+            local_hostname: "ip-172-31-16-10.ec2.internal".into(),
+            local_ipv4: Some("172.31.16.10".into()),
+            public_hostname: Some("ec2-3-88-21-4.compute-1.amazonaws.com".into()),
+            public_ipv4: Some("3.88.21.4".into()),
+            ipv6: None,
+            reservation_id: "r-0a1b2c3d4e5f67890".into(),
+            security_groups: vec!["default".into()],
+            product_codes: Vec::new(),
+            profile: "default-hvm".into(),
+            placement: Placement::default(),
+            block_device_mapping: BTreeMap::from([
+                ("ami".into(), "/dev/xvda".into()),
+                ("root".into(), "/dev/xvda".into()),
+            ]),
+            network_interfaces: vec![NetworkInterface {
+                mac,
+                ..NetworkInterface::default()
+            }],
+            public_keys: vec![PublicKey {
+                name: "imdspec-key".into(),
+                openssh_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHNkbXBsZS1rZXktZm9yLWltZHNzcGVjLXRlc3Rz imdspec-key".into(),
+            }],
+            iam: Some(IamRole::default()),
+            identity_credentials: Some(Credentials {
+                access_key_id: "ASIAIMDSPECIDENTITY1".into(),
+                secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYIDENTITY01".into(),
+                token: "IQoJb3JpZ2luX2VjEIdentityRoleSessionTokenForImdspec/EXAMPLE//////////wEaCXVzLWVhc3QtMSJHMEUCIQ".into(),
+                last_updated: None,
+                expiration: None,
+            }),
+            services: Services::default(),
+            maintenance_events: MaintenanceEvents {
+                scheduled: Vec::new(),
+                history: vec![MaintenanceEvent {
+                    code: "system-reboot".into(),
+                    description: "scheduled reboot".into(),
+                    event_id: "instance-event-0d59937288b749b32".into(),
+                    not_before: "14 Jan 2026 03:00:00 GMT".into(),
+                    not_after: "14 Jan 2026 05:00:00 GMT".into(),
+                    state: "completed".into(),
+                }],
+            },
+            spot_instance_action: None,
+            spot_termination_time: None,
+            rebalance_notice_time: None,
+            autoscaling_target_lifecycle_state: None,
+            user_data: Some("#!/bin/bash\necho hello from imdspec\n".into()),
+            user_data_base64: None,
+            tags: BTreeMap::from([
+                ("Name".into(), "imdspec-reference".into()),
+                ("Environment".into(), "test".into()),
+            ]),
+            identity_signatures: IdentitySignatures::default(),
+            billing_products: None,
+            marketplace_product_codes: None,
+            instance_monitoring: "disabled".into(),
+        }
+    }
+}
+
+impl Default for Placement {
+    fn default() -> Self {
+        Placement {
+            region: "us-east-1".into(),
+            availability_zone: "us-east-1a".into(),
+            availability_zone_id: "use1-az6".into(),
+            group_name: None,
+            host_id: None,
+            partition_number: None,
+        }
+    }
+}
+
+impl Default for NetworkInterface {
+    fn default() -> Self {
+        NetworkInterface {
+            mac: "0e:49:61:0f:c3:11".into(),
+            device_number: 0,
+            network_card_index: 0,
+            interface_id: "eni-0a1b2c3d4e5f67890".into(),
+            local_hostname: "ip-172-31-16-10.ec2.internal".into(),
+            local_ipv4s: vec!["172.31.16.10".into()],
+            public_hostname: Some("ec2-3-88-21-4.compute-1.amazonaws.com".into()),
+            public_ipv4s: vec!["3.88.21.4".into()],
+            ipv6s: Vec::new(),
+            security_groups: vec!["default".into()],
+            security_group_ids: vec!["sg-0123abcd4567ef890".into()],
+            subnet_id: "subnet-0f1e2d3c4b5a69788".into(),
+            subnet_ipv4_cidr_block: "172.31.16.0/20".into(),
+            subnet_ipv6_cidr_blocks: Vec::new(),
+            vpc_id: "vpc-0a1b2c3d4e5f60718".into(),
+            vpc_ipv4_cidr_block: "172.31.0.0/16".into(),
+            vpc_ipv4_cidr_blocks: vec!["172.31.0.0/16".into()],
+            vpc_ipv6_cidr_blocks: Vec::new(),
+        }
+    }
+}
+
+impl Default for IamRole {
+    fn default() -> Self {
+        IamRole {
+            role_name: "imdspec-role".into(),
+            instance_profile_arn: format!("arn:aws:iam::{ACCOUNT}:instance-profile/imdspec-role"),
+            instance_profile_id: "AIPAIMDSPECEXAMPLE001".into(),
+            credentials: Credentials::default(),
+            extended_credentials: false,
+        }
+    }
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials {
+            access_key_id: "ASIAIMDSPECEXAMPLE01".into(),
+            secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+            token: "IQoJb3JpZ2luX2VjEImdspecSessionTokenExampleOnlyNotARealCredential//////////wEaCXVzLWVhc3QtMSJGMEQCIA".into(),
+            last_updated: None,
+            expiration: None,
+        }
+    }
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Services {
+            domain: "amazonaws.com".into(),
+            partition: "aws".into(),
+        }
+    }
+}
+
+impl Default for IdentitySignatures {
+    fn default() -> Self {
+        // Placeholders in the bare-base64 shape EC2 serves; they verify against nothing.
+        let blob = |tag: &str, lines: usize| {
+            let line = format!("{tag}{}", "A".repeat(64 - tag.len()));
+            vec![line; lines].join("\n")
+        };
+        IdentitySignatures {
+            pkcs7: blob(
+                "MIAGCSqGSIb3DQEHAqCAMIACAQExCzAJBgUrDgMCGgUAMIAGCSqGSIb3DQEHAaCA",
+                6,
+            ),
+            signature: "SW1kc3BlY1BsYWNlaG9sZGVyU2lnbmF0dXJlTm90VmVyaWZpYWJsZUFnYWluc3RBbnlLZXkK"
+                .into(),
+            rsa2048: blob(
+                "MIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADCABgkqhkiG9w0B",
+                8,
+            ),
+            dsa2048: blob(
+                "MIAGCSqGSIb3DQEHAqCAMIACAQExDTALBglghkgBZQMEAgEwgAYJKoZIhvcNAQcB",
+                6,
+            ),
+        }
+    }
+}
+
+/// Why an instance file was refused. The message names the file, line and field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {field}: {message}")]
+pub struct InstanceError {
+    /// The file name as given.
+    pub file: String,
+    /// 1-based line (0 when the problem has no line, e.g. an unreadable file).
+    pub line: usize,
+    /// Dotted field name, or `-` when not about one field.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The format of an instance file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstanceFormat {
+    /// TOML (kebab-case keys).
+    Toml,
+    /// JSON (same keys).
+    Json,
+}
+
+impl Instance {
+    /// `mac`: the MAC of device 0.
+    pub fn mac(&self) -> &str {
+        self.network_interfaces
+            .first()
+            .map_or("", |eni| eni.mac.as_str())
+    }
+
+    /// The user data bytes, if any (`user-data-base64` wins over `user-data`).
+    pub fn user_data_bytes(&self) -> Option<Vec<u8>> {
+        use base64::Engine as _;
+        if let Some(b64) = &self.user_data_base64 {
+            return base64::engine::general_purpose::STANDARD.decode(b64).ok();
+        }
+        self.user_data.as_ref().map(|s| s.as_bytes().to_vec())
+    }
+
+    /// Reads an instance file; the format follows the extension (`.json`, else TOML).
+    pub fn from_file(path: &Path) -> Result<Self, InstanceError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| InstanceError {
+            file: name.clone(),
+            line: 0,
+            field: "-".into(),
+            message: e.to_string(),
+        })?;
+        let format = if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            InstanceFormat::Json
+        } else {
+            InstanceFormat::Toml
+        };
+        Self::from_text(&name, &text, format)
+    }
+
+    /// Parses and validates instance content; `file` is only used in errors.
+    pub fn from_text(
+        file: &str,
+        text: &str,
+        format: InstanceFormat,
+    ) -> Result<Self, InstanceError> {
+        let err = |line: usize, field: String, message: String| InstanceError {
+            file: file.to_owned(),
+            line,
+            field,
+            message,
+        };
+        let instance: Instance = match format {
+            InstanceFormat::Toml => toml::from_str(text).map_err(|e| {
+                let line = e.span().map_or(0, |s| line_of(text, s.start));
+                let message = e.message().to_owned();
+                let field = field_from_message(&message)
+                    .or_else(|| key_at_line(text, line))
+                    .unwrap_or_else(|| "-".into());
+                err(line, field, message)
+            })?,
+            InstanceFormat::Json => serde_json::from_str(text).map_err(|e| {
+                let message = e.to_string();
+                let field = field_from_message(&message)
+                    .or_else(|| key_at_line(text, e.line()))
+                    .unwrap_or_else(|| "-".into());
+                err(e.line(), field, message)
+            })?,
+        };
+        instance.validate().map_err(|(field, message)| {
+            let leaf = field.rsplit('.').next().unwrap_or(&field).to_owned();
+            err(find_key_line(text, &leaf), field, message)
+        })?;
+        Ok(instance)
+    }
+
+    /// Checks the rules EC2 itself keeps: id shapes, AZ within region, tag key charset.
+    /// Returns the offending field and why.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let bad = |f: &str, m: String| Err((f.to_owned(), m));
+        let is_hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+        match self.instance_id.strip_prefix("i-") {
+            Some(hex) if is_hex(hex) && (hex.len() == 8 || hex.len() == 17) => {}
+            _ => {
+                return bad(
+                    "instance-id",
+                    format!(
+                        "expected i- and 8 or 17 hex digits, got {:?}",
+                        self.instance_id
+                    ),
+                );
+            }
+        }
+        if !self.ami_id.starts_with("ami-") {
+            return bad("ami-id", format!("expected ami-…, got {:?}", self.ami_id));
+        }
+        if self.network_interfaces.is_empty() {
+            return bad(
+                "network-interfaces",
+                "at least one interface (device 0) is needed".into(),
+            );
+        }
+        for (i, eni) in self.network_interfaces.iter().enumerate() {
+            let parts: Vec<&str> = eni.mac.split(':').collect();
+            if parts.len() != 6
+                || !parts.iter().all(|p| p.len() == 2 && is_hex(p))
+                || eni.mac.bytes().any(|b| b.is_ascii_uppercase())
+            {
+                return bad(
+                    &format!("network-interfaces.{i}.mac"),
+                    format!("expected a lower-case colon MAC, got {:?}", eni.mac),
+                );
+            }
+        }
+        let p = &self.placement;
+        if p.region.is_empty()
+            || !p.availability_zone.starts_with(&p.region)
+            || p.availability_zone.len() <= p.region.len()
+        {
+            return bad(
+                "placement.availability-zone",
+                format!(
+                    "{:?} is not a zone of region {:?}",
+                    p.availability_zone, p.region
+                ),
+            );
+        }
+        if !["i386", "x86_64", "arm64"].contains(&self.architecture.as_str()) {
+            return bad(
+                "architecture",
+                format!(
+                    "expected i386, x86_64 or arm64, got {:?}",
+                    self.architecture
+                ),
+            );
+        }
+        if crate::tree::parse_iso8601(&self.launch_time).is_none() {
+            return bad(
+                "launch-time",
+                format!("expected YYYY-MM-DDTHH:MM:SSZ, got {:?}", self.launch_time),
+            );
+        }
+        for key in self.tags.keys() {
+            if !valid_tag_key(key) {
+                return bad(
+                    "tags",
+                    format!(
+                        "tag key {key:?} cannot be exposed in instance metadata (letters, digits and + - = . , _ : @ only; not '.', '..' or '_index')"
+                    ),
+                );
+            }
+        }
+        if let Some(b64) = &self.user_data_base64 {
+            use base64::Engine as _;
+            if base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .is_err()
+            {
+                return bad("user-data-base64", "not valid base64".into());
+            }
+        }
+        if self.user_data_bytes().is_some_and(|d| d.len() > 16 * 1024) {
+            return bad("user-data", "user data is limited to 16 KiB".into());
+        }
+        if let Some(role) = &self.iam
+            && (role.role_name.is_empty() || role.role_name.contains('/'))
+        {
+            return bad(
+                "iam.role-name",
+                format!("not a role name: {:?}", role.role_name),
+            );
+        }
+        for (i, key) in self.public_keys.iter().enumerate() {
+            if key.name.is_empty() || key.name.contains(['\n', '/']) {
+                return bad(
+                    &format!("public-keys.{i}.name"),
+                    format!("not a key name: {:?}", key.name),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Tag keys allowed when tags are exposed in instance metadata (spec §3.10).
+pub fn valid_tag_key(key: &str) -> bool {
+    !key.is_empty()
+        && key != "."
+        && key != ".."
+        && key != "_index"
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-=.,_:@".contains(&b))
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Pulls a field name out of serde messages such as "unknown field `x`" or "missing field `x`".
+fn field_from_message(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_owned())
+}
+
+fn key_at_line(text: &str, line: usize) -> Option<String> {
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    let key = l.split(['=', ':']).next()?.trim().trim_matches('"');
+    (!key.is_empty() && !key.starts_with(['[', '{'])).then(|| key.to_owned())
+}
+
+fn find_key_line(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start().trim_start_matches('"');
+            t.starts_with(key)
+                && t[key.len()..]
+                    .trim_start()
+                    .trim_start_matches('"')
+                    .trim_start()
+                    .starts_with(['=', ':'])
+        })
+        .map_or(0, |i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_instance_is_valid() {
+        Instance::default().validate().unwrap();
+        assert_eq!(Instance::default().mac(), "0e:49:61:0f:c3:11");
+    }
+
+    #[test]
+    fn toml_round_trips_and_overrides() {
+        let i = Instance::from_text(
+            "x.toml",
+            "instance-type = \"m7g.large\"\n",
+            InstanceFormat::Toml,
+        )
+        .unwrap();
+        assert_eq!(i.instance_type, "m7g.large");
+        assert_eq!(i.ami_id, Instance::default().ami_id);
+        let text = toml::to_string(&Instance::default()).unwrap();
+        let back = Instance::from_text("d.toml", &text, InstanceFormat::Toml).unwrap();
+        assert_eq!(back, Instance::default());
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let e = Instance::from_text(
+            "bad.toml",
+            "ami-id = \"ami-1\"\ninstance-typo = 3\n",
+            InstanceFormat::Toml,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.file.as_str(), e.line, e.field.as_str()),
+            ("bad.toml", 2, "instance-typo")
+        );
+        let e = Instance::from_text(
+            "bad.toml",
+            "ami-id = \"ami-1\"\n\ninstance-id = \"x-1\"\n",
+            InstanceFormat::Toml,
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (3, "instance-id"));
+        assert!(e.to_string().starts_with("bad.toml:3: instance-id:"), "{e}");
+        let e = Instance::from_text(
+            "bad.json",
+            "{\n  \"ami-launch-index\": \"zero\"\n}",
+            InstanceFormat::Json,
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.field.as_str()), (2, "ami-launch-index"));
+        let e = Instance::from_text(
+            "t.toml",
+            "[tags]\n\"has space\" = \"v\"\n",
+            InstanceFormat::Toml,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "tags");
+        let e = Instance::from_text(
+            "p.toml",
+            "[placement]\nregion = \"eu-west-1\"\n",
+            InstanceFormat::Toml,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "placement.availability-zone");
+    }
+
+    #[test]
+    fn tag_keys_follow_the_imds_charset() {
+        assert!(valid_tag_key("aws:autoscaling:groupName"));
+        assert!(valid_tag_key("a+b=c,d@e"));
+        for bad in ["", ".", "..", "_index", "a b", "a/b", "é"] {
+            assert!(!valid_tag_key(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Request in, response out: every IMDS rule in one pure function.
+
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use http::header::{
+    ACCEPT_RANGES, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName,
+    HeaderValue, LAST_MODIFIED, SERVER,
+};
+use http::{Method, Request, Response, StatusCode};
+
+use crate::clock::Clock;
+use crate::instance::Instance;
+use crate::options::{HttpTokens, MetadataOptions};
+use crate::pages::error_page;
+use crate::parse::{RequestPath, parse_path, parse_token_header, parse_ttl};
+use crate::token::{TokenAuthority, TokenCheck, TokenKey};
+use crate::tree::{Gate, Node, Tree};
+use crate::version::{self, Version};
+
+/// `X-aws-ec2-metadata-token`, the session token header of IMDSv2 GETs.
+pub const TOKEN_HEADER: HeaderName = HeaderName::from_static("x-aws-ec2-metadata-token");
+/// `X-aws-ec2-metadata-token-ttl-seconds`: requested TTL on PUT, granted/remaining TTL on answers.
+pub const TTL_HEADER: HeaderName = HeaderName::from_static("x-aws-ec2-metadata-token-ttl-seconds");
+/// `X-Forwarded-For`, which IMDSv2 refuses on token requests.
+pub const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// A non-standard reason phrase the HTTP layer should send (EC2's `405 Not Allowed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReasonPhrase(pub &'static str);
+
+/// Why the model answered as it did: for journals and tests, never sent on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// A token was issued.
+    TokenIssued,
+    /// A metadata path was served (directory or leaf).
+    Served,
+    /// `HttpEndpoint=disabled`.
+    EndpointDisabled,
+    /// Token PUT without a usable TTL.
+    BadTtl,
+    /// Token PUT or token-bearing GET carrying `X-Forwarded-For`.
+    ForwardedFor,
+    /// Token PUT on a trailing-slash or dated-version token path.
+    WrongTokenPath,
+    /// A method the path does not allow.
+    MethodNotAllowed,
+    /// No token in `HttpTokens=required` mode.
+    TokenMissing,
+    /// A token that was never issued here (or was tampered with).
+    TokenInvalid,
+    /// A token past its TTL.
+    TokenExpired,
+    /// No such path (or not at this version, or gated off).
+    NotFound,
+    /// OPTIONS on the token path.
+    Options,
+}
+
+/// The reference IMDS for one instance: options, content, token authority and clock.
+///
+/// `handle` takes `&self`, and options or content can be swapped while requests are being
+/// handled (the equivalent of `ModifyInstanceMetadataOptions` on a running instance).
+pub struct Imds {
+    state: RwLock<Arc<State>>,
+    tokens: TokenAuthority,
+    clock: Arc<dyn Clock>,
+}
+
+struct State {
+    options: MetadataOptions,
+    instance: Arc<Instance>,
+    tree: Tree,
+}
+
+impl std::fmt::Debug for Imds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Imds")
+            .field("options", &self.options())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Imds {
+    /// A service with these options and content, tokens keyed by `key`, time from `clock`.
+    pub fn new(
+        options: MetadataOptions,
+        instance: Instance,
+        key: &TokenKey,
+        clock: Arc<dyn Clock>,
+    ) -> Imds {
+        Imds {
+            state: RwLock::new(Arc::new(State::new(options, Arc::new(instance)))),
+            tokens: TokenAuthority::new(key),
+            clock,
+        }
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> MetadataOptions {
+        self.current().options
+    }
+
+    /// Replaces the options; later requests see the new ones.
+    pub fn set_options(&self, options: MetadataOptions) {
+        let instance = self.current().instance.clone();
+        self.replace(State::new(options, instance));
+    }
+
+    /// The instance content in force.
+    pub fn instance(&self) -> Arc<Instance> {
+        self.current().instance.clone()
+    }
+
+    /// Replaces the instance content; later requests see the new one.
+    pub fn set_instance(&self, instance: Instance) {
+        let options = self.current().options;
+        self.replace(State::new(options, Arc::new(instance)));
+    }
+
+    /// The clock this service reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Issues a token directly (as a PUT would), for tests that need one without HTTP.
+    pub fn issue_token(&self, ttl: u32) -> String {
+        self.tokens.issue(self.clock.now(), ttl).token
+    }
+
+    fn current(&self) -> Arc<State> {
+        match self.state.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn replace(&self, state: State) {
+        let state = Arc::new(state);
+        match self.state.write() {
+            Ok(mut g) => *g = state,
+            Err(poisoned) => *poisoned.into_inner() = state,
+        }
+    }
+
+    /// Answers one request. The request body is ignored (IMDS requests have none).
+    pub fn handle<B>(&self, req: &Request<B>) -> Response<Bytes> {
+        self.handle_with_outcome(req).0
+    }
+
+    /// Answers one request and says why.
+    pub fn handle_with_outcome<B>(&self, req: &Request<B>) -> (Response<Bytes>, Outcome) {
+        let state = self.current();
+        let head = req.method() == Method::HEAD;
+        let (mut resp, outcome) = state.answer(self, req);
+        finish(&mut resp, head);
+        (resp, outcome)
+    }
+}
+
+impl State {
+    fn new(options: MetadataOptions, instance: Arc<Instance>) -> State {
+        let tree = Tree::build(&instance);
+        State {
+            options,
+            instance,
+            tree,
+        }
+    }
+
+    fn answer<B>(&self, imds: &Imds, req: &Request<B>) -> (Response<Bytes>, Outcome) {
+        let opts = &self.options;
+        let method = req.method();
+        let headers = req.headers();
+
+        // Spec §1.2 [H] for PUT; what GETs get is §12.6 [L]: we answer 403 to everything.
+        if !opts.http_endpoint.is_enabled() {
+            return (forbidden(), Outcome::EndpointDisabled);
+        }
+        let path = parse_path(req.uri().path()).ok();
+        if let Some(r) = path
+            .as_ref()
+            .and_then(|p| self.token_path(imds, method, headers, p))
+        {
+            return r;
+        }
+        // Spec §12.5 [L]: metadata paths allow GET and HEAD (UG-v2); others get 405.
+        if method != Method::GET && method != Method::HEAD {
+            return (
+                error(StatusCode::METHOD_NOT_ALLOWED, Some("GET, HEAD")),
+                Outcome::MethodNotAllowed,
+            );
+        }
+        let mut remaining = None;
+        let tokens = headers.get_all(TOKEN_HEADER);
+        if tokens.iter().next().is_some() {
+            // Spec §2.4 [L] (K2I #279): a token-bearing request through a proxy is refused.
+            if headers.contains_key(FORWARDED_FOR) {
+                return (forbidden(), Outcome::ForwardedFor);
+            }
+            // Spec §2.4 [M/L]: an invalid or expired token is 401 in both modes (§12.2 best guess).
+            let mut values = tokens.iter();
+            let check = match (values.next(), values.next()) {
+                (Some(v), None) => match parse_token_header(v.as_bytes()) {
+                    Ok(t) => imds.tokens.check(t, imds.clock.now()),
+                    Err(_) => TokenCheck::Invalid,
+                },
+                _ => TokenCheck::Invalid,
+            };
+            match check {
+                TokenCheck::Valid { remaining: r } => remaining = Some(r),
+                TokenCheck::Expired => return (unauthorized(), Outcome::TokenExpired),
+                TokenCheck::Invalid => return (unauthorized(), Outcome::TokenInvalid),
+            }
+        } else if opts.http_tokens == HttpTokens::Required {
+            // Spec §12.4 [L]: 401 comes before 404, so unknown paths also get 401 without a token.
+            return (unauthorized(), Outcome::TokenMissing);
+        }
+        let (mut resp, outcome) = match path.and_then(|p| self.resolve(&p, imds)) {
+            Some(resp) => (resp, Outcome::Served),
+            None => (error(StatusCode::NOT_FOUND, None), Outcome::NotFound),
+        };
+        // Spec §2.5 [H]: every answer to a token-bearing GET carries the remaining TTL, 404s too.
+        if let Some(r) = remaining {
+            resp.headers_mut().insert(TTL_HEADER, HeaderValue::from(r));
+        }
+        (resp, outcome)
+    }
+
+    /// Token endpoint rules (spec §2.1, §2.2); `None` when `path` is not a token path.
+    fn token_path(
+        &self,
+        imds: &Imds,
+        method: &Method,
+        headers: &HeaderMap,
+        path: &RequestPath,
+    ) -> Option<(Response<Bytes>, Outcome)> {
+        let [version, api, token] = path.segments.as_slice() else {
+            return None;
+        };
+        if api != "api" || token != "token" {
+            return None;
+        }
+        if version != "latest" {
+            // [H] UG-retrieve, UGPR-183: dated token paths answer 403 to PUT.
+            return (method == Method::PUT && Version::parse(version).is_some())
+                .then(|| (forbidden(), Outcome::WrongTokenPath));
+        }
+        if method == Method::PUT {
+            if path.trailing_slash {
+                // [H] BEAM-47: trailing slash, 403 with an empty text/plain body.
+                return Some((forbidden(), Outcome::WrongTokenPath));
+            }
+            // [M/H] UG-v2, K2I: a PUT through a proxy is refused.
+            if headers.contains_key(FORWARDED_FOR) {
+                return Some((forbidden(), Outcome::ForwardedFor));
+            }
+            let mut values = headers.get_all(TTL_HEADER).iter();
+            let ttl = match (values.next(), values.next()) {
+                (Some(v), None) => parse_ttl(v.as_bytes()).ok(),
+                _ => None,
+            };
+            let Some(ttl) = ttl else {
+                return Some((error(StatusCode::BAD_REQUEST, None), Outcome::BadTtl));
+            };
+            let issued = imds.tokens.issue(imds.clock.now(), ttl);
+            let mut resp = ok_text(Bytes::from(issued.token), None);
+            resp.headers_mut()
+                .insert(TTL_HEADER, HeaderValue::from(issued.ttl));
+            return Some((resp, Outcome::TokenIssued));
+        }
+        if method == Method::OPTIONS && !path.trailing_slash {
+            // [L] GRUBY-421 advertises OPTIONS; we answer it with the Allow list.
+            let mut resp = ok_text(Bytes::new(), None);
+            resp.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("OPTIONS, PUT"));
+            return Some((resp, Outcome::Options));
+        }
+        // [M] GRUBY-421: GET answers 405 "Not Allowed" with `Allow: OPTIONS, PUT`; other
+        // methods are §12.5 [L] and get the same.
+        Some((
+            error(StatusCode::METHOD_NOT_ALLOWED, Some("OPTIONS, PUT")),
+            Outcome::MethodNotAllowed,
+        ))
+    }
+
+    /// Looks a metadata path up; `None` is 404.
+    fn resolve(&self, path: &RequestPath, imds: &Imds) -> Option<Response<Bytes>> {
+        let Some((first, rest)) = path.segments.split_first() else {
+            // `GET /`: the version list (no final newline, as on sub-listings).
+            let list: Vec<String> = version::VERSIONS.iter().map(Version::to_string).collect();
+            return Some(ok_text(Bytes::from(list.join("\n")), None));
+        };
+        let at = Version::parse(first).filter(|v| version::is_served(*v))?;
+        let key = rest.join("/");
+        let entry = self.tree.nodes.get(&key)?;
+        if entry.since > at || !self.gate_open(entry.gate) {
+            return None;
+        }
+        let modified = Some(self.tree.last_modified.as_str());
+        match &entry.node {
+            Node::Dir { children } => {
+                let mut body = String::new();
+                for c in children {
+                    if c.since <= at && self.gate_open(c.gate) {
+                        if !body.is_empty() {
+                            body.push('\n');
+                        }
+                        body.push_str(&c.line);
+                    }
+                }
+                Some(ok_text(Bytes::from(body), modified))
+            }
+            // Spec §12.8 [L]: a leaf with a trailing slash is served as the leaf.
+            Node::Leaf { body } => {
+                Some(ok_text(self.tree.render(body, imds.clock.now()), modified))
+            }
+        }
+    }
+
+    fn gate_open(&self, gate: Gate) -> bool {
+        match gate {
+            Gate::Always => true,
+            Gate::Tags => self.options.instance_metadata_tags.is_enabled(),
+        }
+    }
+}
+
+const EC2WS: HeaderValue = HeaderValue::from_static("EC2ws");
+const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain");
+
+fn ok_text(body: Bytes, last_modified: Option<&str>) -> Response<Bytes> {
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, TEXT_PLAIN);
+    h.insert(ACCEPT_RANGES, HeaderValue::from_static("none"));
+    if let Some(lm) = last_modified.and_then(|s| HeaderValue::from_str(s).ok()) {
+        h.insert(LAST_MODIFIED, lm);
+    }
+    h.insert(SERVER, EC2WS);
+    h.insert(CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// 403: empty `text/plain`, no `Connection` header (BEAM-47 capture).
+fn forbidden() -> Response<Bytes> {
+    let mut resp = Response::new(Bytes::new());
+    *resp.status_mut() = StatusCode::FORBIDDEN;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, TEXT_PLAIN);
+    h.insert(SERVER, EC2WS);
+    resp
+}
+
+fn unauthorized() -> Response<Bytes> {
+    error(StatusCode::UNAUTHORIZED, None)
+}
+
+/// An XHTML error page; 405 carries `Allow` and EC2's "Not Allowed" reason phrase.
+fn error(status: StatusCode, allow: Option<&'static str>) -> Response<Bytes> {
+    let reason = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "Not Allowed",
+        s => s.canonical_reason().unwrap_or("Error"),
+    };
+    let mut resp = Response::new(Bytes::from(error_page(status.as_u16(), reason)));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    h.insert(SERVER, EC2WS);
+    h.insert(CONNECTION, HeaderValue::from_static("close"));
+    if let Some(allow) = allow {
+        h.insert(ALLOW, HeaderValue::from_static(allow));
+        resp.extensions_mut().insert(ReasonPhrase("Not Allowed"));
+    }
+    resp
+}
+
+/// Sets `Content-Length` and, for HEAD, drops the body (keeping the length).
+fn finish(resp: &mut Response<Bytes>, head: bool) {
+    let len = resp.body().len();
+    resp.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    if head {
+        *resp.body_mut() = Bytes::new();
+    }
+}

@@ -1,0 +1,38 @@
+# imdspec task runner. CI does not need `just`: it runs .ci/run, which calls cargo directly.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes.
+default:
+    @just --list
+
+# Run every test (what README gives).
+test:
+    cargo test --workspace --all-targets
+
+# What CI runs: format check, lints, tests.
+ready:
+    bash .ci/run
+
+# Serve the reference IMDS on loopback.
+serve *args:
+    cargo run --release -p imdspec -- serve {{args}}
+
+# Run the conformance suite (against the embedded reference server unless --endpoint is given).
+run *args:
+    cargo run --release -p imdspec -- run {{args}}
+
+# Run one fuzz target (stable toolchain, no sanitizer) for SECONDS.
+fuzz target seconds="60":
+    cd fuzz && cargo fuzz run --sanitizer none {{target}} seeds/{{target}} -- -dict=dict/imds.dict -max_total_time={{seconds}}
+
+# Every fuzz target for 30 s.
+fuzz-smoke:
+    cd fuzz && for t in $(cargo fuzz list); do cargo fuzz run --sanitizer none "$t" "seeds/$t" -- -dict=dict/imds.dict -max_total_time=30; done
+
+# All benchmarks.
+bench:
+    cargo bench --workspace
+
+# Review pending insta snapshots.
+snap:
+    cargo insta review
