@@ -27,6 +27,8 @@
 //! assert_eq!(resp.body().len(), 56);
 //! ```
 
+#![warn(clippy::unwrap_used)]
+
 pub mod clock;
 pub mod instance;
 pub mod options;
