@@ -1,12 +1,41 @@
 //! `imdspec`: the reference model, server, conformance runner and probe for EC2 IMDS.
 
-use clap::Parser;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod client_check;
+#[allow(dead_code)] // Used by serve, run and probe as they land.
+mod options_args;
+mod probe;
+mod run;
+mod serve;
 
 /// imdspec: what correct EC2 instance metadata behaviour is, and whether an endpoint has it.
 #[derive(Debug, Parser)]
-#[command(name = "imdspec", version, about)]
-struct Cli {}
+#[command(name = "imdspec", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _cli = Cli::parse();
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the reference IMDS over HTTP on loopback.
+    Serve(serve::ServeArgs),
+    /// Check an endpoint (or, with none given, our own reference server) against the spec.
+    Run(run::RunArgs),
+    /// From inside an instance: what does this endpoint really enforce?
+    Probe(probe::ProbeArgs),
+    /// Run a program that uses an IMDS client against scripted servers and judge its requests.
+    ClientCheck(client_check::ClientCheckArgs),
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Serve(args) => serve::main(args),
+        Command::Run(args) => run::main(args),
+        Command::Probe(args) => probe::main(args),
+        Command::ClientCheck(args) => client_check::main(args),
+    }
 }
