@@ -1,0 +1,439 @@
+//! The reference EC2 IMDS model ([`imds_model::Imds`]) served over HTTP/1.1 with hyper 1.
+//!
+//! The model holds every IMDS rule; this crate only maps hyper requests to
+//! [`Imds::handle_with_outcome`] and back, plus what belongs to a transport: connection and
+//! header caps, a header read timeout, the IP hop limit on token PUT responses, a request
+//! journal and scripted faults (misbehaviour on purpose, for testing clients).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), imds_server::ServerError> {
+//! use std::sync::Arc;
+//! use imds_model::{HttpTokens, ManualClock, MetadataOptions, Timestamp};
+//!
+//! let clock = Arc::new(ManualClock::new(Timestamp::from_secs(1_700_000_000)));
+//! let server = imds_server::ImdsServer::builder()
+//!     .options(MetadataOptions { http_tokens: HttpTokens::Required, ..Default::default() })
+//!     .clock(clock.clone())
+//!     .start()
+//!     .await?;
+//! println!("{}/latest/meta-data/instance-id", server.url());
+//! // Later requests see new options at once, like ModifyInstanceMetadataOptions.
+//! server.imds().set_options(MetadataOptions::default());
+//! clock.advance(std::time::Duration::from_secs(21_600)); // every token issued so far expires
+//! # Ok(()) }
+//! ```
+//!
+//! Dropping an [`ImdsServer`] stops it: listeners close at once and connections finish the
+//! request they are serving. [`ImdsServer::shutdown`] does the same and waits for them.
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+mod faults;
+mod hop;
+mod journal;
+mod service;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use imds_model::{Clock, Imds, Instance, MetadataOptions, SystemClock, TokenKey};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+pub use faults::{
+    EndpointFault, FAULT_SYNTAX, Fault, FaultAction, FaultSpecError, Faults, Scripted,
+};
+pub use hop::AppliedHopLimit;
+pub use journal::{JournalEntry, token_fingerprint};
+
+use crate::faults::FaultState;
+use crate::hop::{HopControl, HopIo};
+use crate::journal::Journal;
+use crate::service::{Conn, Shared};
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// A listen address could not be bound (in use, not local, no permission).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The operating system's random number generator failed (token key).
+    #[error("cannot get random bytes for the token key: {0}")]
+    Random(String),
+    /// The journal file could not be opened.
+    #[error("cannot open journal file {path}: {source}")]
+    Journal {
+        /// The file asked for.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+}
+
+/// Transport limits. The defaults suit both tests and `imdspec serve`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request head (request line and headers) in bytes; larger gets 431.
+    pub max_header_bytes: usize,
+    /// Most header lines in one request; more gets 431.
+    pub max_headers: usize,
+    /// A client must send a complete request head within this time (also bounds idle
+    /// keep-alive connections), or the connection is closed.
+    pub header_read_timeout: Duration,
+    /// Most simultaneous connections over all listeners; further clients wait in the backlog.
+    pub max_connections: usize,
+    /// How long a `hang` fault holds a request before closing the connection unanswered.
+    pub hang_limit: Duration,
+    /// How long a shutdown waits for in-flight connections before giving up on them.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            hang_limit: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Journal capacity kept in memory by default (oldest entries are dropped beyond it).
+pub const DEFAULT_JOURNAL_CAPACITY: usize = 65_536;
+
+/// Configures and starts an [`ImdsServer`].
+#[must_use]
+pub struct ImdsServerBuilder {
+    options: MetadataOptions,
+    instance: Instance,
+    clock: Arc<dyn Clock>,
+    listen: Vec<SocketAddr>,
+    faults: Faults,
+    limits: Limits,
+    journal_capacity: usize,
+    journal_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ImdsServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImdsServerBuilder")
+            .field("options", &self.options)
+            .field("listen", &self.listen)
+            .field("faults", &self.faults)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ImdsServerBuilder {
+    fn default() -> Self {
+        ImdsServerBuilder {
+            options: MetadataOptions::default(),
+            instance: Instance::default(),
+            clock: Arc::new(SystemClock),
+            listen: Vec::new(),
+            faults: Faults::default(),
+            limits: Limits::default(),
+            journal_capacity: DEFAULT_JOURNAL_CAPACITY,
+            journal_file: None,
+        }
+    }
+}
+
+impl ImdsServerBuilder {
+    /// The instance metadata options to start with (default: EC2's defaults).
+    pub fn options(mut self, options: MetadataOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The instance content to serve (default: [`Instance::default`]).
+    pub fn instance(mut self, instance: Instance) -> Self {
+        self.instance = instance;
+        self
+    }
+
+    /// The clock tokens and credentials are timed by (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Adds a listen address (repeatable; default one listener on `127.0.0.1:0`).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen.push(addr);
+        self
+    }
+
+    /// Scripted faults in force from the start (default: none).
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Transport limits (default: [`Limits::default`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// How many journal entries to keep in memory (0: none); see [`ImdsServer::journal`].
+    pub fn journal_capacity(mut self, entries: usize) -> Self {
+        self.journal_capacity = entries;
+        self
+    }
+
+    /// Also write the journal to `path` as JSON lines (the file is truncated first).
+    pub fn journal_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.journal_file = Some(path.into());
+        self
+    }
+
+    /// Binds every listener and starts serving on the current tokio runtime.
+    pub async fn start(self) -> Result<ImdsServer, ServerError> {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(|e| ServerError::Random(e.to_string()))?;
+        let imds = Arc::new(Imds::new(
+            self.options,
+            self.instance,
+            &TokenKey::new(key),
+            self.clock.clone(),
+        ));
+        let journal = Journal::new(self.journal_capacity, self.journal_file.as_deref())?;
+        let addrs = if self.listen.is_empty() {
+            vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 0))]
+        } else {
+            self.listen
+        };
+        let mut listeners = Vec::with_capacity(addrs.len());
+        for addr in addrs {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServerError::Bind { addr, source })?;
+            let local = listener
+                .local_addr()
+                .map_err(|source| ServerError::Bind { addr, source })?;
+            listeners.push((listener, local));
+        }
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            imds: imds.clone(),
+            clock: self.clock,
+            journal,
+            faults: FaultState::new(self.faults),
+            limits: self.limits,
+            connections: Arc::new(Semaphore::new(self.limits.max_connections)),
+            hop_log: hop::HopLog::default(),
+            shutdown: shutdown_rx,
+            next_conn: Default::default(),
+        });
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.limits.header_read_timeout)
+            .max_header_size(self.limits.max_header_bytes)
+            .max_headers(self.limits.max_headers)
+            .keep_alive(true);
+        let addrs: Vec<SocketAddr> = listeners.iter().map(|(_, a)| *a).collect();
+        let tasks = listeners
+            .into_iter()
+            .map(|(listener, local)| {
+                tokio::spawn(accept_loop(listener, local, shared.clone(), http.clone()))
+            })
+            .collect();
+        Ok(ImdsServer {
+            imds,
+            addrs,
+            shared,
+            shutdown: shutdown_tx,
+            tasks,
+        })
+    }
+}
+
+/// A running reference IMDS server. Dropping it stops it.
+pub struct ImdsServer {
+    imds: Arc<Imds>,
+    addrs: Vec<SocketAddr>,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ImdsServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImdsServer")
+            .field("addrs", &self.addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImdsServer {
+    /// A builder with EC2's default options, the default instance and the system clock.
+    pub fn builder() -> ImdsServerBuilder {
+        ImdsServerBuilder::default()
+    }
+
+    /// Starts a server with every default (one listener on `127.0.0.1:0`).
+    pub async fn start() -> Result<ImdsServer, ServerError> {
+        Self::builder().start().await
+    }
+
+    /// The base URL of the first listener, e.g. `http://127.0.0.1:41234` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+
+    /// The base URLs of every listener, in the order they were given.
+    pub fn urls(&self) -> Vec<String> {
+        self.addrs.iter().map(|a| format!("http://{a}")).collect()
+    }
+
+    /// The bound address of the first listener.
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    /// The bound addresses of every listener.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The model being served: change options or content while running through it.
+    pub fn imds(&self) -> &Arc<Imds> {
+        &self.imds
+    }
+
+    /// Replaces the scripted faults; their counters start again from zero.
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.faults.set(faults);
+    }
+
+    /// The scripted faults in force.
+    pub fn faults(&self) -> Faults {
+        self.shared.faults.get()
+    }
+
+    /// The journal entries kept in memory so far, oldest first.
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        self.shared.journal.entries()
+    }
+
+    /// Forgets the in-memory journal (the file, if any, is kept).
+    pub fn clear_journal(&self) {
+        self.shared.journal.clear();
+    }
+
+    /// Hop limits set on connections so far, as read back with `getsockopt` after setting.
+    pub fn applied_hop_limits(&self) -> Vec<AppliedHopLimit> {
+        self.shared.hop_log.entries()
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to [`Limits::shutdown_grace`]) and
+    /// returns once every connection has ended or the grace period is over.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in std::mem::take(&mut self.tasks) {
+            let _ = task.await;
+        }
+        let all = u32::try_from(self.shared.limits.max_connections).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(
+            self.shared.limits.shutdown_grace,
+            self.shared.connections.acquire_many(all),
+        )
+        .await;
+    }
+}
+
+impl Drop for ImdsServer {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    local: SocketAddr,
+    shared: Arc<Shared>,
+    http: http1::Builder,
+) {
+    let mut shutdown = shared.shutdown.clone();
+    loop {
+        let permit = tokio::select! {
+            p = shared.connections.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            // Out of file descriptors and the like: back off briefly instead of spinning.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let shared = shared.clone();
+        let http = http.clone();
+        tokio::spawn(async move {
+            serve_connection(stream, local, peer, shared, http).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    local: SocketAddr,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    http: http1::Builder,
+) {
+    let id = shared
+        .next_conn
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if shared.faults.endpoint_fault().is_some() {
+        service::reset_connection(&stream, &shared, local, peer, id);
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let hop = Arc::new(HopControl::new(local.is_ipv6(), peer));
+    let io = TokioIo::new(HopIo::new(stream, hop.clone(), shared.clone()));
+    let conn = Arc::new(Conn {
+        id,
+        local,
+        peer,
+        hop,
+    });
+    let svc = hyper::service::service_fn({
+        let shared = shared.clone();
+        move |req| service::handle(shared.clone(), conn.clone(), req)
+    });
+    let mut shutdown = shared.shutdown.clone();
+    let connection = http.serve_connection(io, svc);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        _ = shutdown.wait_for(|s| *s) => {}
+    }
+    connection.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(shared.limits.shutdown_grace, connection).await;
+}

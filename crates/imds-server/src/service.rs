@@ -1,0 +1,244 @@
+//! hyper request → model → hyper response, with faults, hop limit and journal around it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, SERVER};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use imds_model::{Clock, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER};
+use tokio::net::TcpStream;
+use tokio::sync::{Semaphore, watch};
+
+use crate::Limits;
+use crate::faults::{Decision, FaultState, RequestKind};
+use crate::hop::{HopControl, HopLog};
+use crate::journal::{Journal, JournalEntry, iso_millis, redact, token_fingerprint, token_key};
+
+/// Everything the connections of one server share.
+pub(crate) struct Shared {
+    pub(crate) imds: Arc<Imds>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) journal: Journal,
+    pub(crate) faults: FaultState,
+    pub(crate) limits: Limits,
+    pub(crate) connections: Arc<Semaphore>,
+    pub(crate) hop_log: HopLog,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) next_conn: AtomicU64,
+}
+
+/// One accepted connection.
+pub(crate) struct Conn {
+    pub(crate) id: u64,
+    pub(crate) local: SocketAddr,
+    pub(crate) peer: SocketAddr,
+    pub(crate) hop: Arc<HopControl>,
+}
+
+/// The service's error: the request is dropped unanswered and the connection closed.
+#[derive(Debug, thiserror::Error)]
+#[error("request held unanswered by a hang fault")]
+pub(crate) struct HungUp;
+
+/// The value the model is asked with when a revoked token was presented: never a valid token.
+const REVOKED_TOKEN: HeaderValue = HeaderValue::from_static("revoked-by-fault");
+
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    conn: Arc<Conn>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, HungUp> {
+    let started = Instant::now();
+    let arrived = shared.clock.now();
+    // IMDS requests carry no body; the model never looks at one, so it is not read.
+    let (parts, _body) = req.into_parts();
+    let mut req = Request::from_parts(parts, ());
+    let kind = request_kind(&req);
+    let token = req.headers().get(TOKEN_HEADER).map(|v| v.as_bytes());
+    let token_id = token.map(token_key);
+    let journal = shared.journal.enabled();
+    let seq = if journal {
+        shared.journal.next_seq()
+    } else {
+        0
+    };
+    let mut entry = journal.then(|| JournalEntry {
+        seq,
+        time: iso_millis(arrived),
+        time_ms: arrived.as_millis(),
+        listener: conn.local,
+        peer: conn.peer,
+        connection: conn.id,
+        method: req.method().to_string(),
+        path: req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.uri().to_string(), |p| p.to_string()),
+        version: format!("{:?}", req.version()),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), redact(n.as_str(), v.as_bytes())))
+            .collect(),
+        token: token.map(token_fingerprint),
+        status: None,
+        outcome: None,
+        fault: None,
+        issued_token: None,
+        ttl: None,
+        hop_limit: None,
+        latency_us: 0,
+    });
+
+    let (resp, outcome, fault) = match shared.faults.decide(kind, token_id) {
+        Decision::Model => {
+            let (r, o) = shared.imds.handle_with_outcome(&req);
+            (r, Some(o), None)
+        }
+        Decision::Status(status, label) => (fault_response(status), None, Some(label)),
+        Decision::Revoked(label) => {
+            req.headers_mut().insert(TOKEN_HEADER, REVOKED_TOKEN);
+            let (r, o) = shared.imds.handle_with_outcome(&req);
+            (r, Some(o), Some(label))
+        }
+        Decision::Hang(label) => {
+            if let Some(mut e) = entry.take() {
+                e.fault = Some(label);
+                e.latency_us = micros(started.elapsed());
+                shared.journal.record(e);
+            }
+            let mut shutdown = shared.shutdown.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(shared.limits.hang_limit) => {}
+                _ = shutdown.wait_for(|s| *s) => {}
+            }
+            return Err(HungUp);
+        }
+    };
+
+    // Spec §2.6: the token PUT response leaves with the configured IP TTL.
+    let hop_limit = if kind == RequestKind::TokenPut {
+        let hops = shared.imds.options().http_put_response_hop_limit.get();
+        conn.hop.request(u32::from(hops));
+        Some(hops)
+    } else {
+        conn.hop.restore();
+        None
+    };
+    let issued = (outcome == Some(Outcome::TokenIssued)).then(|| resp.body().clone());
+    if let Some(t) = &issued {
+        shared.faults.track_issued(token_key(t));
+    }
+    if let Some(mut e) = entry {
+        e.status = Some(resp.status().as_u16());
+        e.outcome = outcome.map(|o| format!("{o:?}"));
+        e.fault = fault;
+        e.issued_token = issued.as_deref().map(token_fingerprint);
+        e.ttl = resp
+            .headers()
+            .get(TTL_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        e.hop_limit = hop_limit;
+        e.latency_us = micros(started.elapsed());
+        shared.journal.record(e);
+    }
+    Ok(to_hyper(resp))
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn request_kind<B>(req: &Request<B>) -> RequestKind {
+    let path = req.uri().path();
+    let token_path = imds_model::parse::parse_path(path)
+        .is_ok_and(|p| p.segments.len() == 3 && p.segments[1] == "api" && p.segments[2] == "token");
+    match *req.method() {
+        Method::PUT if token_path => RequestKind::TokenPut,
+        Method::GET | Method::HEAD if !token_path => RequestKind::Metadata,
+        _ => RequestKind::Other,
+    }
+}
+
+/// The model's response as hyper's, keeping its reason phrase and its `Content-Length`.
+fn to_hyper(resp: Response<Bytes>) -> Response<Full<Bytes>> {
+    let mut resp = resp.map(Full::new);
+    if let Some(ReasonPhrase(reason)) = resp.extensions().get::<ReasonPhrase>().copied()
+        && let Ok(r) = hyper::ext::ReasonPhrase::try_from(reason.as_bytes())
+    {
+        resp.extensions_mut().insert(r);
+    }
+    resp
+}
+
+/// What a faulted request gets: shaped like EC2's own errors (spec §6).
+fn fault_response(status: u16) -> Response<Bytes> {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let (body, content_type) = if status == StatusCode::FORBIDDEN {
+        // EC2's captured 403 is empty text/plain (BEAM-47).
+        (Bytes::new(), "text/plain")
+    } else {
+        let reason = match status {
+            StatusCode::METHOD_NOT_ALLOWED => "Not Allowed",
+            s => s.canonical_reason().unwrap_or("Error"),
+        };
+        (
+            Bytes::from(imds_model::pages::error_page(status.as_u16(), reason)),
+            "text/html",
+        )
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    let len = resp.body().len();
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(SERVER, HeaderValue::from_static("EC2ws"));
+    h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    if status != StatusCode::FORBIDDEN {
+        h.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        resp.extensions_mut().insert(ReasonPhrase("Not Allowed"));
+    }
+    resp
+}
+
+/// `endpoint=reset`: RST the connection before reading anything, and journal it.
+pub(crate) fn reset_connection(
+    stream: &TcpStream,
+    shared: &Shared,
+    local: SocketAddr,
+    peer: SocketAddr,
+    id: u64,
+) {
+    let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
+    if shared.journal.enabled() {
+        let now = shared.clock.now();
+        shared.journal.record(JournalEntry {
+            seq: shared.journal.next_seq(),
+            time: iso_millis(now),
+            time_ms: now.as_millis(),
+            listener: local,
+            peer,
+            connection: id,
+            method: String::new(),
+            path: String::new(),
+            version: String::new(),
+            headers: Vec::new(),
+            token: None,
+            status: None,
+            outcome: None,
+            fault: Some("endpoint=reset".to_owned()),
+            issued_token: None,
+            ttl: None,
+            hop_limit: None,
+            latency_us: 0,
+        });
+    }
+}
