@@ -231,7 +231,9 @@ pub struct Listing {
 }
 
 impl Listing {
-    /// Renders the listing as EC2 does: entries joined by LF, `/` after directories.
+    /// Renders the listing as EC2 does: entries joined by LF, `/` after directories, and a
+    /// final LF only when `final_newline` says so. This is the exact inverse of
+    /// [`parse_listing`], including for a body that is a lone LF.
     pub fn render(&self) -> String {
         let mut out = String::new();
         for (i, e) in self.entries.iter().enumerate() {
@@ -243,7 +245,7 @@ impl Listing {
                 out.push('/');
             }
         }
-        if self.final_newline && !self.entries.is_empty() {
+        if self.final_newline {
             out.push('\n');
         }
         out
