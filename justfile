@@ -21,13 +21,14 @@ serve *args:
 run *args:
     cargo run --release -p imdspec -- run {{args}}
 
-# Run one fuzz target (stable toolchain, no sanitizer) for SECONDS.
+# Run one fuzz target (stable toolchain, no sanitizer) for SECONDS. New inputs go to
+# fuzz/corpus/TARGET (git-ignored); the committed seeds in fuzz/seeds/TARGET are only read.
 fuzz target seconds="60":
-    cd fuzz && cargo fuzz run --sanitizer none {{target}} seeds/{{target}} -- -dict=dict/imds.dict -max_total_time={{seconds}}
+    cd fuzz && mkdir -p corpus/{{target}} && cargo fuzz run --sanitizer none {{target}} corpus/{{target}} seeds/{{target}} -- -dict=dict/imds.dict -max_total_time={{seconds}}
 
 # Every fuzz target for 30 s.
 fuzz-smoke:
-    cd fuzz && for t in $(cargo fuzz list); do cargo fuzz run --sanitizer none "$t" "seeds/$t" -- -dict=dict/imds.dict -max_total_time=30; done
+    cd fuzz && for t in $(cargo fuzz list); do mkdir -p "corpus/$t" && cargo fuzz run --sanitizer none "$t" "corpus/$t" "seeds/$t" -- -dict=dict/imds.dict -max_total_time=30; done
 
 # All benchmarks.
 bench:

@@ -1,0 +1,7 @@
+//! `token_header`: see `harness/model.rs` (shared with the seed-replay test in `crates/imds-model/tests`).
+#![no_main]
+
+#[path = "../harness/model.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::token_header(data));
