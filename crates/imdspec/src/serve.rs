@@ -1,15 +1,117 @@
-//! `imdspec serve`.
+//! `imdspec serve`: the reference IMDS on loopback until SIGINT/SIGTERM.
 
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use imds_model::Instance;
+use imds_server::{Fault, Faults, ImdsServer, ServerError};
+
+use crate::options_args::OptionFlags;
 
 /// Arguments of `imdspec serve`.
 #[derive(Debug, Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    #[command(flatten)]
+    options: OptionFlags,
+    /// Instance content to serve (TOML or JSON, the model's field names); default: a built-in
+    /// realistic instance.
+    #[arg(long, value_name = "FILE")]
+    instance: Option<PathBuf>,
+    /// Address to listen on (repeatable; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1338")]
+    listen: Vec<SocketAddr>,
+    /// Write one JSON line per request to FILE, emptied first (tokens and credentials redacted).
+    #[arg(long, value_name = "FILE")]
+    journal: Option<PathBuf>,
+    /// Misbehave on purpose (repeatable): token-put=STATUS|hang[xN], get=STATUS|hang[xN],
+    /// revoke-tokens-after=N, endpoint=reset.
+    #[arg(long = "fault", value_name = "SPEC", value_parser = parse_fault)]
+    faults: Vec<Fault>,
+}
+
+fn parse_fault(spec: &str) -> Result<Fault, String> {
+    spec.parse::<Fault>().map_err(|e| e.to_string())
+}
+
+/// A bad flag value or file: exit 2 with the message and a usage line, like clap does.
+fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!(
+        "error: {message}\n\nUsage: imdspec serve [OPTIONS]\n\nFor more information, try '--help'."
+    );
+    ExitCode::from(2)
+}
 
 /// Runs `imdspec serve`.
-pub fn main(_args: ServeArgs) -> ExitCode {
-    eprintln!("imdspec serve: not built yet");
-    ExitCode::from(2)
+pub fn main(args: ServeArgs) -> ExitCode {
+    let options = match args.options.declared() {
+        Ok(d) => d.or_defaults(),
+        Err(e) => return usage_error(format!("{e:#}")),
+    };
+    let instance = match &args.instance {
+        Some(path) => match Instance::from_file(path) {
+            Ok(i) => i,
+            Err(e) => return usage_error(format!("--instance: {e}")),
+        },
+        None => Instance::default(),
+    };
+    let faults = args.faults.iter().fold(Faults::none(), |f, x| f.with(*x));
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let mut builder = ImdsServer::builder()
+            .options(options)
+            .instance(instance)
+            .faults(faults)
+            // A long-running server keeps its journal in the file only.
+            .journal_capacity(0);
+        for addr in &args.listen {
+            builder = builder.listen(*addr);
+        }
+        if let Some(path) = &args.journal {
+            builder = builder.journal_file(path);
+        }
+        let server = match builder.start().await {
+            Ok(s) => s,
+            Err(ServerError::Journal { path, source }) => {
+                return usage_error(format!("--journal {}: {source}", path.display()));
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut out = std::io::stdout().lock();
+        for url in server.urls() {
+            let _ = writeln!(out, "listening on {url}");
+        }
+        let _ = out.flush();
+        drop(out);
+        wait_for_signal().await;
+        server.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
