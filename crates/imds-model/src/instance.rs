@@ -532,10 +532,9 @@ impl Instance {
                 err(e.line(), field, message)
             })?,
         };
-        instance.validate().map_err(|(field, message)| {
-            let leaf = field.rsplit('.').next().unwrap_or(&field).to_owned();
-            err(find_key_line(text, &leaf), field, message)
-        })?;
+        instance
+            .validate()
+            .map_err(|(field, message)| err(field_line(text, &field), field, message))?;
         Ok(instance)
     }
 
@@ -608,7 +607,7 @@ impl Instance {
         for key in self.tags.keys() {
             if !valid_tag_key(key) {
                 return bad(
-                    "tags",
+                    &format!("tags.{key}"),
                     format!(
                         "tag key {key:?} cannot be exposed in instance metadata (letters, digits and + - = . , _ : @ only; not '.', '..' or '_index')"
                     ),
@@ -667,7 +666,15 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// Pulls a field name out of serde messages such as "unknown field `x`" or "missing field `x`".
+/// Other messages also quote with backticks (serde's "invalid value: integer `-1`"), and there
+/// the quoted text is the value, not the field, so only these three forms are read.
 fn field_from_message(message: &str) -> Option<String> {
+    if !["unknown field", "missing field", "duplicate field"]
+        .iter()
+        .any(|p| message.starts_with(p))
+    {
+        return None;
+    }
     let start = message.find('`')? + 1;
     let len = message[start..].find('`')?;
     Some(message[start..start + len].to_owned())
@@ -679,17 +686,37 @@ fn key_at_line(text: &str, line: usize) -> Option<String> {
     (!key.is_empty() && !key.starts_with(['[', '{'])).then(|| key.to_owned())
 }
 
+/// The line of a dotted field (`placement.availability-zone`, `network-interfaces.0.mac`):
+/// the line of its own key when the file has it, else of the nearest parent that the file
+/// does have (a key or a TOML `[table]` header), so a rule broken by a default value still
+/// points into the right section. 0 when nothing matches.
+fn field_line(text: &str, field: &str) -> usize {
+    field
+        .split('.')
+        .rev()
+        .filter(|seg| !seg.bytes().all(|b| b.is_ascii_digit()))
+        .map(|seg| find_key_line(text, seg))
+        .find(|&line| line > 0)
+        .unwrap_or(0)
+}
+
+/// The first line that sets `key` (`key = …`, `"key": …`) or opens a TOML table named `key`.
 fn find_key_line(text: &str, key: &str) -> usize {
+    let is_header = |l: &str| {
+        let t = l.trim();
+        t.starts_with('[') && t.trim_matches(['[', ']', ' ']).trim_matches('"') == key
+    };
+    let sets_key = |l: &str| {
+        let t = l.trim_start().trim_start_matches('"');
+        t.starts_with(key)
+            && t[key.len()..]
+                .trim_start()
+                .trim_start_matches('"')
+                .trim_start()
+                .starts_with(['=', ':'])
+    };
     text.lines()
-        .position(|l| {
-            let t = l.trim_start().trim_start_matches('"');
-            t.starts_with(key)
-                && t[key.len()..]
-                    .trim_start()
-                    .trim_start_matches('"')
-                    .trim_start()
-                    .starts_with(['=', ':'])
-        })
+        .position(|l| is_header(l) || sets_key(l))
         .map_or(0, |i| i + 1)
 }
 
@@ -751,14 +778,17 @@ mod tests {
             InstanceFormat::Toml,
         )
         .unwrap_err();
-        assert_eq!(e.field, "tags");
+        assert_eq!((e.line, e.field.as_str()), (2, "tags.has space"));
         let e = Instance::from_text(
             "p.toml",
             "[placement]\nregion = \"eu-west-1\"\n",
             InstanceFormat::Toml,
         )
         .unwrap_err();
-        assert_eq!(e.field, "placement.availability-zone");
+        assert_eq!(
+            (e.line, e.field.as_str()),
+            (1, "placement.availability-zone")
+        );
     }
 
     #[test]
