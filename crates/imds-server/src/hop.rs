@@ -31,6 +31,8 @@ pub struct AppliedHopLimit {
     pub peer: SocketAddr,
     /// The value asked for.
     pub requested: u32,
+    /// True when this put the connection's original value back (a later non-PUT response).
+    pub restore: bool,
     /// The value `getsockopt(IP_TTL)` (or `IPV6_UNICAST_HOPS`) reported after setting it.
     pub read_back: u32,
 }
@@ -129,12 +131,11 @@ impl HopControl {
         };
         if set.is_ok() {
             self.current.store(value, Ordering::Relaxed);
-            if want != RESTORE
-                && let Ok(read_back) = read(&sock)
-            {
+            if let Ok(read_back) = read(&sock) {
                 log.push(AppliedHopLimit {
                     peer: self.peer,
                     requested: value,
+                    restore: want == RESTORE,
                     read_back,
                 });
             }
