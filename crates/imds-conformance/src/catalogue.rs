@@ -1,0 +1,1157 @@
+//! The case catalogue (`conformance/cases/*.toml`) and the documented path catalogue
+//! (`conformance/paths.toml`), loaded and checked.
+//!
+//! A broken file is refused with its name, the line and the field at fault, so a typo in a
+//! case never silently drops a check.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use http::{HeaderName, Method};
+use imds_model::{HttpTokens, Toggle, Version};
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::checks;
+
+/// How much a case's failure matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// A rule the spec marks [H]: failing it fails the run.
+    Must,
+    /// A rule the spec marks [M]: fails the run only with `--strict`.
+    Should,
+    /// A rule the spec marks [L], or an identity hint: recorded, never fails the run.
+    Info,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Must => "must",
+            Level::Should => "should",
+            Level::Info => "info",
+        })
+    }
+}
+
+/// Which target options a case needs; a case whose needs do not fit is skipped.
+///
+/// `endpoint` left out means `enabled`: almost every case needs a working endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Applies {
+    /// `HttpTokens` the case needs.
+    #[serde(default)]
+    pub tokens: Option<HttpTokens>,
+    /// `HttpEndpoint` the case needs (default: enabled).
+    #[serde(default)]
+    pub endpoint: Option<EndpointNeed>,
+    /// `InstanceMetadataTags` the case needs.
+    #[serde(default)]
+    pub tags: Option<Toggle>,
+    /// `HttpProtocolIpv6` the case needs.
+    #[serde(default)]
+    pub ipv6: Option<Toggle>,
+}
+
+/// The `HttpEndpoint` a case needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointNeed {
+    /// IMDS on (the default for every case).
+    Enabled,
+    /// IMDS off.
+    Disabled,
+    /// Either (cases that check the setting itself).
+    Any,
+}
+
+/// Instance content a case needs; without it the case is skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Need {
+    /// An attached IAM role (`{role}`).
+    Role,
+    /// A launch key (`{key_index}`).
+    PublicKey,
+    /// User data.
+    UserData,
+    /// At least one instance tag visible (`{tag_key}`).
+    Tag,
+    /// The primary MAC (`{mac}`).
+    Mac,
+}
+
+impl Need {
+    /// What is missing, for skip messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Need::Role => "no IAM role attached",
+            Need::PublicKey => "no launch key",
+            Need::UserData => "no user data",
+            Need::Tag => "no instance tag visible",
+            Need::Mac => "no mac",
+        }
+    }
+
+    fn from_placeholder(name: &str) -> Option<Need> {
+        match name {
+            "role" => Some(Need::Role),
+            "key_index" => Some(Need::PublicKey),
+            "tag_key" => Some(Need::Tag),
+            "mac" => Some(Need::Mac),
+            _ => None,
+        }
+    }
+}
+
+/// Which token a step sends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenUse {
+    /// The run's shared session token (TTL 21600), fetched once.
+    #[default]
+    Session,
+    /// No token header.
+    None,
+    /// A token fetched for this step with `token_ttl` (default 21600).
+    Fresh,
+    /// A well-formed token this endpoint never issued.
+    Invalid,
+    /// A token fetched with `token_ttl` (default 1) and left to expire before the step.
+    Expired,
+    /// The body of the latest successful PUT step of this case.
+    FromPut,
+}
+
+/// The JSON type a value must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JsonKind {
+    /// Any JSON value.
+    Any,
+    /// An object.
+    Object,
+    /// An array.
+    Array,
+    /// A string.
+    String,
+    /// A number.
+    Number,
+    /// `null`.
+    Null,
+    /// `true`/`false`.
+    Bool,
+}
+
+impl JsonKind {
+    /// True when `v` has this kind.
+    pub fn matches(self, v: &serde_json::Value) -> bool {
+        use serde_json::Value as V;
+        matches!(
+            (self, v),
+            (JsonKind::Any, _)
+                | (JsonKind::Object, V::Object(_))
+                | (JsonKind::Array, V::Array(_))
+                | (JsonKind::String, V::String(_))
+                | (JsonKind::Number, V::Number(_))
+                | (JsonKind::Null, V::Null)
+                | (JsonKind::Bool, V::Bool(_))
+        )
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrMany::One(t) => vec![t],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCaseFile {
+    #[serde(default)]
+    case: Vec<Spanned<RawCase>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    id: String,
+    summary: String,
+    doc: String,
+    level: Level,
+    #[serde(default)]
+    spec: Option<String>,
+    #[serde(default)]
+    applies: Applies,
+    #[serde(default)]
+    needs: Vec<Need>,
+    #[serde(default)]
+    check: Option<String>,
+    #[serde(default)]
+    step: Vec<RawStep>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    #[serde(default)]
+    method: Option<String>,
+    path: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    token: TokenUse,
+    #[serde(default)]
+    token_ttl: Option<u32>,
+    #[serde(default)]
+    wait_ms: u64,
+    #[serde(default)]
+    title_case_headers: bool,
+    #[serde(default)]
+    allow_absent: bool,
+    #[serde(default)]
+    expect: RawExpect,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    #[serde(default)]
+    status: Option<OneOrMany<u16>>,
+    #[serde(default)]
+    status_not: Vec<u16>,
+    #[serde(default)]
+    content_type: Option<String>,
+    #[serde(default)]
+    headers: RawHeaderExpect,
+    #[serde(default)]
+    body: RawBodyExpect,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeaderExpect {
+    #[serde(default)]
+    present: Vec<String>,
+    #[serde(default)]
+    absent: Vec<String>,
+    #[serde(default)]
+    equals: BTreeMap<String, String>,
+    #[serde(default)]
+    matches: BTreeMap<String, String>,
+    #[serde(default)]
+    int_range: BTreeMap<String, [i64; 2]>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBodyExpect {
+    #[serde(default)]
+    equals: Option<String>,
+    #[serde(default)]
+    matches: Option<String>,
+    #[serde(default)]
+    contains: Vec<String>,
+    #[serde(default)]
+    not_contains: Vec<String>,
+    #[serde(default)]
+    empty: Option<bool>,
+    #[serde(default)]
+    final_newline: Option<bool>,
+    #[serde(default)]
+    max_bytes: Option<usize>,
+    #[serde(default)]
+    lines_match: Option<String>,
+    #[serde(default)]
+    listing: bool,
+    #[serde(default)]
+    listing_has: Vec<String>,
+    #[serde(default)]
+    listing_lacks: Vec<String>,
+    #[serde(default)]
+    json: Option<JsonKind>,
+    #[serde(default)]
+    json_keys: Vec<String>,
+    #[serde(default)]
+    json_values: BTreeMap<String, String>,
+    #[serde(default)]
+    json_types: BTreeMap<String, OneOrMany<JsonKind>>,
+    #[serde(default)]
+    same_as_step: Option<usize>,
+    #[serde(default)]
+    differs_from_step: Option<usize>,
+}
+
+/// One conformance case.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// Stable dotted id, never reused.
+    pub id: String,
+    /// One line saying what is checked.
+    pub summary: String,
+    /// AWS documentation URL for the rule.
+    pub doc: String,
+    /// How much a failure matters.
+    pub level: Level,
+    /// The area (the case file's stem: `tokens`, `ttl`, …).
+    pub area: String,
+    /// The spec section, e.g. `§2.2`.
+    pub spec: Option<String>,
+    /// Options the case needs.
+    pub applies: Applies,
+    /// Instance content the case needs.
+    pub needs: Vec<Need>,
+    /// Steps, or the name of a check written in code.
+    pub body: CaseBody,
+    /// Where the case was defined.
+    pub source: SourceLocation,
+}
+
+/// A file and line, for messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceLocation {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+}
+
+impl fmt::Display for SourceLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// What a case does.
+#[derive(Clone, Debug)]
+pub enum CaseBody {
+    /// Requests with expectations, in order.
+    Steps(Vec<Step>),
+    /// A check written in code ([`crate::checks`]).
+    Check(String),
+}
+
+/// One request of a data case and what its answer must look like.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// HTTP method.
+    pub method: Method,
+    /// Path, possibly with `{role}`, `{mac}`, `{key_index}`, `{tag_key}` placeholders.
+    pub path: String,
+    /// Extra request headers.
+    pub headers: Vec<(HeaderName, String)>,
+    /// Which token to send.
+    pub token: TokenUse,
+    /// TTL for `fresh`/`expired` tokens.
+    pub token_ttl: Option<u32>,
+    /// Wait this long (after getting the token) before sending.
+    pub wait_ms: u64,
+    /// Send header names in Title-Case (as Go does).
+    pub title_case_headers: bool,
+    /// A 404 passes the step without checking the rest (for items that may be absent).
+    pub allow_absent: bool,
+    /// What the answer must look like.
+    pub expect: Expect,
+}
+
+/// Expectations on one response.
+#[derive(Clone, Debug, Default)]
+pub struct Expect {
+    /// Allowed statuses (any when empty).
+    pub status: Vec<u16>,
+    /// Forbidden statuses.
+    pub status_not: Vec<u16>,
+    /// Media type of `Content-Type` (parameters ignored, case-insensitive).
+    pub content_type: Option<String>,
+    /// Headers that must be present.
+    pub header_present: Vec<HeaderName>,
+    /// Headers that must be absent.
+    pub header_absent: Vec<HeaderName>,
+    /// Headers that must equal a value.
+    pub header_equals: Vec<(HeaderName, String)>,
+    /// Headers that must match a regex.
+    pub header_matches: Vec<(HeaderName, Regex)>,
+    /// Headers that must be integers in a closed range.
+    pub header_int_range: Vec<(HeaderName, i64, i64)>,
+    /// Body expectations.
+    pub body: BodyExpect,
+}
+
+/// Expectations on a response body.
+#[derive(Clone, Debug, Default)]
+pub struct BodyExpect {
+    /// Exact body.
+    pub equals: Option<String>,
+    /// Regex the body must match (use anchors for whole-body matches).
+    pub matches: Option<Regex>,
+    /// Substrings that must appear.
+    pub contains: Vec<String>,
+    /// Substrings that must not appear.
+    pub not_contains: Vec<String>,
+    /// Body must (true) or must not (false) be empty.
+    pub empty: Option<bool>,
+    /// Body must (true) or must not (false) end with LF.
+    pub final_newline: Option<bool>,
+    /// Largest allowed body.
+    pub max_bytes: Option<usize>,
+    /// Every line must match.
+    pub lines_match: Option<Regex>,
+    /// Body must be a well-formed listing.
+    pub listing: bool,
+    /// Listing lines that must appear (as printed, `iam/` for a directory).
+    pub listing_has: Vec<String>,
+    /// Listing lines that must not appear.
+    pub listing_lacks: Vec<String>,
+    /// Body must be JSON of this kind.
+    pub json: Option<JsonKind>,
+    /// Top-level keys the JSON object must have.
+    pub json_keys: Vec<String>,
+    /// Top-level string values that must match a regex.
+    pub json_values: Vec<(String, Regex)>,
+    /// Top-level values that must have one of these kinds.
+    pub json_types: Vec<(String, Vec<JsonKind>)>,
+    /// Body must equal that of an earlier step (1-based).
+    pub same_as_step: Option<usize>,
+    /// Body must differ from that of an earlier step (1-based).
+    pub differs_from_step: Option<usize>,
+}
+
+/// One documented path (`conformance/paths.toml`).
+#[derive(Clone, Debug)]
+pub struct DocumentedPath {
+    /// Path below a version prefix, with `{name}` placeholders for one segment each.
+    pub path: String,
+    /// The first version that serves it.
+    pub since: Version,
+    /// When it must be there.
+    pub presence: Presence,
+    /// The value format.
+    pub format: Option<Format>,
+    segments: Vec<String>,
+}
+
+impl DocumentedPath {
+    /// True when `path` (below the version prefix, no slashes at the ends) fits this template.
+    pub fn matches(&self, path: &str) -> bool {
+        let parts: Vec<&str> = path.split('/').collect();
+        parts.len() == self.segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(&parts)
+                .all(|(t, p)| (t.starts_with('{') && t.ends_with('}')) || t == p)
+    }
+
+    /// True when the template has no placeholders.
+    pub fn is_concrete(&self) -> bool {
+        !self.path.contains('{')
+    }
+}
+
+/// When a documented path must exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Presence {
+    /// On every instance.
+    Always,
+    /// When the feature is configured (role, key, tags, user data, spot notice, …).
+    Configured,
+    /// May be absent (404) on any instance.
+    Optional,
+}
+
+/// A documented value format.
+#[derive(Clone, Debug)]
+pub enum Format {
+    /// The whole body matches.
+    Regex(Regex),
+    /// Every line matches.
+    Lines(Regex),
+    /// One of these words.
+    Enum(Vec<String>),
+    /// A JSON object with these keys.
+    JsonKeys(Vec<String>),
+    /// A JSON array.
+    JsonArray,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPathsFile {
+    #[serde(default)]
+    path: Vec<Spanned<RawPath>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPath {
+    path: String,
+    since: String,
+    presence: Presence,
+    #[serde(default)]
+    format: Option<RawFormat>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+struct RawFormat {
+    #[serde(default)]
+    regex: Option<String>,
+    #[serde(default)]
+    lines: Option<String>,
+    #[serde(default, rename = "enum")]
+    one_of: Option<Vec<String>>,
+    #[serde(default)]
+    json_keys: Option<Vec<String>>,
+    #[serde(default)]
+    json_array: bool,
+}
+
+/// Everything loaded from `conformance/`.
+#[derive(Clone, Debug, Default)]
+pub struct Catalogue {
+    /// Cases, sorted by id.
+    pub cases: Vec<Case>,
+    /// Documented paths.
+    pub paths: Vec<DocumentedPath>,
+}
+
+/// Why a catalogue file was refused. The display names file, line and field.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {field}: {message}", file = .file.display())]
+pub struct CatalogueError {
+    /// The file at fault.
+    pub file: PathBuf,
+    /// 1-based line (1 when unknown).
+    pub line: usize,
+    /// The field at fault (or `file` when it is the whole file).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The key a TOML line assigns (`level = "x"` gives `level`), for naming fields in errors.
+fn key_on_line(text: &str, line: usize) -> Option<String> {
+    let l = text.lines().nth(line.checked_sub(1)?)?.trim();
+    let (key, _) = l.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    (!key.is_empty() && !key.starts_with('[')).then(|| key.to_owned())
+}
+
+fn toml_error(file: &Path, text: &str, e: &toml::de::Error) -> CatalogueError {
+    let line = e.span().map_or(1, |s| line_of(text, s.start));
+    let message = e.message().trim().to_owned();
+    let field = if let Some(rest) = message.strip_prefix("unknown field `") {
+        rest.split('`').next().unwrap_or("?").to_owned()
+    } else if let Some(rest) = message.strip_prefix("missing field `") {
+        rest.split('`').next().unwrap_or("?").to_owned()
+    } else {
+        key_on_line(text, line).unwrap_or_else(|| "toml".to_owned())
+    };
+    CatalogueError {
+        file: file.to_owned(),
+        line,
+        field,
+        message,
+    }
+}
+
+struct Ctx<'a> {
+    file: &'a Path,
+    line: usize,
+    id: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, field: impl Into<String>, message: impl Into<String>) -> CatalogueError {
+        CatalogueError {
+            file: self.file.to_owned(),
+            line: self.line,
+            field: field.into(),
+            message: format!("case `{}`: {}", self.id, message.into()),
+        }
+    }
+
+    fn regex(&self, field: &str, pattern: &str) -> Result<Regex, CatalogueError> {
+        Regex::new(pattern).map_err(|e| self.err(field, format!("invalid regex: {e}")))
+    }
+
+    fn header(&self, field: &str, name: &str) -> Result<HeaderName, CatalogueError> {
+        HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| self.err(field, format!("{name:?} is not a header name")))
+    }
+}
+
+fn id_is_valid(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('.').collect();
+    parts.len() >= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+fn placeholders(path: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        out.push(&rest[start + 1..start + len]);
+        rest = &rest[start + len + 1..];
+    }
+    out
+}
+
+fn convert_case(
+    file: &Path,
+    text: &str,
+    area: &str,
+    raw: Spanned<RawCase>,
+) -> Result<Case, CatalogueError> {
+    let line = line_of(text, raw.span().start);
+    let raw = raw.into_inner();
+    let cx = Ctx {
+        file,
+        line,
+        id: &raw.id,
+    };
+    if !id_is_valid(&raw.id) {
+        return Err(cx.err(
+            "id",
+            "ids are dotted lower-case words (a-z, 0-9, -), at least two parts",
+        ));
+    }
+    if raw.summary.trim().is_empty() || raw.summary.contains('\n') {
+        return Err(cx.err("summary", "must be one non-empty line"));
+    }
+    if !raw.doc.starts_with("https://") {
+        return Err(cx.err("doc", "must be an https:// documentation URL"));
+    }
+    let mut needs = raw.needs.clone();
+    let body = match (raw.check, raw.step.is_empty()) {
+        (Some(_), false) => return Err(cx.err("check", "a case has either `check` or steps")),
+        (None, true) => return Err(cx.err("step", "a case needs at least one step or a `check`")),
+        (Some(name), true) => {
+            if !checks::NAMES.contains(&name.as_str()) {
+                return Err(cx.err(
+                    "check",
+                    format!(
+                        "no check named {name:?} (known: {})",
+                        checks::NAMES.join(", ")
+                    ),
+                ));
+            }
+            CaseBody::Check(name)
+        }
+        (None, false) => {
+            let mut steps = Vec::new();
+            for (i, s) in raw.step.into_iter().enumerate() {
+                let n = i + 1;
+                for p in placeholders(&s.path) {
+                    match Need::from_placeholder(p) {
+                        Some(need) => {
+                            if !needs.contains(&need) {
+                                needs.push(need);
+                            }
+                        }
+                        None => {
+                            return Err(cx.err(
+                                format!("step[{n}].path"),
+                                format!("unknown placeholder {{{p}}}"),
+                            ));
+                        }
+                    }
+                }
+                steps.push(convert_step(&cx, n, s)?);
+            }
+            for (i, s) in steps.iter().enumerate() {
+                for (field, r) in [
+                    ("same_as_step", s.expect.body.same_as_step),
+                    ("differs_from_step", s.expect.body.differs_from_step),
+                ] {
+                    if r.is_some_and(|r| r == 0 || r > i) {
+                        return Err(cx.err(
+                            format!("step[{}].expect.body.{field}", i + 1),
+                            "must name an earlier step (1-based)",
+                        ));
+                    }
+                }
+            }
+            CaseBody::Steps(steps)
+        }
+    };
+    Ok(Case {
+        id: raw.id,
+        summary: raw.summary,
+        doc: raw.doc,
+        level: raw.level,
+        area: area.to_owned(),
+        spec: raw.spec,
+        applies: raw.applies,
+        needs,
+        body,
+        source: SourceLocation {
+            file: file.to_owned(),
+            line,
+        },
+    })
+}
+
+fn convert_step(cx: &Ctx<'_>, n: usize, s: RawStep) -> Result<Step, CatalogueError> {
+    let f = |name: &str| format!("step[{n}].{name}");
+    let method = match s.method.as_deref() {
+        None => Method::GET,
+        Some(m) => Method::from_bytes(m.as_bytes())
+            .map_err(|_| cx.err(f("method"), format!("{m:?} is not an HTTP method")))?,
+    };
+    if !s.path.starts_with('/') {
+        return Err(cx.err(f("path"), "must start with '/'"));
+    }
+    let mut headers = Vec::new();
+    for (k, v) in &s.headers {
+        let name = cx.header(&f("headers"), k)?;
+        if http::HeaderValue::from_str(v).is_err() {
+            return Err(cx.err(f("headers"), format!("{v:?} is not a header value")));
+        }
+        headers.push((name, v.clone()));
+    }
+    if s.token_ttl.is_some() && !matches!(s.token, TokenUse::Fresh | TokenUse::Expired) {
+        return Err(cx.err(f("token_ttl"), "only for token = \"fresh\" or \"expired\""));
+    }
+    let e = s.expect;
+    let ef = |name: &str| format!("step[{n}].expect.{name}");
+    let mut expect = Expect {
+        status: e.status.map(OneOrMany::into_vec).unwrap_or_default(),
+        status_not: e.status_not,
+        content_type: e.content_type,
+        ..Expect::default()
+    };
+    for st in expect.status.iter().chain(&expect.status_not) {
+        if !(100..=599).contains(st) {
+            return Err(cx.err(ef("status"), format!("{st} is not an HTTP status")));
+        }
+    }
+    for h in &e.headers.present {
+        expect
+            .header_present
+            .push(cx.header(&ef("headers.present"), h)?);
+    }
+    for h in &e.headers.absent {
+        expect
+            .header_absent
+            .push(cx.header(&ef("headers.absent"), h)?);
+    }
+    for (k, v) in e.headers.equals {
+        expect
+            .header_equals
+            .push((cx.header(&ef("headers.equals"), &k)?, v));
+    }
+    for (k, v) in e.headers.matches {
+        let field = ef("headers.matches");
+        expect
+            .header_matches
+            .push((cx.header(&field, &k)?, cx.regex(&field, &v)?));
+    }
+    for (k, [lo, hi]) in e.headers.int_range {
+        let field = ef("headers.int_range");
+        if lo > hi {
+            return Err(cx.err(field, format!("empty range [{lo}, {hi}]")));
+        }
+        expect
+            .header_int_range
+            .push((cx.header(&field, &k)?, lo, hi));
+    }
+    let b = e.body;
+    let bf = |name: &str| format!("step[{n}].expect.body.{name}");
+    expect.body = BodyExpect {
+        equals: b.equals,
+        matches: b
+            .matches
+            .map(|r| cx.regex(&bf("matches"), &r))
+            .transpose()?,
+        contains: b.contains,
+        not_contains: b.not_contains,
+        empty: b.empty,
+        final_newline: b.final_newline,
+        max_bytes: b.max_bytes,
+        lines_match: b
+            .lines_match
+            .map(|r| cx.regex(&bf("lines_match"), &r))
+            .transpose()?,
+        listing: b.listing || !b.listing_has.is_empty() || !b.listing_lacks.is_empty(),
+        listing_has: b.listing_has,
+        listing_lacks: b.listing_lacks,
+        json: b.json.or_else(|| {
+            (!b.json_keys.is_empty() || !b.json_values.is_empty() || !b.json_types.is_empty())
+                .then_some(JsonKind::Object)
+        }),
+        json_keys: b.json_keys,
+        json_values: b
+            .json_values
+            .into_iter()
+            .map(|(k, v)| Ok((k, cx.regex(&bf("json_values"), &v)?)))
+            .collect::<Result<_, CatalogueError>>()?,
+        json_types: b
+            .json_types
+            .into_iter()
+            .map(|(k, v)| (k, v.into_vec()))
+            .collect(),
+        same_as_step: b.same_as_step,
+        differs_from_step: b.differs_from_step,
+    };
+    Ok(Step {
+        method,
+        path: s.path,
+        headers,
+        token: s.token,
+        token_ttl: s.token_ttl,
+        wait_ms: s.wait_ms,
+        title_case_headers: s.title_case_headers,
+        allow_absent: s.allow_absent,
+        expect,
+    })
+}
+
+impl Catalogue {
+    /// Loads `dir/cases/*.toml` and `dir/paths.toml`.
+    pub fn load(dir: &Path) -> Result<Catalogue, CatalogueError> {
+        let cases_dir = dir.join("cases");
+        let io_err = |file: &Path, e: std::io::Error| CatalogueError {
+            file: file.to_owned(),
+            line: 1,
+            field: "file".into(),
+            message: format!("cannot read: {e}"),
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&cases_dir)
+            .map_err(|e| io_err(&cases_dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        let mut sources = Vec::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).map_err(|e| io_err(&f, e))?;
+            sources.push((f, text));
+        }
+        let paths_file = dir.join("paths.toml");
+        let paths_text =
+            std::fs::read_to_string(&paths_file).map_err(|e| io_err(&paths_file, e))?;
+        Catalogue::from_sources(&sources, Some((&paths_file, &paths_text)))
+    }
+
+    /// Builds a catalogue from in-memory case files (`(file name, text)`) and an optional
+    /// paths file. The area of each case is its file's stem.
+    pub fn from_sources(
+        case_files: &[(PathBuf, String)],
+        paths: Option<(&Path, &str)>,
+    ) -> Result<Catalogue, CatalogueError> {
+        let mut cases: Vec<Case> = Vec::new();
+        let mut seen: HashMap<String, SourceLocation> = HashMap::new();
+        for (file, text) in case_files {
+            let area = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("cases")
+                .to_owned();
+            let raw: RawCaseFile = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
+            for rc in raw.case {
+                let case = convert_case(file, text, &area, rc)?;
+                if let Some(first) = seen.get(&case.id) {
+                    return Err(CatalogueError {
+                        file: file.clone(),
+                        line: case.source.line,
+                        field: "id".into(),
+                        message: format!("duplicate id `{}` (first defined at {first})", case.id),
+                    });
+                }
+                seen.insert(case.id.clone(), case.source.clone());
+                cases.push(case);
+            }
+        }
+        cases.sort_by(|a, b| a.id.cmp(&b.id));
+        let paths = match paths {
+            Some((file, text)) => load_paths(file, text)?,
+            None => Vec::new(),
+        };
+        Ok(Catalogue { cases, paths })
+    }
+
+    /// The case with this id.
+    pub fn case(&self, id: &str) -> Option<&Case> {
+        self.cases.iter().find(|c| c.id == id)
+    }
+
+    /// The documented path template that `path` (below a version prefix) fits, if any.
+    pub fn documented(&self, path: &str) -> Option<&DocumentedPath> {
+        // Concrete templates win over placeholder ones.
+        self.paths
+            .iter()
+            .filter(|p| p.matches(path))
+            .min_by_key(|p| !p.is_concrete())
+    }
+
+    /// True when some documented path lies below `path` (so `path` is a directory).
+    pub fn is_documented_dir(&self, path: &str) -> bool {
+        let depth = path.split('/').count();
+        self.paths.iter().any(|p| {
+            p.segments.len() > depth && {
+                let prefix = DocumentedPath {
+                    path: p.segments[..depth].join("/"),
+                    since: p.since,
+                    presence: p.presence,
+                    format: None,
+                    segments: p.segments[..depth].to_vec(),
+                };
+                prefix.matches(path)
+            }
+        })
+    }
+
+    /// The earliest version that serves anything under the top-level entry `name` of `area`
+    /// (`meta-data` or `dynamic`); `None` when the catalogue does not know it.
+    pub fn since_of(&self, area: &str, name: &str) -> Option<Version> {
+        let prefix = format!("{area}/{name}");
+        self.paths
+            .iter()
+            .filter(|p| p.path == prefix || p.path.starts_with(&format!("{prefix}/")))
+            .map(|p| p.since)
+            .min()
+    }
+}
+
+fn load_paths(file: &Path, text: &str) -> Result<Vec<DocumentedPath>, CatalogueError> {
+    let raw: RawPathsFile = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
+    let mut out: Vec<DocumentedPath> = Vec::new();
+    for rp in raw.path {
+        let line = line_of(text, rp.span().start);
+        let rp = rp.into_inner();
+        let err = |field: &str, message: String| CatalogueError {
+            file: file.to_owned(),
+            line,
+            field: field.to_owned(),
+            message: format!("path `{}`: {message}", rp.path),
+        };
+        if rp.path.starts_with('/') || rp.path.ends_with('/') || rp.path.is_empty() {
+            return Err(err(
+                "path",
+                "give it without leading or trailing '/'".into(),
+            ));
+        }
+        if out.iter().any(|p| p.path == rp.path) {
+            return Err(err("path", "listed twice".into()));
+        }
+        let since = Version::parse(&rp.since)
+            .ok_or_else(|| err("since", format!("{:?} is not a version", rp.since)))?;
+        let regex = |field: &str, r: &str| {
+            Regex::new(r).map_err(|e| err(field, format!("invalid regex: {e}")))
+        };
+        let format = match rp.format {
+            None => None,
+            Some(f) => {
+                let mut found = Vec::new();
+                if let Some(r) = &f.regex {
+                    found.push(Format::Regex(regex("format.regex", r)?));
+                }
+                if let Some(r) = &f.lines {
+                    found.push(Format::Lines(regex("format.lines", r)?));
+                }
+                if let Some(words) = f.one_of {
+                    found.push(Format::Enum(words));
+                }
+                if let Some(keys) = f.json_keys {
+                    found.push(Format::JsonKeys(keys));
+                }
+                if f.json_array {
+                    found.push(Format::JsonArray);
+                }
+                if found.len() != 1 {
+                    return Err(err(
+                        "format",
+                        "give exactly one of regex, lines, enum, json_keys, json_array".into(),
+                    ));
+                }
+                found.pop()
+            }
+        };
+        out.push(DocumentedPath {
+            segments: rp.path.split('/').map(str::to_owned).collect(),
+            path: rp.path,
+            since,
+            presence: rp.presence,
+            format,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Catalogue, CatalogueError> {
+        Catalogue::from_sources(&[(PathBuf::from("cases/t.toml"), text.to_owned())], None)
+    }
+
+    const GOOD: &str = r#"
+[[case]]
+id = "token.put.ok"
+summary = "A token PUT works"
+doc = "https://docs.aws.amazon.com/x"
+level = "must"
+
+[[case.step]]
+method = "PUT"
+path = "/latest/api/token"
+headers = { "x-aws-ec2-metadata-token-ttl-seconds" = "21600" }
+token = "none"
+expect.status = 200
+expect.headers.equals = { "x-aws-ec2-metadata-token-ttl-seconds" = "21600" }
+expect.body.final_newline = false
+"#;
+
+    #[test]
+    fn loads_a_good_case() {
+        let c = load(GOOD).unwrap();
+        assert_eq!(c.cases.len(), 1);
+        let case = &c.cases[0];
+        assert_eq!(case.area, "t");
+        assert_eq!(case.source.line, 2);
+        let CaseBody::Steps(steps) = &case.body else {
+            panic!("steps")
+        };
+        assert_eq!(steps[0].method, Method::PUT);
+        assert_eq!(steps[0].expect.status, vec![200]);
+        assert_eq!(steps[0].expect.body.final_newline, Some(false));
+    }
+
+    #[test]
+    fn unknown_field_names_file_line_and_field() {
+        let bad = GOOD.replace("expect.status = 200", "expect.statuz = 200");
+        let e = load(&bad).unwrap_err();
+        assert_eq!(e.field, "statuz", "{e}");
+        assert_eq!(e.line, 13, "{e}");
+        assert!(e.to_string().starts_with("cases/t.toml:13: statuz:"), "{e}");
+    }
+
+    #[test]
+    fn bad_level_names_the_field() {
+        let e = load(&GOOD.replace("\"must\"", "\"mustt\"")).unwrap_err();
+        assert_eq!((e.field.as_str(), e.line), ("level", 6), "{e}");
+    }
+
+    #[test]
+    fn bad_toml_names_the_line() {
+        let e = load(&GOOD.replace("level = \"must\"", "level = ")).unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+    }
+
+    #[test]
+    fn duplicate_ids_are_refused() {
+        let text = format!("{GOOD}\n{}", &GOOD[1..]);
+        let e = load(&text).unwrap_err();
+        assert_eq!(e.field, "id");
+        assert!(e.message.contains("duplicate"), "{e}");
+        assert_eq!(e.line, 17, "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_field() {
+        let cases = [
+            (GOOD.replace("token.put.ok", "Token"), "id"),
+            (GOOD.replace("https://docs", "http://docs"), "doc"),
+            (GOOD.replace("\"PUT\"", "\"P T\""), "step[1].method"),
+            (
+                GOOD.replace(
+                    "expect.body.final_newline = false",
+                    "expect.body.matches = \"(\"",
+                ),
+                "step[1].expect.body.matches",
+            ),
+            (
+                GOOD.replace("/latest/api/token", "/latest/{nope}"),
+                "step[1].path",
+            ),
+            (
+                GOOD.replace(
+                    "expect.body.final_newline = false",
+                    "expect.body.same_as_step = 1",
+                ),
+                "step[1].expect.body.same_as_step",
+            ),
+        ];
+        for (text, field) in cases {
+            let e = load(&text).unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+            assert_eq!(e.line, 2, "{e}");
+        }
+    }
+
+    #[test]
+    fn placeholders_add_needs() {
+        let c = load(&GOOD.replace(
+            "/latest/api/token",
+            "/latest/meta-data/iam/security-credentials/{role}",
+        ))
+        .unwrap();
+        assert_eq!(c.cases[0].needs, vec![Need::Role]);
+    }
+
+    #[test]
+    fn path_templates_match_segments() {
+        let text = r#"
+[[path]]
+path = "meta-data/network/interfaces/macs/{mac}/vpc-id"
+since = "2011-01-01"
+presence = "always"
+format = { regex = "^vpc-" }
+[[path]]
+path = "meta-data/ami-id"
+since = "1.0"
+presence = "always"
+"#;
+        let p = load_paths(Path::new("paths.toml"), text).unwrap();
+        assert!(p[0].matches("meta-data/network/interfaces/macs/0e:aa/vpc-id"));
+        assert!(!p[0].matches("meta-data/network/interfaces/macs/vpc-id"));
+        let cat = Catalogue {
+            cases: Vec::new(),
+            paths: p,
+        };
+        assert!(cat.is_documented_dir("meta-data/network"));
+        assert!(cat.is_documented_dir("meta-data/network/interfaces/macs/xx"));
+        assert!(!cat.is_documented_dir("meta-data/ami-id"));
+        assert_eq!(
+            cat.since_of("meta-data", "network"),
+            Some(Version::dated(2011, 1, 1))
+        );
+        let e = load_paths(
+            Path::new("paths.toml"),
+            &text.replace("2011-01-01", "2011-1-1"),
+        )
+        .unwrap_err();
+        assert_eq!((e.field.as_str(), e.line), ("since", 2));
+    }
+}

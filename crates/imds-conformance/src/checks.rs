@@ -1,0 +1,877 @@
+//! Cases written in code: the crawl, cross-path consistency, dated versions, and declared
+//! options. Each is registered in the catalogue by `check = "<name>"`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use imds_model::parse::{Listing, parse_listing};
+use imds_model::{HttpTokens, Toggle, Version};
+
+use crate::catalogue::{Format, Presence};
+use crate::client::{Request, Response};
+use crate::runner::{Recorder, RunCtx};
+
+/// Every check name a case may register.
+pub const NAMES: &[&str] = &[
+    "crawl-entries-resolve",
+    "crawl-directories-marked",
+    "crawl-parents-list-children",
+    "crawl-documented-format",
+    "crawl-always-present",
+    "crawl-sub-listing-no-final-newline",
+    "crawl-no-duplicate-entries",
+    "identity-instance-id",
+    "identity-region",
+    "identity-availability-zone",
+    "identity-private-ip",
+    "identity-image-id",
+    "identity-instance-type",
+    "identity-account-owner",
+    "mac-listed",
+    "mac-self",
+    "az-in-region",
+    "local-ipv4-on-eni",
+    "versions-no-newer-categories",
+    "versions-listed-serve-instance-id",
+    "declared-http-tokens",
+    "declared-http-endpoint",
+    "declared-instance-metadata-tags",
+];
+
+/// Deepest crawl (segments below the version prefix).
+pub const MAX_CRAWL_DEPTH: usize = 10;
+/// Most paths one crawl visits.
+pub const MAX_CRAWL_NODES: usize = 800;
+/// Most entries one listing may have before the crawl calls it endless.
+pub const MAX_LISTING_ENTRIES: usize = 1000;
+/// Most dated versions visited by the version checks.
+const MAX_VERSIONS: usize = 64;
+/// Most failures listed per check.
+const MAX_FAILURES: usize = 50;
+
+/// One path the crawl visited.
+#[derive(Clone, Debug)]
+pub struct CrawlNode {
+    /// Status, or `None` when the request failed.
+    pub status: Option<u16>,
+    /// Transport error.
+    pub error: Option<String>,
+    /// The body.
+    pub body: Bytes,
+    /// The parsed listing, when fetched as a directory and well-formed.
+    pub listing: Option<Listing>,
+    /// Why the body was not a listing.
+    pub listing_error: Option<String>,
+    /// How the parent listed it (`iam/`, `0=key`, `ami-id`).
+    pub line: String,
+    /// True when the parent marked it as a directory (trailing `/`).
+    pub listed_as_dir: bool,
+    /// True when fetched with a trailing slash.
+    pub fetched_as_dir: bool,
+}
+
+/// What the crawl of `/latest/meta-data/` and `/latest/dynamic/` found.
+#[derive(Clone, Debug, Default)]
+pub struct Crawl {
+    /// Paths below `/latest/` (no slashes at the ends) → what they answered.
+    pub nodes: BTreeMap<String, CrawlNode>,
+    /// Set when a cap stopped the crawl.
+    pub capped: Option<String>,
+    /// Exchanges that did not answer 200 (at most a few).
+    pub odd_exchanges: Vec<crate::report::ExchangeRecord>,
+}
+
+/// Documented paths probed directly (those the crawl did not reach too).
+#[derive(Clone, Debug, Default)]
+pub struct Probed {
+    /// (concrete path, template index, status, body).
+    pub entries: Vec<(String, usize, Option<u16>, Bytes)>,
+}
+
+/// Runs the check `name`.
+pub async fn run(name: &str, ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    match name {
+        "crawl-entries-resolve" => entries_resolve(ctx, rec).await,
+        "crawl-directories-marked" => directories_marked(ctx, rec).await,
+        "crawl-parents-list-children" => parents_list_children(ctx, rec).await,
+        "crawl-documented-format" => documented_format(ctx, rec).await,
+        "crawl-always-present" => always_present(ctx, rec).await,
+        "crawl-sub-listing-no-final-newline" => sub_listing_no_final_newline(ctx, rec).await,
+        "crawl-no-duplicate-entries" => no_duplicate_entries(ctx, rec).await,
+        "identity-instance-id" => identity(ctx, rec, "instanceId", "meta-data/instance-id").await,
+        "identity-region" => identity(ctx, rec, "region", "meta-data/placement/region").await,
+        "identity-availability-zone" => {
+            identity(
+                ctx,
+                rec,
+                "availabilityZone",
+                "meta-data/placement/availability-zone",
+            )
+            .await
+        }
+        "identity-private-ip" => identity(ctx, rec, "privateIp", "meta-data/local-ipv4").await,
+        "identity-image-id" => identity(ctx, rec, "imageId", "meta-data/ami-id").await,
+        "identity-instance-type" => {
+            identity(ctx, rec, "instanceType", "meta-data/instance-type").await
+        }
+        "identity-account-owner" => match ctx.discovery.mac.clone() {
+            Some(mac) => {
+                let p = format!("meta-data/network/interfaces/macs/{mac}/owner-id");
+                identity(ctx, rec, "accountId", &p).await;
+            }
+            None => rec.skip = Some("target has no mac".into()),
+        },
+        "mac-listed" => mac_listed(ctx, rec).await,
+        "mac-self" => mac_self(ctx, rec).await,
+        "az-in-region" => az_in_region(ctx, rec).await,
+        "local-ipv4-on-eni" => local_ipv4_on_eni(ctx, rec).await,
+        "versions-no-newer-categories" => versions_no_newer(ctx, rec).await,
+        "versions-listed-serve-instance-id" => versions_serve_instance_id(ctx, rec).await,
+        "declared-http-tokens" => declared_tokens(ctx, rec).await,
+        "declared-http-endpoint" => declared_endpoint(ctx, rec).await,
+        "declared-instance-metadata-tags" => declared_tags(ctx, rec).await,
+        other => rec.error(format!("no check named {other}")),
+    }
+}
+
+/// GET `/latest/{path}` (or an absolute path) with the session token (tokenless in optional
+/// mode when there is none); `None` when it could not be sent.
+async fn fetch(ctx: &Arc<RunCtx>, rec: &mut Recorder, path: &str) -> Option<Response> {
+    let token = ctx.session_or_fallback(rec)?;
+    let full = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("/latest/{path}")
+    };
+    let mut req = Request::get(full);
+    if let Some(t) = token {
+        req = req.token(&t);
+    }
+    ctx.exchange(rec, None, req).await
+}
+
+/// Like [`fetch`], but anything but 200 is a failure; returns the body text.
+async fn fetch_ok(ctx: &Arc<RunCtx>, rec: &mut Recorder, path: &str) -> Option<String> {
+    let r = fetch(ctx, rec, path).await?;
+    if r.status != 200 {
+        rec.fail(None, path, "200", r.status.to_string());
+        return None;
+    }
+    Some(r.text())
+}
+
+async fn crawl(ctx: &Arc<RunCtx>) -> &Crawl {
+    ctx.crawl.get_or_init(|| do_crawl(ctx.clone())).await
+}
+
+async fn do_crawl(ctx: Arc<RunCtx>) -> Crawl {
+    let mut out = Crawl::default();
+    // (path, fetch as dir, line, listed as dir)
+    let mut level: Vec<(String, bool, String, bool)> = vec![
+        ("meta-data".into(), true, "meta-data".into(), true),
+        ("dynamic".into(), true, "dynamic".into(), true),
+    ];
+    let token = ctx.session.clone();
+    let mut depth = 0;
+    while !level.is_empty() {
+        depth += 1;
+        if depth > MAX_CRAWL_DEPTH {
+            out.capped = Some(format!(
+                "crawl stopped at depth {MAX_CRAWL_DEPTH} (endless nesting?)"
+            ));
+            break;
+        }
+        let mut set = tokio::task::JoinSet::new();
+        for (i, (path, as_dir, _, _)) in level.iter().enumerate() {
+            let url = format!("/latest/{path}{}", if *as_dir { "/" } else { "" });
+            let mut req = Request::get(url);
+            if let Some(t) = &token {
+                req = req.token(t);
+            }
+            let ctx = ctx.clone();
+            set.spawn(async move {
+                let result = ctx.client.send(&req).await;
+                (i, req, result)
+            });
+        }
+        let mut answers = Vec::new();
+        while let Some(j) = set.join_next().await {
+            if let Ok(a) = j {
+                answers.push(a);
+            }
+        }
+        answers.sort_by_key(|(i, _, _)| *i);
+        let mut next = Vec::new();
+        for (i, req, result) in answers {
+            let (path, as_dir, line, listed_as_dir) = level[i].clone();
+            if !matches!(&result, Ok(r) if r.status == 200) && out.odd_exchanges.len() < 10 {
+                out.odd_exchanges.push(ctx.record(None, &req, &result));
+            }
+            let mut node = CrawlNode {
+                status: None,
+                error: None,
+                body: Bytes::new(),
+                listing: None,
+                listing_error: None,
+                line,
+                listed_as_dir,
+                fetched_as_dir: as_dir,
+            };
+            match result {
+                Err(e) => node.error = Some(e.to_string()),
+                Ok(r) => {
+                    node.status = Some(r.status);
+                    node.body = r.body.clone();
+                    if as_dir && r.status == 200 {
+                        match parse_listing(&r.body) {
+                            Err(e) => node.listing_error = Some(e.to_string()),
+                            Ok(l) if l.entries.len() > MAX_LISTING_ENTRIES => {
+                                out.capped = Some(format!(
+                                    "listing /latest/{path}/ has {} entries (cap {MAX_LISTING_ENTRIES})",
+                                    l.entries.len()
+                                ));
+                            }
+                            Ok(l) => {
+                                for e in &l.entries {
+                                    let child = format!("{path}/{}", e.segment());
+                                    let child_dir = e.is_dir
+                                        || e.name.contains('=')
+                                        || ctx.catalogue.is_documented_dir(&child);
+                                    let printed = if e.is_dir {
+                                        format!("{}/", e.name)
+                                    } else {
+                                        e.name.clone()
+                                    };
+                                    next.push((child, child_dir, printed, e.is_dir));
+                                }
+                                node.listing = Some(l);
+                            }
+                        }
+                    }
+                }
+            }
+            out.nodes.insert(path, node);
+        }
+        if out.nodes.len() + next.len() > MAX_CRAWL_NODES {
+            out.capped = Some(format!(
+                "crawl stopped after {MAX_CRAWL_NODES} paths (endless listing?)"
+            ));
+            break;
+        }
+        next.retain(|(p, ..)| !out.nodes.contains_key(p));
+        level = next;
+    }
+    out
+}
+
+async fn crawl_or_error<'a>(ctx: &'a Arc<RunCtx>, rec: &mut Recorder) -> Option<&'a Crawl> {
+    if ctx.session.is_none() && ctx.session_or_fallback(rec).is_none() {
+        return None;
+    }
+    let c = crawl(ctx).await;
+    if let Some(why) = &c.capped {
+        rec.error(why.clone());
+        rec.exchanges.extend(c.odd_exchanges.iter().cloned());
+        return None;
+    }
+    Some(c)
+}
+
+fn cap_failures(rec: &mut Recorder) {
+    if rec.failures.len() > MAX_FAILURES {
+        let more = rec.failures.len() - MAX_FAILURES;
+        rec.failures.truncate(MAX_FAILURES);
+        rec.notes.push(format!("{more} more failures not listed"));
+    }
+}
+
+async fn entries_resolve(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected.push(
+        "every entry of every listing under /latest/meta-data/ and /latest/dynamic/ answers 200"
+            .into(),
+    );
+    let Some(c) = crawl_or_error(ctx, rec).await else {
+        return;
+    };
+    for (path, n) in &c.nodes {
+        if let Some(e) = &n.error {
+            rec.error(format!("/latest/{path}: {e}"));
+        } else if n.status != Some(200) {
+            let slash = if n.fetched_as_dir { "/" } else { "" };
+            rec.fail(
+                None,
+                format!("/latest/{path}{slash}"),
+                format!("200 (listed as {:?})", n.line),
+                n.status.map_or("no answer".into(), |s| s.to_string()),
+            );
+        }
+    }
+    if !rec.failures.is_empty() || rec.error.is_some() {
+        rec.exchanges.extend(c.odd_exchanges.iter().cloned());
+    }
+    cap_failures(rec);
+}
+
+async fn directories_marked(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected.push(
+        "directories are listed with a trailing '/' (public-keys' N=name lines excepted), and what is listed with '/' answers a listing".into(),
+    );
+    let Some(c) = crawl_or_error(ctx, rec).await else {
+        return;
+    };
+    for (path, n) in &c.nodes {
+        if !path.contains('/') {
+            continue;
+        }
+        let is_dir = ctx.catalogue.is_documented_dir(path) || n.listing.is_some();
+        if is_dir && !n.listed_as_dir && !n.line.contains('=') {
+            rec.fail(
+                None,
+                format!("/latest/{path}"),
+                format!("listed as {:?}/", n.line),
+                format!("listed as {:?}", n.line),
+            );
+        }
+        if n.listed_as_dir
+            && let Some(e) = &n.listing_error
+        {
+            rec.fail(
+                None,
+                format!("/latest/{path}/"),
+                "a listing".to_owned(),
+                e.clone(),
+            );
+        }
+    }
+    cap_failures(rec);
+}
+
+async fn probed(ctx: &Arc<RunCtx>) -> &Probed {
+    ctx.probed
+        .get_or_init(|| async {
+            let c = crawl(ctx).await;
+            let d = &ctx.discovery;
+            let mut entries = Vec::new();
+            let mut set = tokio::task::JoinSet::new();
+            for (i, p) in ctx.catalogue.paths.iter().enumerate() {
+                let mut concrete = p.path.clone();
+                let mut ok = true;
+                for (name, value) in [
+                    ("{mac}", &d.mac),
+                    ("{role}", &d.role),
+                    ("{index}", &d.key_index),
+                    ("{key}", &d.tag_key),
+                ] {
+                    if concrete.contains(name) {
+                        match value {
+                            Some(v) => concrete = concrete.replace(name, v),
+                            None => ok = false,
+                        }
+                    }
+                }
+                if !ok || concrete.contains('{') {
+                    continue;
+                }
+                if let Some(n) = c.nodes.get(&concrete) {
+                    entries.push((concrete, i, n.status, n.body.clone()));
+                    continue;
+                }
+                let slash = if ctx.catalogue.is_documented_dir(&concrete) {
+                    "/"
+                } else {
+                    ""
+                };
+                let mut req = Request::get(format!("/latest/{concrete}{slash}"));
+                if let Some(t) = &ctx.session {
+                    req = req.token(t);
+                }
+                let client = ctx.client.clone();
+                set.spawn(async move {
+                    let r = client.send(&req).await.ok();
+                    (
+                        concrete,
+                        i,
+                        r.as_ref().map(|r| r.status),
+                        r.map(|r| r.body).unwrap_or_default(),
+                    )
+                });
+            }
+            while let Some(j) = set.join_next().await {
+                if let Ok(e) = j {
+                    entries.push(e);
+                }
+            }
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Probed { entries }
+        })
+        .await
+}
+
+async fn parents_list_children(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected
+        .push("every documented path that answers 200 is listed by its parent directory".into());
+    let Some(c) = crawl_or_error(ctx, rec).await else {
+        return;
+    };
+    let p = probed(ctx).await;
+    for (path, _, status, _) in &p.entries {
+        if *status != Some(200) || c.nodes.contains_key(path) {
+            continue;
+        }
+        let Some((parent, name)) = path.rsplit_once('/') else {
+            continue;
+        };
+        if c.nodes.get(parent).is_none_or(|n| n.listing.is_none()) {
+            // Its parent is not listed either; that parent's own parent is the one to blame.
+            if c.nodes.contains_key(parent) || !parent.contains('/') {
+                rec.fail(
+                    None,
+                    format!("/latest/{path}"),
+                    format!("listed by /latest/{parent}/"),
+                    "parent answered no listing".to_owned(),
+                );
+            }
+            continue;
+        }
+        rec.fail(
+            None,
+            format!("/latest/{path}"),
+            format!("listed by /latest/{parent}/ as {name:?} (it answers 200)"),
+            "missing from the listing".to_owned(),
+        );
+    }
+    cap_failures(rec);
+}
+
+fn format_ok(format: &Format, body: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(body);
+    match format {
+        Format::Regex(r) => r
+            .is_match(&text)
+            .then_some(())
+            .ok_or_else(|| format!("matching /{r}/")),
+        Format::Lines(r) => {
+            let ok = !text.is_empty() && text.split('\n').all(|l| r.is_match(l));
+            ok.then_some(())
+                .ok_or_else(|| format!("lines matching /{r}/"))
+        }
+        Format::Enum(words) => words
+            .iter()
+            .any(|w| *w == text)
+            .then_some(())
+            .ok_or_else(|| format!("one of {words:?}")),
+        Format::JsonKeys(keys) => match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Object(m)) => match keys.iter().find(|k| !m.contains_key(*k)) {
+                None => Ok(()),
+                Some(k) => Err(format!("a JSON object with key {k:?}")),
+            },
+            _ => Err(format!("a JSON object with keys {keys:?}")),
+        },
+        Format::JsonArray => match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Array(_)) => Ok(()),
+            _ => Err("a JSON array".into()),
+        },
+    }
+}
+
+async fn documented_format(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected.push(
+        "every documented path present on the target has the documented format (conformance/paths.toml)".into(),
+    );
+    let Some(c) = crawl_or_error(ctx, rec).await else {
+        return;
+    };
+    let p = probed(ctx).await;
+    let mut seen = HashSet::new();
+    let candidates = c
+        .nodes
+        .iter()
+        .filter(|(_, n)| !n.fetched_as_dir)
+        .map(|(path, n)| (path.clone(), n.status, n.body.clone()))
+        .chain(
+            p.entries
+                .iter()
+                .map(|(path, _, s, b)| (path.clone(), *s, b.clone())),
+        );
+    for (path, status, body) in candidates {
+        if status != Some(200) || !seen.insert(path.clone()) {
+            continue;
+        }
+        let Some(doc) = ctx.catalogue.documented(&path) else {
+            continue;
+        };
+        let Some(format) = &doc.format else {
+            continue;
+        };
+        if let Err(want) = format_ok(format, &body) {
+            let shown = ctx
+                .redactor
+                .body("GET", &format!("/latest/{path}"), 200, &body);
+            let shown = if shown.len() > 200 {
+                format!("{}…", &shown[..shown.floor_char_boundary(200)])
+            } else {
+                shown
+            };
+            rec.fail(None, format!("/latest/{path}"), want, format!("{shown:?}"));
+        }
+    }
+    cap_failures(rec);
+}
+
+async fn always_present(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected
+        .push("every path documented as present on all instances answers 200".into());
+    if ctx.session.is_none() && ctx.session_or_fallback(rec).is_none() {
+        return;
+    }
+    let p = probed(ctx).await;
+    for (path, i, status, _) in &p.entries {
+        if ctx.catalogue.paths[*i].presence == Presence::Always && *status != Some(200) {
+            rec.fail(
+                None,
+                format!("/latest/{path}"),
+                "200".to_owned(),
+                status.map_or("no answer".into(), |s| s.to_string()),
+            );
+        }
+    }
+}
+
+async fn sub_listing_no_final_newline(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected
+        .push("listings below meta-data/ and dynamic/ do not end with a line feed".into());
+    let Some(c) = crawl_or_error(ctx, rec).await else {
+        return;
+    };
+    for (path, n) in &c.nodes {
+        if path.contains('/') && n.listing.is_some() && n.body.ends_with(b"\n") {
+            rec.fail(
+                None,
+                format!("/latest/{path}/"),
+                "no final LF".to_owned(),
+                "ends with LF".to_owned(),
+            );
+        }
+    }
+    cap_failures(rec);
+}
+
+async fn no_duplicate_entries(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected.push("no listing names an entry twice".into());
+    let Some(c) = crawl_or_error(ctx, rec).await else {
+        return;
+    };
+    for (path, n) in &c.nodes {
+        if let Some(l) = &n.listing {
+            let mut seen = HashSet::new();
+            for e in &l.entries {
+                if !seen.insert(e.segment()) {
+                    rec.fail(
+                        None,
+                        format!("/latest/{path}/"),
+                        "each entry once".to_owned(),
+                        format!("{:?} twice", e.name),
+                    );
+                }
+            }
+        }
+    }
+}
+
+async fn identity(ctx: &Arc<RunCtx>, rec: &mut Recorder, key: &str, path: &str) {
+    rec.expected.push(format!(
+        "dynamic/instance-identity/document {key} equals /latest/{path}"
+    ));
+    let Some(doc) = fetch_ok(ctx, rec, "dynamic/instance-identity/document").await else {
+        return;
+    };
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(&doc) else {
+        rec.fail(None, "identity document", "JSON", "not JSON");
+        return;
+    };
+    let want = doc.get(key).cloned().unwrap_or(serde_json::Value::Null);
+    let Some(r) = fetch(ctx, rec, path).await else {
+        return;
+    };
+    match (r.status, &want) {
+        (404, serde_json::Value::Null) => {}
+        (200, serde_json::Value::String(s)) if r.text().trim() == s => {}
+        (status, _) => rec.fail(
+            None,
+            format!("/latest/{path}"),
+            format!("{want} (the document's {key})"),
+            if status == 200 {
+                format!("{:?}", r.text())
+            } else {
+                format!("status {status}")
+            },
+        ),
+    }
+}
+
+async fn mac_listed(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected
+        .push("meta-data/mac is listed in network/interfaces/macs/ (with '/')".into());
+    let Some(mac) = fetch_ok(ctx, rec, "meta-data/mac").await else {
+        return;
+    };
+    let Some(list) = fetch_ok(ctx, rec, "meta-data/network/interfaces/macs/").await else {
+        return;
+    };
+    let want = format!("{}/", mac.trim());
+    if !list.split('\n').any(|l| l == want) {
+        rec.fail(
+            None,
+            "network/interfaces/macs/",
+            format!("an entry {want:?}"),
+            format!("{list:?}"),
+        );
+    }
+}
+
+async fn mac_self(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected
+        .push("network/interfaces/macs/<mac>/mac equals meta-data/mac".into());
+    let Some(mac) = fetch_ok(ctx, rec, "meta-data/mac").await else {
+        return;
+    };
+    let mac = mac.trim().to_owned();
+    let p = format!("meta-data/network/interfaces/macs/{mac}/mac");
+    let Some(inner) = fetch_ok(ctx, rec, &p).await else {
+        return;
+    };
+    if inner.trim() != mac {
+        rec.fail(None, p, format!("{mac:?}"), format!("{inner:?}"));
+    }
+}
+
+async fn az_in_region(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected
+        .push("placement/availability-zone starts with placement/region".into());
+    let Some(region) = fetch_ok(ctx, rec, "meta-data/placement/region").await else {
+        return;
+    };
+    let Some(az) = fetch_ok(ctx, rec, "meta-data/placement/availability-zone").await else {
+        return;
+    };
+    if !(az.starts_with(region.trim()) && az.len() > region.trim().len()) {
+        rec.fail(
+            None,
+            "placement/availability-zone",
+            format!("a zone of {region:?}"),
+            format!("{az:?}"),
+        );
+    }
+}
+
+async fn local_ipv4_on_eni(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected
+        .push("meta-data/local-ipv4 is one of network/interfaces/macs/<mac>/local-ipv4s".into());
+    let Some(r) = fetch(ctx, rec, "meta-data/local-ipv4").await else {
+        return;
+    };
+    if r.status == 404 {
+        rec.skip = Some("target has no local-ipv4 (IPv6-only?)".into());
+        return;
+    }
+    let local = r.text();
+    let Some(mac) = fetch_ok(ctx, rec, "meta-data/mac").await else {
+        return;
+    };
+    let p = format!(
+        "meta-data/network/interfaces/macs/{}/local-ipv4s",
+        mac.trim()
+    );
+    let Some(list) = fetch_ok(ctx, rec, &p).await else {
+        return;
+    };
+    if !list.split('\n').any(|l| l == local.trim()) {
+        rec.fail(None, p, format!("contains {local:?}"), format!("{list:?}"));
+    }
+}
+
+async fn listed_versions(ctx: &Arc<RunCtx>, rec: &mut Recorder) -> Option<Vec<String>> {
+    let body = fetch_ok(ctx, rec, "/").await?;
+    let l = match parse_listing(body.as_bytes()) {
+        Ok(l) => l,
+        Err(e) => {
+            rec.fail(None, "/", "a listing of versions", e.to_string());
+            return None;
+        }
+    };
+    Some(
+        l.entries
+            .into_iter()
+            .map(|e| e.name)
+            .filter(|v| Version::parse(v).is_some())
+            .take(MAX_VERSIONS)
+            .collect(),
+    )
+}
+
+async fn versions_no_newer(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected.push(
+        "/<version>/meta-data/ lists no category released after <version> (since-versions from conformance/paths.toml)".into(),
+    );
+    let Some(versions) = listed_versions(ctx, rec).await else {
+        return;
+    };
+    for v in versions {
+        let Some(at) = Version::parse(&v).filter(|v| *v != Version::LATEST) else {
+            continue;
+        };
+        let Some(body) = fetch_ok(ctx, rec, &format!("/{v}/meta-data/")).await else {
+            continue;
+        };
+        let Ok(l) = parse_listing(body.as_bytes()) else {
+            rec.fail(
+                None,
+                format!("/{v}/meta-data/"),
+                "a listing",
+                format!("{body:?}"),
+            );
+            continue;
+        };
+        for e in &l.entries {
+            if let Some(since) = ctx.catalogue.since_of("meta-data", e.segment())
+                && since > at
+            {
+                rec.fail(
+                    None,
+                    format!("/{v}/meta-data/"),
+                    format!("no {:?} (released {since})", e.name),
+                    format!("lists {:?}", e.name),
+                );
+            }
+        }
+    }
+    cap_failures(rec);
+}
+
+async fn versions_serve_instance_id(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected
+        .push("every version listed at / serves meta-data/instance-id".into());
+    let Some(versions) = listed_versions(ctx, rec).await else {
+        return;
+    };
+    if !versions.iter().any(|v| v == "latest") {
+        rec.fail(None, "/", "an entry \"latest\"", format!("{versions:?}"));
+    }
+    for v in versions {
+        let _ = fetch_ok(ctx, rec, &format!("/{v}/meta-data/instance-id")).await;
+    }
+    cap_failures(rec);
+}
+
+fn declared_mismatch<T: PartialEq + std::fmt::Display>(
+    rec: &mut Recorder,
+    name: &str,
+    declared: Option<T>,
+    observed: Option<T>,
+    evidence: String,
+) {
+    match (declared, observed) {
+        (None, _) => rec.skip = Some(format!("{name} not declared")),
+        (Some(_), None) => {
+            rec.skip = Some(format!(
+                "{name} cannot be told from the answers ({evidence})"
+            ))
+        }
+        (Some(d), Some(o)) if d == o => {}
+        (Some(d), Some(o)) => rec.fail(
+            None,
+            name,
+            format!("{name}={d} (declared)"),
+            format!("behaves as {name}={o}: {evidence}"),
+        ),
+    }
+}
+
+async fn declared_tokens(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected.push(
+        "the declared HttpTokens holds: tokenless GET answers 200 (optional) or 401 (required)"
+            .into(),
+    );
+    if ctx.declared.http_tokens.is_none() {
+        rec.skip = Some("HttpTokens not declared".into());
+        return;
+    }
+    let Some(r) = ctx
+        .exchange(rec, None, Request::get("/latest/meta-data/instance-id"))
+        .await
+    else {
+        return;
+    };
+    let observed = match r.status {
+        200 => Some(HttpTokens::Optional),
+        401 => Some(HttpTokens::Required),
+        _ => None,
+    };
+    declared_mismatch(
+        rec,
+        "HttpTokens",
+        ctx.declared.http_tokens,
+        observed,
+        format!("tokenless GET answered {}", r.status),
+    );
+}
+
+async fn declared_endpoint(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected.push(
+        "the declared HttpEndpoint holds: disabled answers 403 to the token PUT and to GETs".into(),
+    );
+    if ctx.declared.http_endpoint.is_none() {
+        rec.skip = Some("HttpEndpoint not declared".into());
+        return;
+    }
+    let Some(put) = ctx.exchange(rec, None, Request::token_put(60)).await else {
+        return;
+    };
+    let Some(get) = ctx
+        .exchange(rec, None, Request::get("/latest/meta-data/instance-id"))
+        .await
+    else {
+        return;
+    };
+    let observed = match (put.status, get.status) {
+        (403, 403) => Some(Toggle::Disabled),
+        (200, _) | (_, 200 | 401) => Some(Toggle::Enabled),
+        _ => None,
+    };
+    declared_mismatch(
+        rec,
+        "HttpEndpoint",
+        ctx.declared.http_endpoint,
+        observed,
+        format!(
+            "token PUT answered {}, GET answered {}",
+            put.status, get.status
+        ),
+    );
+}
+
+async fn declared_tags(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected.push(
+        "the declared InstanceMetadataTags holds: meta-data/tags/instance answers 200 (enabled) or 404 (disabled)".into(),
+    );
+    if ctx.declared.instance_metadata_tags.is_none() {
+        rec.skip = Some("InstanceMetadataTags not declared".into());
+        return;
+    }
+    let Some(r) = fetch(ctx, rec, "meta-data/tags/instance").await else {
+        return;
+    };
+    let observed = match r.status {
+        200 => Some(Toggle::Enabled),
+        404 => Some(Toggle::Disabled),
+        _ => None,
+    };
+    declared_mismatch(
+        rec,
+        "InstanceMetadataTags",
+        ctx.declared.instance_metadata_tags,
+        observed,
+        format!("GET meta-data/tags/instance answered {}", r.status),
+    );
+}

@@ -1,0 +1,152 @@
+//! Per-target known failures (`conformance/targets/NAME.toml`), BoGo style.
+//!
+//! ```toml
+//! [xfail]
+//! "token.put.ttl-echoed" = "moto sends no TTL header (toolchain.md §5)"
+//! "methods.*" = "routes are method-agnostic (spec §8)"
+//! ```
+//! Keys are case ids or globs. A listed case that fails is `xfail`; one that passes is
+//! `xpass` (and fails the run); a key that matches no case in the catalogue is stale.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::catalogue::{Catalogue, CatalogueError};
+use crate::report::{CaseResult, Outcome};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpectations {
+    #[serde(default)]
+    xfail: BTreeMap<String, String>,
+}
+
+/// Known failures of one target.
+#[derive(Clone, Debug, Default)]
+pub struct Expectations {
+    /// Where they came from (file name or target name).
+    pub source: String,
+    entries: Vec<(String, glob::Pattern, String)>,
+}
+
+impl Expectations {
+    /// Reads an expectations file.
+    pub fn load(path: &Path) -> Result<Expectations, CatalogueError> {
+        let text = std::fs::read_to_string(path).map_err(|e| CatalogueError {
+            file: path.to_owned(),
+            line: 1,
+            field: "file".into(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Expectations::parse(path, &text)
+    }
+
+    /// Parses expectations text; `path` is for messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Expectations, CatalogueError> {
+        let raw: RawExpectations = toml::from_str(text).map_err(|e| CatalogueError {
+            file: path.to_owned(),
+            line: e.span().map_or(1, |s| {
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            }),
+            field: "xfail".into(),
+            message: e.message().trim().to_owned(),
+        })?;
+        let mut entries = Vec::new();
+        for (key, reason) in raw.xfail {
+            let line = text
+                .lines()
+                .position(|l| l.contains(&format!("\"{key}\"")) || l.trim_start().starts_with(&key))
+                .map_or(1, |i| i + 1);
+            let err = |message: String| CatalogueError {
+                file: path.to_owned(),
+                line,
+                field: format!("xfail.{key}"),
+                message,
+            };
+            if reason.trim().is_empty() {
+                return Err(err("every entry needs a reason".into()));
+            }
+            let pattern = glob::Pattern::new(&key).map_err(|e| err(format!("bad glob: {e}")))?;
+            entries.push((key, pattern, reason));
+        }
+        Ok(Expectations {
+            source: path.display().to_string(),
+            entries,
+        })
+    }
+
+    /// `conformance/targets/NAME.toml` under `conformance_dir`.
+    pub fn target_file(conformance_dir: &Path, name: &str) -> PathBuf {
+        conformance_dir.join("targets").join(format!("{name}.toml"))
+    }
+
+    /// The reason a case id is expected to fail, if it is listed.
+    pub fn reason(&self, id: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(_, p, _)| p.matches(id))
+            .map(|(_, _, r)| r.as_str())
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Entries that match no case of the catalogue.
+    pub fn stale(&self, catalogue: &Catalogue) -> Vec<String> {
+        self.entries
+            .iter()
+            .filter(|(_, p, _)| !catalogue.cases.iter().any(|c| p.matches(&c.id)))
+            .map(|(k, _, r)| format!("{k} (matches no case; reason was: {r})"))
+            .collect()
+    }
+
+    /// Turns fail → xfail and pass → xpass for listed cases.
+    pub fn apply(&self, result: &mut CaseResult) {
+        let Some(reason) = self.reason(&result.id) else {
+            return;
+        };
+        let new = match result.outcome {
+            Outcome::Fail => Outcome::Xfail,
+            Outcome::Pass => Outcome::Xpass,
+            other => other,
+        };
+        if new != result.outcome {
+            result.outcome = new;
+            result.reason = Some(match result.reason.take() {
+                Some(r) => format!("known failure: {reason} ({r})"),
+                None => format!("known failure: {reason}"),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_refuses_empty_reasons() {
+        let e = Expectations::parse(
+            Path::new("t.toml"),
+            "[xfail]\n\"a.b\" = \"because\"\n\"c.*\" = \"all of c\"\n",
+        )
+        .unwrap();
+        assert_eq!(e.reason("a.b"), Some("because"));
+        assert_eq!(e.reason("c.d.e"), Some("all of c"));
+        assert_eq!(e.reason("a.c"), None);
+        let err =
+            Expectations::parse(Path::new("t.toml"), "[xfail]\n\"a.b\" = \" \"\n").unwrap_err();
+        assert_eq!((err.line, err.field.as_str()), (2, "xfail.a.b"), "{err}");
+        let err = Expectations::parse(Path::new("t.toml"), "[xfial]\n").unwrap_err();
+        assert!(err.message.contains("xfial"), "{err}");
+    }
+}

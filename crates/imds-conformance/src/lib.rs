@@ -1,0 +1,31 @@
+//! The IMDS conformance runner: point it at any base URL and get a verdict per documented rule.
+//!
+//! The pieces, in the order a run uses them:
+//! - [`catalogue`] loads the case files (`conformance/cases/*.toml`) and the documented path
+//!   catalogue (`conformance/paths.toml`), refusing bad files with file, line and field;
+//! - [`client`] is a small, honest HTTP/1.1 client (per-request timeouts split by phase, body
+//!   cap, no redirects, rate cap, bounded concurrency, backoff on 429/503);
+//! - [`runner`] detects the target's options, selects and runs the cases concurrently, and
+//!   evaluates them ([`eval`] for the data cases, [`checks`] for the crawl and consistency
+//!   cases written in code);
+//! - [`expectations`] turns known failures into `xfail`/`xpass` and reports stale entries;
+//! - [`report`] renders human text, versioned JSON and JUnit XML.
+//!
+//! The runner talks HTTP only: it never links the reference server.
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+pub mod catalogue;
+pub mod checks;
+pub mod client;
+pub mod eval;
+pub mod expectations;
+pub mod redact;
+pub mod report;
+pub mod runner;
+
+pub use catalogue::{Catalogue, CatalogueError, Level};
+pub use client::{Client, ClientConfig, ClientError};
+pub use expectations::Expectations;
+pub use report::{Outcome, Report};
+pub use runner::{RunConfig, RunError, TargetOptions};

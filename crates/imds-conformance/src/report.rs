@@ -1,0 +1,538 @@
+//! Results and their renderings: human text, versioned JSON, JUnit XML.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::catalogue::Level;
+use crate::runner::TargetOptions;
+
+/// The JSON report schema version. Bump on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What happened to one case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The endpoint behaves as the rule says.
+    Pass,
+    /// It does not.
+    Fail,
+    /// The case does not apply to this target's options or content.
+    Skip,
+    /// The case could not be run (timeout, connection refused, oversized body, deadline).
+    Error,
+    /// Failed, and listed as a known failure for this target.
+    Xfail,
+    /// Passed although listed as a known failure: the expectations file is out of date.
+    Xpass,
+}
+
+impl Outcome {
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Skip => "skip",
+            Outcome::Error => "error",
+            Outcome::Xfail => "xfail",
+            Outcome::Xpass => "xpass",
+        }
+    }
+}
+
+/// One unmet expectation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// The step (1-based) for data cases.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    /// What was checked (`status`, `header x-…`, `body.listing`, a path, …).
+    pub check: String,
+    /// What the rule wants.
+    pub expected: String,
+    /// What the endpoint did (secrets redacted).
+    pub observed: String,
+}
+
+/// A request as sent (secrets redacted).
+#[derive(Clone, Debug, Serialize)]
+pub struct RequestRecord {
+    /// Method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Headers as `[name, value]`.
+    pub headers: Vec<(String, String)>,
+}
+
+/// A response as received (secrets redacted, body cut to a few KiB).
+#[derive(Clone, Debug, Serialize)]
+pub struct ResponseRecord {
+    /// Status.
+    pub status: u16,
+    /// Non-canonical reason phrase, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// HTTP version.
+    pub version: String,
+    /// Headers as `[name, value]`.
+    pub headers: Vec<(String, String)>,
+    /// The body as text.
+    pub body: String,
+    /// Body length in bytes.
+    pub body_bytes: usize,
+    /// True when `body` was cut.
+    pub body_truncated: bool,
+}
+
+/// One request/response exchange.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExchangeRecord {
+    /// The step (1-based) for data cases.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    /// The request.
+    pub request: RequestRecord,
+    /// The response, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<ResponseRecord>,
+    /// Why there was no response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Milliseconds taken.
+    pub elapsed_ms: u64,
+}
+
+/// Expected vs observed, and the exchange.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Detail {
+    /// What the case expects, one line per step or rule.
+    pub expected: Vec<String>,
+    /// Unmet expectations.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<Failure>,
+    /// Notes (fallbacks taken, caps hit).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The wire exchange (every case with `--detail all`, otherwise non-passing ones).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exchanges: Vec<ExchangeRecord>,
+}
+
+/// The result of one case against one target.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseResult {
+    /// Case id.
+    pub id: String,
+    /// The target (run) name.
+    pub target: String,
+    /// Level.
+    pub level: Level,
+    /// Area.
+    pub area: String,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// The case's one-line summary.
+    pub summary: String,
+    /// AWS documentation URL.
+    pub doc: String,
+    /// Spec section.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spec: Option<String>,
+    /// Why: skip reason, error message, or the expectations entry for xfail/xpass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Milliseconds taken.
+    pub duration_ms: u64,
+    /// Expected vs observed.
+    pub detail: Detail,
+}
+
+/// Counts per outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Passed.
+    pub pass: usize,
+    /// Failed.
+    pub fail: usize,
+    /// Skipped.
+    pub skip: usize,
+    /// Could not be run.
+    pub error: usize,
+    /// Known failures.
+    pub xfail: usize,
+    /// Unexpected passes.
+    pub xpass: usize,
+    /// All cases.
+    pub total: usize,
+}
+
+impl Summary {
+    /// Counts these results.
+    pub fn of<'a>(cases: impl IntoIterator<Item = &'a CaseResult>) -> Summary {
+        let mut s = Summary::default();
+        for c in cases {
+            s.add(c.outcome);
+        }
+        s
+    }
+
+    fn add(&mut self, o: Outcome) {
+        self.total += 1;
+        match o {
+            Outcome::Pass => self.pass += 1,
+            Outcome::Fail => self.fail += 1,
+            Outcome::Skip => self.skip += 1,
+            Outcome::Error => self.error += 1,
+            Outcome::Xfail => self.xfail += 1,
+            Outcome::Xpass => self.xpass += 1,
+        }
+    }
+}
+
+/// The target of one run.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetInfo {
+    /// Run name (`endpoint`, or the embedded profile: `optional`, `required`, …).
+    pub name: String,
+    /// Base URL.
+    pub endpoint: String,
+    /// What `embedded` means here, or null for a user-given endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Options declared on the command line.
+    pub declared: TargetOptions,
+    /// Options detected from the endpoint's answers.
+    pub detected: TargetOptions,
+    /// Options used to decide which cases apply (declared, else detected).
+    pub effective: TargetOptions,
+    /// The expectations file used, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expectations: Option<String>,
+}
+
+/// One run against one target.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResult {
+    /// The target.
+    pub target: TargetInfo,
+    /// Counts.
+    pub summary: Summary,
+    /// Expectation entries that match no case.
+    pub stale_expectations: Vec<String>,
+    /// Run-level notes (throttling, fallbacks, caps).
+    pub notes: Vec<String>,
+    /// Milliseconds taken.
+    pub duration_ms: u64,
+    /// Case results, by id.
+    pub cases: Vec<CaseResult>,
+}
+
+/// A whole `imdspec run`: one or more runs (the embedded default runs one per profile).
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The runs.
+    pub runs: Vec<RunResult>,
+    /// `--strict`: should-level failures fail the run too.
+    pub strict: bool,
+}
+
+#[derive(Serialize)]
+struct JsonRun<'a> {
+    target: &'a TargetInfo,
+    summary: Summary,
+    stale_expectations: &'a [String],
+    notes: &'a [String],
+    duration_ms: u64,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    version: u32,
+    tool: String,
+    strict: bool,
+    exit_code: u8,
+    summary: Summary,
+    target: serde_json::Value,
+    runs: Vec<JsonRun<'a>>,
+    cases: Vec<&'a CaseResult>,
+}
+
+impl Report {
+    /// All case results of all runs.
+    pub fn cases(&self) -> impl Iterator<Item = &CaseResult> {
+        self.runs.iter().flat_map(|r| r.cases.iter())
+    }
+
+    /// Counts over all runs.
+    pub fn summary(&self) -> Summary {
+        Summary::of(self.cases())
+    }
+
+    /// True when this result fails the run.
+    pub fn is_failing(&self, c: &CaseResult) -> bool {
+        match c.outcome {
+            Outcome::Xpass => true,
+            Outcome::Fail | Outcome::Error => {
+                c.level == Level::Must || (self.strict && c.level == Level::Should)
+            }
+            _ => false,
+        }
+    }
+
+    /// 0 when nothing fails the run, 1 otherwise (2 and 3 are decided before a report exists).
+    pub fn exit_code(&self) -> u8 {
+        u8::from(self.cases().any(|c| self.is_failing(c)))
+    }
+
+    /// The JSON report (schema version [`SCHEMA_VERSION`]).
+    pub fn to_json_value(&self) -> serde_json::Value {
+        let target = match self.runs.as_slice() {
+            [one] => serde_json::to_value(&one.target).unwrap_or_default(),
+            runs => serde_json::json!({
+                "name": "embedded",
+                "endpoint": "embedded",
+                "description": "the reference server, started in-process once per profile",
+                "profiles": runs.iter().map(|r| r.target.name.clone()).collect::<Vec<_>>(),
+            }),
+        };
+        let report = JsonReport {
+            version: SCHEMA_VERSION,
+            tool: format!("imdspec {}", env!("CARGO_PKG_VERSION")),
+            strict: self.strict,
+            exit_code: self.exit_code(),
+            summary: self.summary(),
+            target,
+            runs: self
+                .runs
+                .iter()
+                .map(|r| JsonRun {
+                    target: &r.target,
+                    summary: r.summary,
+                    stale_expectations: &r.stale_expectations,
+                    notes: &r.notes,
+                    duration_ms: r.duration_ms,
+                })
+                .collect(),
+            cases: self.cases().collect(),
+        };
+        serde_json::to_value(&report).unwrap_or_default()
+    }
+
+    /// The JSON report as pretty text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.to_json_value()).unwrap_or_default() + "\n"
+    }
+
+    /// JUnit XML: one testsuite per target and area, one testcase per case.
+    /// fail → failure, error → error, skip → skipped, xfail → skipped (message says
+    /// "expected failure"), xpass → failure ("unexpected pass"). Info-level failures are
+    /// reported as passing test cases with the failure in system-out, since they never fail
+    /// a run; should-level ones likewise unless `--strict`.
+    pub fn to_junit(&self) -> String {
+        use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
+        let mut report = JReport::new("imdspec run");
+        for run in &self.runs {
+            let mut by_area: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
+            for c in &run.cases {
+                by_area.entry(&c.area).or_default().push(c);
+            }
+            for (area, cases) in by_area {
+                let mut suite = TestSuite::new(format!("{}.{area}", run.target.name));
+                for c in cases {
+                    let text = failure_text(c);
+                    let status = match c.outcome {
+                        Outcome::Pass => TestCaseStatus::success(),
+                        Outcome::Skip => {
+                            let mut s = TestCaseStatus::skipped();
+                            s.set_message(c.reason.clone().unwrap_or_default());
+                            s
+                        }
+                        Outcome::Xfail => {
+                            let mut s = TestCaseStatus::skipped();
+                            s.set_message(format!(
+                                "expected failure: {}",
+                                c.reason.clone().unwrap_or_default()
+                            ));
+                            s.set_description(text.clone());
+                            s
+                        }
+                        Outcome::Fail | Outcome::Error | Outcome::Xpass if self.is_failing(c) => {
+                            let kind = if c.outcome == Outcome::Error {
+                                NonSuccessKind::Error
+                            } else {
+                                NonSuccessKind::Failure
+                            };
+                            let mut s = TestCaseStatus::non_success(kind);
+                            let msg = match c.outcome {
+                                Outcome::Xpass => format!(
+                                    "unexpected pass (listed as known failure: {})",
+                                    c.reason.clone().unwrap_or_default()
+                                ),
+                                _ => c.reason.clone().unwrap_or_else(|| c.summary.clone()),
+                            };
+                            s.set_message(msg);
+                            s.set_type(c.level.to_string());
+                            s.set_description(text.clone());
+                            s
+                        }
+                        _ => TestCaseStatus::success(),
+                    };
+                    let mut tc = TestCase::new(c.id.clone(), status);
+                    tc.set_classname(format!("{}.{}", run.target.name, c.area));
+                    tc.set_time(std::time::Duration::from_millis(c.duration_ms));
+                    if matches!(c.outcome, Outcome::Fail | Outcome::Error) && !self.is_failing(c) {
+                        tc.set_system_out(format!(
+                            "{} ({}-level, does not fail the run)\n{text}",
+                            c.outcome.as_str(),
+                            c.level
+                        ));
+                    }
+                    suite.add_test_case(tc);
+                }
+                report.add_test_suite(suite);
+            }
+        }
+        report.to_string().unwrap_or_default()
+    }
+
+    /// Human-readable results: per target, grouped by area, non-passing cases with expected
+    /// vs observed, and a summary line.
+    pub fn to_human(&self, color: bool) -> String {
+        let paint = |code: &str, s: &str| {
+            if color {
+                format!("\x1b[{code}m{s}\x1b[0m")
+            } else {
+                s.to_owned()
+            }
+        };
+        let outcome_word = |o: Outcome, failing: bool| {
+            let w = format!("{:<5}", o.as_str());
+            match o {
+                Outcome::Pass => paint("32", &w),
+                Outcome::Skip => paint("2", &w),
+                Outcome::Xfail => paint("33", &w),
+                _ if failing => paint("1;31", &w),
+                _ => paint("33", &w),
+            }
+        };
+        let mut out = String::new();
+        for run in &self.runs {
+            let t = &run.target;
+            let _ = writeln!(out, "{} {} ({})", paint("1", "target"), t.name, t.endpoint);
+            if let Some(d) = &t.description {
+                let _ = writeln!(out, "  {d}");
+            }
+            let _ = writeln!(out, "  declared:  {}", t.declared.describe());
+            let _ = writeln!(out, "  detected:  {}", t.detected.describe());
+            if let Some(e) = &t.expectations {
+                let _ = writeln!(out, "  expectations: {e}");
+            }
+            let mut by_area: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
+            for c in &run.cases {
+                by_area.entry(&c.area).or_default().push(c);
+            }
+            for (area, cases) in by_area {
+                let s = Summary::of(cases.iter().copied());
+                let _ = writeln!(out, "  {:<16} {}", area, counts(&s));
+                for c in cases {
+                    if matches!(c.outcome, Outcome::Pass | Outcome::Skip) {
+                        continue;
+                    }
+                    let _ = writeln!(
+                        out,
+                        "    {} {:<6} {}  {}",
+                        outcome_word(c.outcome, self.is_failing(c)),
+                        c.level.to_string(),
+                        c.id,
+                        c.summary
+                    );
+                    if let Some(r) = &c.reason {
+                        let _ = writeln!(out, "        {r}");
+                    }
+                    for f in c.detail.failures.iter().take(8) {
+                        let step = f.step.map(|s| format!("step {s} ")).unwrap_or_default();
+                        let _ = writeln!(out, "        {step}{}", f.check);
+                        let _ = writeln!(out, "          expected: {}", one_line(&f.expected));
+                        let _ = writeln!(out, "          observed: {}", one_line(&f.observed));
+                    }
+                    if c.detail.failures.len() > 8 {
+                        let _ = writeln!(out, "        … {} more", c.detail.failures.len() - 8);
+                    }
+                    if c.outcome == Outcome::Fail || c.outcome == Outcome::Xpass {
+                        let _ = writeln!(out, "        doc: {}", c.doc);
+                    }
+                }
+            }
+            for n in &run.notes {
+                let _ = writeln!(out, "  note: {n}");
+            }
+            for s in &run.stale_expectations {
+                let _ = writeln!(out, "  {} {s}", paint("33", "stale expectation:"));
+            }
+            let _ = writeln!(
+                out,
+                "  {}: {} in {:.2} s\n",
+                t.name,
+                counts(&run.summary),
+                run.duration_ms as f64 / 1000.0
+            );
+        }
+        let s = self.summary();
+        let verdict = if self.exit_code() == 0 {
+            paint("1;32", "PASS")
+        } else {
+            paint("1;31", "FAIL")
+        };
+        let _ = writeln!(
+            out,
+            "imdspec run: {verdict}: {} target(s), {}{}",
+            self.runs.len(),
+            counts(&s),
+            if self.strict { " (strict)" } else { "" }
+        );
+        out
+    }
+}
+
+fn counts(s: &Summary) -> String {
+    format!(
+        "{} pass, {} fail, {} skip, {} error, {} xfail, {} xpass",
+        s.pass, s.fail, s.skip, s.error, s.xfail, s.xpass
+    )
+}
+
+fn one_line(s: &str) -> String {
+    let flat: String = s
+        .chars()
+        .map(|c| if c == '\n' { '⏎' } else { c })
+        .filter(|c| !c.is_control())
+        .collect();
+    if flat.chars().count() > 160 {
+        format!("{}…", flat.chars().take(160).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+fn failure_text(c: &CaseResult) -> String {
+    let mut s = String::new();
+    if let Some(r) = &c.reason {
+        let _ = writeln!(s, "{r}");
+    }
+    for f in &c.detail.failures {
+        let step = f.step.map(|s| format!("step {s}: ")).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "{step}{}: expected {}; observed {}",
+            f.check,
+            one_line(&f.expected),
+            one_line(&f.observed)
+        );
+    }
+    let _ = writeln!(s, "doc: {}", c.doc);
+    s
+}
