@@ -1,15 +1,589 @@
-//! `imdspec run`.
+//! `imdspec run`: the conformance suite against an endpoint, or (with none given) against the
+//! reference server started in-process once per option profile.
+//!
+//! The runner itself (`imds_conformance`) only ever talks HTTP to a base URL; this module is
+//! the one place that starts the reference server for the embedded default.
 
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use imds_conformance::catalogue::Catalogue;
+use imds_conformance::client::ClientConfig;
+use imds_conformance::report::{CaseResult, Outcome, Report, RunResult};
+use imds_conformance::runner::{self, DetailLevel, RunConfig, RunError, TargetOptions};
+use imds_conformance::{CatalogueError, Expectations};
+use imds_model::{HttpTokens, MetadataOptions, Toggle};
+use imds_server::ImdsServer;
+
+use crate::options_args::{DeclaredOptions, OptionFlags};
+
+/// The catalogue compiled into the binary, so `imdspec run` works from any directory.
+/// `case_files_are_all_embedded` (tests) keeps this list in step with `conformance/cases/`.
+pub(crate) const CASE_FILES: &[(&str, &str)] = &[
+    (
+        "auth.toml",
+        include_str!("../../../conformance/cases/auth.toml"),
+    ),
+    (
+        "categories.toml",
+        include_str!("../../../conformance/cases/categories.toml"),
+    ),
+    (
+        "consistency.toml",
+        include_str!("../../../conformance/cases/consistency.toml"),
+    ),
+    (
+        "crawl.toml",
+        include_str!("../../../conformance/cases/crawl.toml"),
+    ),
+    (
+        "credentials.toml",
+        include_str!("../../../conformance/cases/credentials.toml"),
+    ),
+    (
+        "dynamic.toml",
+        include_str!("../../../conformance/cases/dynamic.toml"),
+    ),
+    (
+        "endpoint.toml",
+        include_str!("../../../conformance/cases/endpoint.toml"),
+    ),
+    (
+        "headers.toml",
+        include_str!("../../../conformance/cases/headers.toml"),
+    ),
+    (
+        "listings.toml",
+        include_str!("../../../conformance/cases/listings.toml"),
+    ),
+    (
+        "methods.toml",
+        include_str!("../../../conformance/cases/methods.toml"),
+    ),
+    (
+        "options.toml",
+        include_str!("../../../conformance/cases/options.toml"),
+    ),
+    (
+        "tags.toml",
+        include_str!("../../../conformance/cases/tags.toml"),
+    ),
+    (
+        "tokens.toml",
+        include_str!("../../../conformance/cases/tokens.toml"),
+    ),
+    (
+        "ttl.toml",
+        include_str!("../../../conformance/cases/ttl.toml"),
+    ),
+    (
+        "user-data.toml",
+        include_str!("../../../conformance/cases/user-data.toml"),
+    ),
+    (
+        "versions.toml",
+        include_str!("../../../conformance/cases/versions.toml"),
+    ),
+];
+const PATHS_FILE: &str = include_str!("../../../conformance/paths.toml");
+/// Expectations files compiled in (`--target NAME`).
+pub(crate) const TARGET_FILES: &[(&str, &str)] = &[
+    (
+        "aemm",
+        include_str!("../../../conformance/targets/aemm.toml"),
+    ),
+    (
+        "moto",
+        include_str!("../../../conformance/targets/moto.toml"),
+    ),
+    (
+        "reference",
+        include_str!("../../../conformance/targets/reference.toml"),
+    ),
+];
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Progress, results by area, failures with expected vs observed, a summary line.
+    Human,
+    /// The versioned JSON report (schema in README).
+    Json,
+    /// JUnit XML (quick-junit).
+    Junit,
+}
+
+/// Which exchanges go into the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Detail {
+    /// Request/response exchanges of non-passing cases only.
+    Failures,
+    /// Exchanges of every case.
+    All,
+}
+
+/// An embedded reference-server profile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Profile {
+    /// HttpTokens=optional (IMDSv1 and v2).
+    Optional,
+    /// HttpTokens=required (IMDSv2 only).
+    Required,
+    /// HttpTokens=required, InstanceMetadataTags=enabled.
+    RequiredTags,
+    /// HttpEndpoint=disabled.
+    Disabled,
+}
+
+impl Profile {
+    const ALL: [Profile; 4] = [
+        Profile::Optional,
+        Profile::Required,
+        Profile::RequiredTags,
+        Profile::Disabled,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Profile::Optional => "optional",
+            Profile::Required => "required",
+            Profile::RequiredTags => "required-tags",
+            Profile::Disabled => "disabled",
+        }
+    }
+
+    fn options(self) -> MetadataOptions {
+        let mut o = MetadataOptions::default();
+        match self {
+            Profile::Optional => {}
+            Profile::Required => o.http_tokens = HttpTokens::Required,
+            Profile::RequiredTags => {
+                o.http_tokens = HttpTokens::Required;
+                o.instance_metadata_tags = Toggle::Enabled;
+            }
+            Profile::Disabled => o.http_endpoint = Toggle::Disabled,
+        }
+        o
+    }
+}
 
 /// Arguments of `imdspec run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {}
+pub struct RunArgs {
+    /// Base URL of the endpoint to check (e.g. http://127.0.0.1:1338, http://[::1]:1338).
+    /// Without it, the reference server is started in-process on loopback once per profile.
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// Declared target options (what the endpoint should enforce); undeclared ones are
+    /// detected. Without --endpoint, they configure one embedded server instead of the profiles.
+    #[command(flatten)]
+    options: OptionFlags,
+    /// Run only cases whose id matches GLOB (repeatable).
+    #[arg(long = "case", value_name = "GLOB")]
+    cases: Vec<String>,
+    /// Leave out cases whose id matches GLOB (repeatable).
+    #[arg(long = "skip", value_name = "GLOB")]
+    skips: Vec<String>,
+    /// Should-level failures also fail the run.
+    #[arg(long)]
+    strict: bool,
+    /// Known failures of a named target: conformance/targets/NAME.toml (reference, aemm, moto).
+    #[arg(long, value_name = "NAME", conflicts_with = "expectations")]
+    target: Option<String>,
+    /// Known failures from FILE ([xfail] table: case id or glob → reason).
+    #[arg(long, value_name = "FILE")]
+    expectations: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// List the selected cases (id, level, summary) and exit.
+    #[arg(long)]
+    list: bool,
+    /// Per-request time budget in milliseconds (connect, response and body together).
+    #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    timeout_ms: u64,
+    /// Whole-run deadline in seconds; unfinished cases become `error`.
+    #[arg(long, value_name = "SECS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    deadline_secs: u64,
+    /// Most requests per second (default: 50 against --endpoint, no cap embedded).
+    #[arg(long, value_name = "N")]
+    max_rps: Option<f64>,
+    /// Cases run at once (default: 4 against --endpoint, 16 embedded).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=256))]
+    concurrency: Option<u64>,
+    /// Show tokens, credentials and user data in the report (redacted by default).
+    #[arg(long)]
+    show_secrets: bool,
+    /// Which request/response exchanges the report keeps.
+    #[arg(long, value_enum, default_value = "failures")]
+    detail: Detail,
+    /// Read the catalogue from DIR (cases/, paths.toml, targets/) instead of the compiled-in one.
+    #[arg(long, value_name = "DIR")]
+    conformance_dir: Option<PathBuf>,
+    /// Embedded profiles to run (repeatable; default: all four).
+    #[arg(long = "profile", value_enum, conflicts_with = "endpoint")]
+    profiles: Vec<Profile>,
+}
+
+fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!(
+        "error: {message}\n\nUsage: imdspec run [OPTIONS]\n\nFor more information, try '--help'."
+    );
+    ExitCode::from(2)
+}
+
+fn catalogue_error(e: &CatalogueError) -> ExitCode {
+    eprintln!("error: catalogue: {e}");
+    ExitCode::from(2)
+}
+
+/// The compiled-in catalogue.
+pub(crate) fn embedded_catalogue() -> Result<Catalogue, CatalogueError> {
+    let files: Vec<(PathBuf, String)> = CASE_FILES
+        .iter()
+        .map(|(name, text)| {
+            (
+                Path::new("conformance/cases").join(name),
+                (*text).to_owned(),
+            )
+        })
+        .collect();
+    Catalogue::from_sources(
+        &files,
+        Some((Path::new("conformance/paths.toml"), PATHS_FILE)),
+    )
+}
+
+fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, ExitCode> {
+    if let Some(path) = &args.expectations {
+        return Expectations::load(path)
+            .map(Some)
+            .map_err(|e| catalogue_error(&e));
+    }
+    let name = match (&args.target, &args.endpoint) {
+        (Some(n), _) => n.clone(),
+        // Our own server must pass everything: its expectations file is empty, h2spec-style.
+        (None, None) => "reference".to_owned(),
+        (None, Some(_)) => return Ok(None),
+    };
+    if let Some(dir) = &args.conformance_dir {
+        let path = Expectations::target_file(dir, &name);
+        if path.exists() {
+            return Expectations::load(&path)
+                .map(Some)
+                .map_err(|e| catalogue_error(&e));
+        }
+    }
+    match TARGET_FILES.iter().find(|(n, _)| *n == name) {
+        Some((n, text)) => {
+            let path = PathBuf::from(format!("conformance/targets/{n}.toml"));
+            Expectations::parse(&path, text)
+                .map(Some)
+                .map_err(|e| catalogue_error(&e))
+        }
+        None => {
+            let known: Vec<&str> = TARGET_FILES.iter().map(|(n, _)| *n).collect();
+            Err(usage_error(format!(
+                "--target {name}: no such target (known: {})",
+                known.join(", ")
+            )))
+        }
+    }
+}
+
+fn globs(flag: &str, patterns: &[String]) -> Result<Vec<glob::Pattern>, ExitCode> {
+    patterns
+        .iter()
+        .map(|p| glob::Pattern::new(p).map_err(|e| usage_error(format!("{flag} {p:?}: {e}"))))
+        .collect()
+}
+
+fn to_target(d: &DeclaredOptions) -> TargetOptions {
+    TargetOptions {
+        http_tokens: d.http_tokens,
+        http_endpoint: d.http_endpoint,
+        instance_metadata_tags: d.instance_metadata_tags,
+        http_protocol_ipv6: d.http_protocol_ipv6,
+        http_put_response_hop_limit: d.http_put_response_hop_limit,
+    }
+}
+
+fn all_declared(o: &MetadataOptions) -> TargetOptions {
+    TargetOptions {
+        http_tokens: Some(o.http_tokens),
+        http_endpoint: Some(o.http_endpoint),
+        instance_metadata_tags: Some(o.instance_metadata_tags),
+        http_protocol_ipv6: Some(o.http_protocol_ipv6),
+        // Not observable over loopback; declaring it would only add a note per profile.
+        http_put_response_hop_limit: None,
+    }
+}
+
+fn progress_char(c: &CaseResult) -> char {
+    match c.outcome {
+        Outcome::Pass => '.',
+        Outcome::Fail => 'F',
+        Outcome::Skip => 's',
+        Outcome::Error => 'E',
+        Outcome::Xfail => 'x',
+        Outcome::Xpass => 'X',
+    }
+}
 
 /// Runs `imdspec run`.
-pub fn main(_args: RunArgs) -> ExitCode {
-    eprintln!("imdspec run: not built yet");
-    ExitCode::from(2)
+pub fn main(args: RunArgs) -> ExitCode {
+    let catalogue = match &args.conformance_dir {
+        Some(dir) => Catalogue::load(dir),
+        None => embedded_catalogue(),
+    };
+    let catalogue = match catalogue {
+        Ok(c) => Arc::new(c),
+        Err(e) => return catalogue_error(&e),
+    };
+    let (include, exclude) = match (globs("--case", &args.cases), globs("--skip", &args.skips)) {
+        (Ok(i), Ok(e)) => (i, e),
+        (Err(code), _) | (_, Err(code)) => return code,
+    };
+    let declared = match args.options.declared() {
+        Ok(d) => d,
+        Err(e) => return usage_error(format!("{e:#}")),
+    };
+    let expectations = match load_expectations(&args) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    if let Some(rps) = args.max_rps
+        && !(rps.is_finite() && rps > 0.0)
+    {
+        return usage_error(format!("--max-rps {rps}: must be a positive number"));
+    }
+    if let Some(endpoint) = &args.endpoint
+        && let Err(e) = imds_conformance::client::BaseUrl::parse(endpoint)
+    {
+        return usage_error(format!("--endpoint: {e}"));
+    }
+
+    let mut base = RunConfig::new("endpoint", args.endpoint.clone().unwrap_or_default());
+    base.include = include;
+    base.exclude = exclude;
+    if args.list {
+        let mut out = String::new();
+        for c in catalogue.cases.iter().filter(|c| base.selects(&c.id)) {
+            out.push_str(&format!(
+                "{:<52} {:<6} {}\n",
+                c.id,
+                c.level.to_string(),
+                c.summary
+            ));
+        }
+        return match write_output(&args.output, &out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(code) => code,
+        };
+    }
+    let embedded = args.endpoint.is_none();
+    base.expectations = expectations;
+    base.show_secrets = args.show_secrets;
+    base.detail = match args.detail {
+        Detail::Failures => DetailLevel::Failures,
+        Detail::All => DetailLevel::All,
+    };
+    base.deadline = Duration::from_secs(args.deadline_secs);
+    base.concurrency = args
+        .concurrency
+        .map_or(if embedded { 16 } else { 4 }, |n| n as usize);
+    base.client = ClientConfig {
+        timeout: Duration::from_millis(args.timeout_ms),
+        max_rps: args.max_rps.or(if embedded { None } else { Some(50.0) }),
+        max_in_flight: base.concurrency * 2,
+        ..ClientConfig::default()
+    };
+    let human = args.format == Format::Human;
+    if human {
+        base.progress = Some(Arc::new(|c: &CaseResult| {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "{}", progress_char(c));
+            let _ = err.flush();
+        }));
+    }
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        if embedded {
+            let profiles: Vec<(String, MetadataOptions)> = if !declared.is_empty() {
+                vec![("custom".to_owned(), declared.or_defaults())]
+            } else if args.profiles.is_empty() {
+                Profile::ALL
+                    .iter()
+                    .map(|p| (p.name().to_owned(), p.options()))
+                    .collect()
+            } else {
+                args.profiles
+                    .iter()
+                    .map(|p| (p.name().to_owned(), p.options()))
+                    .collect()
+            };
+            run_embedded(&catalogue, &base, profiles).await
+        } else {
+            let mut config = base.clone();
+            config.declared = to_target(&declared);
+            runner::run(catalogue.clone(), config)
+                .await
+                .map(|r| vec![r])
+                .map_err(|e| (e, String::new()))
+        }
+    });
+    if human {
+        eprintln!();
+    }
+    let runs = match result {
+        Ok(runs) => runs,
+        Err((RunError::Unreachable { endpoint, error }, _)) => {
+            eprintln!("error: endpoint {endpoint} cannot be reached: {error}");
+            return ExitCode::from(3);
+        }
+        Err((RunError::BadEndpoint(e), _)) => return usage_error(format!("--endpoint: {e}")),
+        Err((e, context)) => {
+            eprintln!("error: {context}{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = Report {
+        runs,
+        strict: args.strict,
+    };
+    let text = match args.format {
+        Format::Human => {
+            let color = args.output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            report.to_human(color)
+        }
+        Format::Json => report.to_json(),
+        Format::Junit => report.to_junit(),
+    };
+    if let Err(code) = write_output(&args.output, &text) {
+        return code;
+    }
+    if args.output.is_some() && human {
+        // Keep the verdict visible when the report went to a file.
+        if let Some(last) = text.lines().last() {
+            eprintln!("{last}");
+        }
+    }
+    ExitCode::from(report.exit_code())
+}
+
+fn write_output(output: &Option<PathBuf>, text: &str) -> Result<(), ExitCode> {
+    match output {
+        Some(path) => std::fs::write(path, text).map_err(|e| {
+            eprintln!("error: --output {}: {e}", path.display());
+            ExitCode::from(2)
+        }),
+        None => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+            Ok(())
+        }
+    }
+}
+
+/// Starts the reference server once per profile (on 127.0.0.1, a free port) and runs the
+/// suite against each, all at once.
+async fn run_embedded(
+    catalogue: &Arc<Catalogue>,
+    base: &RunConfig,
+    profiles: Vec<(String, MetadataOptions)>,
+) -> Result<Vec<RunResult>, (RunError, String)> {
+    let mut servers = Vec::new();
+    for (name, options) in &profiles {
+        match ImdsServer::builder().options(*options).start().await {
+            Ok(s) => servers.push(s),
+            Err(e) => {
+                eprintln!("error: cannot start the embedded reference server ({name}): {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for (i, ((name, options), server)) in profiles.iter().zip(&servers).enumerate() {
+        let mut config = base.clone();
+        config.name = name.clone();
+        config.endpoint = server.url();
+        config.declared = all_declared(options);
+        config.description = Some(format!(
+            "embedded reference server (imds-server), profile {name}"
+        ));
+        let catalogue = catalogue.clone();
+        set.spawn(async move { (i, runner::run(catalogue, config).await) });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((i, Ok(r))) => results.push((i, r)),
+            Ok((i, Err(e))) => return Err((e, format!("profile {}: ", profiles[i].0))),
+            Err(e) => {
+                eprintln!("error: a profile run panicked: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    drop(servers);
+    results.sort_by_key(|(i, _)| *i);
+    Ok(results.into_iter().map(|(_, r)| r).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_files_are_all_embedded() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir.join("cases"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+        on_disk.sort();
+        let embedded: Vec<String> = CASE_FILES.iter().map(|(n, _)| (*n).to_owned()).collect();
+        assert_eq!(on_disk, embedded, "add new case files to CASE_FILES");
+        let mut targets: Vec<String> = std::fs::read_dir(dir.join("targets"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".toml"))
+            .map(|n| n.trim_end_matches(".toml").to_owned())
+            .collect();
+        targets.sort();
+        let embedded: Vec<String> = TARGET_FILES.iter().map(|(n, _)| (*n).to_owned()).collect();
+        assert_eq!(targets, embedded, "add new target files to TARGET_FILES");
+        let from_disk = Catalogue::load(&dir).unwrap();
+        assert_eq!(
+            embedded_catalogue().unwrap().cases.len(),
+            from_disk.cases.len()
+        );
+    }
+
+    #[test]
+    fn target_files_parse_and_are_not_stale() {
+        let catalogue = embedded_catalogue().unwrap();
+        for (name, text) in TARGET_FILES {
+            let e = Expectations::parse(Path::new(name), text).unwrap();
+            assert_eq!(e.stale(&catalogue), Vec::<String>::new(), "{name}");
+        }
+    }
 }
