@@ -114,8 +114,11 @@ impl Need {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TokenUse {
-    /// The run's shared session token (TTL 21600), fetched once.
+    /// The session token; when the endpoint gave none and it is in optional mode, no token
+    /// (so content checks still run against IMDSv1-only endpoints). The default.
     #[default]
+    Auto,
+    /// The run's shared session token (TTL 21600), fetched once; `error` without one.
     Session,
     /// No token header.
     None,

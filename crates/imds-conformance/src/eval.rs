@@ -32,9 +32,17 @@ pub async fn run_steps(ctx: &Arc<RunCtx>, steps: &[Step], rec: &mut Recorder) {
         let token = match step.token {
             TokenUse::None => None,
             TokenUse::Invalid => Some(INVALID_TOKEN.to_owned()),
-            TokenUse::Session => match ctx.session_or_fallback(rec) {
+            TokenUse::Auto => match ctx.session_or_fallback(rec) {
                 Some(t) => t,
                 None => return,
+            },
+            TokenUse::Session => match &ctx.session {
+                Some(t) => Some(t.clone()),
+                None => {
+                    let why = ctx.session_error.clone().unwrap_or_default();
+                    rec.error(format!("no session token: {why}"));
+                    return;
+                }
             },
             TokenUse::Fresh => match ctx
                 .fresh_token(rec, Some(n), step.token_ttl.unwrap_or(21600))
@@ -178,7 +186,8 @@ fn describe(n: usize, s: &Step) -> String {
         parts.push(format!("body differs from step {s}"));
     }
     let token = match s.token {
-        TokenUse::Session => String::new(),
+        TokenUse::Auto => String::new(),
+        TokenUse::Session => " (session token)".into(),
         TokenUse::None => " (no token)".into(),
         TokenUse::Fresh => format!(" (fresh token, TTL {})", s.token_ttl.unwrap_or(21600)),
         TokenUse::Invalid => " (invalid token)".into(),

@@ -289,7 +289,7 @@ impl RunCtx {
         step: Option<usize>,
         req: Request,
     ) -> Option<Response> {
-        let result = self.client.send(&req).await;
+        let result = self.send_guarded(&req).await;
         let record = self.record(step, &req, &result);
         rec.exchanges.push(record);
         match result {
@@ -356,6 +356,23 @@ impl RunCtx {
         }
     }
 
+    /// Sends `req`; token PUTs go through a breaker: after [`PUT_TIMEOUT_BREAKER`] of them
+    /// timed out, further ones fail at once instead of waiting out their timeout.
+    async fn send_guarded(&self, req: &Request) -> Result<Response, ClientError> {
+        let token_put = req.method == http::Method::PUT
+            && req.path.trim_end_matches('/').ends_with("/api/token");
+        if token_put && self.put_timeouts.load(Ordering::Relaxed) >= PUT_TIMEOUT_BREAKER {
+            return Err(ClientError::Http(format!(
+                "not sent: {PUT_TIMEOUT_BREAKER} token PUTs already timed out (a hop limit dropping the answer looks like this)"
+            )));
+        }
+        let result = self.client.send(req).await;
+        if token_put && matches!(result, Err(ClientError::ResponseTimeout(_))) {
+            self.put_timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
     /// A response body as it may be shown.
     pub fn show_body(&self, req: &Request, r: &Response) -> String {
         self.redactor
@@ -379,17 +396,8 @@ impl RunCtx {
         step: Option<usize>,
         ttl: u32,
     ) -> Option<(String, Instant)> {
-        if self.put_timeouts.load(Ordering::Relaxed) >= PUT_TIMEOUT_BREAKER {
-            rec.error(format!(
-                "token PUTs time out ({PUT_TIMEOUT_BREAKER} so far; a hop limit dropping the answer looks like this); not trying again"
-            ));
-            return None;
-        }
         let req = Request::token_put(ttl);
-        let result = self.client.send(&req).await;
-        if matches!(result, Err(ClientError::ResponseTimeout(_))) {
-            self.put_timeouts.fetch_add(1, Ordering::Relaxed);
-        }
+        let result = self.send_guarded(&req).await;
         rec.exchanges.push(self.record(step, &req, &result));
         match result {
             Ok(r) if r.status == 200 && !r.body.is_empty() => Some((r.text(), Instant::now())),
@@ -464,11 +472,17 @@ impl RunCtx {
     }
 }
 
+/// What detection found.
+struct Detection {
+    detected: TargetOptions,
+    session: Option<String>,
+    session_error: Option<String>,
+    discovery: Discovery,
+    put_timed_out: bool,
+}
+
 /// Detects options, gets the session token and discovers content.
-async fn detect(
-    client: &Arc<Client>,
-    declared: TargetOptions,
-) -> Result<(TargetOptions, Option<String>, Option<String>, Discovery), ClientError> {
+async fn detect(client: &Arc<Client>, declared: TargetOptions) -> Result<Detection, ClientError> {
     let put = client.send(&Request::token_put(21600)).await;
     let v1 = client
         .send(&Request::get("/latest/meta-data/instance-id"))
@@ -540,7 +554,13 @@ async fn detect(
             .await
             .is_some_and(|r| r.status == 200);
     }
-    Ok((detected, session, session_error, discovery))
+    Ok(Detection {
+        detected,
+        session,
+        session_error,
+        discovery,
+        put_timed_out: matches!(put, Err(ClientError::ResponseTimeout(_))),
+    })
 }
 
 /// Runs the catalogue against `config.endpoint`.
@@ -555,7 +575,13 @@ pub async fn run(catalogue: Arc<Catalogue>, config: RunConfig) -> Result<RunResu
         error,
     };
     client.check_reachable().await.map_err(unreachable)?;
-    let (detected, session, session_error, discovery) = detect(&client, config.declared)
+    let Detection {
+        detected,
+        session,
+        session_error,
+        discovery,
+        put_timed_out,
+    } = detect(&client, config.declared)
         .await
         .map_err(unreachable)?;
     let effective = config.declared.or(detected);
@@ -571,7 +597,7 @@ pub async fn run(catalogue: Arc<Catalogue>, config: RunConfig) -> Result<RunResu
         redactor: Redactor {
             show_secrets: config.show_secrets,
         },
-        put_timeouts: AtomicU32::new(0),
+        put_timeouts: AtomicU32::new(u32::from(put_timed_out)),
         crawl: OnceCell::new(),
         probed: OnceCell::new(),
     });

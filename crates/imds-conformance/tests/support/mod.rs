@@ -15,34 +15,80 @@ use imds_conformance::runner::{self, RunConfig, TargetOptions};
 use imds_model::{HttpTokens, Imds, Instance, MetadataOptions, SystemClock, Toggle, TokenKey};
 use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
+/// The model's answer to a wiremock request.
+pub fn model_answer(imds: &Imds, request: &wiremock::Request) -> http::Response<bytes::Bytes> {
+    let mut target = request.url.path().to_owned();
+    if let Some(q) = request.url.query() {
+        target.push('?');
+        target.push_str(q);
+    }
+    let mut builder = http::Request::builder()
+        .method(request.method.clone())
+        .uri(target);
+    for (n, v) in &request.headers {
+        builder = builder.header(n, v);
+    }
+    match builder.body(()) {
+        Ok(req) => imds.handle(&req),
+        Err(_) => {
+            let mut r = http::Response::new(bytes::Bytes::new());
+            *r.status_mut() = http::StatusCode::BAD_REQUEST;
+            r
+        }
+    }
+}
+
+/// A wiremock template sending `resp` (Content-Length is left to the server).
+pub fn template(resp: &http::Response<bytes::Bytes>) -> ResponseTemplate {
+    let mut t = ResponseTemplate::new(resp.status().as_u16());
+    for (n, v) in resp.headers() {
+        if n != http::header::CONTENT_LENGTH {
+            t = t.append_header(n.as_str(), v.to_str().unwrap_or_default());
+        }
+    }
+    t.set_body_bytes(resp.body().to_vec())
+}
+
 /// Answers every request from the model.
 pub struct ModelResponder(pub Arc<Imds>);
 
 impl Respond for ModelResponder {
     fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        let mut target = request.url.path().to_owned();
-        if let Some(q) = request.url.query() {
-            target.push('?');
-            target.push_str(q);
-        }
-        let mut builder = http::Request::builder()
-            .method(request.method.clone())
-            .uri(target);
-        for (n, v) in &request.headers {
-            builder = builder.header(n, v);
-        }
-        let Ok(req) = builder.body(()) else {
-            return ResponseTemplate::new(400);
-        };
-        let resp = self.0.handle(&req);
-        let mut t = ResponseTemplate::new(resp.status().as_u16());
-        for (n, v) in resp.headers() {
-            if n != http::header::CONTENT_LENGTH {
-                t = t.append_header(n.as_str(), v.to_str().unwrap_or_default());
-            }
-        }
-        t.set_body_bytes(resp.body().to_vec())
+        template(&model_answer(&self.0, request))
     }
+}
+
+type Mutation = Box<dyn Fn(&wiremock::Request, &mut http::Response<bytes::Bytes>) + Send + Sync>;
+
+/// Answers from the model, then changes the answer: the one rule a mutation test breaks.
+pub struct Mutated(pub Arc<Imds>, pub Mutation);
+
+impl Mutated {
+    /// A responder applying `f` to the model's answers.
+    pub fn new(
+        imds: &Arc<Imds>,
+        f: impl Fn(&wiremock::Request, &mut http::Response<bytes::Bytes>) + Send + Sync + 'static,
+    ) -> Mutated {
+        Mutated(imds.clone(), Box::new(f))
+    }
+}
+
+impl Respond for Mutated {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let mut resp = model_answer(&self.0, request);
+        (self.1)(request, &mut resp);
+        template(&resp)
+    }
+}
+
+/// A fresh model with these options (for answering as another mode would).
+pub fn model(options: MetadataOptions) -> Arc<Imds> {
+    Arc::new(Imds::new(
+        options,
+        Instance::default(),
+        &TokenKey::new([42; 32]),
+        Arc::new(SystemClock),
+    ))
 }
 
 /// The conformance directory of the workspace.
@@ -84,12 +130,7 @@ pub fn declared(o: &MetadataOptions) -> TargetOptions {
 
 /// A wiremock server answering from the model with these options (lowest priority).
 pub async fn model_server(options: MetadataOptions) -> (MockServer, Arc<Imds>) {
-    let imds = Arc::new(Imds::new(
-        options,
-        Instance::default(),
-        &TokenKey::new([42; 32]),
-        Arc::new(SystemClock),
-    ));
+    let imds = model(options);
     let server = MockServer::start().await;
     Mock::given(wiremock::matchers::any())
         .respond_with(ModelResponder(imds.clone()))
@@ -152,4 +193,30 @@ pub fn non_passing(r: &RunResult) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Asserts a mutation run: every id in `must_break` failed or errored, and every must-level
+/// failure or error is in `must_break` or matches a glob of `may_break`.
+pub fn assert_mutation(r: &RunResult, must_break: &[&str], may_break: &[&str]) {
+    for id in must_break {
+        let o = outcome(r, id);
+        assert!(
+            matches!(o, Outcome::Fail | Outcome::Error),
+            "{id} should have failed, got {o:?}; non-passing: {:#?}",
+            non_passing(r)
+        );
+    }
+    let allowed: Vec<glob::Pattern> = may_break
+        .iter()
+        .map(|p| glob::Pattern::new(p).unwrap())
+        .collect();
+    let unrelated: Vec<String> = must_failures(r)
+        .into_iter()
+        .filter(|id| !must_break.contains(&id.as_str()) && !allowed.iter().any(|p| p.matches(id)))
+        .collect();
+    assert!(
+        unrelated.is_empty(),
+        "unrelated must-level failures: {unrelated:?}; non-passing: {:#?}",
+        non_passing(r)
+    );
 }

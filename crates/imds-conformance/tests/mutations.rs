@@ -1,0 +1,410 @@
+//! Mutation tests: for each family of rules, a wiremock server that answers from the reference
+//! model except for one mock that breaks exactly that rule. The runner must report that case
+//! as failed (or error), and no unrelated must-level case may fail.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+use imds_conformance::report::Outcome;
+use imds_conformance::runner::INVALID_TOKEN;
+use imds_model::{Imds, TOKEN_HEADER, TTL_HEADER};
+use support::*;
+use wiremock::matchers::{header, method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const TTL: &str = "x-aws-ec2-metadata-token-ttl-seconds";
+
+struct NoTokenHeader;
+
+impl wiremock::Match for NoTokenHeader {
+    fn matches(&self, r: &Request) -> bool {
+        !r.headers.contains_key(TOKEN_HEADER.as_str())
+    }
+}
+
+struct HasTokenHeader;
+
+impl wiremock::Match for HasTokenHeader {
+    fn matches(&self, r: &Request) -> bool {
+        r.headers.contains_key(TOKEN_HEADER.as_str())
+    }
+}
+
+/// Answers as `model` would to the request without its token header.
+struct IgnoreToken(Arc<Imds>);
+
+impl Respond for IgnoreToken {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut r = request.clone();
+        r.headers.remove(TOKEN_HEADER.as_str());
+        template(&model_answer(&self.0, &r))
+    }
+}
+
+async fn mount(server: &MockServer, mock: Mock) {
+    mock.with_priority(1).mount(server).await;
+}
+
+async fn run_on(server: &MockServer, profile_name: &str) -> imds_conformance::report::RunResult {
+    let cfg = config(&server.uri(), declared(&profile(profile_name)));
+    run(catalogue(), cfg).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_zero_accepted() {
+    let (server, imds) = model_server(profile("optional")).await;
+    let token = imds.issue_token(1);
+    mount(
+        &server,
+        Mock::given(method("PUT"))
+            .and(path("/latest/api/token"))
+            .and(header(TTL, "0"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header(TTL, "0")
+                    .set_body_string(token),
+            ),
+    )
+    .await;
+    let r = run_on(&server, "optional").await;
+    assert_mutation(&r, &["token.ttl.zero-rejected"], &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_ttl_echo_on_token_response() {
+    let (server, imds) = model_server(profile("optional")).await;
+    mount(
+        &server,
+        Mock::given(method("PUT"))
+            .and(path("/latest/api/token"))
+            .respond_with(Mutated::new(&imds, |_, resp| {
+                resp.headers_mut().remove(TTL_HEADER);
+            })),
+    )
+    .await;
+    let r = run_on(&server, "optional").await;
+    assert_mutation(
+        &r,
+        &[
+            "token.put.ttl-echoed",
+            "token.put.ttl-echoed-short",
+            "token.put.min-ttl",
+            "token.put.header-title-case",
+            "token.ttl.max-accepted",
+        ],
+        &[],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokenless_requests_served_in_required_mode() {
+    let (server, _imds) = model_server(profile("required")).await;
+    mount(
+        &server,
+        Mock::given(NoTokenHeader).respond_with(ModelResponder(model(profile("optional")))),
+    )
+    .await;
+    let r = run_on(&server, "required").await;
+    assert_mutation(
+        &r,
+        &[
+            "auth.required.tokenless-unauthorized",
+            "auth.required.listing-needs-token",
+            "options.declared.http-tokens",
+        ],
+        &["auth.required.*", "tags.enabled.required-needs-token"],
+    );
+    assert_eq!(
+        r.target.detected.http_tokens,
+        Some(imds_model::HttpTokens::Optional)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_token_accepted_in_required_mode() {
+    let (server, _imds) = model_server(profile("required")).await;
+    mount(
+        &server,
+        Mock::given(header(TOKEN_HEADER.as_str(), INVALID_TOKEN))
+            .respond_with(IgnoreToken(model(profile("optional")))),
+    )
+    .await;
+    let r = run_on(&server, "required").await;
+    assert_mutation(&r, &["auth.required.invalid-token-unauthorized"], &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remaining_ttl_header_missing_on_gets() {
+    let (server, imds) = model_server(profile("optional")).await;
+    mount(
+        &server,
+        Mock::given(method("GET"))
+            .and(HasTokenHeader)
+            .respond_with(Mutated::new(&imds, |_, resp| {
+                resp.headers_mut().remove(TTL_HEADER);
+            })),
+    )
+    .await;
+    let r = run_on(&server, "optional").await;
+    assert_mutation(
+        &r,
+        &[
+            "token.ttl.remaining-header",
+            "token.ttl.remaining-counts-down",
+            "token.ttl.remaining-on-not-found",
+            "token.ttl.remaining-on-listing",
+        ],
+        &[],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directories_listed_without_slash() {
+    let (server, imds) = model_server(profile("optional")).await;
+    mount(
+        &server,
+        Mock::given(method("GET"))
+            .and(path_regex("^/latest/meta-data/?$"))
+            .respond_with(Mutated::new(&imds, |_, resp| {
+                let text = String::from_utf8_lossy(resp.body()).replace('/', "");
+                *resp.body_mut() = text.into();
+            })),
+    )
+    .await;
+    let r = run_on(&server, "optional").await;
+    assert_mutation(
+        &r,
+        &[
+            "crawl.listing.directories-marked",
+            "listing.meta-data.directories-marked",
+        ],
+        &["listing.meta-data.core-entries"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dangling_listing_entry() {
+    let (server, imds) = model_server(profile("optional")).await;
+    mount(
+        &server,
+        Mock::given(method("GET"))
+            .and(path_regex("^/latest/meta-data/?$"))
+            .respond_with(Mutated::new(&imds, |_, resp| {
+                let text = format!("{}\nimdspec-ghost", String::from_utf8_lossy(resp.body()));
+                *resp.body_mut() = text.into();
+            })),
+    )
+    .await;
+    let r = run_on(&server, "optional").await;
+    assert_mutation(&r, &["crawl.listing.entries-resolve"], &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_document_disagrees_with_meta_data() {
+    let (server, imds) = model_server(profile("optional")).await;
+    mount(
+        &server,
+        Mock::given(method("GET"))
+            .and(path("/latest/dynamic/instance-identity/document"))
+            .respond_with(Mutated::new(&imds, |_, resp| {
+                let text = String::from_utf8_lossy(resp.body())
+                    .replace("i-0123456789abcdef0", "i-0fedcba9876543210");
+                *resp.body_mut() = text.into();
+            })),
+    )
+    .await;
+    let r = run_on(&server, "optional").await;
+    assert_mutation(&r, &["consistency.identity.instance-id"], &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_served_as_application_json() {
+    let (server, imds) = model_server(profile("optional")).await;
+    mount(
+        &server,
+        Mock::given(method("GET"))
+            .and(path(
+                "/latest/meta-data/iam/security-credentials/imdspec-role",
+            ))
+            .respond_with(Mutated::new(&imds, |_, resp| {
+                resp.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+            })),
+    )
+    .await;
+    let r = run_on(&server, "optional").await;
+    assert_mutation(&r, &["credentials.role.content-type"], &[]);
+    // The credentials themselves never reach the report.
+    let json = imds_conformance::report::Report {
+        runs: vec![r],
+        strict: false,
+    }
+    .to_json();
+    assert!(!json.contains("wJalrXUtnFEMI"), "secret access key leaked");
+    assert!(json.contains("<redacted>"), "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_body_is_an_error_not_an_oom() {
+    let (server, _imds) = model_server(profile("optional")).await;
+    mount(
+        &server,
+        Mock::given(method("GET"))
+            .and(path("/latest/meta-data/ami-launch-index"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("0".repeat(3 << 20))),
+    )
+    .await;
+    let r = run_on(&server, "optional").await;
+    assert_mutation(&r, &["category.ami-launch-index.format"], &["crawl.*"]);
+    assert_eq!(
+        outcome(&r, "category.ami-launch-index.format"),
+        Outcome::Error
+    );
+    let case = r
+        .cases
+        .iter()
+        .find(|c| c.id == "category.ami-launch-index.format")
+        .unwrap();
+    assert!(
+        case.reason.as_deref().unwrap_or("").contains("larger than"),
+        "{:?}",
+        case.reason
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_token_put_gives_errors_and_the_run_ends() {
+    let (server, _imds) = model_server(profile("optional")).await;
+    mount(
+        &server,
+        Mock::given(method("PUT"))
+            .and(path("/latest/api/token"))
+            .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60))),
+    )
+    .await;
+    let mut cfg = config(&server.uri(), declared(&profile("optional")));
+    cfg.client.timeout = Duration::from_millis(400);
+    let r = run(catalogue(), cfg).await;
+    for id in [
+        "token.put.ok",
+        "token.ttl.missing-rejected",
+        "token.use.get",
+    ] {
+        assert_eq!(outcome(&r, id), Outcome::Error, "{id}");
+    }
+    assert_mutation(
+        &r,
+        &["token.put.ok"],
+        &["token.*", "auth.*", "options.declared.http-endpoint"],
+    );
+    // Only errors, never a wrong verdict, among must-level cases.
+    let wrong: Vec<&str> = r
+        .cases
+        .iter()
+        .filter(|c| c.outcome == Outcome::Fail && c.level == imds_conformance::Level::Must)
+        .map(|c| c.id.as_str())
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:?}");
+    // Content is still checked without a token (optional mode), and the run says why.
+    assert_eq!(outcome(&r, "category.instance-id.format"), Outcome::Pass);
+    assert!(
+        r.notes.iter().any(|n| n.contains("no session token")),
+        "{:?}",
+        r.notes
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trailing_slash_token_put_accepted() {
+    let (server, imds) = model_server(profile("optional")).await;
+    let issuer = imds.clone();
+    mount(
+        &server,
+        Mock::given(method("PUT"))
+            .and(path("/latest/api/token/"))
+            .respond_with(Mutated::new(&imds, move |_, resp| {
+                *resp = issuer.handle(
+                    &http::Request::put("/latest/api/token")
+                        .header(TTL, "21600")
+                        .body(())
+                        .unwrap(),
+                );
+            })),
+    )
+    .await;
+    let r = run_on(&server, "optional").await;
+    assert_mutation(&r, &["token.path.trailing-slash-forbidden"], &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_on_token_path_answers_200() {
+    let (server, _imds) = model_server(profile("optional")).await;
+    mount(
+        &server,
+        Mock::given(method("GET"))
+            .and(path("/latest/api/token"))
+            .respond_with(ResponseTemplate::new(200)),
+    )
+    .await;
+    let r = run_on(&server, "optional").await;
+    assert_mutation(
+        &r,
+        &["token.get.method-not-allowed", "token.get.no-token"],
+        &[],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dated_versions_not_served() {
+    let (server, _imds) = model_server(profile("optional")).await;
+    mount(
+        &server,
+        Mock::given(path_regex(r"^/(1\.0|[0-9]{4}-[0-9]{2}-[0-9]{2})/"))
+            .respond_with(ResponseTemplate::new(404)),
+    )
+    .await;
+    let r = run_on(&server, "optional").await;
+    assert_mutation(
+        &r,
+        &[
+            "versions.dated.instance-id",
+            "versions.listed.serve-instance-id",
+            "versions.v1-0.listing",
+        ],
+        &["versions.*", "token.path.*"],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_paths_answer_500() {
+    let (server, imds) = model_server(profile("optional")).await;
+    mount(
+        &server,
+        Mock::given(method("GET")).respond_with(Mutated::new(&imds, |_, resp| {
+            if resp.status() == 404 {
+                *resp.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            }
+        })),
+    )
+    .await;
+    let r = run_on(&server, "optional").await;
+    assert_mutation(
+        &r,
+        &["listing.unknown.not-found", "listing.unknown.html-page"],
+        // Every case that expects (or tolerates) a 404 sees the 500.
+        &[
+            "listing.unknown.*",
+            "versions.*",
+            "tags.*",
+            "credentials.*",
+            "category.*",
+            "methods.metadata.head-not-found",
+            "token.ttl.remaining-on-not-found",
+        ],
+    );
+}
