@@ -1,0 +1,462 @@
+//! The scenario catalogue (`conformance/clients/*.toml`): what server to start, what
+//! environment to give the client, and what its requests and exit status must look like.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use imds_conformance::{CatalogueError, Level};
+use imds_model::{HttpTokens, Instance, MetadataOptions, Toggle};
+use imds_server::Faults;
+use serde::Deserialize;
+
+/// The variable every client run gets, pointing at that scenario's loopback server.
+pub const ENDPOINT_VAR: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
+
+/// One client scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Stable dotted id, starting with the area.
+    pub id: String,
+    /// One line saying what is checked.
+    pub summary: String,
+    /// Documentation URL for the rule.
+    pub doc: String,
+    /// Spec section(s).
+    pub spec: Option<String>,
+    /// How much a failure matters.
+    pub level: Level,
+    /// The area: the file's stem.
+    pub area: String,
+    /// The server to start.
+    pub server: ServerSpec,
+    /// Extra environment for the client.
+    pub env: BTreeMap<String, String>,
+    /// What the run must look like.
+    pub expect: Expect,
+    /// Where it was defined, for messages.
+    pub file: PathBuf,
+    /// 1-based line of its `id`.
+    pub line: usize,
+}
+
+/// The reference server's behaviour for one scenario.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServerSpec {
+    /// `HttpTokens` (default: EC2's default).
+    #[serde(default)]
+    pub http_tokens: Option<HttpTokens>,
+    /// `HttpEndpoint` (default: enabled).
+    #[serde(default)]
+    pub http_endpoint: Option<Toggle>,
+    /// Serve the extended credentials path (§9.8).
+    #[serde(default)]
+    pub extended_credentials: bool,
+    /// Fault specs, `imdspec serve --fault` syntax.
+    #[serde(default)]
+    pub faults: Vec<String>,
+}
+
+impl ServerSpec {
+    /// The metadata options to start the server with.
+    pub fn options(&self) -> MetadataOptions {
+        let d = MetadataOptions::default();
+        MetadataOptions {
+            http_tokens: self.http_tokens.unwrap_or(d.http_tokens),
+            http_endpoint: self.http_endpoint.unwrap_or(d.http_endpoint),
+            ..d
+        }
+    }
+
+    /// The instance to serve: the default one, with the extended path on or off.
+    pub fn instance(&self) -> Instance {
+        let mut i = Instance::default();
+        if let Some(role) = i.iam.as_mut() {
+            role.extended_credentials = self.extended_credentials;
+        }
+        i
+    }
+
+    /// The parsed faults (checked when the catalogue was loaded).
+    pub fn faults(&self) -> Faults {
+        Faults::parse_all(self.faults.iter().map(String::as_str)).unwrap_or_default()
+    }
+}
+
+/// The exit status wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExitWant {
+    /// Exit status 0.
+    Zero,
+    /// A non-zero exit status (a client killed at the timeout does not count).
+    Nonzero,
+}
+
+/// What the first request must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FirstWant {
+    /// `PUT /latest/api/token`.
+    TokenPut,
+}
+
+/// Expectations over the journal and the exit status; every field set is one check.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Expect {
+    /// Exit status.
+    #[serde(default)]
+    pub exit: Option<ExitWant>,
+    /// At most this many requests (connection attempts count).
+    #[serde(default)]
+    pub requests_max: Option<usize>,
+    /// What the first request is.
+    #[serde(default)]
+    pub first: Option<FirstWant>,
+    /// At least this many token PUTs.
+    #[serde(default)]
+    pub token_puts_min: Option<usize>,
+    /// At most this many token PUTs.
+    #[serde(default)]
+    pub token_puts_max: Option<usize>,
+    /// At least this many GETs without a token header.
+    #[serde(default)]
+    pub tokenless_gets_min: Option<usize>,
+    /// At most this many GETs without a token header.
+    #[serde(default)]
+    pub tokenless_gets_max: Option<usize>,
+    /// Every token PUT asks for a TTL in this inclusive range.
+    #[serde(default)]
+    pub ttl_range: Option<[u32; 2]>,
+    /// No request carries any of these headers (lower case).
+    #[serde(default)]
+    pub absent_headers: Vec<String>,
+    /// A token PUT follows the first response with this status.
+    #[serde(default)]
+    pub new_token_after: Option<u16>,
+    /// The first GET answered with this status is sent again.
+    #[serde(default)]
+    pub retried_after: Option<u16>,
+    /// No method and path is requested more than this many times.
+    #[serde(default)]
+    pub same_path_max: Option<usize>,
+    /// These paths are requested (exact match on the path).
+    #[serde(default)]
+    pub requested: Vec<String>,
+}
+
+impl Expect {
+    /// True when nothing is expected (refused: a scenario must check something).
+    fn is_empty(&self) -> bool {
+        self.exit.is_none()
+            && self.requests_max.is_none()
+            && self.first.is_none()
+            && self.token_puts_min.is_none()
+            && self.token_puts_max.is_none()
+            && self.tokenless_gets_min.is_none()
+            && self.tokenless_gets_max.is_none()
+            && self.ttl_range.is_none()
+            && self.absent_headers.is_empty()
+            && self.new_token_after.is_none()
+            && self.retried_after.is_none()
+            && self.same_path_max.is_none()
+            && self.requested.is_empty()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    scenario: Vec<RawScenario>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    id: String,
+    summary: String,
+    doc: String,
+    #[serde(default)]
+    spec: Option<String>,
+    level: Level,
+    #[serde(default)]
+    server: ServerSpec,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    expect: Expect,
+}
+
+/// All scenarios, sorted by id.
+#[derive(Clone, Debug, Default)]
+pub struct Scenarios {
+    /// The scenarios.
+    pub all: Vec<Scenario>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+impl Scenarios {
+    /// Loads every `*.toml` directly in `dir` (not `targets/`).
+    pub fn load(dir: &Path) -> Result<Scenarios, CatalogueError> {
+        let io_err = |file: &Path, e: std::io::Error| CatalogueError {
+            file: file.to_owned(),
+            line: 1,
+            field: "file".into(),
+            message: format!("cannot read: {e}"),
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| io_err(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        let mut sources = Vec::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).map_err(|e| io_err(&f, e))?;
+            sources.push((f, text));
+        }
+        Scenarios::from_sources(&sources)
+    }
+
+    /// Builds the catalogue from `(file name, text)` pairs; the area is the file's stem.
+    pub fn from_sources(files: &[(PathBuf, String)]) -> Result<Scenarios, CatalogueError> {
+        let mut all = Vec::new();
+        let mut seen: BTreeMap<String, (PathBuf, usize)> = BTreeMap::new();
+        for (file, text) in files {
+            let area = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let raw: RawFile = toml::from_str(text).map_err(|e| CatalogueError {
+                file: file.clone(),
+                line: e.span().map_or(1, |s| line_of(text, s.start)),
+                field: e
+                    .span()
+                    .and_then(|s| field_at(text, s.start))
+                    .unwrap_or_else(|| "scenario".into()),
+                message: e.message().trim().to_owned(),
+            })?;
+            for r in raw.scenario {
+                let line = text
+                    .lines()
+                    .position(|l| {
+                        l.trim_start().starts_with("id") && l.contains(&format!("\"{}\"", r.id))
+                    })
+                    .map_or(1, |i| i + 1);
+                let err = |field: &str, message: String| CatalogueError {
+                    file: file.clone(),
+                    line,
+                    field: format!("{}.{field}", r.id),
+                    message,
+                };
+                if !r.id.starts_with(&format!("{area}.")) || r.id.len() <= area.len() + 1 {
+                    return Err(err(
+                        "id",
+                        format!("must start with the area {area:?} and a dot"),
+                    ));
+                }
+                if !r
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.".contains(c))
+                {
+                    return Err(err("id", "use a-z, 0-9, '-' and '.' only".into()));
+                }
+                if let Some((f, l)) = seen.get(&r.id) {
+                    return Err(err(
+                        "id",
+                        format!("duplicate id (first at {}:{l})", f.display()),
+                    ));
+                }
+                for (name, value) in [("summary", &r.summary), ("doc", &r.doc)] {
+                    if value.trim().is_empty() {
+                        return Err(err(name, "must not be empty".into()));
+                    }
+                }
+                if !r.doc.starts_with("https://") {
+                    return Err(err("doc", "must be an https:// URL".into()));
+                }
+                if let Err(e) = Faults::parse_all(r.server.faults.iter().map(String::as_str)) {
+                    return Err(err("server.faults", e.to_string()));
+                }
+                for key in r.env.keys() {
+                    if key == ENDPOINT_VAR {
+                        return Err(err(
+                            &format!("env.{key}"),
+                            "is always the scenario's loopback server; it cannot be set".into(),
+                        ));
+                    }
+                    if key.is_empty() || key.contains('=') || key.contains('\0') {
+                        return Err(err(&format!("env.{key}"), "not a variable name".into()));
+                    }
+                }
+                if r.expect.is_empty() {
+                    return Err(err(
+                        "expect",
+                        "expects nothing; add at least one check".into(),
+                    ));
+                }
+                if let Some([lo, hi]) = r.expect.ttl_range
+                    && lo > hi
+                {
+                    return Err(err("expect.ttl-range", format!("{lo} > {hi}")));
+                }
+                seen.insert(r.id.clone(), (file.clone(), line));
+                all.push(Scenario {
+                    id: r.id,
+                    summary: r.summary,
+                    doc: r.doc,
+                    spec: r.spec,
+                    level: r.level,
+                    area: area.clone(),
+                    server: r.server,
+                    env: r.env,
+                    expect: r.expect,
+                    file: file.clone(),
+                    line,
+                });
+            }
+        }
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(Scenarios { all })
+    }
+
+    /// The scenarios whose id matches any of `globs` (all of them when `globs` is empty).
+    pub fn select(&self, globs: &[glob::Pattern]) -> Vec<&Scenario> {
+        self.all
+            .iter()
+            .filter(|s| globs.is_empty() || globs.iter().any(|g| g.matches(&s.id)))
+            .collect()
+    }
+
+    /// The ids.
+    #[cfg(test)]
+    pub fn ids(&self) -> std::collections::BTreeSet<&str> {
+        self.all.iter().map(|s| s.id.as_str()).collect()
+    }
+}
+
+/// The `key = …` (or `[table]`) on the line holding `offset`, to name the field at fault.
+fn field_at(text: &str, offset: usize) -> Option<String> {
+    let start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let line = text[start..].lines().next()?.trim();
+    if let Some(t) = line.strip_prefix('[') {
+        return Some(t.trim_matches(|c| c == '[' || c == ']').to_owned());
+    }
+    let key = line.split('=').next()?.trim();
+    (!key.is_empty()).then(|| key.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenarios, CatalogueError> {
+        Scenarios::from_sources(&[(PathBuf::from("tokens.toml"), text.to_owned())])
+    }
+
+    const GOOD: &str = r#"
+[[scenario]]
+id = "tokens.a"
+summary = "s"
+doc = "https://example.invalid/"
+level = "must"
+[scenario.server]
+faults = ["token-put=403"]
+[scenario.env]
+X = "1"
+[scenario.expect]
+exit = "zero"
+"#;
+
+    #[test]
+    fn loads_a_scenario() {
+        let s = parse(GOOD).unwrap();
+        assert_eq!(s.all.len(), 1);
+        let a = &s.all[0];
+        assert_eq!(
+            (a.id.as_str(), a.area.as_str(), a.line),
+            ("tokens.a", "tokens", 3)
+        );
+        assert_eq!(a.expect.exit, Some(ExitWant::Zero));
+        assert_eq!(a.server.faults().specs(), vec!["token-put=403"]);
+    }
+
+    #[test]
+    fn bad_scenarios_name_file_line_and_field() {
+        let cases = [
+            (
+                GOOD.replace("tokens.a", "other.a"),
+                "tokens.toml:3: other.a.id",
+                "area",
+            ),
+            (
+                GOOD.replace("token-put=403", "token-put=200"),
+                "tokens.a.server.faults",
+                "outside 400..=599",
+            ),
+            (
+                GOOD.replace("X = ", "AWS_EC2_METADATA_SERVICE_ENDPOINT = "),
+                "env.AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                "cannot be set",
+            ),
+            (
+                GOOD.replace("exit = \"zero\"", ""),
+                "tokens.a.expect",
+                "expects nothing",
+            ),
+            (
+                GOOD.replace("exit = \"zero\"", "exits = \"zero\""),
+                "tokens.toml:12: exits",
+                "unknown field",
+            ),
+            (
+                GOOD.replace("\"must\"", "\"maybe\""),
+                "tokens.toml:6: level",
+                "unknown variant",
+            ),
+            (format!("{GOOD}{GOOD}"), "tokens.a.id", "duplicate id"),
+        ];
+        for (text, place, problem) in cases {
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(place), "{e}");
+            assert!(e.contains(problem), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_committed_catalogue_loads_and_covers_the_contract() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/clients");
+        let s = Scenarios::load(&dir).unwrap();
+        for id in [
+            "tokens.v2-first",
+            "tokens.reused",
+            "tokens.refresh-after-401",
+            "tokens.refresh-after-expiry",
+            "tokens.ttl-in-range",
+            "fallback.put-403",
+            "fallback.put-404",
+            "fallback.put-405",
+            "fallback.put-timeout",
+            "fallback.never-on-400",
+            "fallback.never-when-v1-disabled",
+            "environment.disabled-no-traffic",
+            "retries.get-500",
+            "retries.get-429",
+            "retries.bounded",
+            "headers.no-x-forwarded-for",
+            "credentials.extended",
+            "credentials.extended-404-legacy",
+        ] {
+            assert!(s.ids().contains(id), "{id} missing");
+        }
+        let globs = [glob::Pattern::new("fallback.put-*").unwrap()];
+        assert_eq!(s.select(&globs).len(), 4);
+    }
+}
