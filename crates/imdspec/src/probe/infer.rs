@@ -1,0 +1,813 @@
+//! From observations to findings: the effective options, IMDSv1/IMDSv2 state, diagnoses, the
+//! one-line verdict, what the endpoint looks like, and the comparison with declared options.
+//! Pure: no I/O, so every rule is unit-tested on hand-made observations.
+
+use imds_model::{HttpTokens, OptionsState, Toggle};
+use serde::Serialize;
+
+use super::observe::{ConnectOutcome, ErrorPage, Observations, PROBE_TOKEN_TTL, Step, StepOutcome};
+use crate::options_args::DeclaredOptions;
+
+/// Whether tokenless (IMDSv1) requests are answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum V1 {
+    /// A tokenless GET got 200.
+    Open,
+    /// A tokenless GET got 401.
+    Closed,
+    /// The endpoint refuses everything (403).
+    Disabled,
+    /// No clear answer.
+    Unknown,
+}
+
+/// Whether IMDSv2 works from here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum V2 {
+    /// Token issued and accepted.
+    Works,
+    /// The token PUT got no answer while other requests did: hop limit.
+    HopLimited,
+    /// Something else went wrong (a status, a refused token).
+    Broken,
+    /// The endpoint refuses everything (403).
+    Disabled,
+    /// No clear answer.
+    Unknown,
+}
+
+/// One thing worth a person's attention, with what to do about it when there is a fix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    /// Stable short name, for scripts.
+    pub code: &'static str,
+    /// What was seen and what it means.
+    pub message: String,
+    /// What to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
+}
+
+/// Whether the answers look like real EC2 (information only: a faithful mock looks the same).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LooksLike {
+    /// `ec2` (every clue matches EC2), `mock` (some clue does not), `unknown` (no clues).
+    pub verdict: &'static str,
+    /// The clues, each `name: value (ec2|not ec2)`.
+    pub clues: Vec<String>,
+}
+
+/// Everything inferred.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Findings {
+    /// The one-line verdict.
+    pub verdict: String,
+    /// False when nothing answered HTTP (exit 3).
+    pub answers: bool,
+    /// IMDSv1 state.
+    pub v1: V1,
+    /// IMDSv2 state.
+    pub v2: V2,
+    /// Effective `HttpTokens`.
+    pub http_tokens: Option<HttpTokens>,
+    /// Effective `HttpEndpoint`.
+    pub http_endpoint: Option<Toggle>,
+    /// Effective `InstanceMetadataTags`.
+    pub instance_metadata_tags: Option<Toggle>,
+    /// Effective `HttpProtocolIpv6` (`None` unless an IPv6 endpoint was probed).
+    pub http_protocol_ipv6: Option<Toggle>,
+    /// The instance id, when an `i-…` id came back.
+    pub instance_id: Option<String>,
+    /// Problems seen, most important first.
+    pub diagnoses: Vec<Diagnosis>,
+    /// Real EC2 or a mock.
+    pub looks_like: LooksLike,
+}
+
+/// Instance ids are `i-` and hex; anything else from an endpoint is not repeated.
+fn instance_id(step: Option<&Step>) -> Option<String> {
+    let body = step
+        .filter(|s| s.answered() == Some(200))?
+        .body
+        .as_deref()?;
+    let id = body.trim();
+    let hex = id.strip_prefix("i-")?;
+    (!hex.is_empty() && hex.len() <= 32 && hex.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .then(|| id.to_owned())
+}
+
+fn status_text(step: &Step) -> String {
+    match step.answered() {
+        Some(s) => s.to_string(),
+        None => match step.outcome {
+            StepOutcome::ConnectRefused => "connection refused".into(),
+            StepOutcome::ConnectTimeout => "connect timeout".into(),
+            StepOutcome::ConnectFailed => "connect failed".into(),
+            StepOutcome::ResponseTimeout => "no answer".into(),
+            StepOutcome::BodyTimeout => "body timeout".into(),
+            StepOutcome::BodyTooLarge => "body too large".into(),
+            StepOutcome::HttpError | StepOutcome::Answered => "broken exchange".into(),
+        },
+    }
+}
+
+/// Infers everything from what was observed.
+pub fn infer(obs: &Observations) -> Findings {
+    let main = obs.main();
+    let put = &main.token_put;
+    let get = &main.tokenless_get;
+    let (put_status, get_status) = (put.answered(), get.answered());
+    let answers = obs.endpoints.iter().any(|e| e.answers());
+
+    let http_endpoint = match (put_status, get_status) {
+        (Some(200), _) | (_, Some(200 | 401)) => Some(Toggle::Enabled),
+        (Some(403) | None, Some(403)) | (Some(403), None) => Some(Toggle::Disabled),
+        _ => None,
+    };
+    let enabled = http_endpoint == Some(Toggle::Enabled);
+    let http_tokens = match get_status {
+        Some(200) if enabled => Some(HttpTokens::Optional),
+        Some(401) if enabled => Some(HttpTokens::Required),
+        _ => None,
+    };
+    let v1 = match (http_endpoint, http_tokens) {
+        (Some(Toggle::Disabled), _) => V1::Disabled,
+        (_, Some(HttpTokens::Optional)) => V1::Open,
+        (_, Some(HttpTokens::Required)) => V1::Closed,
+        _ => V1::Unknown,
+    };
+    let token_get_status = obs.token_get.as_ref().and_then(Step::answered);
+    let hop_limited = put.outcome.is_silent() && get_status.is_some();
+    let v2 = if http_endpoint == Some(Toggle::Disabled) {
+        V2::Disabled
+    } else if put_status == Some(200) && token_get_status == Some(200) {
+        V2::Works
+    } else if hop_limited {
+        V2::HopLimited
+    } else if put_status.is_some() || token_get_status.is_some() {
+        V2::Broken
+    } else {
+        V2::Unknown
+    };
+    let tags_step = obs.tags_get.as_ref();
+    let instance_metadata_tags = match tags_step.and_then(Step::answered) {
+        Some(200) if enabled => Some(Toggle::Enabled),
+        Some(404) if enabled => Some(Toggle::Disabled),
+        _ => None,
+    };
+    let ipv6_endpoints: Vec<_> = obs.endpoints.iter().filter(|e| e.ipv6).collect();
+    let http_protocol_ipv6 = if ipv6_endpoints.iter().any(|e| e.answers()) {
+        Some(Toggle::Enabled)
+    } else if !ipv6_endpoints.is_empty()
+        && ipv6_endpoints.iter().all(|e| {
+            e.tcp_connect.outcome != ConnectOutcome::Connected
+                && e.tokenless_get.outcome.is_unreachable()
+        })
+    {
+        Some(Toggle::Disabled)
+    } else {
+        None
+    };
+    let instance_id =
+        instance_id(obs.token_get.as_ref()).or_else(|| instance_id(Some(&main.tokenless_get)));
+
+    let diagnoses = diagnose(obs, http_endpoint, hop_limited, instance_id.as_deref());
+    let verdict = verdict(obs, answers, v1, v2);
+    Findings {
+        verdict,
+        answers,
+        v1,
+        v2,
+        http_tokens,
+        http_endpoint,
+        instance_metadata_tags,
+        http_protocol_ipv6,
+        instance_id,
+        diagnoses,
+        looks_like: looks_like(obs),
+    }
+}
+
+fn verdict(obs: &Observations, answers: bool, v1: V1, v2: V2) -> String {
+    let main = obs.main();
+    if !answers {
+        let url = &main.url;
+        return match (main.tcp_connect.outcome, main.tokenless_get.outcome) {
+            (ConnectOutcome::Connected, _) | (_, StepOutcome::ResponseTimeout) => format!(
+                "IMDS NOT ANSWERING: {url} accepts connections but sent no HTTP answer within {} ms",
+                obs.timeout_ms
+            ),
+            (ConnectOutcome::Refused, _) => {
+                format!("IMDS NOT REACHABLE: connection to {url} refused")
+            }
+            (ConnectOutcome::Timeout, _) => format!(
+                "IMDS NOT REACHABLE: no connection to {url} within {} ms",
+                obs.timeout_ms
+            ),
+            _ => format!(
+                "IMDS NOT REACHABLE at {url}: {}",
+                main.tcp_connect
+                    .error
+                    .as_deref()
+                    .or(main.tokenless_get.error.as_deref())
+                    .unwrap_or("no HTTP answer")
+            ),
+        };
+    }
+    let put = status_text(&main.token_put);
+    match (v1, v2) {
+        (V1::Disabled, _) => "IMDS is TURNED OFF on this instance (HttpEndpoint=disabled: 403 to every request)".into(),
+        (V1::Open, V2::Works) => "IMDSv1 is OPEN on this instance (IMDSv2 works too)".into(),
+        (V1::Open, V2::HopLimited) => "IMDSv1 is OPEN on this instance; IMDSv2 tokens do not reach this position (hop limit too low)".into(),
+        (V1::Open, _) => format!("IMDSv1 is OPEN on this instance; IMDSv2 does not work here (token PUT: {put})"),
+        (V1::Closed, V2::Works) => "IMDSv2 required: IMDSv1 closed".into(),
+        (V1::Closed, V2::HopLimited) => "IMDSv2 required: IMDSv1 closed, and tokens do not reach this position (hop limit too low): IMDS is unusable from here".into(),
+        (V1::Closed, _) => format!("IMDSv2 required: IMDSv1 closed, but IMDSv2 does not work here (token PUT: {put})"),
+        (V1::Unknown, V2::Works) => format!(
+            "IMDSv2 works; IMDSv1 unclear (tokenless GET: {})",
+            status_text(&main.tokenless_get)
+        ),
+        (V1::Unknown, _) => format!(
+            "IMDS answers, but not as EC2 does (tokenless GET: {}, token PUT: {put})",
+            status_text(&main.tokenless_get)
+        ),
+    }
+}
+
+fn diagnose(
+    obs: &Observations,
+    http_endpoint: Option<Toggle>,
+    hop_limited: bool,
+    instance_id: Option<&str>,
+) -> Vec<Diagnosis> {
+    let main = obs.main();
+    let put = &main.token_put;
+    let mut out = Vec::new();
+    let mut add = |code, message: String, advice: Option<String>| {
+        out.push(Diagnosis {
+            code,
+            message,
+            advice,
+        })
+    };
+    if hop_limited {
+        add(
+            "hop-limit",
+            format!(
+                "token response dropped on the way: hop limit too low for this network position (e.g. a container); \
+                 the token PUT got no answer in {} ms while the tokenless GET was answered",
+                obs.timeout_ms
+            ),
+            Some(format!(
+                "raise HttpPutResponseHopLimit (2 for a container on a bridge network): \
+                 aws ec2 modify-instance-metadata-options --instance-id {} --http-put-response-hop-limit 2",
+                instance_id.unwrap_or("INSTANCE_ID")
+            )),
+        );
+    }
+    if !obs.endpoints.iter().any(|e| e.answers())
+        && main.tcp_connect.outcome == ConnectOutcome::Connected
+    {
+        add(
+            "no-answer",
+            format!(
+                "{} accepts TCP connections but answered neither the token PUT nor the tokenless GET within {} ms \
+                 (a hung server, or a proxy holding requests)",
+                main.url, obs.timeout_ms
+            ),
+            None,
+        );
+    }
+    let enabled = http_endpoint == Some(Toggle::Enabled);
+    match put.answered() {
+        Some(200) => {
+            if put.ttl() != Some(PROBE_TOKEN_TTL) {
+                add(
+                    "ttl-not-echoed",
+                    format!(
+                        "the token response does not echo the TTL asked for ({PROBE_TOKEN_TTL}); got {}: \
+                         the Rust and Go SDKs refuse such a token",
+                        put.ttl_header.as_deref().unwrap_or("no header")
+                    ),
+                    None,
+                );
+            }
+            if put.token_length.is_none() {
+                add(
+                    "empty-token",
+                    "the token PUT answered 200 with an empty body".into(),
+                    None,
+                );
+            }
+        }
+        Some(403) if enabled => add(
+            "token-put-forbidden",
+            "the token PUT was refused (403) while tokenless requests are answered: a proxy adding \
+             X-Forwarded-For sits in between, or the token path is blocked"
+                .into(),
+            Some("call IMDS directly, not through a forwarding proxy".into()),
+        ),
+        Some(s) if s != 403 => add(
+            "token-put-status",
+            format!("the token PUT answered {s}: this endpoint does not issue IMDSv2 tokens as EC2 does"),
+            None,
+        ),
+        _ => {}
+    }
+    if let Some(tg) = &obs.token_get {
+        match tg.answered() {
+            Some(200) if tg.ttl_header.is_none() => add(
+                "no-remaining-ttl",
+                "the token-bearing GET carried no remaining-TTL header (EC2 sends one on every token-bearing answer)"
+                    .into(),
+                None,
+            ),
+            Some(200) => {}
+            Some(s) => add(
+                "token-refused",
+                format!("a freshly issued token was refused: GET with it answered {s}"),
+                None,
+            ),
+            None => add(
+                "token-get-failed",
+                format!("the GET with the token failed: {}", status_text(tg)),
+                None,
+            ),
+        }
+    }
+    match main.tokenless_get.answered() {
+        Some(200 | 401 | 403) | None => {}
+        Some(s) => add(
+            "tokenless-get-status",
+            format!(
+                "the tokenless GET of meta-data/instance-id answered {s} (EC2 answers 200 or 401)"
+            ),
+            None,
+        ),
+    }
+    let throttled: Vec<&Step> = obs
+        .endpoints
+        .iter()
+        .flat_map(|e| [&e.token_put, &e.tokenless_get])
+        .chain(obs.token_get.as_ref())
+        .chain(obs.tags_get.as_ref())
+        .filter(|s| matches!(s.answered(), Some(429 | 503)))
+        .collect();
+    if !throttled.is_empty() {
+        add(
+            "throttled",
+            format!(
+                "IMDS answered 429/503 to {} request(s): throttled, results may be incomplete",
+                throttled.len()
+            ),
+            Some("run the probe again in a few seconds".into()),
+        );
+    }
+    out
+}
+
+fn looks_like(obs: &Observations) -> LooksLike {
+    let steps: Vec<&Step> = obs
+        .endpoints
+        .iter()
+        .flat_map(|e| [&e.token_put, &e.tokenless_get])
+        .chain(obs.token_get.as_ref())
+        .chain(obs.tags_get.as_ref())
+        .filter(|s| s.answered().is_some())
+        .collect();
+    let mut clues = Vec::new();
+    let mut ec2 = true;
+    let mut clue = |text: String, like: bool| {
+        ec2 &= like;
+        clues.push(format!("{text} ({})", if like { "ec2" } else { "not ec2" }));
+    };
+    let mut servers: Vec<&str> = steps.iter().filter_map(|s| s.server.as_deref()).collect();
+    servers.dedup();
+    let missing_server = steps.iter().any(|s| s.server.is_none());
+    for s in &servers {
+        clue(format!("Server: {s}"), *s == "EC2ws");
+    }
+    if missing_server && !steps.is_empty() {
+        clue("no Server header on some answers".into(), false);
+    }
+    if let Some(put) = steps.iter().find(|s| s.token_length.is_some()) {
+        let shape = put.token_ec2_shape == Some(true);
+        clue(
+            format!(
+                "token of {} characters{}",
+                put.token_length.unwrap_or(0),
+                if shape { ", URL-safe base64" } else { "" }
+            ),
+            shape,
+        );
+    }
+    for page in steps
+        .iter()
+        .filter(|s| matches!(s.answered(), Some(401 | 404)))
+        .filter_map(|s| s.error_page.map(|p| (s.answered().unwrap_or(0), p)))
+        .take(1)
+    {
+        let (status, p) = page;
+        clue(
+            format!(
+                "{status} page: {}",
+                match p {
+                    ErrorPage::Ec2Xhtml => "XHTML",
+                    ErrorPage::Empty => "empty",
+                    ErrorPage::Other => "not EC2's XHTML",
+                }
+            ),
+            p == ErrorPage::Ec2Xhtml,
+        );
+    }
+    let verdict = match (clues.is_empty(), ec2) {
+        (true, _) => "unknown",
+        (false, true) => "ec2",
+        (false, false) => "mock",
+    };
+    LooksLike { verdict, clues }
+}
+
+/// A declared option the endpoint does not honour.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    /// The describe-instances field name.
+    pub field: &'static str,
+    /// What the declaration says.
+    pub declared: String,
+    /// What the endpoint does.
+    pub observed: String,
+}
+
+/// A declared option the probe could not check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unchecked {
+    /// The describe-instances field name.
+    pub field: &'static str,
+    /// What the declaration says.
+    pub declared: String,
+    /// Why it was not checked.
+    pub why: String,
+}
+
+/// Declared options against observed behaviour.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Comparison {
+    /// True when no checked field differs.
+    pub matches: bool,
+    /// Fields that differ.
+    pub differences: Vec<Difference>,
+    /// Fields declared but not observable here.
+    pub unchecked: Vec<Unchecked>,
+    /// The declared `State`, when it was `pending` (the instance may still serve old settings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<OptionsState>,
+}
+
+/// Compares declared options with what was inferred.
+pub fn compare(
+    declared: &DeclaredOptions,
+    state: Option<OptionsState>,
+    f: &Findings,
+) -> Comparison {
+    let mut differences = Vec::new();
+    let mut unchecked = Vec::new();
+    let not_seen = |field: &str| -> String {
+        match field {
+            "HttpProtocolIpv6" => {
+                "no IPv6 endpoint probed (add --ipv6) or it neither answered nor refused".into()
+            }
+            _ if f.http_endpoint == Some(Toggle::Disabled) => {
+                "the endpoint is turned off, so this cannot be seen".into()
+            }
+            _ => "the endpoint's answers did not show it".into(),
+        }
+    };
+    let mut check = |field: &'static str, want: Option<String>, got: Option<String>| {
+        let Some(want) = want else { return };
+        match got {
+            Some(got) if got == want => {}
+            Some(got) => differences.push(Difference {
+                field,
+                declared: want,
+                observed: got,
+            }),
+            None => unchecked.push(Unchecked {
+                field,
+                declared: want,
+                why: not_seen(field),
+            }),
+        }
+    };
+    let s = |v: Option<Toggle>| v.map(|t| t.to_string());
+    check(
+        "HttpEndpoint",
+        s(declared.http_endpoint),
+        s(f.http_endpoint),
+    );
+    check(
+        "HttpTokens",
+        declared.http_tokens.map(|t| t.to_string()),
+        f.http_tokens.map(|t| t.to_string()),
+    );
+    check(
+        "InstanceMetadataTags",
+        s(declared.instance_metadata_tags),
+        s(f.instance_metadata_tags),
+    );
+    check(
+        "HttpProtocolIpv6",
+        s(declared.http_protocol_ipv6),
+        s(f.http_protocol_ipv6),
+    );
+    if let Some(hop) = declared.http_put_response_hop_limit {
+        unchecked.push(Unchecked {
+            field: "HttpPutResponseHopLimit",
+            declared: hop.to_string(),
+            why: if f.v2 == V2::HopLimited {
+                format!("not visible over HTTP, but token responses do not reach here: {hop} is too low for this network position")
+            } else {
+                "not visible over HTTP (only a too-low limit shows, as a token PUT that never answers)".into()
+            },
+        });
+    }
+    Comparison {
+        matches: differences.is_empty(),
+        differences,
+        unchecked,
+        state: state.filter(|s| *s == OptionsState::Pending),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::observe::{ConnectCheck, EndpointObservation, Role};
+    use super::*;
+
+    fn answered(status: u16) -> Step {
+        Step {
+            request: "X".into(),
+            outcome: StepOutcome::Answered,
+            status: Some(status),
+            ms: 1,
+            server: Some("EC2ws".into()),
+            ttl_header: None,
+            token_length: None,
+            token_ec2_shape: None,
+            error_page: None,
+            error: None,
+            body: (status == 200).then(|| "i-0123456789abcdef0".into()),
+        }
+    }
+
+    fn failed(outcome: StepOutcome) -> Step {
+        Step {
+            outcome,
+            status: None,
+            server: None,
+            body: None,
+            error: Some("x".into()),
+            ..answered(0)
+        }
+    }
+
+    fn token(status: u16) -> Step {
+        let mut s = answered(status);
+        s.body = None;
+        if status == 200 {
+            s.ttl_header = Some(PROBE_TOKEN_TTL.to_string());
+            s.token_length = Some(56);
+            s.token_ec2_shape = Some(true);
+        }
+        s
+    }
+
+    fn endpoint(put: Step, get: Step, connect: ConnectOutcome, ipv6: bool) -> EndpointObservation {
+        EndpointObservation {
+            url: "http://127.0.0.1:1".into(),
+            role: if ipv6 { Role::Ipv6 } else { Role::Primary },
+            ipv6,
+            tcp_connect: ConnectCheck {
+                outcome: connect,
+                ms: 0,
+                error: None,
+            },
+            token_put: put,
+            tokenless_get: get,
+        }
+    }
+
+    fn obs(put: Step, get: Step, token_get: Option<Step>, tags: Option<Step>) -> Observations {
+        Observations {
+            endpoints: vec![endpoint(put, get, ConnectOutcome::Connected, false)],
+            main: 0,
+            token_get,
+            tags_get: tags,
+            timeout_ms: 1000,
+            budget_ms: 2200,
+            total_ms: 5,
+        }
+    }
+
+    #[test]
+    fn optional_with_tags() {
+        let mut tg = answered(200);
+        tg.ttl_header = Some("60".into());
+        let f = infer(&obs(
+            token(200),
+            answered(200),
+            Some(tg),
+            Some(answered(200)),
+        ));
+        assert_eq!(f.v1, V1::Open);
+        assert_eq!(f.v2, V2::Works);
+        assert_eq!(f.http_tokens, Some(HttpTokens::Optional));
+        assert_eq!(f.http_endpoint, Some(Toggle::Enabled));
+        assert_eq!(f.instance_metadata_tags, Some(Toggle::Enabled));
+        assert_eq!(f.http_protocol_ipv6, None);
+        assert_eq!(f.instance_id.as_deref(), Some("i-0123456789abcdef0"));
+        assert!(f.verdict.starts_with("IMDSv1 is OPEN"), "{}", f.verdict);
+        assert!(f.diagnoses.is_empty(), "{:?}", f.diagnoses);
+        assert_eq!(f.looks_like.verdict, "ec2");
+    }
+
+    #[test]
+    fn required_without_tags() {
+        let mut tg = answered(200);
+        tg.ttl_header = Some("60".into());
+        let f = infer(&obs(
+            token(200),
+            answered(401),
+            Some(tg),
+            Some(answered(404)),
+        ));
+        assert_eq!(f.v1, V1::Closed);
+        assert_eq!(f.http_tokens, Some(HttpTokens::Required));
+        assert_eq!(f.instance_metadata_tags, Some(Toggle::Disabled));
+        assert_eq!(f.verdict, "IMDSv2 required: IMDSv1 closed");
+    }
+
+    #[test]
+    fn disabled_hides_tokens_and_tags() {
+        let f = infer(&obs(token(403), answered(403), None, None));
+        assert_eq!(f.v1, V1::Disabled);
+        assert_eq!(f.v2, V2::Disabled);
+        assert_eq!(f.http_endpoint, Some(Toggle::Disabled));
+        assert_eq!(f.http_tokens, None);
+        assert!(f.diagnoses.is_empty(), "{:?}", f.diagnoses);
+        let c = compare(
+            &DeclaredOptions {
+                http_tokens: Some(HttpTokens::Required),
+                http_endpoint: Some(Toggle::Enabled),
+                ..DeclaredOptions::default()
+            },
+            None,
+            &f,
+        );
+        assert!(!c.matches);
+        assert_eq!(c.differences.len(), 1);
+        assert_eq!(c.differences[0].field, "HttpEndpoint");
+        assert_eq!(c.unchecked[0].field, "HttpTokens");
+        assert!(c.unchecked[0].why.contains("turned off"));
+    }
+
+    #[test]
+    fn silent_put_with_answered_get_is_the_hop_limit() {
+        for (get, tokens) in [(200, HttpTokens::Optional), (401, HttpTokens::Required)] {
+            let f = infer(&obs(
+                failed(StepOutcome::ResponseTimeout),
+                answered(get),
+                None,
+                None,
+            ));
+            assert_eq!(f.v2, V2::HopLimited);
+            assert_eq!(f.http_tokens, Some(tokens));
+            assert_eq!(f.diagnoses[0].code, "hop-limit");
+            assert!(f.diagnoses[0].message.contains("hop limit too low"));
+            assert!(
+                f.diagnoses[0]
+                    .advice
+                    .as_deref()
+                    .unwrap()
+                    .contains("--http-put-response-hop-limit 2")
+            );
+            assert!(f.verdict.contains("hop limit too low"), "{}", f.verdict);
+        }
+    }
+
+    #[test]
+    fn nothing_answering_is_not_a_hop_limit() {
+        let silent = || failed(StepOutcome::ResponseTimeout);
+        let f = infer(&obs(silent(), silent(), None, None));
+        assert!(!f.answers);
+        assert_eq!(f.v2, V2::Unknown);
+        assert!(f.verdict.starts_with("IMDS NOT ANSWERING"), "{}", f.verdict);
+        assert_eq!(f.diagnoses[0].code, "no-answer");
+        assert!(!f.diagnoses.iter().any(|d| d.code == "hop-limit"));
+    }
+
+    #[test]
+    fn refused_and_timeout_are_told_apart() {
+        let mut o = obs(
+            failed(StepOutcome::ConnectRefused),
+            failed(StepOutcome::ConnectRefused),
+            None,
+            None,
+        );
+        o.endpoints[0].tcp_connect.outcome = ConnectOutcome::Refused;
+        assert!(infer(&o).verdict.contains("refused"));
+        o.endpoints[0].tcp_connect.outcome = ConnectOutcome::Timeout;
+        assert!(infer(&o).verdict.contains("no connection"));
+    }
+
+    #[test]
+    fn ipv6_enabled_only_when_it_answers() {
+        let mut o = obs(token(200), answered(200), None, None);
+        o.endpoints.push(endpoint(
+            token(200),
+            answered(200),
+            ConnectOutcome::Connected,
+            true,
+        ));
+        assert_eq!(infer(&o).http_protocol_ipv6, Some(Toggle::Enabled));
+        o.endpoints[1] = endpoint(
+            failed(StepOutcome::ConnectRefused),
+            failed(StepOutcome::ConnectRefused),
+            ConnectOutcome::Refused,
+            true,
+        );
+        assert_eq!(infer(&o).http_protocol_ipv6, Some(Toggle::Disabled));
+        o.endpoints[1] = endpoint(
+            failed(StepOutcome::ResponseTimeout),
+            failed(StepOutcome::ResponseTimeout),
+            ConnectOutcome::Connected,
+            true,
+        );
+        assert_eq!(infer(&o).http_protocol_ipv6, None);
+    }
+
+    #[test]
+    fn odd_answers_are_diagnosed_and_look_like_a_mock() {
+        let mut put = answered(200);
+        put.body = None;
+        put.token_length = Some(10);
+        put.token_ec2_shape = Some(false);
+        put.server = Some("mock".into());
+        let mut tg = answered(401);
+        tg.error_page = Some(ErrorPage::Other);
+        let f = infer(&obs(put, answered(200), Some(tg), None));
+        let codes: Vec<_> = f.diagnoses.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["ttl-not-echoed", "token-refused"]);
+        assert_eq!(f.v2, V2::Broken);
+        assert_eq!(f.looks_like.verdict, "mock");
+        assert!(
+            f.looks_like
+                .clues
+                .iter()
+                .any(|c| c == "Server: mock (not ec2)")
+        );
+    }
+
+    #[test]
+    fn instance_ids_from_endpoints_are_checked() {
+        for (body, want) in [
+            ("i-0abc\n", Some("i-0abc")),
+            ("i-", None),
+            ("<script>", None),
+            ("i-0a b", None),
+        ] {
+            let mut s = answered(200);
+            s.body = Some(body.into());
+            assert_eq!(instance_id(Some(&s)).as_deref(), want, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn comparison_lists_only_declared_fields() {
+        let f = infer(&obs(token(200), answered(200), None, Some(answered(404))));
+        let c = compare(&DeclaredOptions::default(), None, &f);
+        assert!(c.matches && c.differences.is_empty() && c.unchecked.is_empty());
+        let declared = DeclaredOptions {
+            http_tokens: Some(HttpTokens::Required),
+            instance_metadata_tags: Some(Toggle::Disabled),
+            http_protocol_ipv6: Some(Toggle::Enabled),
+            http_put_response_hop_limit: Some(imds_model::HopLimit::new(2).unwrap()),
+            ..DeclaredOptions::default()
+        };
+        let c = compare(&declared, Some(OptionsState::Pending), &f);
+        assert!(!c.matches);
+        assert_eq!(
+            c.differences,
+            [Difference {
+                field: "HttpTokens",
+                declared: "required".into(),
+                observed: "optional".into()
+            }]
+        );
+        let unchecked: Vec<_> = c.unchecked.iter().map(|u| u.field).collect();
+        assert_eq!(unchecked, ["HttpProtocolIpv6", "HttpPutResponseHopLimit"]);
+        assert_eq!(c.state, Some(OptionsState::Pending));
+    }
+}
