@@ -1,0 +1,504 @@
+//! `imdspec run` through the built binary: the embedded default passes in every profile, its
+//! JSON report (insta snapshot) and committed result summaries, exit codes 0/1/2/3, formats,
+//! selection, expectations, declared options, IPv6 and a hung token PUT. Loopback only.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use imds_model::{HttpTokens, MetadataOptions};
+use imds_server::{Fault, FaultAction, Faults, ImdsServer, Scripted};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_imdspec");
+/// A run that has not finished by then is killed (and the test fails on its exit status).
+const WAIT: Duration = Duration::from_secs(120);
+
+fn imdspec(args: &[&str]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<()>();
+    let pid = child.id();
+    std::thread::spawn(move || {
+        if rx.recv_timeout(WAIT).is_err() {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    });
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let err_thread = std::thread::spawn(move || {
+        let _ = err_pipe.read_to_end(&mut stderr);
+        stderr
+    });
+    out_pipe.read_to_end(&mut stdout).unwrap();
+    let status = child.wait().unwrap();
+    let _ = tx.send(());
+    Output {
+        status,
+        stdout,
+        stderr: err_thread.join().unwrap(),
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The embedded default run, once for every test that looks at it.
+fn embedded_report() -> &'static (i32, Value) {
+    static REPORT: OnceLock<(i32, Value)> = OnceLock::new();
+    REPORT.get_or_init(|| {
+        let out = imdspec(&["run", "--format", "json"]);
+        let json: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", text(&out.stdout), text(&out.stderr)));
+        (out.status.code().unwrap_or(-1), json)
+    })
+}
+
+#[test]
+fn embedded_run_passes_every_case_in_every_profile() {
+    let (code, r) = embedded_report();
+    let names: Vec<&str> = r["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["target"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["optional", "required", "required-tags", "disabled"]);
+    let bad: Vec<String> = r["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !matches!(c["outcome"].as_str(), Some("pass" | "skip")))
+        .map(|c| format!("{} {} {}", c["target"], c["id"], c["outcome"]))
+        .collect();
+    assert_eq!(bad, Vec::<String>::new());
+    assert_eq!(*code, 0);
+    assert_eq!(r["exit_code"], 0);
+    assert_eq!(r["version"], 1);
+    assert!(
+        r["summary"]["pass"].as_u64().unwrap() > 500,
+        "{}",
+        r["summary"]
+    );
+    for run in r["runs"].as_array().unwrap() {
+        let t = &run["target"];
+        // Declared and detected agree wherever detection can tell.
+        for key in ["http_tokens", "http_endpoint", "instance_metadata_tags"] {
+            if !t["detected"][key].is_null() {
+                assert_eq!(t["detected"][key], t["declared"][key], "{key} in {t}");
+            }
+        }
+    }
+}
+
+/// Strips what changes from run to run (durations, ports) and the catalogue's own prose
+/// (summaries, docs and expectation lines live in conformance/ and are reviewed there).
+fn stable(mut v: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                for key in ["duration_ms", "elapsed_ms"] {
+                    if m.contains_key(key) {
+                        m.insert(key.into(), Value::String("[ms]".into()));
+                    }
+                }
+                if let Some(Value::String(e)) = m.get("endpoint")
+                    && e.starts_with("http://")
+                {
+                    m.insert("endpoint".into(), Value::String("[loopback]".into()));
+                }
+                if m.contains_key("outcome") {
+                    for key in ["summary", "doc", "spec"] {
+                        m.remove(key);
+                    }
+                    if let Some(Value::Object(d)) = m.get_mut("detail") {
+                        d.remove("expected");
+                    }
+                }
+                for (_, x) in m.iter_mut() {
+                    walk(x);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut v);
+    v
+}
+
+#[test]
+fn embedded_report_snapshot() {
+    let (_, r) = embedded_report();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../../../snapshots/imdspec");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_json_snapshot!("run_embedded_report", stable(r.clone())));
+}
+
+/// `snapshots/conformance/<target>.txt`: counts and the sorted non-passing ids of one run.
+fn summary_text(run: &Value, cases: &[Value]) -> String {
+    let name = run["target"]["name"].as_str().unwrap();
+    let s = &run["summary"];
+    let mut out = format!(
+        "# imdspec run against the reference server, profile {name}.\n\
+         # Regenerate: IMDSPEC_BLESS=1 cargo test -p imdspec --test run_cli\n\
+         total {}\npass {}\nfail {}\nskip {}\nerror {}\nxfail {}\nxpass {}\n\nnot passing:\n",
+        s["total"], s["pass"], s["fail"], s["skip"], s["error"], s["xfail"], s["xpass"]
+    );
+    let mut lines: Vec<String> = cases
+        .iter()
+        .filter(|c| c["target"] == name && c["outcome"] != "pass")
+        .map(|c| {
+            format!(
+                "{} {} ({})",
+                c["outcome"].as_str().unwrap(),
+                c["id"].as_str().unwrap(),
+                c["reason"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    lines.sort();
+    for l in lines {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn committed_result_summaries_match() {
+    let (_, r) = embedded_report();
+    let dir = workspace().join("snapshots/conformance");
+    let bless = std::env::var_os("IMDSPEC_BLESS").is_some_and(|v| v == "1");
+    let cases = r["cases"].as_array().unwrap();
+    let mut differ = Vec::new();
+    for run in r["runs"].as_array().unwrap() {
+        let name = run["target"]["name"].as_str().unwrap();
+        let file = dir.join(format!("reference-{name}.txt"));
+        let now = summary_text(run, cases);
+        if bless {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&file, &now).unwrap();
+            continue;
+        }
+        let committed = std::fs::read_to_string(&file).unwrap_or_default();
+        if committed != now {
+            differ.push(format!(
+                "{}:\n--- committed\n{committed}\n+++ now\n{now}",
+                file.display()
+            ));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "result summaries changed (IMDSPEC_BLESS=1 to accept):\n{}",
+        differ.join("\n")
+    );
+}
+
+#[test]
+fn list_prints_every_case() {
+    let out = imdspec(&["run", "--list"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines.len() >= 120, "{} cases", lines.len());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("token.ttl.zero-rejected") && l.contains("should")),
+        "{stdout}"
+    );
+    let out = imdspec(&["run", "--list", "--case", "token.ttl.*", "--skip", "*zero*"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.lines().all(|l| l.starts_with("token.ttl.")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("zero-rejected"), "{stdout}");
+    assert!(stdout.lines().count() > 5, "{stdout}");
+}
+
+#[test]
+fn broken_catalogue_names_file_line_and_field_and_exits_2() {
+    let dir = std::env::temp_dir().join(format!("imdspec-run-cli-{}", std::process::id()));
+    let cases = dir.join("cases");
+    std::fs::create_dir_all(&cases).unwrap();
+    std::fs::write(dir.join("paths.toml"), "").unwrap();
+    std::fs::write(
+        cases.join("bad.toml"),
+        "[[case]]\nid = \"a.b\"\nsummary = \"s\"\ndoc = \"https://x\"\nlevel = \"sometimes\"\n[[case.step]]\npath = \"/\"\n",
+    )
+    .unwrap();
+    let out = imdspec(&["run", "--conformance-dir", dir.to_str().unwrap(), "--list"]);
+    let err = text(&out.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bad.toml:5: level:"), "{err}");
+    assert!(err.contains("sometimes"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["run", "--endpoint", "ftp://127.0.0.1:1"][..],
+        &["run", "--endpoint", "not a url"],
+        &["run", "--target", "no-such-target", "--list"],
+        &["run", "--case", "[", "--list"],
+        &["run", "--http-tokens", "sometimes"],
+        &["run", "--timeout-ms", "0"],
+    ] {
+        let out = imdspec(args);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("Usage") || err.contains("--help"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn unreachable_endpoint_exits_3() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let out = imdspec(&["run", "--endpoint", &url, "--timeout-ms", "500"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot be reached"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A reference server on a tokio runtime that lives as long as the returned guard.
+struct Server {
+    _rt: tokio::runtime::Runtime,
+    server: ImdsServer,
+}
+
+fn server(options: MetadataOptions, faults: Faults, listen: &str) -> Server {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(async {
+        ImdsServer::builder()
+            .options(options)
+            .faults(faults)
+            .listen(listen.parse().unwrap())
+            .start()
+            .await
+            .unwrap()
+    });
+    Server { _rt: rt, server }
+}
+
+#[test]
+fn endpoint_run_over_ipv6_loopback_with_junit_output() {
+    let s = server(MetadataOptions::default(), Faults::none(), "[::1]:0");
+    let url = s.server.url();
+    assert!(url.starts_with("http://[::1]:"), "{url}");
+    let file = std::env::temp_dir().join(format!("imdspec-junit-{}.xml", std::process::id()));
+    let out = imdspec(&[
+        "run",
+        "--endpoint",
+        &url,
+        "--case",
+        "token.*",
+        "--case",
+        "listing.*",
+        "--format",
+        "junit",
+        "--output",
+        file.to_str().unwrap(),
+        "--max-rps",
+        "1000",
+    ]);
+    let xml = std::fs::read_to_string(&file).unwrap_or_default();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(out.status.code(), Some(0), "{}\n{xml}", text(&out.stderr));
+    assert!(xml.contains("<testsuites"), "{xml}");
+    assert!(xml.contains("name=\"endpoint.tokens\""), "{xml}");
+    assert!(xml.contains("token.put.ok"), "{xml}");
+    assert!(!xml.contains("<failure"), "{xml}");
+}
+
+#[test]
+fn declared_option_contradicted_fails_the_run() {
+    let s = server(MetadataOptions::default(), Faults::none(), "127.0.0.1:0");
+    let url = s.server.url();
+    let out = imdspec(&[
+        "run",
+        "--endpoint",
+        &url,
+        "--http-tokens",
+        "required",
+        "--case",
+        "options.*",
+        "--case",
+        "auth.required.tokenless-unauthorized",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let outcome = |id: &str| {
+        r["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| c["outcome"].clone())
+    };
+    assert_eq!(outcome("options.declared.http-tokens"), Some("fail".into()));
+    assert_eq!(
+        outcome("auth.required.tokenless-unauthorized"),
+        Some("fail".into())
+    );
+    assert_eq!(r["target"]["detected"]["http_tokens"], "optional");
+    assert_eq!(r["target"]["declared"]["http_tokens"], "required");
+}
+
+#[test]
+fn expectations_turn_failures_into_xfail_and_flag_xpass_and_stale() {
+    let s = server(MetadataOptions::default(), Faults::none(), "127.0.0.1:0");
+    let url = s.server.url();
+    let file = std::env::temp_dir().join(format!("imdspec-xfail-{}.toml", std::process::id()));
+    std::fs::write(
+        &file,
+        "[xfail]\n\"options.declared.http-tokens\" = \"declared wrongly on purpose\"\n\"token.put.ok\" = \"listed but passes\"\n\"no.such.case\" = \"gone\"\n",
+    )
+    .unwrap();
+    let out = imdspec(&[
+        "run",
+        "--endpoint",
+        &url,
+        "--http-tokens",
+        "required",
+        "--case",
+        "options.declared.http-tokens",
+        "--case",
+        "token.put.ok",
+        "--expectations",
+        file.to_str().unwrap(),
+    ]);
+    let _ = std::fs::remove_file(&file);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let line_with = |outcome: &str, id: &str| {
+        stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with(outcome) && l.contains(id))
+    };
+    assert!(
+        line_with("xfail", "options.declared.http-tokens"),
+        "{stdout}"
+    );
+    assert!(line_with("xpass", "token.put.ok"), "{stdout}");
+    assert!(
+        stdout.contains("stale expectation: no.such.case"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("imdspec run: FAIL"), "{stdout}");
+}
+
+#[test]
+fn hung_token_put_gives_errors_and_a_default_run_still_ends() {
+    let faults = Faults::none().with(Fault::TokenPut(Scripted {
+        action: FaultAction::Hang,
+        times: None,
+    }));
+    let options = MetadataOptions {
+        http_tokens: HttpTokens::Optional,
+        ..MetadataOptions::default()
+    };
+    let s = server(options, faults, "127.0.0.1:0");
+    let url = s.server.url();
+    // Default flags: 2 s timeout, 50 requests/s, 4 cases at once.
+    let out = imdspec(&["run", "--endpoint", &url, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cases = r["cases"].as_array().unwrap();
+    let outcome = |id: &str| {
+        cases
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| c["outcome"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(outcome("token.put.ok"), "error");
+    assert_eq!(outcome("token.use.get"), "error");
+    // Content checks still run tokenless, and no must-level case got a wrong verdict.
+    assert_eq!(outcome("category.instance-id.format"), "pass");
+    let wrong: Vec<&Value> = cases
+        .iter()
+        .filter(|c| c["outcome"] == "fail" && c["level"] == "must")
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(
+        r["runs"][0]["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("no session token")),
+        "{}",
+        r["runs"][0]["notes"]
+    );
+}
+
+#[test]
+fn secrets_are_redacted_unless_asked() {
+    let s = server(MetadataOptions::default(), Faults::none(), "127.0.0.1:0");
+    let url = s.server.url();
+    let args = |show: bool| {
+        let mut a = vec![
+            "run",
+            "--endpoint",
+            url.as_str(),
+            "--case",
+            "credentials.role.fields",
+            "--case",
+            "token.put.ok",
+            "--case",
+            "user-data.get",
+            "--detail",
+            "all",
+            "--format",
+            "json",
+        ];
+        if show {
+            a.push("--show-secrets");
+        }
+        imdspec(&a)
+    };
+    let hidden = text(&args(false).stdout);
+    assert!(hidden.contains("<redacted"), "{hidden}");
+    assert!(!hidden.contains("wJalrXUtnFEMI"), "{hidden}");
+    assert!(!hidden.contains("echo hello from imdspec"), "{hidden}");
+    let shown = text(&args(true).stdout);
+    assert!(shown.contains("wJalrXUtnFEMI"), "{shown}");
+    assert!(shown.contains("echo hello from imdspec"), "{shown}");
+}
