@@ -108,6 +108,16 @@ pub fn redact_output(line: &str) -> String {
     out
 }
 
+/// Longest output line shown, in characters.
+const OUTPUT_LINE_CHARS: usize = 240;
+
+fn shorten(line: &str) -> String {
+    match line.char_indices().nth(OUTPUT_LINE_CHARS) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_owned(),
+    }
+}
+
 fn kill_group(pid: Option<u32>) {
     if let Some(pid) = pid
         .and_then(|p| i32::try_from(p).ok())
@@ -175,7 +185,7 @@ pub async fn run(
         output.extend(
             lines[skip..]
                 .iter()
-                .map(|l| format!("{name}: {}", redact_output(l))),
+                .map(|l| format!("{name}: {}", shorten(&redact_output(l)))),
         );
     }
     Ok(ChildRun {
