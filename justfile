@@ -21,6 +21,23 @@ serve *args:
 run *args:
     cargo run --release -p imdspec -- run {{args}}
 
+# Wall time of the whole conformance suite against the embedded server (all four profiles,
+# token-expiry waits included), measured with hyperfine (`apt-get install hyperfine`).
+bench-run runs="10":
+    cargo build --release -p imdspec
+    hyperfine --warmup 1 --runs {{runs}} -N 'target/release/imdspec run --format json --output /dev/null'
+
+# Opt-in: the suite against moto's IMDS mock (needs `moto_server` on PATH) with its known
+# deviations (conformance/targets/moto.toml). Tests never depend on this.
+run-moto port="5987":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release -p imdspec
+    moto_server -H 127.0.0.1 -p {{port}} >/dev/null 2>&1 & pid=$!
+    trap 'kill $pid' EXIT
+    for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:{{port}}/latest/meta-data/ && break; sleep 0.2; done
+    target/release/imdspec run --endpoint http://127.0.0.1:{{port}} --target moto
+
 # Run one fuzz target (stable toolchain, no sanitizer) for SECONDS. New inputs go to
 # fuzz/corpus/TARGET (git-ignored); the committed seeds in fuzz/seeds/TARGET are only read.
 fuzz target seconds="60":
