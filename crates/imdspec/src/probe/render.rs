@@ -237,7 +237,13 @@ pub fn human(obs: &Observations, f: &Findings, declared: Option<Declared<'_>>) -
     let mut out = String::new();
     let _ = writeln!(out, "{}\n", f.verdict);
     let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
-    let vwidth = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
+    // Rows without evidence (the instance id) may overhang the value column.
+    let vwidth = rows
+        .iter()
+        .filter(|r| !r.2.is_empty())
+        .map(|r| r.1.chars().count())
+        .max()
+        .unwrap_or(0);
     for (name, value, ev) in &rows {
         let line = format!("  {name:<width$}  {value:<vwidth$}  {ev}");
         let _ = writeln!(out, "{}", line.trim_end());
