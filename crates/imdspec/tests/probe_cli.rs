@@ -714,3 +714,30 @@ async fn bad_endpoint_urls_exit_2_naming_the_url() {
         assert!(err.contains("Usage: imdspec probe"), "{bad}: {err}");
     }
 }
+
+/// The slowest endpoint that still answers something: the token PUT works, every GET hangs,
+/// so both rounds run to their timeouts. Still within the budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_rounds_timing_out_stay_within_budget() {
+    let server = ImdsServer::builder()
+        .faults(Faults::parse_all(["get=hang"]).unwrap())
+        .start()
+        .await
+        .unwrap();
+    let url = server.url();
+    let run = probe(&["--endpoint", &url, "--format", "json"]).await;
+    assert_eq!(run.code, 0, "the token PUT answered: {}", run.stdout);
+    let v = run.json();
+    let obs = &v["observations"];
+    assert_eq!(
+        obs["endpoints"][0]["tokenless_get"]["outcome"],
+        "response-timeout"
+    );
+    assert_eq!(obs["token_get"]["outcome"], "response-timeout", "{obs}");
+    assert_eq!(obs["tags_get"]["outcome"], "response-timeout", "{obs}");
+    assert_eq!(v["imdsv2"], "broken");
+    assert_eq!(v["hop_limit_too_low"], false);
+    let total = obs["total_ms"].as_u64().unwrap();
+    assert!(total >= 2000, "two rounds of 1000 ms timeouts: {total}");
+    assert!(total < BUDGET_MS, "{total} ms");
+}

@@ -224,3 +224,99 @@ pub fn main(args: ProbeArgs) -> ExitCode {
     print!("{text}");
     ExitCode::from(probe.exit_code())
 }
+
+#[cfg(test)]
+mod tests {
+    use imds_model::{HttpTokens, Toggle};
+    use imds_server::{Faults, ImdsServer};
+
+    use super::*;
+
+    fn config(url: String) -> ProbeConfig {
+        ProbeConfig {
+            primary: Target {
+                url,
+                role: Role::Primary,
+            },
+            ipv6: None,
+            timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
+        }
+    }
+
+    /// The requests on the wire: what each carries, and nothing else is asked.
+    #[tokio::test]
+    async fn four_requests_shaped_as_documented() {
+        let server = ImdsServer::builder()
+            .options(MetadataOptions {
+                http_tokens: HttpTokens::Required,
+                instance_metadata_tags: Toggle::Enabled,
+                ..MetadataOptions::default()
+            })
+            .start()
+            .await
+            .unwrap();
+        let p = probe(&config(server.url()), &DeclaredOptions::default(), None)
+            .await
+            .unwrap();
+        assert_eq!(p.exit_code(), 0);
+        assert!(p.comparison.is_none());
+        let mut seen: Vec<(String, String, bool, Option<u32>)> = server
+            .journal()
+            .iter()
+            .map(|e| {
+                (
+                    e.method.clone(),
+                    e.path.clone(),
+                    e.token.is_some(),
+                    e.header(imds_model::TTL_HEADER.as_str())
+                        .and_then(|t| t.parse().ok()),
+                )
+            })
+            .collect();
+        seen.sort();
+        let s = |m: &str, p: &str, token, ttl| (m.to_owned(), p.to_owned(), token, ttl);
+        assert_eq!(
+            seen,
+            [
+                s("GET", "/latest/meta-data/instance-id", false, None),
+                s("GET", "/latest/meta-data/instance-id", true, None),
+                s("GET", "/latest/meta-data/tags/instance", true, None),
+                s(
+                    "PUT",
+                    "/latest/api/token",
+                    false,
+                    Some(observe::PROBE_TOKEN_TTL)
+                ),
+            ]
+        );
+        // The token never leaves the observe module: the model's tokens start with AQAE.
+        assert!(!format!("{p:?}").contains("AQAE"), "{p:?}");
+        assert_eq!(p.observations.main().token_put.token_length, Some(56));
+    }
+
+    #[tokio::test]
+    async fn throttled_answers_are_reported_not_waited_out() {
+        let server = ImdsServer::builder()
+            .faults(Faults::parse_all(["get=429"]).unwrap())
+            .start()
+            .await
+            .unwrap();
+        let p = probe(&config(server.url()), &DeclaredOptions::default(), None)
+            .await
+            .unwrap();
+        let codes: Vec<_> = p.findings.diagnoses.iter().map(|d| d.code).collect();
+        assert!(codes.contains(&"throttled"), "{codes:?}");
+        assert!(codes.contains(&"tokenless-get-status"), "{codes:?}");
+        assert_eq!(
+            p.findings.http_tokens, None,
+            "a 429 says nothing about tokens"
+        );
+        // No retries: one tokenless GET only.
+        let gets = server
+            .journal()
+            .iter()
+            .filter(|e| e.method == "GET" && e.token.is_none())
+            .count();
+        assert_eq!(gets, 1);
+    }
+}
