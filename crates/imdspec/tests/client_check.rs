@@ -1,0 +1,497 @@
+//! `imdspec client-check` end to end: the real AWS SDK for Rust (the `rust_sdk_client`
+//! example), botocore (a Python script), a deliberately bad curl client, and the command's
+//! own contract (environment, timeouts, expectations, formats, usage errors).
+//!
+//! Every client here runs under client-check, which gives it a 127.0.0.1 endpoint; the
+//! clients themselves refuse anything else (exit 2), so nothing reaches the link-local address.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const IMDSPEC: &str = env!("CARGO_BIN_EXE_imdspec");
+
+fn clients_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+}
+
+fn client_check(args: &[&str]) -> Output {
+    Command::new(IMDSPEC)
+        .arg("client-check")
+        .args(args)
+        .output()
+        .expect("imdspec runs")
+}
+
+/// Runs client-check with `--format json` and returns (exit code, report).
+fn json_report(args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["--format", "json", "--timeout-ms", "15000", "--jobs", "8"];
+    all.extend_from_slice(args);
+    let out = client_check(&all);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {text}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().expect("exited"), report)
+}
+
+/// Scenario id → outcome.
+fn outcomes(report: &Value) -> BTreeMap<String, String> {
+    report["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                c["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn case<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no case {id}"))
+}
+
+/// The results recorded in README.md: scenario → (aws-sdk-rust, botocore).
+const RECORDED: [(&str, &str, &str); 21] = [
+    ("credentials.extended", "xfail", "xfail"),
+    ("credentials.extended-404-legacy", "pass", "pass"),
+    ("environment.disabled-no-traffic", "pass", "pass"),
+    ("fallback.never-on-400", "pass", "pass"),
+    ("fallback.never-when-v1-disabled", "pass", "pass"),
+    ("fallback.put-403", "xfail", "pass"),
+    ("fallback.put-404", "xfail", "pass"),
+    ("fallback.put-405", "xfail", "pass"),
+    ("fallback.put-timeout", "xfail", "pass"),
+    ("headers.no-x-forwarded-for", "pass", "pass"),
+    ("retries.bounded", "pass", "pass"),
+    ("retries.get-429", "xfail", "xfail"),
+    ("retries.get-500", "pass", "xfail"),
+    ("server.connection-reset", "pass", "pass"),
+    ("server.endpoint-disabled", "pass", "pass"),
+    ("server.required-mode", "pass", "pass"),
+    ("tokens.refresh-after-401", "xfail", "xfail"),
+    ("tokens.refresh-after-expiry", "xfail", "xfail"),
+    ("tokens.reused", "pass", "xfail"),
+    ("tokens.ttl-in-range", "pass", "pass"),
+    ("tokens.v2-first", "pass", "pass"),
+];
+
+fn recorded(column: usize) -> BTreeMap<String, String> {
+    RECORDED
+        .iter()
+        .map(|r| {
+            let o = if column == 0 { r.1 } else { r.2 };
+            (r.0.to_owned(), o.to_owned())
+        })
+        .collect()
+}
+
+/// Common checks on a real SDK's report: outcomes as recorded, every xfail with its reason,
+/// no secret in the report, and requests seen wherever the client was meant to send some.
+fn assert_sdk_report(code: i32, report: &Value, want: &BTreeMap<String, String>) {
+    assert_eq!(&outcomes(report), want, "{report:#}");
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["exit_code"], 0);
+    assert_eq!(
+        report["runs"][0]["stale_expectations"],
+        serde_json::json!([])
+    );
+    for c in report["cases"].as_array().unwrap() {
+        if c["outcome"] == "xfail" {
+            let reason = c["reason"].as_str().unwrap_or_default();
+            assert!(reason.starts_with("known failure: "), "{c:#}");
+            assert!(reason.contains('§'), "reason names its source: {reason}");
+        }
+        let requests = c["detail"]["exchanges"].as_array().map_or(0, Vec::len);
+        if c["id"] == "environment.disabled-no-traffic" {
+            assert_eq!(requests, 0, "{c:#}");
+        } else {
+            assert!(
+                requests > 0,
+                "the client reached its loopback server: {c:#}"
+            );
+        }
+    }
+    let text = report.to_string();
+    let creds = imds_model::Instance::default().iam.unwrap().credentials;
+    assert!(!text.contains(&creds.secret_access_key));
+    assert!(!text.contains(&creds.token));
+}
+
+/// The example binary sits next to the test binary's directory: target/debug/examples/.
+fn rust_sdk_client() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join("examples").join("rust_sdk_client");
+    assert!(
+        bin.is_file(),
+        "{} is missing: `cargo test -p imdspec` builds it; with a narrower cargo test run \
+         `cargo build -p imdspec --example rust_sdk_client` first",
+        bin.display()
+    );
+    bin
+}
+
+#[test]
+fn aws_sdk_for_rust_meets_the_contract_except_its_documented_differences() {
+    let bin = rust_sdk_client();
+    let (code, report) = json_report(&["--target", "aws-sdk-rust", "--", bin.to_str().unwrap()]);
+    assert_sdk_report(code, &report, &recorded(0));
+    // What the xfails mean on the wire.
+    let put_403 = case(&report, "fallback.put-403");
+    let exchanges = put_403["detail"]["exchanges"].as_array().unwrap();
+    assert_eq!(
+        exchanges.len(),
+        1,
+        "token PUT only, no IMDSv1 GET: {put_403:#}"
+    );
+    let after_401 = &case(&report, "tokens.refresh-after-401")["detail"]["notes"];
+    let lines: Vec<&str> = after_401
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|l| l.starts_with('#'))
+        .collect();
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("PUT /latest/api/token"))
+            .count(),
+        1,
+        "the 401 was retried with the cached token: {lines:#?}"
+    );
+}
+
+/// The interpreter behind `python3` (skipping pyenv's shim saves a second per run), if
+/// botocore imports in it.
+fn python_with_botocore() -> Result<String, String> {
+    let out = Command::new("python3")
+        .args(["-c", "import sys, botocore; print(sys.executable)"])
+        .output()
+        .map_err(|e| format!("python3 cannot be run: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "botocore is not importable (pip install botocore): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+#[test]
+fn botocore_meets_the_contract_except_its_documented_differences() {
+    let python = match python_with_botocore() {
+        Ok(p) => p,
+        Err(why) => {
+            println!("SKIPPED botocore client-check: {why}");
+            return;
+        }
+    };
+    let script = clients_dir().join("botocore_client.py");
+    let (code, report) = json_report(&[
+        "--target",
+        "botocore",
+        "--",
+        &python,
+        script.to_str().unwrap(),
+    ]);
+    assert_sdk_report(code, &report, &recorded(1));
+    // No token cache: three fetches, three tokens.
+    let reused = &case(&report, "tokens.reused")["detail"]["failures"][0];
+    assert_eq!(reused["check"], "token PUTs");
+    assert!(
+        reused["observed"]
+            .as_str()
+            .unwrap()
+            .starts_with("3 token PUTs"),
+        "{reused:#}"
+    );
+}
+
+fn curl_available() -> bool {
+    Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn an_imdsv1_only_client_is_flagged_by_the_right_scenarios() {
+    if !curl_available() {
+        println!("SKIPPED bad-client check: curl is not installed");
+        return;
+    }
+    let script = clients_dir().join("imdsv1_curl_client.sh");
+    let (code, report) = json_report(&["--", script.to_str().unwrap()]);
+    assert_eq!(code, 1, "must-level failures fail the run");
+    let got = outcomes(&report);
+    for id in [
+        "tokens.v2-first",
+        "tokens.ttl-in-range",
+        "fallback.never-on-400",
+        "fallback.never-when-v1-disabled",
+        "environment.disabled-no-traffic",
+        "headers.no-x-forwarded-for",
+        "server.required-mode",
+        "retries.get-500",
+        "tokens.refresh-after-401",
+    ] {
+        assert_eq!(got[id], "fail", "{id}: {:#}", case(&report, id));
+    }
+    // Where IMDSv1 is allowed and fine, it is not blamed.
+    for id in [
+        "fallback.put-403",
+        "fallback.put-404",
+        "fallback.put-405",
+        "retries.bounded",
+    ] {
+        assert_eq!(got[id], "pass", "{id}: {:#}", case(&report, id));
+    }
+    let v2 = case(&report, "tokens.v2-first");
+    assert_eq!(v2["level"], "must");
+    let checks: Vec<&str> = v2["detail"]["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(checks, ["first request", "GETs without a token (IMDSv1)"]);
+    // The script ignores AWS_EC2_METADATA_DISABLED, so every scenario saw its requests: the
+    // loopback endpoint was in every child's environment (the script exits 2 without it).
+    for c in report["cases"].as_array().unwrap() {
+        assert!(
+            !c["detail"]["exchanges"].as_array().unwrap().is_empty(),
+            "{c:#}"
+        );
+    }
+}
+
+#[test]
+fn every_client_gets_the_loopback_endpoint_and_a_clean_environment() {
+    // imdspec itself runs with hostile settings; none may reach the client.
+    let probe = r#"
+case "$AWS_EC2_METADATA_SERVICE_ENDPOINT" in http://127.0.0.1:*) ;; *) exit 11 ;; esac
+[ "$AWS_CONFIG_FILE" = /dev/null ] || exit 12
+[ "$AWS_SHARED_CREDENTIALS_FILE" = /dev/null ] || exit 13
+[ -z "${AWS_ACCESS_KEY_ID:-}${AWS_SECRET_ACCESS_KEY:-}${AWS_SESSION_TOKEN:-}${AWS_PROFILE:-}" ] || exit 14
+[ -z "${HTTP_PROXY:-}" ] || exit 15
+exit 0"#;
+    let out = Command::new(IMDSPEC)
+        .args([
+            "client-check",
+            "--format",
+            "json",
+            "--jobs",
+            "8",
+            "--",
+            "sh",
+            "-c",
+            probe,
+        ])
+        .env(
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            "http://169.254.169.254",
+        )
+        .env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_PROFILE", "prod")
+        .env("AWS_CONFIG_FILE", "/etc/aws/config")
+        .env("HTTP_PROXY", "http://proxy.invalid:3128")
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), RECORDED.len());
+    for c in cases {
+        let first_note = c["detail"]["notes"][0].as_str().unwrap();
+        assert!(
+            first_note.starts_with("client: exit status 0 "),
+            "{}: {first_note}",
+            c["id"]
+        );
+    }
+    // The scenario's own variables arrive too.
+    let out = Command::new(IMDSPEC)
+        .args([
+            "client-check",
+            "--format",
+            "json",
+            "--scenario",
+            "environment.disabled-no-traffic",
+            "--",
+            "sh",
+            "-c",
+            "[ \"$AWS_EC2_METADATA_DISABLED\" = true ]",
+        ])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["cases"][0]["outcome"], "pass");
+    assert!(
+        report["cases"][0]["detail"]["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("client: exit status 0 ")
+    );
+}
+
+#[test]
+fn a_hanging_client_is_killed_at_the_timeout_and_fails() {
+    let started = std::time::Instant::now();
+    let out = client_check(&[
+        "--format",
+        "json",
+        "--timeout-ms",
+        "500",
+        "--scenario",
+        "tokens.v2-first",
+        "--",
+        "sh",
+        "-c",
+        "sleep 30 & sleep 30",
+    ]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = &report["cases"][0];
+    assert_eq!(c["outcome"], "fail");
+    let failures = c["detail"]["failures"].as_array().unwrap();
+    let exit = failures
+        .iter()
+        .find(|f| f["check"] == "exit status")
+        .unwrap();
+    assert_eq!(exit["observed"], "still running after 500 ms, killed");
+}
+
+#[test]
+fn expectations_turn_failures_into_xfail_and_report_xpass_and_stale_entries() {
+    let dir = std::env::temp_dir().join(format!("imdspec-client-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("expect.toml");
+    std::fs::write(
+        &file,
+        "[xfail]\n\"tokens.v2-first\" = \"never asks for a token\"\n\
+         \"retries.bounded\" = \"wrongly listed\"\n\"tokens.gone\" = \"no such scenario\"\n",
+    )
+    .unwrap();
+    // `false` sends nothing and exits 1.
+    let (code, report) = json_report(&[
+        "--expectations",
+        file.to_str().unwrap(),
+        "--scenario",
+        "tokens.v2-first",
+        "--scenario",
+        "retries.bounded",
+        "--",
+        "false",
+    ]);
+    let got = outcomes(&report);
+    assert_eq!(got["tokens.v2-first"], "xfail");
+    assert_eq!(got["retries.bounded"], "xpass");
+    assert_eq!(code, 1, "an xpass fails the run");
+    let stale = report["runs"][0]["stale_expectations"].as_array().unwrap();
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert!(stale[0].as_str().unwrap().starts_with("tokens.gone"));
+    assert_eq!(report["version"], 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn junit_human_and_output_file() {
+    let dir = std::env::temp_dir().join(format!("imdspec-client-check-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let xml = dir.join("report.xml");
+    let out = client_check(&[
+        "--format",
+        "junit",
+        "--output",
+        xml.to_str().unwrap(),
+        "--scenario",
+        "tokens.*",
+        "--",
+        "false",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let text = std::fs::read_to_string(&xml).unwrap();
+    assert!(
+        text.contains("<testsuites name=\"imdspec client-check\""),
+        "{text}"
+    );
+    assert!(text.contains("tokens.v2-first"), "{text}");
+    let out = client_check(&["--scenario", "fallback.never-on-400", "--", "false"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("imdspec client-check: PASS"), "{text}");
+    assert_eq!(out.status.code(), Some(0));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_clear_message() {
+    let cases: [(&[&str], &str); 5] = [
+        (&[], "COMMAND"),
+        (
+            &["--target", "no-such-client", "--", "true"],
+            "no-such-client",
+        ),
+        (
+            &["--scenario", "nothing.*", "--", "true"],
+            "no scenario matches nothing.*",
+        ),
+        (&["--scenario", "[", "--", "true"], "--scenario \"[\""),
+        (
+            &["--clients-dir", "/nonexistent", "--", "true"],
+            "/nonexistent",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = client_check(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    let out = client_check(&["--list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), RECORDED.len(), "{text}");
+}
+
+#[test]
+fn readme_records_the_sdk_results() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .unwrap();
+    let section = readme
+        .split("## imdspec client-check")
+        .nth(1)
+        .expect("README has a `## imdspec client-check` section");
+    for (id, rust, boto) in RECORDED {
+        let row = section
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{id}` ")))
+            .unwrap_or_else(|| panic!("README has no row for {id}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert!(
+            cells[3].starts_with(rust),
+            "{id}: aws-sdk-rust column {row}"
+        );
+        assert!(cells[4].starts_with(boto), "{id}: botocore column {row}");
+    }
+}
