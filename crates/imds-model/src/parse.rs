@@ -150,7 +150,54 @@ impl fmt::Display for RequestPath {
 ///
 /// Normalisation is idempotent: parsing the [`Display`](fmt::Display) of a result gives it back.
 pub fn parse_path(target: &str) -> Result<RequestPath, PathError> {
-    let path = target.split(['?', '#']).next().unwrap_or("");
+    let p = parse_path_ref(target)?;
+    Ok(RequestPath {
+        segments: p.segments().map(str::to_owned).collect(),
+        trailing_slash: p.trailing_slash,
+    })
+}
+
+/// A checked request path borrowed from the request: [`parse_path`] without the allocations,
+/// for the service's hot path. Same rules, same errors.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PathRef<'a> {
+    /// The path with query and fragment removed; starts with `/`.
+    path: &'a str,
+    /// True when the path ended with `/` (or is `/`).
+    pub trailing_slash: bool,
+}
+
+impl<'a> PathRef<'a> {
+    /// The non-empty segments, in order.
+    pub fn segments(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.path.split('/').filter(|s| !s.is_empty())
+    }
+
+    /// The first segment and everything after it joined with `/` (no leading or trailing
+    /// slash), or `None` for `/`. Borrowed unless the path had repeated slashes inside.
+    pub fn split_first(&self) -> Option<(&'a str, std::borrow::Cow<'a, str>)> {
+        let trimmed = self.path.trim_start_matches('/');
+        let (first, rest) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+        if first.is_empty() {
+            return None;
+        }
+        let rest = rest.trim_matches('/');
+        if rest.contains("//") {
+            let joined: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+            Some((first, std::borrow::Cow::Owned(joined.join("/"))))
+        } else {
+            Some((first, std::borrow::Cow::Borrowed(rest)))
+        }
+    }
+}
+
+/// The checks of [`parse_path`], borrowing instead of copying.
+pub(crate) fn parse_path_ref(target: &str) -> Result<PathRef<'_>, PathError> {
+    let end = target
+        .bytes()
+        .position(|b| b == b'?' || b == b'#')
+        .unwrap_or(target.len());
+    let path = &target[..end];
     if path.len() > MAX_PATH_LEN {
         return Err(PathError::TooLong);
     }
@@ -160,19 +207,17 @@ pub fn parse_path(target: &str) -> Result<RequestPath, PathError> {
     if !path.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(PathError::BadCharacter);
     }
-    let mut segments = Vec::new();
-    for seg in path.split('/').filter(|s| !s.is_empty()) {
+    for (depth, seg) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
         if seg == "." || seg == ".." {
             return Err(PathError::Traversal);
         }
-        if segments.len() == MAX_PATH_DEPTH {
+        if depth == MAX_PATH_DEPTH {
             return Err(PathError::TooDeep);
         }
-        segments.push(seg.to_owned());
     }
-    Ok(RequestPath {
+    Ok(PathRef {
+        path,
         trailing_slash: path.ends_with('/'),
-        segments,
     })
 }
 
@@ -345,6 +390,31 @@ mod tests {
         assert_eq!(parse_path("latest"), Err(PathError::NotAbsolute));
         assert_eq!(parse_path("/a b"), Err(PathError::BadCharacter));
         assert_eq!(parse_path(&"/a".repeat(40)), Err(PathError::TooDeep));
+    }
+
+    #[test]
+    fn borrowed_paths_match_owned_ones() {
+        for target in [
+            "/",
+            "//",
+            "/latest",
+            "/latest/",
+            "/latest/meta-data/iam/",
+            "/latest//meta-data//iam//info/?q",
+            "/latest/meta-data#frag",
+        ] {
+            let owned = parse_path(target).unwrap();
+            let borrowed = parse_path_ref(target).unwrap();
+            let split = borrowed.split_first();
+            match owned.segments.split_first() {
+                None => assert!(split.is_none(), "{target}"),
+                Some((first, rest)) => {
+                    let (f, r) = split.unwrap();
+                    assert_eq!((f, r.as_ref()), (first.as_str(), rest.join("/").as_str()));
+                }
+            }
+            assert_eq!(borrowed.trailing_slash, owned.trailing_slash);
+        }
     }
 
     #[test]

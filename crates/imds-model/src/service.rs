@@ -1,5 +1,6 @@
 //! Request in, response out: every IMDS rule in one pure function.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
@@ -13,9 +14,9 @@ use crate::clock::Clock;
 use crate::instance::Instance;
 use crate::options::{HttpTokens, MetadataOptions};
 use crate::pages::error_page;
-use crate::parse::{RequestPath, parse_path, parse_token_header, parse_ttl};
+use crate::parse::{PathRef, parse_path_ref, parse_token_header, parse_ttl};
 use crate::token::{TokenAuthority, TokenCheck, TokenKey};
-use crate::tree::{Gate, Node, Tree};
+use crate::tree::{Child, Gate, Node, Tree};
 use crate::version::{self, Version};
 
 /// `X-aws-ec2-metadata-token`, the session token header of IMDSv2 GETs.
@@ -73,6 +74,13 @@ struct State {
     options: MetadataOptions,
     instance: Arc<Instance>,
     tree: Tree,
+    /// The headers of every metadata 200, built once (cloning beats hashing five inserts).
+    served_headers: HeaderMap,
+    /// The same without `Last-Modified`, for the token PUT, OPTIONS and `GET /`.
+    plain_headers: HeaderMap,
+    /// Every directory's listing at `latest`, rendered once: options and content only change
+    /// by replacing the whole state, so these never go stale.
+    latest_listings: HashMap<String, Bytes>,
 }
 
 impl std::fmt::Debug for Imds {
@@ -163,11 +171,29 @@ impl Imds {
 impl State {
     fn new(options: MetadataOptions, instance: Arc<Instance>) -> State {
         let tree = Tree::build(&instance);
-        State {
+        let plain_headers = ok_headers(None);
+        let served_headers = ok_headers(Some(&tree.last_modified));
+        let mut state = State {
             options,
             instance,
             tree,
-        }
+            served_headers,
+            plain_headers,
+            latest_listings: HashMap::new(),
+        };
+        let listings = state
+            .tree
+            .nodes
+            .iter()
+            .filter_map(|(key, entry)| match &entry.node {
+                Node::Dir { children } => {
+                    Some((key.clone(), state.listing(children, Version::LATEST)))
+                }
+                Node::Leaf { .. } => None,
+            })
+            .collect();
+        state.latest_listings = listings;
+        state
     }
 
     fn answer<B>(&self, imds: &Imds, req: &Request<B>) -> (Response<Bytes>, Outcome) {
@@ -179,7 +205,7 @@ impl State {
         if !opts.http_endpoint.is_enabled() {
             return (forbidden(), Outcome::EndpointDisabled);
         }
-        let path = parse_path(req.uri().path()).ok();
+        let path = parse_path_ref(req.uri().path()).ok();
         if let Some(r) = path
             .as_ref()
             .and_then(|p| self.token_path(imds, method, headers, p))
@@ -235,9 +261,15 @@ impl State {
         imds: &Imds,
         method: &Method,
         headers: &HeaderMap,
-        path: &RequestPath,
+        path: &PathRef<'_>,
     ) -> Option<(Response<Bytes>, Outcome)> {
-        let [version, api, token] = path.segments.as_slice() else {
+        let mut segments = path.segments();
+        let (Some(version), Some(api), Some(token), None) = (
+            segments.next(),
+            segments.next(),
+            segments.next(),
+            segments.next(),
+        ) else {
             return None;
         };
         if api != "api" || token != "token" {
@@ -266,14 +298,14 @@ impl State {
                 return Some((error(StatusCode::BAD_REQUEST, None), Outcome::BadTtl));
             };
             let issued = imds.tokens.issue(imds.clock.now(), ttl);
-            let mut resp = ok_text(Bytes::from(issued.token), None);
+            let mut resp = ok_text(Bytes::from(issued.token), &self.plain_headers);
             resp.headers_mut()
                 .insert(TTL_HEADER, HeaderValue::from(issued.ttl));
             return Some((resp, Outcome::TokenIssued));
         }
         if method == Method::OPTIONS && !path.trailing_slash {
             // [L] GRUBY-421 advertises OPTIONS; we answer it with the Allow list.
-            let mut resp = ok_text(Bytes::new(), None);
+            let mut resp = ok_text(Bytes::new(), &self.plain_headers);
             resp.headers_mut()
                 .insert(ALLOW, HeaderValue::from_static("OPTIONS, PUT"));
             return Some((resp, Outcome::Options));
@@ -287,37 +319,43 @@ impl State {
     }
 
     /// Looks a metadata path up; `None` is 404.
-    fn resolve(&self, path: &RequestPath, imds: &Imds) -> Option<Response<Bytes>> {
-        let Some((first, rest)) = path.segments.split_first() else {
+    fn resolve(&self, path: &PathRef<'_>, imds: &Imds) -> Option<Response<Bytes>> {
+        let Some((first, key)) = path.split_first() else {
             // `GET /`: the version list (no final newline, as on sub-listings).
             let list: Vec<String> = version::VERSIONS.iter().map(Version::to_string).collect();
-            return Some(ok_text(Bytes::from(list.join("\n")), None));
+            return Some(ok_text(Bytes::from(list.join("\n")), &self.plain_headers));
         };
         let at = Version::parse(first).filter(|v| version::is_served(*v))?;
-        let key = rest.join("/");
-        let entry = self.tree.nodes.get(&key)?;
+        let entry = self.tree.nodes.get(key.as_ref())?;
         if entry.since > at || !self.gate_open(entry.gate) {
             return None;
         }
-        let modified = Some(self.tree.last_modified.as_str());
+        let modified = &self.served_headers;
         match &entry.node {
-            Node::Dir { children } => {
-                let mut body = String::new();
-                for c in children {
-                    if c.since <= at && self.gate_open(c.gate) {
-                        if !body.is_empty() {
-                            body.push('\n');
-                        }
-                        body.push_str(&c.line);
-                    }
-                }
-                Some(ok_text(Bytes::from(body), modified))
+            Node::Dir { .. } if at == Version::LATEST => {
+                let body = self.latest_listings.get(key.as_ref()).cloned();
+                Some(ok_text(body.unwrap_or_default(), modified))
             }
+            Node::Dir { children } => Some(ok_text(self.listing(children, at), modified)),
             // Spec §12.8 [L]: a leaf with a trailing slash is served as the leaf.
             Node::Leaf { body } => {
                 Some(ok_text(self.tree.render(body, imds.clock.now()), modified))
             }
         }
+    }
+
+    /// A directory's listing at version `at` under this state's option gates.
+    fn listing(&self, children: &[Child], at: Version) -> Bytes {
+        let mut body = String::new();
+        for c in children {
+            if c.since <= at && self.gate_open(c.gate) {
+                if !body.is_empty() {
+                    body.push('\n');
+                }
+                body.push_str(&c.line);
+            }
+        }
+        Bytes::from(body)
     }
 
     fn gate_open(&self, gate: Gate) -> bool {
@@ -331,9 +369,9 @@ impl State {
 const EC2WS: HeaderValue = HeaderValue::from_static("EC2ws");
 const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain");
 
-fn ok_text(body: Bytes, last_modified: Option<&str>) -> Response<Bytes> {
-    let mut resp = Response::new(body);
-    let h = resp.headers_mut();
+/// The headers of a 200 (spec §3.6 [H]), with room for `Content-Length` and the TTL header.
+fn ok_headers(last_modified: Option<&str>) -> HeaderMap {
+    let mut h = HeaderMap::with_capacity(8);
     h.insert(CONTENT_TYPE, TEXT_PLAIN);
     h.insert(ACCEPT_RANGES, HeaderValue::from_static("none"));
     if let Some(lm) = last_modified.and_then(|s| HeaderValue::from_str(s).ok()) {
@@ -341,6 +379,12 @@ fn ok_text(body: Bytes, last_modified: Option<&str>) -> Response<Bytes> {
     }
     h.insert(SERVER, EC2WS);
     h.insert(CONNECTION, HeaderValue::from_static("close"));
+    h
+}
+
+fn ok_text(body: Bytes, headers: &HeaderMap) -> Response<Bytes> {
+    let mut resp = Response::new(body);
+    *resp.headers_mut() = headers.clone();
     resp
 }
 
