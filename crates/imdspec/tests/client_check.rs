@@ -467,6 +467,15 @@ fn usage_errors_exit_2_with_a_clear_message() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
     }
+    for missing in ["/nonexistent/client", "imdspec-no-such-client"] {
+        let out = client_check(&["--", missing]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{missing}: {err}");
+        assert!(
+            err.contains("cannot start the client") && err.contains(missing),
+            "{err}"
+        );
+    }
     let out = client_check(&["--list"]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);

@@ -50,6 +50,32 @@ pub fn child_env(
     env
 }
 
+/// Where `program` would be started from: itself when it names a path, else the first
+/// executable of that name on `PATH`. Checked once before any scenario runs.
+pub fn find_program(program: &str) -> Result<std::path::PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let runnable = |p: &std::path::Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let p = std::path::PathBuf::from(program);
+        return if runnable(&p) {
+            Ok(p)
+        } else if p.exists() {
+            Err(format!("{program} is not an executable file"))
+        } else {
+            Err(format!("{program} does not exist"))
+        };
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(program))
+        .find(|p| runnable(p))
+        .ok_or_else(|| format!("{program} is not on PATH"))
+}
+
 /// How a client run went.
 #[derive(Debug)]
 pub struct ChildRun {
@@ -283,6 +309,13 @@ mod tests {
         let run = run(&cmd, &env, Duration::from_secs(10)).await.unwrap();
         assert_eq!(run.exit, ChildExit::Code(3));
         assert_eq!(run.output, ["stderr: http://127.0.0.1:9"]);
+        assert!(find_program("sh").is_ok());
+        let e = find_program("/nonexistent/imdspec-client").unwrap_err();
+        assert!(e.contains("does not exist"), "{e}");
+        let e = find_program("imdspec-no-such-program").unwrap_err();
+        assert!(e.contains("not on PATH"), "{e}");
+        let e = find_program("/etc/passwd").unwrap_err();
+        assert!(e.contains("not an executable"), "{e}");
         let missing = ["/nonexistent/imdspec-client".to_owned()];
         let err = super::run(&missing, &env, Duration::from_secs(1))
             .await

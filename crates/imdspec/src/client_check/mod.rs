@@ -149,6 +149,10 @@ pub fn main(args: ClientCheckArgs) -> ExitCode {
         Ok(e) => e,
         Err(e) => return usage_error(e),
     };
+    if let Err(e) = child::find_program(&args.command[0]) {
+        eprintln!("error: cannot start the client: {e}");
+        return ExitCode::from(3);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
