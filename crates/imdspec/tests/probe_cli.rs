@@ -725,8 +725,17 @@ async fn both_rounds_timing_out_stay_within_budget() {
         .await
         .unwrap();
     let url = server.url();
-    let run = probe(&["--endpoint", &url, "--format", "json"]).await;
+    let (json_args, human_args) = (
+        ["--endpoint", &url, "--format", "json"],
+        ["--endpoint", &url],
+    );
+    let (run, human) = tokio::join!(probe(&json_args), probe(&human_args));
     assert_eq!(run.code, 0, "the token PUT answered: {}", run.stdout);
+    assert_eq!(human.code, 0);
+    snapshot(
+        "slow-gets-human",
+        &redact(&human.stdout, std::slice::from_ref(&url)),
+    );
     let v = run.json();
     let obs = &v["observations"];
     assert_eq!(

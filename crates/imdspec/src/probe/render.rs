@@ -158,24 +158,25 @@ pub fn human(obs: &Observations, f: &Findings, declared: Option<Declared<'_>>) -
             (Some(200), None) => ", no TTL echo".into(),
             _ => String::new(),
         };
-        let v2 = match f.v2 {
-            V2::Works => "works",
-            V2::HopLimited => "NO ANSWER",
-            V2::Broken => "BROKEN",
-            V2::Disabled => "off",
-            V2::Unknown => "unclear",
+        // This row is about the token PUT alone; the verdict weighs it with the rest.
+        let token = match (f.v2, put.answered()) {
+            (V2::Disabled, _) => "off",
+            (_, Some(200)) => "works",
+            (_, Some(_)) => "REFUSED",
+            (V2::HopLimited, None) => "NO ANSWER",
+            (_, None) => "FAILED",
         };
-        row("IMDSv2 token", v2.into(), evidence(put, t, &echoed));
+        row("IMDSv2 token", token.into(), evidence(put, t, &echoed));
         if let Some(tg) = &obs.token_get {
             let remaining = match (tg.answered(), tg.ttl_header.as_deref()) {
                 (Some(_), Some(ttl)) => format!(", remaining TTL {ttl} s"),
                 (Some(_), None) => ", no remaining-TTL header".into(),
                 _ => String::new(),
             };
-            let value = if tg.answered() == Some(200) {
-                "works"
-            } else {
-                "REFUSED"
+            let value = match tg.answered() {
+                Some(200) => "works",
+                Some(_) => "REFUSED",
+                None => "FAILED",
             };
             row(
                 "IMDSv2 GET with token",
@@ -214,12 +215,12 @@ pub fn human(obs: &Observations, f: &Findings, declared: Option<Declared<'_>>) -
                 "not probed (add --ipv6)".into()
             },
         );
-        let hop = match f.v2 {
-            V2::HopLimited => (
+        let hop = match (f.v2, put.answered()) {
+            (V2::HopLimited, _) => (
                 "TOO LOW here",
                 "token responses are dropped before they reach this position",
             ),
-            V2::Works => ("enough here", "the token response arrived"),
+            (_, Some(200)) => ("enough here", "the token response arrived"),
             _ => ("unknown", ""),
         };
         row("HttpPutResponseHopLimit", hop.0.into(), hop.1.into());
