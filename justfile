@@ -51,6 +51,10 @@ fuzz-smoke:
 bench:
     cargo bench --workspace
 
+# Load benchmark: wrk against release `imdspec serve` and a bare hyper server, side by side.
+bench-serve seconds="10" connections="32":
+    bash crates/imds-server/bench-serve.sh {{seconds}} {{connections}}
+
 # Review pending insta snapshots.
 snap:
     cargo insta review
