@@ -5,6 +5,7 @@
 //! derived, so they always agree with the fields they come from.
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -626,13 +627,38 @@ impl Instance {
         if self.user_data_bytes().is_some_and(|d| d.len() > 16 * 1024) {
             return bad("user-data", "user data is limited to 16 KiB".into());
         }
+        // These fields become path segments; anything else would be listed but unreachable.
         if let Some(role) = &self.iam
-            && (role.role_name.is_empty() || role.role_name.contains('/'))
+            && !valid_role_name(&role.role_name)
         {
             return bad(
                 "iam.role-name",
-                format!("not a role name: {:?}", role.role_name),
+                format!(
+                    "not an IAM role name (1-64 of letters, digits and + = , . @ _ -; not '.' or '..'): {:?}",
+                    role.role_name
+                ),
             );
+        }
+        for name in self.block_device_mapping.keys() {
+            if !valid_device_name(name) {
+                return bad(
+                    &format!("block-device-mapping.{name}"),
+                    format!("expected ami, root, swap, ebsN or ephemeralN, got {name:?}"),
+                );
+            }
+        }
+        for (i, eni) in self.network_interfaces.iter().enumerate() {
+            for (list, field) in [
+                (&eni.public_ipv4s, "public-ipv4s"),
+                (&eni.local_ipv4s, "local-ipv4s"),
+            ] {
+                if let Some(bad_ip) = list.iter().find(|ip| ip.parse::<Ipv4Addr>().is_err()) {
+                    return bad(
+                        &format!("network-interfaces.{i}.{field}"),
+                        format!("not an IPv4 address: {bad_ip:?}"),
+                    );
+                }
+            }
         }
         for (i, key) in self.public_keys.iter().enumerate() {
             if key.name.is_empty() || key.name.contains(['\n', '/']) {
@@ -644,6 +670,26 @@ impl Instance {
         }
         Ok(())
     }
+}
+
+/// IAM's role name rule (1–64 of `[A-Za-z0-9+=,.@_-]`), minus `.` and `..`, which no request
+/// path can name.
+fn valid_role_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+/// `block-device-mapping/` names (spec §3.13 [H]): `ami`, `root`, `swap`, `ebsN`, `ephemeralN`.
+fn valid_device_name(name: &str) -> bool {
+    let numbered = |prefix: &str| {
+        name.strip_prefix(prefix)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    matches!(name, "ami" | "root" | "swap") || numbered("ebs") || numbered("ephemeral")
 }
 
 /// Tag keys allowed when tags are exposed in instance metadata (spec §3.10).
