@@ -219,6 +219,30 @@ fn validation_errors_name_line_and_field() {
             4,
             "empty key name",
         ),
+        (
+            "[iam]\nrole-name = \"..\"\n",
+            "{\n  \"iam\": {\n    \"role-name\": \"..\"\n  }\n}",
+            2,
+            "iam.role-name",
+            3,
+            "role name no path can reach",
+        ),
+        (
+            "[block-device-mapping]\nami = \"/dev/xvda\"\n\"my disk\" = \"/dev/sdb\"\n",
+            "{\n  \"block-device-mapping\": {\n    \"ami\": \"/dev/xvda\",\n    \"my disk\": \"/dev/sdb\"\n  }\n}",
+            3,
+            "block-device-mapping.my disk",
+            4,
+            "device name outside spec 3.13",
+        ),
+        (
+            "[[network-interfaces]]\nmac = \"0e:49:61:0f:c3:11\"\npublic-ipv4s = [\"3.88.21.4/32\"]\n",
+            "{\n  \"network-interfaces\": [\n    {\n      \"mac\": \"0e:49:61:0f:c3:11\",\n      \"public-ipv4s\": [\"3.88.21.4/32\"]\n    }\n  ]\n}",
+            3,
+            "network-interfaces.0.public-ipv4s",
+            5,
+            "public IPv4 that is not an address",
+        ),
     ];
     let mut wrong = Vec::new();
     for (toml_text, json_text, toml_line, field, json_line, what) in cases {

@@ -336,3 +336,49 @@ fn unknown_versions_are_404() {
         }
     }
 }
+
+/// Arbitrary printable text, for fields that become path segments.
+fn any_segment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[ -~]{0,12}",
+        Just(".".to_owned()),
+        Just("..".to_owned()),
+        Just("a b".to_owned()),
+        Just("a?b".to_owned()),
+        Just("x/y".to_owned()),
+        Just("%2e".to_owned()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..config() })]
+
+    /// Whatever an instance file puts in the fields that become path segments (role name,
+    /// block-device names, public IPv4s), an instance that passes validation has a tree where
+    /// every path is listed and every listed entry resolves: validation refuses the rest, so
+    /// a server can never be loaded with a half-reachable tree.
+    #[test]
+    fn validated_instances_have_fully_reachable_trees(
+        instance in instances(),
+        role in prop_oneof![2 => support::role_name(), 1 => any_segment()],
+        device in prop_oneof![2 => "(ebs|ephemeral)[0-9]{1,2}", 1 => any_segment()],
+        public_ip in prop_oneof![2 => support::ipv4(), 1 => any_segment()],
+    ) {
+        let mut i = instance;
+        if let Some(r) = i.iam.as_mut() {
+            r.role_name = role;
+        }
+        i.block_device_mapping.insert(device, "/dev/sdb".into());
+        i.network_interfaces[0].public_ipv4s.push(public_ip);
+        match i.validate() {
+            // Refused: the error names one of the fields we filled in.
+            Err((field, _)) => prop_assert!(
+                field == "iam.role-name"
+                    || field.starts_with("block-device-mapping.")
+                    || field == "network-interfaces.0.public-ipv4s",
+                "unexpected field {}", field
+            ),
+            Ok(()) => check_version(&i, Version::LATEST, true)?,
+        }
+    }
+}

@@ -120,7 +120,7 @@ pub fn walk(f: &Fixture, version: &str) -> Walk {
 
 // ---------------------------------------------------------------- instance strategy
 
-fn ipv4() -> impl Strategy<Value = String> {
+pub fn ipv4() -> impl Strategy<Value = String> {
     (1u8..=223, any::<u8>(), any::<u8>(), 1u8..=254)
         .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}"))
 }
@@ -141,7 +141,7 @@ fn tag_key() -> impl Strategy<Value = String> {
 }
 
 /// IAM role names: letters, digits and `+=,.@_-` (IAM's own rule), never `.` or `..`.
-fn role_name() -> impl Strategy<Value = String> {
+pub fn role_name() -> impl Strategy<Value = String> {
     "[A-Za-z0-9+=,.@_-]{1,24}".prop_filter("dot names", |n| n != "." && n != "..")
 }
 
