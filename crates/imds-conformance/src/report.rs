@@ -536,3 +536,99 @@ fn failure_text(c: &CaseResult) -> String {
     let _ = writeln!(s, "doc: {}", c.doc);
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(id: &str, level: Level, outcome: Outcome) -> CaseResult {
+        CaseResult {
+            id: id.into(),
+            target: "t".into(),
+            level,
+            area: "a".into(),
+            outcome,
+            summary: "s".into(),
+            doc: "https://x".into(),
+            spec: None,
+            reason: None,
+            duration_ms: 0,
+            detail: Detail::default(),
+        }
+    }
+
+    fn report(cases: Vec<CaseResult>, strict: bool) -> Report {
+        let target = TargetInfo {
+            name: "t".into(),
+            endpoint: "http://127.0.0.1:1".into(),
+            description: None,
+            declared: TargetOptions::default(),
+            detected: TargetOptions::default(),
+            effective: TargetOptions::default(),
+            expectations: None,
+        };
+        Report {
+            runs: vec![RunResult {
+                target,
+                summary: Summary::of(&cases),
+                stale_expectations: Vec::new(),
+                notes: Vec::new(),
+                duration_ms: 0,
+                cases,
+            }],
+            strict,
+        }
+    }
+
+    #[test]
+    fn exit_codes_follow_levels_and_strictness() {
+        let should_fail = || vec![case("a.b", Level::Should, Outcome::Fail)];
+        assert_eq!(report(should_fail(), false).exit_code(), 0);
+        assert_eq!(report(should_fail(), true).exit_code(), 1);
+        let info = || vec![case("a.b", Level::Info, Outcome::Error)];
+        assert_eq!(report(info(), true).exit_code(), 0);
+        assert_eq!(
+            report(vec![case("a.b", Level::Must, Outcome::Error)], false).exit_code(),
+            1
+        );
+        assert_eq!(
+            report(vec![case("a.b", Level::Info, Outcome::Xpass)], false).exit_code(),
+            1
+        );
+        assert_eq!(
+            report(vec![case("a.b", Level::Must, Outcome::Xfail)], true).exit_code(),
+            0
+        );
+    }
+
+    #[test]
+    fn junit_maps_outcomes() {
+        let r = report(
+            vec![
+                case("a.pass", Level::Must, Outcome::Pass),
+                case("a.fail", Level::Must, Outcome::Fail),
+                case("a.err", Level::Must, Outcome::Error),
+                case("a.xfail", Level::Must, Outcome::Xfail),
+                case("a.xpass", Level::Must, Outcome::Xpass),
+                case("a.info", Level::Info, Outcome::Fail),
+                case("a.skip", Level::Must, Outcome::Skip),
+            ],
+            false,
+        );
+        let xml = r.to_junit();
+        assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
+        assert_eq!(xml.matches("<error").count(), 1, "{xml}");
+        assert_eq!(xml.matches("<skipped").count(), 2, "{xml}");
+        assert!(xml.contains("expected failure"), "{xml}");
+        assert!(xml.contains("does not fail the run"), "{xml}");
+        let json = r.to_json_value();
+        assert_eq!(json["version"], SCHEMA_VERSION);
+        assert_eq!(json["summary"]["xpass"], 1);
+        assert_eq!(json["target"]["name"], "t");
+        assert_eq!(json["cases"].as_array().map(Vec::len), Some(7));
+        let human = r.to_human(false);
+        assert!(human.contains("imdspec run: FAIL"), "{human}");
+        assert!(!human.contains('\x1b'), "{human}");
+        assert!(r.to_human(true).contains('\x1b'));
+    }
+}

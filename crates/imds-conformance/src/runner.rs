@@ -581,9 +581,16 @@ pub async fn run(catalogue: Arc<Catalogue>, config: RunConfig) -> Result<RunResu
         session_error,
         discovery,
         put_timed_out,
-    } = detect(&client, config.declared)
-        .await
-        .map_err(unreachable)?;
+    } = match tokio::time::timeout_at(deadline.into(), detect(&client, config.declared)).await {
+        Ok(d) => d.map_err(unreachable)?,
+        Err(_) => Detection {
+            detected: TargetOptions::default(),
+            session: None,
+            session_error: Some("run deadline reached while detecting the target's options".into()),
+            discovery: Discovery::default(),
+            put_timed_out: false,
+        },
+    };
     let effective = config.declared.or(detected);
     let ctx = Arc::new(RunCtx {
         client: client.clone(),

@@ -408,3 +408,125 @@ async fn unknown_paths_answer_500() {
         ],
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_answers_are_retried_and_noted() {
+    let (server, _imds) = model_server(profile("optional")).await;
+    Mock::given(method("GET"))
+        .and(path("/latest/meta-data/ami-id"))
+        .respond_with(ResponseTemplate::new(429))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let r = run_on(&server, "optional").await;
+    assert_eq!(non_passing(&r), Vec::<String>::new());
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("429") && n.contains("backing off")),
+        "{:?}",
+        r.notes
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_listing_is_capped() {
+    let (server, _imds) = model_server(profile("optional")).await;
+    let huge: Vec<String> = (0..1500).map(|n| format!("zone-{n}")).collect();
+    mount(
+        &server,
+        Mock::given(method("GET"))
+            .and(path_regex("^/latest/meta-data/placement/?$"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(huge.join("\n"))),
+    )
+    .await;
+    let r = run_on(&server, "optional").await;
+    assert_mutation(
+        &r,
+        &["crawl.listing.entries-resolve", "listing.placement.entries"],
+        &["crawl.*"],
+    );
+    let case = r
+        .cases
+        .iter()
+        .find(|c| c.id == "crawl.listing.entries-resolve")
+        .unwrap();
+    assert_eq!(case.outcome, Outcome::Error);
+    assert!(
+        case.reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("1500 entries"),
+        "{:?}",
+        case.reason
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_not_followed() {
+    let (server, _imds) = model_server(profile("optional")).await;
+    mount(
+        &server,
+        Mock::given(method("GET"))
+            .and(path("/latest/meta-data/ami-id"))
+            .respond_with(
+                ResponseTemplate::new(302)
+                    .insert_header("location", "/latest/meta-data/ami-launch-index"),
+            ),
+    )
+    .await;
+    let r = run_on(&server, "optional").await;
+    assert_mutation(
+        &r,
+        &["category.ami-id.format", "consistency.identity.image-id"],
+        &[
+            "crawl.*",
+            "token.use.reuse",
+            "methods.metadata.head-ok",
+            "category.content-type.text-plain",
+        ],
+    );
+    let case = r
+        .cases
+        .iter()
+        .find(|c| c.id == "category.ami-id.format")
+        .unwrap();
+    assert!(
+        case.detail.failures[0].observed.starts_with("302"),
+        "{:?}",
+        case.detail
+    );
+    // The failing exchange is in the report.
+    let ex = &case.detail.exchanges[0];
+    assert_eq!(ex.response.as_ref().map(|r| r.status), Some(302));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_deadline_turns_slow_cases_into_errors() {
+    let (server, _imds) = model_server(profile("optional")).await;
+    mount(
+        &server,
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(404).set_delay(Duration::from_secs(3))),
+    )
+    .await;
+    let mut cfg = config(&server.uri(), declared(&profile("optional")));
+    cfg.client.timeout = Duration::from_secs(5);
+    cfg.deadline = Duration::from_millis(800);
+    let r = run(catalogue(), cfg).await;
+    let not_error: Vec<String> = r
+        .cases
+        .iter()
+        .filter(|c| !matches!(c.outcome, Outcome::Error | Outcome::Skip))
+        .map(|c| format!("{} {:?}", c.id, c.outcome))
+        .collect();
+    assert!(not_error.is_empty(), "{not_error:?}");
+    assert!(
+        r.cases
+            .iter()
+            .any(|c| c.reason.as_deref().is_some_and(|m| m.contains("deadline"))),
+        "{:#?}",
+        non_passing(&r)
+    );
+}
