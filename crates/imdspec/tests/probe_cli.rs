@@ -435,6 +435,14 @@ async fn ipv6_listener_on_loopback_shows_http_protocol_ipv6() {
     assert_eq!(v["HttpProtocolIpv6"], "enabled");
     assert_eq!(v["observations"]["endpoints"][1]["role"], "ipv6");
     assert_eq!(v["observations"]["endpoints"][1]["ipv6"], true);
+    // Exactly the two endpoints given were probed, nothing else.
+    let probed: Vec<&str> = v["observations"]["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(probed, [urls[0].as_str(), urls[1].as_str()]);
     let file = OptionsFile::declaring(&opts);
     let run = probe(&[
         "--endpoint",
@@ -489,6 +497,32 @@ async fn ipv6_listener_on_loopback_shows_http_protocol_ipv6() {
             .contains("HttpProtocolIpv6: declared enabled, observed disabled"),
         "{}",
         run.stdout
+    );
+
+    // An IPv6-only position: nothing on the IPv4 endpoint, the IPv6 one answers and the
+    // verdict is about it.
+    let closed_v4 = format!(
+        "http://127.0.0.1:{}",
+        closed_port((Ipv4Addr::LOCALHOST, 0).into())
+    );
+    let run = probe(&[
+        "--endpoint",
+        &closed_v4,
+        "--ipv6-endpoint",
+        &urls[1],
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let v = run.json();
+    assert_eq!(v["endpoint"], urls[1].as_str());
+    assert_eq!(v["HttpProtocolIpv6"], "enabled");
+    assert_eq!(v["imdsv1"], "open");
+    assert_eq!(v["imdsv2"], "works");
+    assert_eq!(
+        v["observations"]["endpoints"][0]["tcp_connect"]["outcome"],
+        "refused"
     );
 }
 
