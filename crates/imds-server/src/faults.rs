@@ -310,11 +310,17 @@ impl FaultState {
         c.issued.push_back(fingerprint);
     }
 
-    /// Decides what one request gets. `token` is the fingerprint of the presented token.
-    pub(crate) fn decide(&self, kind: RequestKind, token: Option<u128>) -> Decision {
+    /// Decides what one request gets. `token` gives the key of the presented token (only
+    /// computed when some fault is in force).
+    pub(crate) fn decide(
+        &self,
+        kind: RequestKind,
+        token: impl FnOnce() -> Option<u128>,
+    ) -> Decision {
         if !self.active.load(Ordering::Relaxed) {
             return Decision::Model;
         }
+        let token = token();
         let mut c = self.lock();
         c.requests += 1;
         if let Some(n) = c.faults.revoke_tokens_after
@@ -394,29 +400,29 @@ mod tests {
     fn counted_faults_stop_after_n() {
         let s = FaultState::new(Faults::parse_all(["get=500x2"]).unwrap());
         let d: Vec<_> = (0..3)
-            .map(|_| s.decide(RequestKind::Metadata, None))
+            .map(|_| s.decide(RequestKind::Metadata, || None))
             .collect();
         assert_eq!(d[0], Decision::Status(500, "get=500x2".into()));
         assert_eq!(d[1], Decision::Status(500, "get=500x2".into()));
         assert_eq!(d[2], Decision::Model);
-        assert_eq!(s.decide(RequestKind::TokenPut, None), Decision::Model);
+        assert_eq!(s.decide(RequestKind::TokenPut, || None), Decision::Model);
     }
 
     #[test]
     fn revocation_covers_only_tokens_issued_before() {
         let s = FaultState::new(Faults::parse_all(["revoke-tokens-after=2"]).unwrap());
         s.track_issued(1);
-        assert_eq!(s.decide(RequestKind::TokenPut, None), Decision::Model);
-        assert_eq!(s.decide(RequestKind::Metadata, Some(1)), Decision::Model);
+        assert_eq!(s.decide(RequestKind::TokenPut, || None), Decision::Model);
+        assert_eq!(s.decide(RequestKind::Metadata, || Some(1)), Decision::Model);
         // Third request: revocation happens before it is answered.
         assert_eq!(
-            s.decide(RequestKind::Metadata, Some(1)),
+            s.decide(RequestKind::Metadata, || Some(1)),
             Decision::Revoked("revoke-tokens-after=2".into())
         );
         s.track_issued(2);
-        assert_eq!(s.decide(RequestKind::Metadata, Some(2)), Decision::Model);
+        assert_eq!(s.decide(RequestKind::Metadata, || Some(2)), Decision::Model);
         assert_eq!(
-            s.decide(RequestKind::Metadata, Some(1)),
+            s.decide(RequestKind::Metadata, || Some(1)),
             Decision::Revoked("revoke-tokens-after=2".into())
         );
     }
@@ -425,16 +431,16 @@ mod tests {
     fn set_faults_resets_counters() {
         let s = FaultState::new(Faults::parse_all(["token-put=403x1"]).unwrap());
         assert!(matches!(
-            s.decide(RequestKind::TokenPut, None),
+            s.decide(RequestKind::TokenPut, || None),
             Decision::Status(403, _)
         ));
-        assert_eq!(s.decide(RequestKind::TokenPut, None), Decision::Model);
+        assert_eq!(s.decide(RequestKind::TokenPut, || None), Decision::Model);
         s.set(s.get());
         assert!(matches!(
-            s.decide(RequestKind::TokenPut, None),
+            s.decide(RequestKind::TokenPut, || None),
             Decision::Status(403, _)
         ));
         s.set(Faults::none());
-        assert_eq!(s.decide(RequestKind::TokenPut, None), Decision::Model);
+        assert_eq!(s.decide(RequestKind::TokenPut, || None), Decision::Model);
     }
 }

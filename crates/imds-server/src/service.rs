@@ -60,7 +60,6 @@ pub(crate) async fn handle(
     let mut req = Request::from_parts(parts, ());
     let kind = request_kind(&req);
     let token = req.headers().get(TOKEN_HEADER).map(|v| v.as_bytes());
-    let token_id = token.map(token_key);
     let journal = shared.journal.enabled();
     let seq = if journal {
         shared.journal.next_seq()
@@ -95,7 +94,7 @@ pub(crate) async fn handle(
         latency_us: 0,
     });
 
-    let (resp, outcome, fault) = match shared.faults.decide(kind, token_id) {
+    let (resp, outcome, fault) = match shared.faults.decide(kind, || token.map(token_key)) {
         Decision::Model => {
             let (r, o) = shared.imds.handle_with_outcome(&req);
             (r, Some(o), None)
@@ -157,8 +156,11 @@ fn micros(d: Duration) -> u64 {
 
 fn request_kind<B>(req: &Request<B>) -> RequestKind {
     let path = req.uri().path();
-    let token_path = imds_model::parse::parse_path(path)
-        .is_ok_and(|p| p.segments.len() == 3 && p.segments[1] == "api" && p.segments[2] == "token");
+    // Only paths mentioning api/token can be token paths; skip the parse for the rest.
+    let token_path = path.contains("api/token")
+        && imds_model::parse::parse_path(path).is_ok_and(|p| {
+            p.segments.len() == 3 && p.segments[1] == "api" && p.segments[2] == "token"
+        });
     match *req.method() {
         Method::PUT if token_path => RequestKind::TokenPut,
         Method::GET | Method::HEAD if !token_path => RequestKind::Metadata,
