@@ -1,0 +1,36 @@
+//! The usage example of README.md, kept compiling and true.
+
+use std::{sync::Arc, time::Duration};
+
+use imds_model::{HttpTokens, Imds, Instance, ManualClock, MetadataOptions, Timestamp, TokenKey};
+
+#[test]
+fn readme_example() -> Result<(), http::Error> {
+    let clock = Arc::new(ManualClock::new(Timestamp::from_secs(1_768_470_000)));
+    let options = MetadataOptions {
+        http_tokens: HttpTokens::Required,
+        ..MetadataOptions::default()
+    };
+    let imds = Imds::new(
+        options,
+        Instance::default(),
+        &TokenKey::new([7; 32]),
+        clock.clone(),
+    );
+
+    let put = http::Request::put("/latest/api/token")
+        .header("x-aws-ec2-metadata-token-ttl-seconds", "60")
+        .body(())?;
+    let token = imds.handle(&put).into_body();
+    assert_eq!(token.len(), 56);
+
+    let get = http::Request::get("/latest/meta-data/instance-id")
+        .header("x-aws-ec2-metadata-token", &token[..])
+        .body(())?;
+    let ok = imds.handle(&get);
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["x-aws-ec2-metadata-token-ttl-seconds"], "60");
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(imds.handle(&get).status(), 401);
+    Ok(())
+}
