@@ -55,6 +55,11 @@ bench:
 bench-serve seconds="10" connections="32":
     bash crates/imds-server/bench-serve.sh {{seconds}} {{connections}}
 
-# Review pending insta snapshots.
+# Review pending insta snapshots (in-crate ones only: cargo-insta does not see snapshots/model/).
 snap:
     cargo insta review
+
+# Re-record the model's snapshots in snapshots/model/ and show what changed (review with git diff).
+snap-model:
+    INSTA_UPDATE=always cargo test -p imds-model --test snapshots
+    git diff --stat -- snapshots/model
