@@ -139,7 +139,9 @@ pub fn infer(obs: &Observations) -> Findings {
         _ => V1::Unknown,
     };
     let token_get_status = obs.token_get.as_ref().and_then(Step::answered);
-    let hop_limited = put.outcome.is_silent() && get_status.is_some();
+    // GETs are not hop-limited (spec §2.6): a silent PUT beside an answered GET is the limit.
+    let hop_limited =
+        put.outcome.is_silent() && get_status.is_some() && http_endpoint != Some(Toggle::Disabled);
     let v2 = if http_endpoint == Some(Toggle::Disabled) {
         V2::Disabled
     } else if put_status == Some(200) && token_get_status == Some(200) {
@@ -695,6 +697,18 @@ mod tests {
             );
             assert!(f.verdict.contains("hop limit too low"), "{}", f.verdict);
         }
+    }
+
+    #[test]
+    fn a_turned_off_endpoint_is_not_a_hop_limit() {
+        let f = infer(&obs(
+            failed(StepOutcome::ResponseTimeout),
+            answered(403),
+            None,
+            None,
+        ));
+        assert_eq!(f.v2, V2::Disabled);
+        assert!(f.diagnoses.is_empty(), "{:?}", f.diagnoses);
     }
 
     #[test]
