@@ -27,7 +27,16 @@ fn client_check(args: &[&str]) -> Output {
 
 /// Runs client-check with `--format json` and returns (exit code, report).
 fn json_report(args: &[&str]) -> (i32, Value) {
-    let mut all = vec!["--format", "json", "--timeout-ms", "15000", "--jobs", "8"];
+    let mut all = vec![
+        "--format",
+        "json",
+        "--timeout-ms",
+        "15000",
+        "--concurrency",
+        "8",
+        "--detail",
+        "all",
+    ];
     all.extend_from_slice(args);
     let out = client_check(&all);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -298,7 +307,7 @@ exit 0"#;
             "client-check",
             "--format",
             "json",
-            "--jobs",
+            "--concurrency",
             "8",
             "--",
             "sh",

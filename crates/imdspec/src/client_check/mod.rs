@@ -27,6 +27,71 @@ use imds_server::{ImdsServer, JournalEntry, Limits};
 
 use scenario::{Scenario, Scenarios};
 
+/// The scenario files, compiled in (`--clients-dir` reads them from disk instead).
+const SCENARIO_FILES: &[(&str, &str)] = &[
+    (
+        "credentials.toml",
+        include_str!("../../../../conformance/clients/credentials.toml"),
+    ),
+    (
+        "environment.toml",
+        include_str!("../../../../conformance/clients/environment.toml"),
+    ),
+    (
+        "fallback.toml",
+        include_str!("../../../../conformance/clients/fallback.toml"),
+    ),
+    (
+        "headers.toml",
+        include_str!("../../../../conformance/clients/headers.toml"),
+    ),
+    (
+        "retries.toml",
+        include_str!("../../../../conformance/clients/retries.toml"),
+    ),
+    (
+        "server.toml",
+        include_str!("../../../../conformance/clients/server.toml"),
+    ),
+    (
+        "tokens.toml",
+        include_str!("../../../../conformance/clients/tokens.toml"),
+    ),
+];
+
+/// The per-client expectations files, compiled in: (target name, text).
+const TARGET_FILES: &[(&str, &str)] = &[
+    (
+        "aws-sdk-rust",
+        include_str!("../../../../conformance/clients/targets/aws-sdk-rust.toml"),
+    ),
+    (
+        "botocore",
+        include_str!("../../../../conformance/clients/targets/botocore.toml"),
+    ),
+];
+
+/// Where the compiled-in files live in the source tree, for messages.
+const CLIENTS_DIR: &str = "conformance/clients";
+
+fn embedded_scenarios() -> Result<Scenarios, imds_conformance::CatalogueError> {
+    let files: Vec<(PathBuf, String)> = SCENARIO_FILES
+        .iter()
+        .map(|(name, text)| (Path::new(CLIENTS_DIR).join(name), (*text).to_owned()))
+        .collect();
+    Scenarios::from_sources(&files)
+}
+
+/// Which request/response exchanges the JSON report keeps (the request sequence is always
+/// in each scenario's notes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DetailLevel {
+    /// Exchanges of non-passing scenarios only; the human output lists their requests.
+    Failures,
+    /// Exchanges of every scenario; the human output lists every scenario's requests.
+    All,
+}
+
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Format {
@@ -60,13 +125,17 @@ pub struct ClientCheckArgs {
     /// Known differences from this expectations file.
     #[arg(long, value_name = "FILE")]
     expectations: Option<PathBuf>,
-    /// The scenario catalogue (default: `conformance/clients` in this or a parent directory).
+    /// Read scenarios and targets from DIR (`*.toml`, `targets/`) instead of the compiled-in
+    /// `conformance/clients`.
     #[arg(long, value_name = "DIR")]
     clients_dir: Option<PathBuf>,
-    /// Scenarios run at the same time (each has its own server and client).
+    /// Scenarios run at once (each has its own server and client).
     #[arg(long, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u64).range(1..=64))]
-    jobs: u64,
+    concurrency: u64,
+    /// Which request/response exchanges the report keeps.
+    #[arg(long, value_enum, default_value = "failures")]
+    detail: DetailLevel,
     /// Should-level failures fail the run too.
     #[arg(long)]
     strict: bool,
@@ -86,27 +155,13 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// `conformance/clients` in the working directory or a parent, else in the source tree.
-fn default_clients_dir() -> Option<PathBuf> {
-    let cwd = std::env::current_dir().ok();
-    for base in cwd.iter().flat_map(|c| c.ancestors()) {
-        let d = base.join("conformance").join("clients");
-        if d.is_dir() {
-            return Some(d);
-        }
-    }
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/clients");
-    built.is_dir().then_some(built)
-}
-
 /// Runs `imdspec client-check`.
 pub fn main(args: ClientCheckArgs) -> ExitCode {
-    let Some(dir) = args.clients_dir.clone().or_else(default_clients_dir) else {
-        return usage_error(
-            "cannot find conformance/clients here or in a parent directory; give --clients-dir",
-        );
+    let scenarios = match &args.clients_dir {
+        Some(dir) => Scenarios::load(dir),
+        None => embedded_scenarios(),
     };
-    let scenarios = match Scenarios::load(&dir) {
+    let scenarios = match scenarios {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
@@ -131,23 +186,13 @@ pub fn main(args: ClientCheckArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let expectations = match (&args.target, &args.expectations) {
-        (Some(name), _) => {
-            let file = Expectations::target_file(&dir, name);
-            if !file.is_file() {
-                return usage_error(format!(
-                    "--target {name}: no {} (targets: {})",
-                    file.display(),
-                    known_targets(&dir).join(", ")
-                ));
-            }
-            Some(file)
-        }
-        (None, Some(file)) => Some(file.clone()),
-        (None, None) => None,
+        (Some(name), _) => target_expectations(args.clients_dir.as_deref(), name),
+        (None, Some(file)) => Expectations::load(file).map(Some).map_err(usage_error),
+        (None, None) => Ok(None),
     };
-    let expectations = match expectations.as_deref().map(Expectations::load).transpose() {
+    let expectations = match expectations {
         Ok(e) => e,
-        Err(e) => return usage_error(e),
+        Err(code) => return code,
     };
     if let Err(e) = child::find_program(&args.command[0]) {
         eprintln!("error: cannot start the client: {e}");
@@ -170,7 +215,8 @@ pub fn main(args: ClientCheckArgs) -> ExitCode {
         name,
         command: args.command.clone(),
         timeout: Duration::from_millis(args.timeout_ms),
-        jobs: usize::try_from(args.jobs).unwrap_or(1),
+        concurrency: usize::try_from(args.concurrency).unwrap_or(1),
+        all_exchanges: args.detail == DetailLevel::All,
     };
     let run = runtime.block_on(run_all(
         &config,
@@ -184,7 +230,7 @@ pub fn main(args: ClientCheckArgs) -> ExitCode {
     };
     let color = args.output.is_none() && std::io::stdout().is_terminal();
     let text = match args.format {
-        Format::Human => human(&report, color),
+        Format::Human => human(&report, color, args.detail == DetailLevel::All),
         Format::Json => report.to_json(),
         Format::Junit => {
             report
@@ -206,16 +252,37 @@ pub fn main(args: ClientCheckArgs) -> ExitCode {
     ExitCode::from(report.exit_code())
 }
 
-fn known_targets(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir.join("targets"))
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .collect();
-    names.sort();
-    names
+/// `--target NAME`: `targets/NAME.toml` under `--clients-dir` if given, else compiled in.
+fn target_expectations(dir: Option<&Path>, name: &str) -> Result<Option<Expectations>, ExitCode> {
+    let text = match dir {
+        Some(dir) => {
+            let file = Expectations::target_file(dir, name);
+            if !file.is_file() {
+                return Err(usage_error(format!(
+                    "--target {name}: no {}",
+                    file.display()
+                )));
+            }
+            return Expectations::load(&file).map(Some).map_err(usage_error);
+        }
+        None => TARGET_FILES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t),
+    };
+    let Some(text) = text else {
+        let known: Vec<&str> = TARGET_FILES.iter().map(|(n, _)| *n).collect();
+        return Err(usage_error(format!(
+            "--target {name}: no such target (known: {})",
+            known.join(", ")
+        )));
+    };
+    let path = Path::new(CLIENTS_DIR)
+        .join("targets")
+        .join(format!("{name}.toml"));
+    Expectations::parse(&path, text)
+        .map(Some)
+        .map_err(usage_error)
 }
 
 /// One client-check run.
@@ -228,7 +295,9 @@ pub struct RunConfig {
     /// Per-scenario timeout.
     pub timeout: Duration,
     /// Scenarios at a time.
-    pub jobs: usize,
+    pub concurrency: usize,
+    /// Keep the exchanges of passing scenarios too.
+    pub all_exchanges: bool,
 }
 
 /// Runs `selected` concurrently (at most `jobs` at a time) and applies the expectations.
@@ -239,7 +308,7 @@ async fn run_all(
     expectations: Option<&Expectations>,
 ) -> RunResult {
     let started = Instant::now();
-    let gate = Arc::new(tokio::sync::Semaphore::new(config.jobs.max(1)));
+    let gate = Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for s in selected {
         let gate = gate.clone();
@@ -254,6 +323,9 @@ async fn run_all(
         if let Ok(mut case) = done {
             if let Some(e) = expectations {
                 e.apply(&mut case);
+            }
+            if case.outcome == Outcome::Pass && !config.all_exchanges {
+                case.detail.exchanges.clear();
             }
             cases.push(case);
         }
@@ -421,9 +493,9 @@ async fn run_scenario(s: &Scenario, config: &RunConfig) -> CaseResult {
     case
 }
 
-/// `imdspec run`'s human report, with each non-passing scenario's requests and client output
-/// added before the verdict line.
-fn human(report: &Report, color: bool) -> String {
+/// `imdspec run`'s human report, with each non-passing (or, with `all`, every) scenario's
+/// requests and client output added before the verdict line.
+fn human(report: &Report, color: bool, all: bool) -> String {
     // Client-check has no declared or detected options (each scenario sets its own).
     let text: String = report
         .to_human(color)
@@ -439,10 +511,14 @@ fn human(report: &Report, color: bool) -> String {
     out.push('\n');
     let shown: Vec<&CaseResult> = report
         .cases()
-        .filter(|c| !matches!(c.outcome, Outcome::Pass | Outcome::Skip))
+        .filter(|c| all || !matches!(c.outcome, Outcome::Pass | Outcome::Skip))
         .collect();
     if !shown.is_empty() {
-        out.push_str("requests seen per non-passing scenario (tokens as fingerprints):\n");
+        out.push_str(if all {
+            "requests seen per scenario (tokens as fingerprints):\n"
+        } else {
+            "requests seen per non-passing scenario (tokens as fingerprints):\n"
+        });
         for c in shown {
             out.push_str(&format!("  {} ({})\n", c.id, c.outcome.as_str()));
             for n in &c.detail.notes {
@@ -454,4 +530,55 @@ fn human(report: &Report, color: bool) -> String {
     out.push_str(&verdict.replacen("imdspec run:", "imdspec client-check:", 1));
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toml_names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn every_scenario_and_target_file_is_compiled_in() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(CLIENTS_DIR);
+        let embedded: Vec<String> = SCENARIO_FILES
+            .iter()
+            .map(|(n, _)| (*n).to_owned())
+            .collect();
+        assert_eq!(
+            toml_names(&dir),
+            embedded,
+            "add new scenario files to SCENARIO_FILES"
+        );
+        let embedded: Vec<String> = TARGET_FILES
+            .iter()
+            .map(|(n, _)| format!("{n}.toml"))
+            .collect();
+        assert_eq!(
+            toml_names(&dir.join("targets")),
+            embedded,
+            "add new target files to TARGET_FILES"
+        );
+        let compiled = embedded_scenarios().unwrap();
+        assert_eq!(compiled.all.len(), Scenarios::load(&dir).unwrap().all.len());
+        for (name, _) in TARGET_FILES {
+            let e = target_expectations(None, name).unwrap().unwrap();
+            assert!(!e.is_empty(), "{name}");
+            assert!(
+                stale(&e, &compiled).is_empty(),
+                "{name}: {:?}",
+                stale(&e, &compiled)
+            );
+        }
+    }
 }
