@@ -337,7 +337,7 @@ async fn run_all(
     RunResult {
         target: TargetInfo {
             name: config.name.clone(),
-            endpoint: "loopback (one reference server per scenario)".into(),
+            endpoint: "loopback, one reference server per scenario".into(),
             description: Some(format!("client: {}", config.command.join(" "))),
             declared: Default::default(),
             detected: Default::default(),
