@@ -233,6 +233,9 @@ pub enum ClientError {
     /// The exchange broke at the HTTP level (malformed response, connection reset, …).
     #[error("HTTP error: {0}")]
     Http(String),
+    /// The caller decided not to send it (e.g. after earlier identical requests timed out).
+    #[error("not sent: {0}")]
+    NotSent(String),
 }
 
 impl ClientError {

@@ -359,11 +359,10 @@ impl RunCtx {
     /// Sends `req`; token PUTs go through a breaker: after [`PUT_TIMEOUT_BREAKER`] of them
     /// timed out, further ones fail at once instead of waiting out their timeout.
     async fn send_guarded(&self, req: &Request) -> Result<Response, ClientError> {
-        let token_put = req.method == http::Method::PUT
-            && req.path.trim_end_matches('/').ends_with("/api/token");
+        let token_put = req.method == http::Method::PUT && req.path == "/latest/api/token";
         if token_put && self.put_timeouts.load(Ordering::Relaxed) >= PUT_TIMEOUT_BREAKER {
-            return Err(ClientError::Http(format!(
-                "not sent: {PUT_TIMEOUT_BREAKER} token PUTs already timed out (a hop limit dropping the answer looks like this)"
+            return Err(ClientError::NotSent(format!(
+                "{PUT_TIMEOUT_BREAKER} token PUTs already timed out (a hop limit dropping the answer looks like this)"
             )));
         }
         let result = self.client.send(req).await;
