@@ -373,6 +373,9 @@ pub fn main(args: RunArgs) -> ExitCode {
     let mut base = RunConfig::new("endpoint", args.endpoint.clone().unwrap_or_default());
     base.include = include;
     base.exclude = exclude;
+    if !catalogue.cases.iter().any(|c| base.selects(&c.id)) {
+        return usage_error("no case matches the --case/--skip selection (see --list)");
+    }
     if args.list {
         let mut out = String::new();
         for c in catalogue.cases.iter().filter(|c| base.selects(&c.id)) {

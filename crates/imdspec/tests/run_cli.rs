@@ -262,6 +262,7 @@ fn usage_errors_exit_2() {
         &["run", "--endpoint", "not a url"],
         &["run", "--target", "no-such-target", "--list"],
         &["run", "--case", "[", "--list"],
+        &["run", "--case", "no.such.case*"],
         &["run", "--http-tokens", "sometimes"],
         &["run", "--timeout-ms", "0"],
     ] {
