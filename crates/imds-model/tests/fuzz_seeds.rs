@@ -1,59 +1,17 @@
-//! Replays every committed fuzz seed and past crash input (`fuzz/seeds/<target>/`, including
-//! `regressions/`) through the same entry points the cargo-fuzz targets call, so a plain
-//! `cargo test` on stable covers them without cargo-fuzz.
+//! Replays every committed fuzz seed and past crash input of the model targets
+//! (`fuzz/seeds/<target>/`, including `regressions/`) through the same entry points the
+//! cargo-fuzz targets call, so a plain `cargo test` on stable covers them without cargo-fuzz.
 
 #[path = "../../../fuzz/harness/model.rs"]
 mod harness;
-
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
-
-fn seeds_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds")
-}
-
-/// Every file under `dir`, recursively, in a stable order.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Runs `entry` on every seed of `target`; fails naming each seed that panics.
-fn replay(target: &str, entry: fn(&[u8])) -> usize {
-    let dir = seeds_dir().join(target);
-    let files = files_under(&dir);
-    assert!(!files.is_empty(), "no seeds in {}", dir.display());
-    let failures: Vec<String> = files
-        .iter()
-        .filter_map(|file| {
-            let data = std::fs::read(file).unwrap();
-            catch_unwind(AssertUnwindSafe(|| entry(&data)))
-                .err()
-                .map(|_| file.display().to_string())
-        })
-        .collect();
-    assert!(failures.is_empty(), "{target}: seeds failed: {failures:#?}");
-    files.len()
-}
+#[path = "../../../fuzz/harness/replay.rs"]
+mod replay;
 
 #[test]
 fn every_model_target_has_a_seed_directory() {
     for (target, _) in harness::TARGETS {
         assert!(
-            seeds_dir().join(target).is_dir(),
+            replay::seeds_dir().join(target).is_dir(),
             "fuzz/seeds/{target} is missing"
         );
     }
@@ -64,7 +22,7 @@ macro_rules! replay_tests {
         $(
             #[test]
             fn $name() {
-                replay(stringify!($name), harness::$name);
+                replay::replay(stringify!($name), harness::$name);
             }
         )*
     };

@@ -29,6 +29,8 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod faults;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hop;
 mod journal;
 mod service;
