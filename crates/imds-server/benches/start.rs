@@ -17,6 +17,11 @@ fn start_first_response_drop(c: &mut Criterion) {
                 let mut s = tokio::net::TcpStream::connect(server.addr())
                     .await
                     .expect("connect");
+                // Reset instead of FIN on close: thousands of iterations would otherwise fill
+                // the port space with TIME_WAIT sockets and slow every later bind/connect.
+                socket2::SockRef::from(&s)
+                    .set_linger(Some(std::time::Duration::ZERO))
+                    .expect("SO_LINGER");
                 s.write_all(b"GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: b\r\n\r\n")
                     .await
                     .expect("write");
