@@ -7,7 +7,7 @@ default:
 
 # Run every test (what README gives).
 test:
-    cargo test --workspace --all-targets
+    cargo test --workspace
 
 # What CI runs: format check, lints, tests.
 ready:
