@@ -231,9 +231,13 @@ pub struct RunResult {
     pub cases: Vec<CaseResult>,
 }
 
-/// A whole `imdspec run`: one or more runs (the embedded default runs one per profile).
+/// A whole `imdspec run` (or `client-check`): one or more runs (the embedded default runs
+/// one per profile).
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// The command that made the report (`imdspec run`, `imdspec client-check`): names the
+    /// JUnit report and the human verdict line, and is `command` in the JSON.
+    pub command: &'static str,
     /// The runs.
     pub runs: Vec<RunResult>,
     /// `--strict`: should-level failures fail the run too.
@@ -253,6 +257,7 @@ struct JsonRun<'a> {
 struct JsonReport<'a> {
     version: u32,
     tool: String,
+    command: &'a str,
     strict: bool,
     exit_code: u8,
     summary: Summary,
@@ -302,6 +307,7 @@ impl Report {
         let report = JsonReport {
             version: SCHEMA_VERSION,
             tool: format!("imdspec {}", env!("CARGO_PKG_VERSION")),
+            command: self.command,
             strict: self.strict,
             exit_code: self.exit_code(),
             summary: self.summary(),
@@ -334,7 +340,7 @@ impl Report {
     /// a run; should-level ones likewise unless `--strict`.
     pub fn to_junit(&self) -> String {
         use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
-        let mut report = JReport::new("imdspec run");
+        let mut report = JReport::new(self.command);
         for run in &self.runs {
             let mut by_area: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
             for c in &run.cases {
@@ -489,7 +495,8 @@ impl Report {
         };
         let _ = writeln!(
             out,
-            "imdspec run: {verdict}: {} target(s), {}{}",
+            "{}: {verdict}: {} target(s), {}{}",
+            self.command,
             self.runs.len(),
             counts(&s),
             if self.strict { " (strict)" } else { "" }
@@ -568,6 +575,7 @@ mod tests {
             expectations: None,
         };
         Report {
+            command: "imdspec run",
             runs: vec![RunResult {
                 target,
                 summary: Summary::of(&cases),

@@ -241,6 +241,7 @@ async fn credentials_served_as_application_json() {
     assert_mutation(&r, &["credentials.role.content-type"], &[]);
     // The credentials themselves never reach the report.
     let json = imds_conformance::report::Report {
+        command: "imdspec run",
         runs: vec![r],
         strict: false,
     }

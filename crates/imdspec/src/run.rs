@@ -465,6 +465,7 @@ pub fn main(args: RunArgs) -> ExitCode {
         }
     };
     let report = Report {
+        command: "imdspec run",
         runs,
         strict: args.strict,
     };

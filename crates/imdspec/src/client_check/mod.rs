@@ -225,6 +225,7 @@ pub fn main(args: ClientCheckArgs) -> ExitCode {
         expectations.as_ref(),
     ));
     let report = Report {
+        command: "imdspec client-check",
         runs: vec![run],
         strict: args.strict,
     };
@@ -232,11 +233,7 @@ pub fn main(args: ClientCheckArgs) -> ExitCode {
     let text = match args.format {
         Format::Human => human(&report, color, args.detail == DetailLevel::All),
         Format::Json => report.to_json(),
-        Format::Junit => {
-            report
-                .to_junit()
-                .replacen("name=\"imdspec run\"", "name=\"imdspec client-check\"", 1)
-        }
+        Format::Junit => report.to_junit(),
     };
     let written = match &args.output {
         Some(path) => std::fs::write(path, &text)
@@ -527,7 +524,7 @@ fn human(report: &Report, color: bool, all: bool) -> String {
         }
         out.push('\n');
     }
-    out.push_str(&verdict.replacen("imdspec run:", "imdspec client-check:", 1));
+    out.push_str(&verdict);
     out.push('\n');
     out
 }
