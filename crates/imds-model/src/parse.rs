@@ -256,7 +256,7 @@ pub enum ListingError {
         line: usize,
     },
     /// Line `line` has characters a listing entry never has.
-    #[error("listing line {line} has a space, control character or stray '/'")]
+    #[error("listing line {line} has an outer space, a control character or a stray '/'")]
     BadEntry {
         /// 1-based line number.
         line: usize,
@@ -323,9 +323,13 @@ pub fn parse_listing(body: &[u8]) -> Result<Listing, ListingError> {
             Some(n) => (n, true),
             None => (raw, false),
         };
+        // Key-pair names (`0=my key`) may hold inner spaces; nothing listed starts or ends
+        // with one.
         if name.is_empty()
             || name.contains('/')
-            || !name.chars().all(|c| !c.is_control() && c != ' ')
+            || name.starts_with(' ')
+            || name.ends_with(' ')
+            || name.chars().any(char::is_control)
         {
             return Err(ListingError::BadEntry { line });
         }
@@ -429,6 +433,11 @@ mod tests {
         assert_eq!(l.render().as_bytes(), body);
         assert!(parse_listing(b"a\n\nb").is_err());
         assert!(parse_listing(b"a/b").is_err());
+        assert_eq!(
+            parse_listing(b"0=my key").unwrap().entries[0].segment(),
+            "0"
+        );
+        assert!(parse_listing(b" a").is_err() && parse_listing(b"a ").is_err());
         assert!(parse_listing(b"").unwrap().entries.is_empty());
         assert!(parse_listing(b"latest\n").unwrap().final_newline);
     }
