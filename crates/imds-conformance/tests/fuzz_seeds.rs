@@ -26,3 +26,37 @@ fn every_runner_target_has_a_seed_directory() {
         );
     }
 }
+
+mod expectations_parser {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use imds_conformance::Expectations;
+    use proptest::prelude::*;
+
+    /// What a hand-written expectations file holds.
+    #[derive(serde::Serialize)]
+    struct File {
+        xfail: BTreeMap<String, String>,
+    }
+
+    proptest! {
+        /// Every entry of a well-formed expectations file is read back with its reason
+        /// (the loader has no other proptest; the fuzz target `case_catalogue` covers bad files).
+        #[test]
+        fn expectations_round_trip(
+            entries in proptest::collection::btree_map(
+                "[a-z][a-z0-9-]{0,7}(\\.[a-z][a-z0-9-]{0,7}){0,3}",
+                "[A-Za-z0-9][ -~]{0,40}",
+                0..12,
+            )
+        ) {
+            let text = toml::to_string(&File { xfail: entries.clone() }).unwrap();
+            let parsed = Expectations::parse(Path::new("t.toml"), &text).unwrap();
+            prop_assert_eq!(parsed.len(), entries.len());
+            for (id, reason) in &entries {
+                prop_assert_eq!(parsed.reason(id), Some(reason.as_str()), "{}", text);
+            }
+        }
+    }
+}
