@@ -358,6 +358,24 @@ fn judge(
                 .map(str::to_owned),
         );
     }
+    // What the report itself writes around bodies: a secret that is only a piece of these
+    // (e.g. a body "acted token, 5" next to "<redacted token, 59 bytes>") is not a leak.
+    let strip = |text: &str| -> String {
+        let mut t = text.to_owned();
+        if shown.starts_with("<redacted ") {
+            t = t.replace(shown.as_str(), "\u{0}");
+        }
+        for phrase in [
+            "<redacted>",
+            " (body ",
+            " bytes) vs ",
+            " bytes in step ",
+            "line ",
+        ] {
+            t = t.replace(phrase, "\u{0}");
+        }
+        t
+    };
     for secret in secrets
         .iter()
         .filter(|s| s.len() >= 12 && is_distinctive(s))
@@ -369,14 +387,15 @@ fn judge(
             }
             let escaped = format!("{secret:?}");
             let escaped = &escaped[1..escaped.len() - 1];
+            let observed = strip(&f.observed);
             assert!(
-                !f.observed.contains(secret.as_str()) && !f.observed.contains(escaped),
+                !observed.contains(secret.as_str()) && !observed.contains(escaped),
                 "secret {secret:?} in a report: {}",
                 ctx()
             );
         }
         assert!(
-            !shown.contains(secret.as_str()),
+            !strip(&shown).contains(secret.as_str()),
             "secret {secret:?} in the shown body {shown:?}"
         );
     }
