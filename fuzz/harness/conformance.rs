@@ -376,10 +376,12 @@ fn judge(
         }
         t
     };
-    for secret in secrets
-        .iter()
-        .filter(|s| s.len() >= 12 && is_distinctive(s))
-    {
+    let body_text = String::from_utf8_lossy(&resp.body);
+    for secret in secrets.iter().filter(|s| {
+        // A value that also appears elsewhere in the body (inside another field) may be
+        // quoted from there.
+        s.len() >= 12 && is_distinctive(s) && body_text.matches(s.as_str()).count() <= 1
+    }) {
         for f in &rec.failures {
             // The case's own expectation text may legitimately contain any string.
             if f.expected.contains(secret.as_str()) {

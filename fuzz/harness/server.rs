@@ -144,7 +144,7 @@ fn request_heads(input: &[u8]) -> (Vec<(Sent, http::Request<()>)>, bool) {
         let (Some(method), Some(target)) = (req.method, req.path) else {
             return (out, false);
         };
-        let mut body_len = 0usize;
+        let mut content_length: Option<usize> = None;
         let mut framed = true;
         let mut builder = http::Request::builder().method(method).uri(target);
         for h in req.headers.iter() {
@@ -156,12 +156,13 @@ fn request_heads(input: &[u8]) -> (Vec<(Sent, http::Request<()>)>, bool) {
                     .ok()
                     .and_then(|v| v.parse::<usize>().ok())
                 {
-                    Some(n) if body_len == 0 || body_len == n => body_len = n,
+                    Some(n) if content_length.is_none_or(|c| c == n) => content_length = Some(n),
                     _ => framed = false,
                 }
             }
             builder = builder.header(h.name, h.value);
         }
+        let body_len = content_length.unwrap_or(0);
         let built = builder.body(());
         // Only plain origin-form requests are compared with the model; hyper refuses some
         // heads httparse accepts (absolute/authority forms, odd framing, huge heads).
