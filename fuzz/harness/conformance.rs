@@ -341,6 +341,7 @@ fn judge(
             }
         }
     }
+    let json_secrets = secrets.clone();
     let path = step
         .path
         .split('?')
@@ -380,7 +381,12 @@ fn judge(
     for secret in secrets.iter().filter(|s| {
         // A value that also appears elsewhere in the body (inside another field) may be
         // quoted from there.
-        s.len() >= 12 && is_distinctive(s) && body_text.matches(s.as_str()).count() <= 1
+        // (The field's own JSON-escaped value is taken out first.)
+        let elsewhere = json_secrets.contains(s) && {
+            let quoted = serde_json::to_string(s.as_str()).unwrap_or_default();
+            body_text.replace(&quoted, "").contains(s.as_str())
+        };
+        s.len() >= 12 && is_distinctive(s) && !elsewhere
     }) {
         for f in &rec.failures {
             // The case's own expectation text may legitimately contain any string.
