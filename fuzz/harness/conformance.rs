@@ -412,8 +412,14 @@ fn judge(
 }
 
 /// Text that can only come from the body (not from a fixed phrase of the report).
+///
+/// Only printable ASCII without quotes, backslashes or angle brackets counts: credentials,
+/// tokens and user-data lines look like that, and such text reads the same escaped or not,
+/// so it cannot be mistaken for the report's own quoting or placeholders.
 fn is_distinctive(s: &str) -> bool {
-    s.chars().any(|c| c.is_ascii_alphanumeric()) && !s.trim().is_empty()
+    s.chars().any(|c| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c == ' ' || (c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '<' | '>')))
 }
 
 // ---------------------------------------------------------------------------------------------
