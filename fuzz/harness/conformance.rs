@@ -384,7 +384,7 @@ fn judge(
         // (The field's own JSON-escaped value is taken out first.)
         let elsewhere = json_secrets.contains(s) && {
             let quoted = serde_json::to_string(s.as_str()).unwrap_or_default();
-            let rest = body_text.replace(&quoted, "");
+            let rest = body_text.replacen(&quoted, "", 1);
             rest.contains(s.as_str()) || rest.contains(&quoted[1..quoted.len() - 1])
         };
         s.len() >= 12 && is_distinctive(s) && !elsewhere
