@@ -41,6 +41,18 @@ pub struct TargetOptions {
 }
 
 impl TargetOptions {
+    /// Every option of `o` that HTTP answers can confirm; the hop limit is left unknown, since
+    /// it cannot be observed over loopback and declaring it would only add a note.
+    pub fn observable(o: &imds_model::MetadataOptions) -> TargetOptions {
+        TargetOptions {
+            http_tokens: Some(o.http_tokens),
+            http_endpoint: Some(o.http_endpoint),
+            instance_metadata_tags: Some(o.instance_metadata_tags),
+            http_protocol_ipv6: Some(o.http_protocol_ipv6),
+            http_put_response_hop_limit: None,
+        }
+    }
+
     /// Fills unknown fields from `other`.
     pub fn or(self, other: TargetOptions) -> TargetOptions {
         TargetOptions {

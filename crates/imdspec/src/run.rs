@@ -315,17 +315,6 @@ fn to_target(d: &DeclaredOptions) -> TargetOptions {
     }
 }
 
-fn all_declared(o: &MetadataOptions) -> TargetOptions {
-    TargetOptions {
-        http_tokens: Some(o.http_tokens),
-        http_endpoint: Some(o.http_endpoint),
-        instance_metadata_tags: Some(o.instance_metadata_tags),
-        http_protocol_ipv6: Some(o.http_protocol_ipv6),
-        // Not observable over loopback; declaring it would only add a note per profile.
-        http_put_response_hop_limit: None,
-    }
-}
-
 fn progress_char(c: &CaseResult) -> char {
     match c.outcome {
         Outcome::Pass => '.',
@@ -528,7 +517,7 @@ async fn run_embedded(
         let mut config = base.clone();
         config.name = name.clone();
         config.endpoint = server.url();
-        config.declared = all_declared(options);
+        config.declared = TargetOptions::observable(options);
         config.description = Some(format!(
             "embedded reference server (imds-server), profile {name}"
         ));

@@ -119,13 +119,7 @@ pub fn profile(name: &str) -> MetadataOptions {
 
 /// What the profile declares.
 pub fn declared(o: &MetadataOptions) -> TargetOptions {
-    TargetOptions {
-        http_tokens: Some(o.http_tokens),
-        http_endpoint: Some(o.http_endpoint),
-        instance_metadata_tags: Some(o.instance_metadata_tags),
-        http_protocol_ipv6: Some(o.http_protocol_ipv6),
-        http_put_response_hop_limit: None,
-    }
+    TargetOptions::observable(o)
 }
 
 /// A wiremock server answering from the model with these options (lowest priority).
