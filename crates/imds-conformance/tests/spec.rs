@@ -83,8 +83,12 @@ fn parse_spec(text: &str) -> Spec {
             } else if let Some(rest) = field.strip_prefix("Cases:") {
                 let rest = rest.trim();
                 rule.cases = Some(match rest.strip_prefix("none") {
-                    Some(reason) => Cases::None(reason.trim_start_matches([' ', '—', '-']).trim().to_owned()),
-                    None => Cases::Ids(id_re.captures_iter(rest).map(|c| c[1].to_owned()).collect()),
+                    Some(reason) => {
+                        Cases::None(reason.trim_start_matches([' ', '—', '-']).trim().to_owned())
+                    }
+                    None => {
+                        Cases::Ids(id_re.captures_iter(rest).map(|c| c[1].to_owned()).collect())
+                    }
                 });
             } else if let Some(rest) = field.strip_prefix("Model:") {
                 rule.model = !rest.trim().is_empty();
@@ -113,8 +117,8 @@ fn client_scenarios() -> BTreeMap<String, String> {
         if path.extension().is_none_or(|e| e != "toml") {
             continue;
         }
-        let doc: toml::Table = toml::from_str(&read(&path))
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let doc: toml::Table =
+            toml::from_str(&read(&path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let Some(list) = doc.get("scenario").and_then(|s| s.as_array()) else {
             continue;
         };
@@ -126,7 +130,11 @@ fn client_scenarios() -> BTreeMap<String, String> {
             }
         }
     }
-    assert!(!out.is_empty(), "no client scenarios under {}", dir.display());
+    assert!(
+        !out.is_empty(),
+        "no client scenarios under {}",
+        dir.display()
+    );
     out
 }
 
@@ -143,7 +151,11 @@ fn level_of(
 }
 
 fn case_levels(catalogue: &Catalogue) -> BTreeMap<String, Level> {
-    catalogue.cases.iter().map(|c| (c.id.clone(), c.level)).collect()
+    catalogue
+        .cases
+        .iter()
+        .map(|c| (c.id.clone(), c.level))
+        .collect()
 }
 
 /// Files whose `§` citations must resolve, with the lines to read in each.
@@ -157,7 +169,8 @@ fn citing_files() -> Vec<PathBuf> {
     walk(&root.join("crates"), &mut rust);
     for f in rust {
         let name = f.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let crate_readme = name == "README.md" && f.parent().and_then(Path::parent) == Some(&root.join("crates"));
+        let crate_readme =
+            name == "README.md" && f.parent().and_then(Path::parent) == Some(&root.join("crates"));
         if name.ends_with(".rs") || crate_readme {
             files.push(f);
         }
@@ -168,13 +181,20 @@ fn citing_files() -> Vec<PathBuf> {
 /// Every file under `dir`, skipping build output, git data and fuzzing artefacts.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let root = workspace();
-    let skip = ["target", ".git", "fuzz/target", "fuzz/corpus", "fuzz/artifacts"].map(|s| root.join(s));
+    let skip = [
+        "target",
+        ".git",
+        "fuzz/target",
+        "fuzz/corpus",
+        "fuzz/artifacts",
+    ]
+    .map(|s| root.join(s));
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries {
         let path = entry.unwrap().path();
-        if skip.iter().any(|s| path == *s) || path.file_name().is_some_and(|n| n == "target") {
+        if skip.contains(&path) || path.file_name().is_some_and(|n| n == "target") {
             continue;
         }
         if path.is_dir() {
@@ -206,15 +226,24 @@ fn every_cited_section_exists() {
                 seen += 1;
                 let n = &c[1];
                 let prefix = format!("{n}.");
-                if !spec.sections.contains(n) && !spec.sections.iter().any(|s| s.starts_with(&prefix)) {
+                if !spec.sections.contains(n)
+                    && !spec.sections.iter().any(|s| s.starts_with(&prefix))
+                {
                     let rel = file.strip_prefix(&root).unwrap_or(&file);
                     missing.push(format!("{}:{}: §{n}", rel.display(), i + 1));
                 }
             }
         }
     }
-    assert!(seen > 100, "only {seen} citations found: is the walk broken?");
-    assert!(missing.is_empty(), "citations with no `## §` heading in conformance/SPEC.md:\n{}", missing.join("\n"));
+    assert!(
+        seen > 100,
+        "only {seen} citations found: is the walk broken?"
+    );
+    assert!(
+        missing.is_empty(),
+        "citations with no `## §` heading in conformance/SPEC.md:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]
@@ -222,10 +251,16 @@ fn the_parser_reads_rules_and_sections() {
     let spec = parse_spec(
         "## §2.1 T\n\n- **R2.1.1** [H] A rule.\n  Why: because.\n  Sources: <https://a.example/x>, <https://b.example/y>\n  Cases: `a.b`, `client:c.d`\n\n## §3 X\n\n- **R3.1** [L] B.\n  Why: w.\n  Sources: none\n  Cases: none — not observable\n",
     );
-    assert_eq!(spec.sections, BTreeSet::from(["2.1".to_owned(), "3".to_owned()]));
+    assert_eq!(
+        spec.sections,
+        BTreeSet::from(["2.1".to_owned(), "3".to_owned()])
+    );
     assert_eq!(spec.rules.len(), 2);
     let r = &spec.rules[0];
-    assert_eq!((r.id.as_str(), r.section.as_str(), r.tag.as_str()), ("R2.1.1", "2.1", "H"));
+    assert_eq!(
+        (r.id.as_str(), r.section.as_str(), r.tag.as_str()),
+        ("R2.1.1", "2.1", "H")
+    );
     assert_eq!(r.sources.len(), 2);
     assert!(matches!(&r.cases, Some(Cases::Ids(ids)) if ids == &["a.b", "client:c.d"]));
     let r = &spec.rules[1];
@@ -236,7 +271,11 @@ fn the_parser_reads_rules_and_sections() {
 #[test]
 fn every_rule_is_well_formed() {
     let spec = spec();
-    assert!(spec.rules.len() > 50, "only {} rules parsed", spec.rules.len());
+    assert!(
+        spec.rules.len() > 50,
+        "only {} rules parsed",
+        spec.rules.len()
+    );
     let catalogue = catalogue();
     let cases = case_levels(&catalogue);
     let clients = client_scenarios();
@@ -249,7 +288,10 @@ fn every_rule_is_well_formed() {
         }
         let parent = r.id[1..].rsplit_once('.').map_or("", |(p, _)| p);
         if parent != r.section {
-            faults.push(format!("{at}: sits in §{} but its id says §{parent}", r.section));
+            faults.push(format!(
+                "{at}: sits in §{} but its id says §{parent}",
+                r.section
+            ));
         }
         if r.tag.is_empty() {
             faults.push(format!("{at}: no [H]/[M]/[L] tag"));
@@ -283,7 +325,12 @@ fn every_rule_is_well_formed() {
             }
         }
     }
-    assert!(faults.is_empty(), "{} malformed rule(s):\n{}", faults.len(), faults.join("\n"));
+    assert!(
+        faults.is_empty(),
+        "{} malformed rule(s):\n{}",
+        faults.len(),
+        faults.join("\n")
+    );
 }
 
 #[test]
@@ -297,7 +344,9 @@ fn must_cases_rest_on_h_rules_and_h_rules_have_must_cases() {
     for r in spec.rules.iter().filter(|r| r.tag == "H") {
         match &r.cases {
             Some(Cases::Ids(list)) => {
-                let must = list.iter().filter(|id| level_of(id, &cases, &clients).as_deref() == Some("must"));
+                let must = list
+                    .iter()
+                    .filter(|id| level_of(id, &cases, &clients).as_deref() == Some("must"));
                 if must.count() == 0 {
                     faults.push(format!(
                         "[H] rule {} lists no must-level case (nor `Cases: none — reason`): {}",
@@ -324,16 +373,30 @@ fn must_cases_rest_on_h_rules_and_h_rules_have_must_cases() {
             let hint = if weaker.is_empty() {
                 "no rule lists it".to_owned()
             } else {
-                format!("only {} list it: re-grade the case or back it with an [H] rule", weaker.join(", "))
+                format!(
+                    "only {} list it: re-grade the case or back it with an [H] rule",
+                    weaker.join(", ")
+                )
             };
-            faults.push(format!("must-level case {id} is listed under no [H] rule with sources ({hint})"));
+            faults.push(format!(
+                "must-level case {id} is listed under no [H] rule with sources ({hint})"
+            ));
         }
     }
-    assert!(faults.is_empty(), "{} fault(s):\n{}", faults.len(), faults.join("\n"));
+    assert!(
+        faults.is_empty(),
+        "{} fault(s):\n{}",
+        faults.len(),
+        faults.join("\n")
+    );
 }
 
 /// `conformance/COVERAGE.md`, generated from SPEC.md and the catalogue.
-fn coverage(spec: &Spec, cases: &BTreeMap<String, Level>, clients: &BTreeMap<String, String>) -> String {
+fn coverage(
+    spec: &Spec,
+    cases: &BTreeMap<String, Level>,
+    clients: &BTreeMap<String, String>,
+) -> String {
     let mut out = String::from(
         "<!-- Generated by crates/imds-conformance/tests/spec.rs from conformance/SPEC.md and the\n     \
          case catalogue. Do not edit: IMDSPEC_BLESS=1 cargo test -p imds-conformance --test spec -->\n\n\
@@ -354,12 +417,19 @@ fn coverage(spec: &Spec, cases: &BTreeMap<String, Level>, clients: &BTreeMap<Str
             Some(Cases::None(reason)) => format!("none — {reason}"),
             None => "(no Cases line)".into(),
         };
-        out.push_str(&format!("| {} | {} | {} | {listed} |\n", r.id, r.tag, r.sources.len()));
+        out.push_str(&format!(
+            "| {} | {} | {} | {listed} |\n",
+            r.id,
+            r.tag,
+            r.sources.len()
+        ));
     }
     out.push_str("\n## Must-level cases\n\n| case | rules |\n|---|---|\n");
     for (id, level) in cases {
         if *level == Level::Must {
-            let rules = rules_of.get(id.as_str()).map_or("**none**".into(), |r| r.join(", "));
+            let rules = rules_of
+                .get(id.as_str())
+                .map_or("**none**".into(), |r| r.join(", "));
             out.push_str(&format!("| `{id}` | {rules} |\n"));
         }
     }
@@ -421,5 +491,9 @@ fn nothing_points_outside_the_repository() {
             }
         }
     }
-    assert!(hits.is_empty(), "references to files outside the repository:\n{}", hits.join("\n"));
+    assert!(
+        hits.is_empty(),
+        "references to files outside the repository:\n{}",
+        hits.join("\n")
+    );
 }
