@@ -2,8 +2,8 @@
 //!
 //! ```toml
 //! [xfail]
-//! "token.put.ttl-echoed" = "moto sends no TTL header (toolchain.md §5)"
-//! "methods.*" = "routes are method-agnostic (spec §8)"
+//! "token.put.ttl-echoed" = "moto_server 5.2.1 sends no TTL header (seen 2026-11-28; SPEC.md §2.1)"
+//! "methods.*" = "routes are method-agnostic (SPEC.md §8)"
 //! ```
 //! Keys are case ids or globs. A listed case that fails is `xfail`; one that passes is
 //! `xpass` (and fails the run); a key that matches no case in the catalogue is stale.

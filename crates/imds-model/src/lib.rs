@@ -9,8 +9,8 @@
 //! gives the same responses.
 //!
 //! # Where the rules come from
-//! Every behaviour follows the project's spec (`imds-behaviour.md`). Where the spec marks a
-//! fact [M] or [L], the choice made is written beside the code with the spec section.
+//! Every behaviour follows the project's spec, `conformance/SPEC.md`. Where the spec marks a
+//! rule [M] or [L], the choice made is written beside the code with the spec section.
 //!
 //! ```
 //! use std::sync::Arc;

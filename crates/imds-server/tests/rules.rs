@@ -1,4 +1,4 @@
-//! The spec's [H] rules (imds-behaviour.md §11 and the sections it cites) over real loopback
+//! The spec's [H] rules (`conformance/SPEC.md` §11 and the sections it cites) over real loopback
 //! HTTP, in every option profile: tokens optional and required, endpoint disabled, tags on
 //! and off. Plus options and content changed while running, and token expiry by ManualClock.
 

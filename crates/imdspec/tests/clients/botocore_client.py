@@ -6,7 +6,7 @@ It loads instance-profile credentials (InstanceMetadataFetcher), the region
 the first failure. Exit status 0 when all three loaded, 1 otherwise, 2 when the endpoint is not
 a loopback one, 3 when botocore is missing.
 
-The fetchers read the endpoint only from their `config` dict (toolchain.md section 5), so it is
+The fetchers read the endpoint only from their `config` dict (botocore/utils.py, IMDSFetcher), so it is
 taken from the session's `ec2_metadata_service_endpoint` variable (which reads
 AWS_EC2_METADATA_SERVICE_ENDPOINT) and checked to be loopback before any request; the other
 settings come from the session too, as botocore's own credential resolver does.
