@@ -190,9 +190,10 @@ pub struct IamRole {
     pub instance_profile_id: String,
     /// The role's temporary credentials.
     pub credentials: Credentials,
-    /// Serve `iam/security-credentials-extended/` (with `AccountId`), as SDKs from 2025 on
-    /// ask first. Spec §9.8 [L]: whether EC2 serves it is unsettled, so the default is off
-    /// (404, as on older instances).
+    /// Instance-file key `extended-credentials` (under `[iam]`): serve and list
+    /// `iam/security-credentials-extended/` (credentials plus `AccountId`). Off by default:
+    /// SPEC.md §3.9, EC2 serves it only to allow-listed accounts and answers 404 elsewhere,
+    /// which SDKs that try it first (Java, Ruby, PHP) take as "use the legacy path".
     pub extended_credentials: bool,
 }
 
@@ -486,6 +487,18 @@ impl Instance {
         self.network_interfaces
             .first()
             .map_or("", |eni| eni.mac.as_str())
+    }
+
+    /// Turns on `iam/security-credentials-extended/` for the attached role (what
+    /// `imdspec serve --extended-credentials` does). Fails when no role is attached.
+    pub fn enable_extended_credentials(&mut self) -> Result<(), String> {
+        match &mut self.iam {
+            Some(role) => {
+                role.extended_credentials = true;
+                Ok(())
+            }
+            None => Err("the instance has no IAM role to serve extended credentials for".into()),
+        }
     }
 
     /// The user data bytes, if any (`user-data-base64` wins over `user-data`).
