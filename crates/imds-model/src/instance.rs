@@ -126,8 +126,11 @@ pub struct NetworkInterface {
     pub mac: String,
     /// `device-number`.
     pub device_number: u32,
-    /// `network-card-index`.
-    pub network_card_index: u32,
+    /// `network-card`: the network card the interface is attached to (0 on single-card
+    /// types). SPEC.md §3.12: EC2 serves `network-card`; the category table's older
+    /// `network-card-index` name is accepted here as an alias.
+    #[serde(alias = "network-card-index")]
+    pub network_card: u32,
     /// `interface-id`.
     pub interface_id: String,
     /// `local-hostname`.
@@ -158,6 +161,11 @@ pub struct NetworkInterface {
     pub vpc_ipv4_cidr_blocks: Vec<String>,
     /// `vpc-ipv6-cidr-blocks`.
     pub vpc_ipv6_cidr_blocks: Vec<String>,
+    /// `ipv4-prefix`: delegated IPv4 prefixes (CIDR, e.g. `10.0.1.16/28`); the leaf is absent
+    /// (404) when empty.
+    pub ipv4_prefixes: Vec<String>,
+    /// `ipv6-prefix`: delegated IPv6 prefixes (CIDR, e.g. `2600:1f18::a0/80`); absent when empty.
+    pub ipv6_prefixes: Vec<String>,
 }
 
 /// One launch key (`public-keys/N=name`).
@@ -182,9 +190,10 @@ pub struct IamRole {
     pub instance_profile_id: String,
     /// The role's temporary credentials.
     pub credentials: Credentials,
-    /// Serve `iam/security-credentials-extended/` (with `AccountId`), as SDKs from 2025 on
-    /// ask first. Spec §9.8 [L]: whether EC2 serves it is unsettled, so the default is off
-    /// (404, as on older instances).
+    /// Instance-file key `extended-credentials` (under `[iam]`): serve and list
+    /// `iam/security-credentials-extended/` (credentials plus `AccountId`). Off by default:
+    /// SPEC.md §3.9, EC2 serves it only to allow-listed accounts and answers 404 elsewhere,
+    /// which SDKs that try it first (Java, Ruby, PHP) take as "use the legacy path".
     pub extended_credentials: bool,
 }
 
@@ -225,7 +234,8 @@ pub struct MaintenanceEvents {
     pub history: Vec<MaintenanceEvent>,
 }
 
-/// One maintenance event; times in EC2's `21 Jan 2019 09:00:43 GMT` form.
+/// One maintenance event; times in EC2's `1 Jan 2021 02:00:00 GMT` form (day not
+/// zero-padded).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct MaintenanceEvent {
@@ -237,8 +247,10 @@ pub struct MaintenanceEvent {
     pub event_id: String,
     /// `NotBefore`.
     pub not_before: String,
-    /// `NotAfter`.
-    pub not_after: String,
+    /// `NotAfter`; EC2 leaves it out for some events (an `instance-stop` seen in the wild had
+    /// none), so it may be absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
     /// `State`: `active`, `completed` or `canceled`.
     pub state: String,
 }
@@ -325,7 +337,7 @@ impl Default for Instance {
                     description: "scheduled reboot".into(),
                     event_id: "instance-event-0d59937288b749b32".into(),
                     not_before: "14 Jan 2026 03:00:00 GMT".into(),
-                    not_after: "14 Jan 2026 05:00:00 GMT".into(),
+                    not_after: Some("14 Jan 2026 05:00:00 GMT".into()),
                     state: "completed".into(),
                 }],
             },
@@ -365,7 +377,7 @@ impl Default for NetworkInterface {
         NetworkInterface {
             mac: "0e:49:61:0f:c3:11".into(),
             device_number: 0,
-            network_card_index: 0,
+            network_card: 0,
             interface_id: "eni-0a1b2c3d4e5f67890".into(),
             local_hostname: "ip-172-31-16-10.ec2.internal".into(),
             local_ipv4s: vec!["172.31.16.10".into()],
@@ -381,6 +393,8 @@ impl Default for NetworkInterface {
             vpc_ipv4_cidr_block: "172.31.0.0/16".into(),
             vpc_ipv4_cidr_blocks: vec!["172.31.0.0/16".into()],
             vpc_ipv6_cidr_blocks: Vec::new(),
+            ipv4_prefixes: Vec::new(),
+            ipv6_prefixes: Vec::new(),
         }
     }
 }
@@ -473,6 +487,18 @@ impl Instance {
         self.network_interfaces
             .first()
             .map_or("", |eni| eni.mac.as_str())
+    }
+
+    /// Turns on `iam/security-credentials-extended/` for the attached role (what
+    /// `imdspec serve --extended-credentials` does). Fails when no role is attached.
+    pub fn enable_extended_credentials(&mut self) -> Result<(), String> {
+        match &mut self.iam {
+            Some(role) => {
+                role.extended_credentials = true;
+                Ok(())
+            }
+            None => Err("the instance has no IAM role to serve extended credentials for".into()),
+        }
     }
 
     /// The user data bytes, if any (`user-data-base64` wins over `user-data`).
@@ -660,6 +686,45 @@ impl Instance {
                 }
             }
         }
+        for (i, eni) in self.network_interfaces.iter().enumerate() {
+            for (list, field, v6) in [
+                (&eni.ipv4_prefixes, "ipv4-prefixes", false),
+                (&eni.ipv6_prefixes, "ipv6-prefixes", true),
+            ] {
+                if let Some(bad_prefix) = list.iter().find(|p| !valid_prefix(p, v6)) {
+                    return bad(
+                        &format!("network-interfaces.{i}.{field}"),
+                        format!(
+                            "not an IPv{} prefix (address/length): {bad_prefix:?}",
+                            if v6 { 6 } else { 4 }
+                        ),
+                    );
+                }
+            }
+        }
+        let events = &self.maintenance_events;
+        for (list, name) in [
+            (&events.scheduled, "scheduled"),
+            (&events.history, "history"),
+        ] {
+            for (n, e) in list.iter().enumerate() {
+                for (field, value) in [
+                    ("not-before", Some(&e.not_before)),
+                    ("not-after", e.not_after.as_ref()),
+                ] {
+                    if let Some(t) = value
+                        && !valid_event_time(t)
+                    {
+                        return bad(
+                            &format!("maintenance-events.{name}.{n}.{field}"),
+                            format!(
+                                "expected EC2's event time such as \"1 Jan 2021 02:00:00 GMT\", got {t:?}"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
         for (i, key) in self.public_keys.iter().enumerate() {
             if key.name.is_empty() || key.name.contains(['\n', '/']) {
                 return bad(
@@ -690,6 +755,43 @@ fn valid_device_name(name: &str) -> bool {
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
     };
     matches!(name, "ami" | "root" | "swap") || numbered("ebs") || numbered("ephemeral")
+}
+
+/// `address/length` with an address of the right family and a length it allows.
+fn valid_prefix(prefix: &str, v6: bool) -> bool {
+    let Some((addr, len)) = prefix.split_once('/') else {
+        return false;
+    };
+    let Ok(len) = len.parse::<u8>() else {
+        return false;
+    };
+    if v6 {
+        addr.parse::<std::net::Ipv6Addr>().is_ok() && len <= 128
+    } else {
+        addr.parse::<Ipv4Addr>().is_ok() && len <= 32
+    }
+}
+
+/// EC2's event time (SPEC.md §3.11): `D Mon YYYY HH:MM:SS GMT`, day 1–31 without a leading zero.
+fn valid_event_time(t: &str) -> bool {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let parts: Vec<&str> = t.split(' ').collect();
+    let [day, month, year, time, "GMT"] = parts.as_slice() else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let day_ok = digits(day)
+        && !day.starts_with('0')
+        && day.parse::<u32>().is_ok_and(|d| (1..=31).contains(&d));
+    let hms: Vec<&str> = time.split(':').collect();
+    let time_ok = hms.len() == 3
+        && hms.iter().all(|p| p.len() == 2 && digits(p))
+        && hms[0] < "24"
+        && hms[1] < "60"
+        && hms[2] < "61";
+    day_ok && MONTHS.contains(month) && year.len() == 4 && digits(year) && time_ok
 }
 
 /// Tag keys allowed when tags are exposed in instance metadata (spec §3.10).

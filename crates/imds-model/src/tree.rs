@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::clock::Timestamp;
-use crate::instance::{Credentials, Instance};
+use crate::instance::{Credentials, Instance, MaintenanceEvent};
 use crate::version::Version;
 
 /// What must be switched on for a node to exist.
@@ -209,26 +209,17 @@ impl Tree {
                 device.clone(),
             );
         }
-        let events = |list: &[crate::instance::MaintenanceEvent]| {
-            let arr: Vec<Value> = list
-                .iter()
-                .map(|e| {
-                    json!({"Code": e.code, "Description": e.description, "EventId": e.event_id,
-                           "NotAfter": e.not_after, "NotBefore": e.not_before, "State": e.state})
-                })
-                .collect();
-            serde_json::to_string_pretty(&arr).unwrap_or_default()
-        };
-        // Spec §12.11: with no events the answer is unknown; an empty array is our guess.
+        // SPEC.md §3.11: with no events EC2 answers `[]` (a 2020 crawl), so both leaves always
+        // exist; NTH polls `scheduled` and wants a 2xx array.
         b.leaf(
             &md("events/maintenance/history"),
             v(2018, 8, 17),
-            events(&i.maintenance_events.history),
+            events_json(&i.maintenance_events.history),
         );
         b.leaf(
             &md("events/maintenance/scheduled"),
             v(2018, 8, 17),
-            events(&i.maintenance_events.scheduled),
+            events_json(&i.maintenance_events.scheduled),
         );
         if let Some(t) = &i.rebalance_notice_time {
             b.leaf(
@@ -330,11 +321,19 @@ impl Tree {
             );
             b.lines(&p("local-ipv4s"), v11, &eni.local_ipv4s);
             b.leaf(&p("mac"), v11, eni.mac.clone());
+            // SPEC.md §3.12: EC2 serves `network-card` (current category table; AWS's VPC CNI
+            // reads it and takes a 404 as card 0). The table's older `network-card-index` name
+            // is not what EC2 serves, so the reference leaves it out.
             b.leaf(
-                &p("network-card-index"),
+                &p("network-card"),
                 v(2020, 11, 1),
-                eni.network_card_index.to_string(),
+                eni.network_card.to_string(),
             );
+            // SPEC.md §3.12: delegated prefixes, one per line, 404 when there are none. The
+            // table gives no release version; prefix delegation arrived in 2021, so the last
+            // dated version is our guess.
+            b.lines(&p("ipv4-prefix"), v(2021, 7, 15), &eni.ipv4_prefixes);
+            b.lines(&p("ipv6-prefix"), v(2021, 7, 15), &eni.ipv6_prefixes);
             b.leaf(&p("owner-id"), v11, i.account_id.clone());
             b.opt(&p("public-hostname"), v11, &eni.public_hostname);
             b.lines(&p("public-ipv4s"), v11, &eni.public_ipv4s);
@@ -608,6 +607,32 @@ fn ec2_json(fields: &[(&str, Value)]) -> String {
     out
 }
 
+/// `events/maintenance/*` in EC2's layout (SPEC.md §3.11): `[ {` … `}, {` … `} ]`, keys at
+/// two spaces as `"Key" : "value"`, in EC2's order, `NotAfter` only when the event has one;
+/// `[]` when there are no events.
+fn events_json(list: &[MaintenanceEvent]) -> String {
+    if list.is_empty() {
+        return "[]".to_owned();
+    }
+    let objects: Vec<String> = list
+        .iter()
+        .map(|e| {
+            let mut fields = vec![
+                ("NotBefore", json!(e.not_before)),
+                ("Code", json!(e.code)),
+                ("Description", json!(e.description)),
+                ("EventId", json!(e.event_id)),
+            ];
+            if let Some(after) = &e.not_after {
+                fields.push(("NotAfter", json!(after)));
+            }
+            fields.push(("State", json!(e.state)));
+            ec2_json(&fields)
+        })
+        .collect();
+    format!("[ {} ]", objects.join(", "))
+}
+
 /// Parses `YYYY-MM-DDTHH:MM:SSZ` (the only form IMDS prints).
 pub(crate) fn parse_iso8601(s: &str) -> Option<Timestamp> {
     let b = s.as_bytes();
@@ -674,6 +699,36 @@ mod tests {
         );
         let v: Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["B"][1], "q");
+    }
+
+    #[test]
+    fn events_use_ec2_layout_and_order() {
+        assert_eq!(events_json(&[]), "[]");
+        let stop = MaintenanceEvent {
+            code: "instance-stop".into(),
+            description: "degraded hardware".into(),
+            event_id: "instance-event-07a1c1c08b77d4bf1".into(),
+            not_before: "1 Jan 2021 02:00:00 GMT".into(),
+            not_after: None,
+            state: "active".into(),
+        };
+        let one = events_json(std::slice::from_ref(&stop));
+        assert_eq!(
+            one,
+            "[ {\n  \"NotBefore\" : \"1 Jan 2021 02:00:00 GMT\",\n  \"Code\" : \"instance-stop\",\n  \"Description\" : \"degraded hardware\",\n  \"EventId\" : \"instance-event-07a1c1c08b77d4bf1\",\n  \"State\" : \"active\"\n} ]"
+        );
+        let reboot = MaintenanceEvent {
+            code: "system-reboot".into(),
+            not_after: Some("1 Jan 2021 04:00:00 GMT".into()),
+            ..stop.clone()
+        };
+        let two = events_json(&[stop, reboot]);
+        assert!(two.starts_with("[ {\n") && two.ends_with("\n} ]"), "{two}");
+        assert!(two.contains("\n}, {\n"), "{two}");
+        assert!(two.contains("\"EventId\" : \"instance-event-07a1c1c08b77d4bf1\",\n  \"NotAfter\" : \"1 Jan 2021 04:00:00 GMT\",\n  \"State\""), "{two}");
+        let v: Value = serde_json::from_str(&two).unwrap();
+        assert_eq!(v[1]["NotAfter"], "1 Jan 2021 04:00:00 GMT");
+        assert!(v[0].get("NotAfter").is_none());
     }
 
     #[test]

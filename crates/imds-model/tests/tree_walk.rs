@@ -108,9 +108,11 @@ fn expected_leaves(i: &Instance, at: Version, tags: bool) -> BTreeSet<String> {
         some(v16, &eni.subnet_ipv6_cidr_blocks, "subnet-ipv6-cidr-blocks");
         some(v16, &eni.vpc_ipv4_cidr_blocks, "vpc-ipv4-cidr-blocks");
         some(v16, &eni.vpc_ipv6_cidr_blocks, "vpc-ipv6-cidr-blocks");
+        some(v(2021, 7, 15), &eni.ipv4_prefixes, "ipv4-prefix");
+        some(v(2021, 7, 15), &eni.ipv6_prefixes, "ipv6-prefix");
         add(v(2007, 1, 19), p("local-hostname"));
         add(v11, p("mac"));
-        add(v(2020, 11, 1), p("network-card-index"));
+        add(v(2020, 11, 1), p("network-card"));
         add(v11, p("owner-id"));
         if eni.public_hostname.is_some() {
             add(v11, p("public-hostname"));

@@ -30,6 +30,11 @@ pub struct ServeArgs {
     /// revoke-tokens-after=N, endpoint=reset.
     #[arg(long = "fault", value_name = "SPEC", value_parser = parse_fault)]
     faults: Vec<Fault>,
+    /// Also serve iam/security-credentials-extended/ for the instance's role (as EC2 does only
+    /// for allow-listed accounts); same as `extended-credentials = true` under `[iam]` in an
+    /// instance file. Default: 404.
+    #[arg(long)]
+    extended_credentials: bool,
 }
 
 fn parse_fault(spec: &str) -> Result<Fault, String> {
@@ -50,13 +55,18 @@ pub fn main(args: ServeArgs) -> ExitCode {
         Ok(d) => d.or_defaults(),
         Err(e) => return usage_error(format!("{e:#}")),
     };
-    let instance = match &args.instance {
+    let mut instance = match &args.instance {
         Some(path) => match Instance::from_file(path) {
             Ok(i) => i,
             Err(e) => return usage_error(format!("--instance: {e}")),
         },
         None => Instance::default(),
     };
+    if args.extended_credentials
+        && let Err(e) = instance.enable_extended_credentials()
+    {
+        return usage_error(format!("--extended-credentials: {e}"));
+    }
     let faults = args.faults.iter().fold(Faults::none(), |f, x| f.with(*x));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

@@ -357,3 +357,61 @@ fn faults_from_the_command_line_and_sigint() {
     let status = server.signal("-INT");
     assert!(status.success(), "{status:?}");
 }
+
+/// Body of a GET on a fresh connection (IMDSv1, the default `optional` mode).
+fn get(server: &Running, path: &str) -> String {
+    http(
+        server.addr(0),
+        &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+#[test]
+fn extended_credentials_only_with_the_flag() {
+    let extended = "/latest/meta-data/iam/security-credentials-extended/";
+    let mut plain = Running::start(&["--listen", "127.0.0.1:0"], 1);
+    let resp = get(&plain, extended);
+    assert!(resp.starts_with("HTTP/1.1 404 Not Found\r\n"), "{resp}");
+    let iam = get(&plain, "/latest/meta-data/iam/");
+    assert!(iam.starts_with("HTTP/1.1 200 OK\r\n"), "{iam}");
+    assert!(!iam.contains("security-credentials-extended"), "{iam}");
+    assert!(plain.signal("-TERM").success());
+
+    let mut on = Running::start(&["--listen", "127.0.0.1:0", "--extended-credentials"], 1);
+    let iam = get(&on, "/latest/meta-data/iam/");
+    assert!(
+        iam.contains("\r\n\r\n") && iam.contains("security-credentials-extended/"),
+        "{iam}"
+    );
+    let listing = get(&on, extended);
+    assert!(listing.starts_with("HTTP/1.1 200 OK\r\n"), "{listing}");
+    assert!(listing.ends_with("\r\n\r\nimdspec-role"), "{listing}");
+    let creds = get(&on, &format!("{extended}imdspec-role"));
+    assert!(creds.starts_with("HTTP/1.1 200 OK\r\n"), "{creds}");
+    assert!(
+        creds.contains("\"AccountId\" : \"123456789012\""),
+        "{creds}"
+    );
+    assert!(on.signal("-TERM").success());
+}
+
+#[test]
+fn extended_credentials_without_a_role_exit_2() {
+    let dir = std::env::temp_dir().join(format!("imdspec-serve-ext-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let no_role = dir.join("no-role.json");
+    std::fs::write(&no_role, r#"{"iam": null}"#).unwrap();
+    let o = serve(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--instance",
+        &no_role.display().to_string(),
+        "--extended-credentials",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--extended-credentials"), "{err}");
+    assert!(err.contains("no IAM role"), "{err}");
+    assert!(o.stdout.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -153,8 +153,9 @@ fn eni(index: usize, mac_base: u8) -> impl Strategy<Value = NetworkInterface> {
         any::<bool>(),
         hex(17),
         0u32..2,
+        0usize..3,
     )
-        .prop_map(move |(locals, publics, ipv6s, vpc6, id, card)| {
+        .prop_map(move |(locals, publics, ipv6s, vpc6, id, card, prefixes)| {
             let mac = format!("0e:{mac_base:02x}:00:00:00:{index:02x}");
             let publics: Vec<String> = publics
                 .into_iter()
@@ -164,7 +165,7 @@ fn eni(index: usize, mac_base: u8) -> impl Strategy<Value = NetworkInterface> {
             NetworkInterface {
                 mac,
                 device_number: index as u32,
-                network_card_index: card,
+                network_card: card,
                 interface_id: format!("eni-{id}"),
                 public_hostname: publics
                     .first()
@@ -182,6 +183,13 @@ fn eni(index: usize, mac_base: u8) -> impl Strategy<Value = NetworkInterface> {
                 },
                 local_ipv4s: locals,
                 ipv6s,
+                // Prefix delegation: none (the usual case), or a few /28 and /80 prefixes.
+                ipv4_prefixes: (0..prefixes)
+                    .map(|n| format!("10.{index}.{n}.16/28"))
+                    .collect(),
+                ipv6_prefixes: (0..prefixes)
+                    .map(|n| format!("2600:1f18:{index:x}:{n:x}::/80"))
+                    .collect(),
                 ..NetworkInterface::default()
             }
         })
@@ -360,7 +368,7 @@ pub fn instances() -> impl Strategy<Value = Instance> {
                     description: "The instance is running on degraded hardware".into(),
                     event_id: "instance-event-0123456789abcdef0".into(),
                     not_before: "21 Jan 2026 09:00:43 GMT".into(),
-                    not_after: "21 Jan 2026 11:00:43 GMT".into(),
+                    not_after: Some("21 Jan 2026 11:00:43 GMT".into()),
                     state: "active".into(),
                 });
             }
