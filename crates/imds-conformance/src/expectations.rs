@@ -156,4 +156,22 @@ mod tests {
         let err = Expectations::parse(Path::new("t.toml"), "[xfial]\n").unwrap_err();
         assert!(err.message.contains("xfial"), "{err}");
     }
+
+    #[test]
+    fn stale_entries_are_those_matching_no_known_id() {
+        let e = Expectations::parse(
+            Path::new("t.toml"),
+            "[xfail]\n\"a.b\" = \"because\"\n\"c.*\" = \"all of c\"\n\"gone\" = \"old\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            e.stale_entries(["a.b", "c.d"]),
+            ["gone (matches no case; reason was: old)"]
+        );
+        assert_eq!(
+            e.stale_entries(["a.b", "c.d", "gone"]),
+            Vec::<String>::new()
+        );
+        assert_eq!(e.stale_entries([]).len(), 3);
+    }
 }

@@ -638,6 +638,32 @@ mod tests {
     }
 
     #[test]
+    fn human_parts_make_the_whole_and_can_drop_the_option_lines() {
+        for color in [false, true] {
+            let r = report(vec![case("a.fail", Level::Must, Outcome::Fail)], false);
+            let full = HumanStyle {
+                color,
+                options: true,
+            };
+            let whole = r.to_human(color);
+            assert_eq!(whole, r.human_runs(full) + &r.human_verdict(color));
+            assert!(r.human_verdict(color).starts_with("imdspec run: "));
+            assert!(r.human_verdict(color).contains("FAIL"));
+            let bare = r.human_runs(HumanStyle {
+                color,
+                options: false,
+            });
+            let kept: String = whole
+                .lines()
+                .filter(|l| !(l.starts_with("  declared:  ") || l.starts_with("  detected:  ")))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert_eq!(bare + &r.human_verdict(color), kept);
+            assert_ne!(kept, whole, "the option lines were there to drop");
+        }
+    }
+
+    #[test]
     fn junit_maps_outcomes() {
         let r = report(
             vec![
