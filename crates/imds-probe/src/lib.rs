@@ -272,6 +272,58 @@ mod tests {
         assert_eq!(p.observations.main().token_put.token_length, Some(56));
     }
 
+    #[test]
+    fn bad_urls_are_refused_with_their_role() {
+        let t = Duration::from_millis(10);
+        let ok = ProbeConfig::new("http://127.0.0.1:1", Some("http://[::1]:1"), t).unwrap();
+        assert_eq!(ok.primary.role, Role::Primary);
+        assert_eq!(ok.ipv6.map(|t| t.role), Some(Role::Ipv6));
+        let e = ProbeConfig::new("ftp://127.0.0.1", None, t).unwrap_err();
+        assert_eq!(e.role, Role::Primary);
+        assert!(e.to_string().starts_with("endpoint: "), "{e}");
+        let e = ProbeConfig::new("http://127.0.0.1:1", Some("not a url"), t).unwrap_err();
+        assert_eq!(e.role, Role::Ipv6);
+    }
+
+    #[test]
+    fn declared_options_fill_from_defaults() {
+        let all = DeclaredOptions::all_of(&MetadataOptions {
+            http_tokens: HttpTokens::Required,
+            ..MetadataOptions::default()
+        });
+        assert_eq!(all.http_tokens, Some(HttpTokens::Required));
+        assert!(!all.is_empty());
+        assert!(DeclaredOptions::default().is_empty());
+        let tags = DeclaredOptions {
+            instance_metadata_tags: Some(Toggle::Enabled),
+            ..DeclaredOptions::default()
+        }
+        .or_defaults();
+        assert_eq!(tags.instance_metadata_tags, Toggle::Enabled);
+        assert_eq!(tags.http_tokens, MetadataOptions::default().http_tokens);
+    }
+
+    /// Nothing listening: the probe still ends, says so and renders both formats.
+    #[tokio::test]
+    async fn a_closed_port_is_no_answer() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let declared = DeclaredOptions {
+            http_tokens: Some(HttpTokens::Required),
+            ..DeclaredOptions::default()
+        };
+        let p = probe(&config(format!("http://127.0.0.1:{port}")), &declared, None)
+            .await
+            .unwrap();
+        assert_eq!(p.exit_code(), EXIT_NO_ANSWER);
+        assert!(p.comparison.is_some());
+        let json: serde_json::Value = serde_json::from_str(&p.json(Some("m.json"))).unwrap();
+        assert_eq!(json["format"], render::JSON_FORMAT, "{json}");
+        assert!(!p.human(None).is_empty());
+    }
+
     #[tokio::test]
     async fn throttled_answers_are_reported_not_waited_out() {
         let server = ImdsServer::builder()
