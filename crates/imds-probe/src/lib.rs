@@ -24,7 +24,7 @@
 
 use std::time::Duration;
 
-use imds_conformance::client::{BaseUrl, ClientError};
+use imds_conformance::client::ClientError;
 use imds_model::OptionsState;
 
 mod declared;
@@ -34,7 +34,7 @@ pub mod render;
 
 pub use declared::DeclaredOptions;
 pub use infer::{Comparison, Findings};
-pub use observe::{Observations, ProbeConfig, Role, Target};
+pub use observe::{ConfigError, Observations, ProbeConfig, Role, Target};
 
 /// The IPv4 IMDS endpoint.
 pub const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
@@ -47,51 +47,6 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 1000;
 pub const EXIT_DIFFERS: u8 = 1;
 /// Exit code when nothing answered (or the probe overran its budget).
 pub const EXIT_NO_ANSWER: u8 = 3;
-
-/// A base URL the probe cannot use.
-#[derive(Debug)]
-pub struct ConfigError {
-    /// Which endpoint it was given for.
-    pub role: Role,
-    /// Why it is refused.
-    pub error: ClientError,
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let which = match self.role {
-            Role::Primary => "endpoint",
-            Role::Ipv6 => "IPv6 endpoint",
-        };
-        write!(f, "{which}: {}", self.error)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-impl ProbeConfig {
-    /// A probe of `primary` (and `ipv6`, when given) with `timeout` per request; refuses a
-    /// URL the HTTP client cannot use.
-    pub fn new(
-        primary: &str,
-        ipv6: Option<&str>,
-        timeout: Duration,
-    ) -> Result<ProbeConfig, ConfigError> {
-        let target = |url: &str, role| {
-            BaseUrl::parse(url)
-                .map(|_| Target {
-                    url: url.to_owned(),
-                    role,
-                })
-                .map_err(|error| ConfigError { role, error })
-        };
-        Ok(ProbeConfig {
-            primary: target(primary, Role::Primary)?,
-            ipv6: ipv6.map(|u| target(u, Role::Ipv6)).transpose()?,
-            timeout,
-        })
-    }
-}
 
 /// Why a probe gave no result.
 #[derive(Debug)]
