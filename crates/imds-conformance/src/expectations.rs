@@ -102,9 +102,16 @@ impl Expectations {
 
     /// Entries that match no case of the catalogue.
     pub fn stale(&self, catalogue: &Catalogue) -> Vec<String> {
+        self.stale_entries(catalogue.cases.iter().map(|c| c.id.as_str()))
+    }
+
+    /// Entries that match none of `known_ids`, for callers whose cases are not a
+    /// [`Catalogue`] (client-check's scenarios).
+    pub fn stale_entries<'a>(&self, known_ids: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        let known: Vec<&str> = known_ids.into_iter().collect();
         self.entries
             .iter()
-            .filter(|(_, p, _)| !catalogue.cases.iter().any(|c| p.matches(&c.id)))
+            .filter(|(_, p, _)| !known.iter().any(|id| p.matches(id)))
             .map(|(k, _, r)| format!("{k} (matches no case; reason was: {r})"))
             .collect()
     }
@@ -148,5 +155,23 @@ mod tests {
         assert_eq!((err.line, err.field.as_str()), (2, "xfail.a.b"), "{err}");
         let err = Expectations::parse(Path::new("t.toml"), "[xfial]\n").unwrap_err();
         assert!(err.message.contains("xfial"), "{err}");
+    }
+
+    #[test]
+    fn stale_entries_are_those_matching_no_known_id() {
+        let e = Expectations::parse(
+            Path::new("t.toml"),
+            "[xfail]\n\"a.b\" = \"because\"\n\"c.*\" = \"all of c\"\n\"gone\" = \"old\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            e.stale_entries(["a.b", "c.d"]),
+            ["gone (matches no case; reason was: old)"]
+        );
+        assert_eq!(
+            e.stale_entries(["a.b", "c.d", "gone"]),
+            Vec::<String>::new()
+        );
+        assert_eq!(e.stale_entries([]).len(), 3);
     }
 }

@@ -408,13 +408,34 @@ impl Report {
     /// Human-readable results: per target, grouped by area, non-passing cases with expected
     /// vs observed, and a summary line.
     pub fn to_human(&self, color: bool) -> String {
-        let paint = |code: &str, s: &str| {
-            if color {
-                format!("\x1b[{code}m{s}\x1b[0m")
-            } else {
-                s.to_owned()
-            }
+        let style = HumanStyle {
+            color,
+            options: true,
         };
+        self.human_runs(style) + &self.human_verdict(color)
+    }
+
+    /// The verdict line that ends [`Report::to_human`].
+    pub fn human_verdict(&self, color: bool) -> String {
+        let s = self.summary();
+        let verdict = if self.exit_code() == 0 {
+            ansi(color, "1;32", "PASS")
+        } else {
+            ansi(color, "1;31", "FAIL")
+        };
+        format!(
+            "{}: {verdict}: {} target(s), {}{}\n",
+            self.command,
+            self.runs.len(),
+            counts(&s),
+            if self.strict { " (strict)" } else { "" }
+        )
+    }
+
+    /// [`Report::to_human`] without the verdict line: one block per run, each ending with
+    /// an empty line, so a caller can add its own section before the verdict.
+    pub fn human_runs(&self, style: HumanStyle) -> String {
+        let paint = |code: &str, s: &str| ansi(style.color, code, s);
         let outcome_word = |o: Outcome, failing: bool| {
             let w = format!("{:<5}", o.as_str());
             match o {
@@ -432,8 +453,10 @@ impl Report {
             if let Some(d) = &t.description {
                 let _ = writeln!(out, "  {d}");
             }
-            let _ = writeln!(out, "  declared:  {}", t.declared.describe());
-            let _ = writeln!(out, "  detected:  {}", t.detected.describe());
+            if style.options {
+                let _ = writeln!(out, "  declared:  {}", t.declared.describe());
+                let _ = writeln!(out, "  detected:  {}", t.detected.describe());
+            }
             if let Some(e) = &t.expectations {
                 let _ = writeln!(out, "  expectations: {e}");
             }
@@ -487,21 +510,26 @@ impl Report {
                 run.duration_ms as f64 / 1000.0
             );
         }
-        let s = self.summary();
-        let verdict = if self.exit_code() == 0 {
-            paint("1;32", "PASS")
-        } else {
-            paint("1;31", "FAIL")
-        };
-        let _ = writeln!(
-            out,
-            "{}: {verdict}: {} target(s), {}{}",
-            self.command,
-            self.runs.len(),
-            counts(&s),
-            if self.strict { " (strict)" } else { "" }
-        );
         out
+    }
+}
+
+/// What [`Report::human_runs`] prints besides the results.
+#[derive(Clone, Copy, Debug)]
+pub struct HumanStyle {
+    /// ANSI colours.
+    pub color: bool,
+    /// Each run's `declared:` and `detected:` option lines (client-check has none: every
+    /// scenario sets its own).
+    pub options: bool,
+}
+
+/// `s` in the ANSI style `code` when `color` is on.
+fn ansi(color: bool, code: &str, s: &str) -> String {
+    if color {
+        format!("\x1b[{code}m{s}\x1b[0m")
+    } else {
+        s.to_owned()
     }
 }
 
@@ -607,6 +635,32 @@ mod tests {
             report(vec![case("a.b", Level::Must, Outcome::Xfail)], true).exit_code(),
             0
         );
+    }
+
+    #[test]
+    fn human_parts_make_the_whole_and_can_drop_the_option_lines() {
+        for color in [false, true] {
+            let r = report(vec![case("a.fail", Level::Must, Outcome::Fail)], false);
+            let full = HumanStyle {
+                color,
+                options: true,
+            };
+            let whole = r.to_human(color);
+            assert_eq!(whole, r.human_runs(full) + &r.human_verdict(color));
+            assert!(r.human_verdict(color).starts_with("imdspec run: "));
+            assert!(r.human_verdict(color).contains("FAIL"));
+            let bare = r.human_runs(HumanStyle {
+                color,
+                options: false,
+            });
+            let kept: String = whole
+                .lines()
+                .filter(|l| !(l.starts_with("  declared:  ") || l.starts_with("  detected:  ")))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert_eq!(bare + &r.human_verdict(color), kept);
+            assert_ne!(kept, whole, "the option lines were there to drop");
+        }
     }
 
     #[test]

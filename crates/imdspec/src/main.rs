@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod client_check;
-#[allow(dead_code)] // Used by serve, run and probe as they land.
 mod options_args;
 mod probe;
 mod run;

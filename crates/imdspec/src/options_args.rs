@@ -32,44 +32,8 @@ pub struct OptionFlags {
     pub metadata_options: Option<PathBuf>,
 }
 
-/// Options as declared on the command line; `None` where nothing was said.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DeclaredOptions {
-    /// HttpTokens, if declared.
-    pub http_tokens: Option<HttpTokens>,
-    /// HttpEndpoint, if declared.
-    pub http_endpoint: Option<Toggle>,
-    /// HttpPutResponseHopLimit, if declared.
-    pub http_put_response_hop_limit: Option<HopLimit>,
-    /// HttpProtocolIpv6, if declared.
-    pub http_protocol_ipv6: Option<Toggle>,
-    /// InstanceMetadataTags, if declared.
-    pub instance_metadata_tags: Option<Toggle>,
-}
-
-impl DeclaredOptions {
-    /// Fills what was not declared with EC2's defaults.
-    pub fn or_defaults(&self) -> MetadataOptions {
-        let d = MetadataOptions::default();
-        MetadataOptions {
-            http_tokens: self.http_tokens.unwrap_or(d.http_tokens),
-            http_endpoint: self.http_endpoint.unwrap_or(d.http_endpoint),
-            http_put_response_hop_limit: self
-                .http_put_response_hop_limit
-                .unwrap_or(d.http_put_response_hop_limit),
-            http_protocol_ipv6: self.http_protocol_ipv6.unwrap_or(d.http_protocol_ipv6),
-            instance_metadata_tags: self
-                .instance_metadata_tags
-                .unwrap_or(d.instance_metadata_tags),
-            ..d
-        }
-    }
-
-    /// True when nothing was declared.
-    pub fn is_empty(&self) -> bool {
-        *self == DeclaredOptions::default()
-    }
-}
+/// Options as declared on the command line; the probe's type, shared with `run`.
+pub use imds_probe::DeclaredOptions;
 
 impl OptionFlags {
     /// Reads `--metadata-options` (if given) and lays the flags over it.
@@ -80,13 +44,7 @@ impl OptionFlags {
                 .with_context(|| format!("--metadata-options {}: cannot read", path.display()))?;
             let o = MetadataOptions::from_describe_instances_json(&text)
                 .with_context(|| format!("--metadata-options {}", path.display()))?;
-            d = DeclaredOptions {
-                http_tokens: Some(o.http_tokens),
-                http_endpoint: Some(o.http_endpoint),
-                http_put_response_hop_limit: Some(o.http_put_response_hop_limit),
-                http_protocol_ipv6: Some(o.http_protocol_ipv6),
-                instance_metadata_tags: Some(o.instance_metadata_tags),
-            };
+            d = DeclaredOptions::all_of(&o);
         }
         d.http_tokens = self.http_tokens.or(d.http_tokens);
         d.http_endpoint = self.http_endpoint.or(d.http_endpoint);

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use imds_model::{HttpTokens, Toggle};
 use serde::Serialize;
 
-use super::infer::{Comparison, Diagnosis, Findings, LooksLike, V1, V2};
-use super::observe::{ConnectOutcome, EndpointObservation, Observations, Role, Step, StepOutcome};
+use crate::infer::{Comparison, Diagnosis, Findings, LooksLike, V1, V2};
+use crate::observe::{ConnectOutcome, EndpointObservation, Observations, Role, Step, StepOutcome};
 
 /// The JSON document's format name and version.
 pub const JSON_FORMAT: &str = "imdspec-probe/1";

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
-use super::judge::ChildExit;
-use super::scenario::ENDPOINT_VAR;
+use crate::judge::ChildExit;
+use crate::scenario::ENDPOINT_VAR;
 
 /// Inherited variables that would steer the client away from the scenario: credentials,
 /// profiles, IMDS settings, proxies. Every inherited `AWS_*` variable goes too.

@@ -5,8 +5,8 @@
 use imds_model::{HttpTokens, OptionsState, Toggle};
 use serde::Serialize;
 
-use super::observe::{ConnectOutcome, ErrorPage, Observations, PROBE_TOKEN_TTL, Step, StepOutcome};
-use crate::options_args::DeclaredOptions;
+use crate::declared::DeclaredOptions;
+use crate::observe::{ConnectOutcome, ErrorPage, Observations, PROBE_TOKEN_TTL, Step, StepOutcome};
 
 /// Whether tokenless (IMDSv1) requests are answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -545,8 +545,8 @@ pub fn compare(
 
 #[cfg(test)]
 mod tests {
-    use super::super::observe::{ConnectCheck, EndpointObservation, Role};
     use super::*;
+    use crate::observe::{ConnectCheck, EndpointObservation, Role};
 
     fn answered(status: u16) -> Step {
         Step {

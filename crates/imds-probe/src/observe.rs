@@ -64,6 +64,51 @@ impl ProbeConfig {
     }
 }
 
+/// A base URL the probe cannot use.
+#[derive(Debug)]
+pub struct ConfigError {
+    /// Which endpoint it was given for.
+    pub role: Role,
+    /// Why it is refused.
+    pub error: ClientError,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let which = match self.role {
+            Role::Primary => "endpoint",
+            Role::Ipv6 => "IPv6 endpoint",
+        };
+        write!(f, "{which}: {}", self.error)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ProbeConfig {
+    /// A probe of `primary` (and `ipv6`, when given) with `timeout` per request; refuses a
+    /// URL the HTTP client cannot use.
+    pub fn new(
+        primary: &str,
+        ipv6: Option<&str>,
+        timeout: Duration,
+    ) -> Result<ProbeConfig, ConfigError> {
+        let target = |url: &str, role| {
+            BaseUrl::parse(url)
+                .map(|_| Target {
+                    url: url.to_owned(),
+                    role,
+                })
+                .map_err(|error| ConfigError { role, error })
+        };
+        Ok(ProbeConfig {
+            primary: target(primary, Role::Primary)?,
+            ipv6: ipv6.map(|u| target(u, Role::Ipv6)).transpose()?,
+            timeout,
+        })
+    }
+}
+
 /// How a TCP connect ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

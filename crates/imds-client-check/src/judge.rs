@@ -9,7 +9,7 @@ use imds_conformance::report::Failure;
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 use imds_server::JournalEntry;
 
-use super::scenario::{ExitWant, Expect, FirstWant};
+use crate::scenario::{ExitWant, Expect, FirstWant};
 
 /// How the client's process ended.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,424 @@
+//! Run a program that uses an IMDS client against scripted servers and judge its requests:
+//! once per scenario (each with its own loopback reference server, options, faults and client
+//! environment), the program's requests are read back from the server's journal and judged,
+//! together with its exit status.
+//!
+//! Results use the conformance runner's report types ([`imds_conformance::report`]), so they
+//! render as `imdspec run`'s JSON, JUnit and human output with the same outcomes and exit
+//! codes; per-client known differences use its expectations files.
+//!
+//! - [`scenario`] loads and selects the scenario files (`conformance/clients/*.toml`);
+//! - [`run`] (or [`run_blocking`]) runs the client once per scenario and returns a
+//!   [`RunResult`];
+//! - [`human`] renders a report with each non-passing scenario's requests.
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+mod child;
+mod judge;
+pub mod scenario;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use imds_conformance::report::{
+    CaseResult, Detail, ExchangeRecord, HumanStyle, RequestRecord, ResponseRecord, RunResult,
+    Summary, TargetInfo,
+};
+use imds_conformance::{CatalogueError, Expectations, Outcome, Report};
+use imds_server::{ImdsServer, JournalEntry, Limits};
+
+pub use child::find_program;
+pub use scenario::{ENDPOINT_VAR, Scenario, Scenarios};
+
+/// The scenario files, compiled in (`--clients-dir` reads them from disk instead).
+const SCENARIO_FILES: &[(&str, &str)] = &[
+    (
+        "credentials.toml",
+        include_str!("../../../conformance/clients/credentials.toml"),
+    ),
+    (
+        "environment.toml",
+        include_str!("../../../conformance/clients/environment.toml"),
+    ),
+    (
+        "fallback.toml",
+        include_str!("../../../conformance/clients/fallback.toml"),
+    ),
+    (
+        "headers.toml",
+        include_str!("../../../conformance/clients/headers.toml"),
+    ),
+    (
+        "retries.toml",
+        include_str!("../../../conformance/clients/retries.toml"),
+    ),
+    (
+        "server.toml",
+        include_str!("../../../conformance/clients/server.toml"),
+    ),
+    (
+        "tokens.toml",
+        include_str!("../../../conformance/clients/tokens.toml"),
+    ),
+];
+
+/// The per-client expectations files, compiled in: (target name, text).
+const TARGET_FILES: &[(&str, &str)] = &[
+    (
+        "aws-sdk-rust",
+        include_str!("../../../conformance/clients/targets/aws-sdk-rust.toml"),
+    ),
+    (
+        "botocore",
+        include_str!("../../../conformance/clients/targets/botocore.toml"),
+    ),
+];
+
+/// Where the compiled-in files live in the source tree, for messages.
+const CLIENTS_DIR: &str = "conformance/clients";
+
+fn embedded_scenarios() -> Result<Scenarios, CatalogueError> {
+    let files: Vec<(PathBuf, String)> = SCENARIO_FILES
+        .iter()
+        .map(|(name, text)| (Path::new(CLIENTS_DIR).join(name), (*text).to_owned()))
+        .collect();
+    Scenarios::from_sources(&files)
+}
+
+/// Why `--target NAME` has no expectations.
+#[derive(Debug)]
+pub enum TargetError {
+    /// `--clients-dir` has no `targets/NAME.toml`.
+    Missing(PathBuf),
+    /// No compiled-in target has this name.
+    Unknown {
+        /// The compiled-in target names.
+        known: Vec<&'static str>,
+    },
+    /// The file exists but is not a valid expectations file.
+    Bad(CatalogueError),
+}
+
+impl std::fmt::Display for TargetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetError::Missing(file) => write!(f, "no {}", file.display()),
+            TargetError::Unknown { known } => {
+                write!(f, "no such target (known: {})", known.join(", "))
+            }
+            TargetError::Bad(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+/// The scenarios of `dir` (`*.toml`), or the compiled-in `conformance/clients` without one.
+pub fn scenarios(dir: Option<&Path>) -> Result<Scenarios, CatalogueError> {
+    match dir {
+        Some(dir) => Scenarios::load(dir),
+        None => embedded_scenarios(),
+    }
+}
+
+/// The known differences of client `name`: `targets/NAME.toml` under `dir` if given, else
+/// the compiled-in file.
+pub fn target_expectations(dir: Option<&Path>, name: &str) -> Result<Expectations, TargetError> {
+    if let Some(dir) = dir {
+        let file = Expectations::target_file(dir, name);
+        if !file.is_file() {
+            return Err(TargetError::Missing(file));
+        }
+        return Expectations::load(&file).map_err(TargetError::Bad);
+    }
+    let Some((_, text)) = TARGET_FILES.iter().find(|(n, _)| *n == name) else {
+        return Err(TargetError::Unknown {
+            known: TARGET_FILES.iter().map(|(n, _)| *n).collect(),
+        });
+    };
+    let path = Path::new(CLIENTS_DIR)
+        .join("targets")
+        .join(format!("{name}.toml"));
+    Expectations::parse(&path, text).map_err(TargetError::Bad)
+}
+
+/// One client-check run.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// The run's name (the target, or the command's file name).
+    pub name: String,
+    /// The client command.
+    pub command: Vec<String>,
+    /// Per-scenario timeout.
+    pub timeout: Duration,
+    /// Scenarios at a time.
+    pub concurrency: usize,
+    /// Keep the exchanges of passing scenarios too.
+    pub all_exchanges: bool,
+}
+
+/// Runs the client once per scenario of `selected`, at most `config.concurrency` at a time,
+/// and applies the expectations; `catalogue` (all scenarios) finds stale expectation entries.
+pub async fn run(
+    config: &RunConfig,
+    selected: Vec<Scenario>,
+    catalogue: &Scenarios,
+    expectations: Option<&Expectations>,
+) -> RunResult {
+    let started = Instant::now();
+    let gate = Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for s in selected {
+        let gate = gate.clone();
+        let config = config.clone();
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            run_scenario(&s, &config).await
+        });
+    }
+    let mut cases = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(mut case) = done {
+            if let Some(e) = expectations {
+                e.apply(&mut case);
+            }
+            if case.outcome == Outcome::Pass && !config.all_exchanges {
+                case.detail.exchanges.clear();
+            }
+            cases.push(case);
+        }
+    }
+    cases.sort_by(|a, b| a.id.cmp(&b.id));
+    let stale = expectations
+        .map(|e| stale(e, catalogue))
+        .unwrap_or_default();
+    RunResult {
+        target: TargetInfo {
+            name: config.name.clone(),
+            endpoint: "loopback, one reference server per scenario".into(),
+            description: Some(format!("client: {}", config.command.join(" "))),
+            declared: Default::default(),
+            detected: Default::default(),
+            effective: Default::default(),
+            expectations: expectations.map(|e| e.source.clone()),
+        },
+        summary: Summary::of(&cases),
+        stale_expectations: stale,
+        notes: vec![format!(
+            "every client run had {} set to its scenario's 127.0.0.1 server",
+            scenario::ENDPOINT_VAR
+        )],
+        duration_ms: millis(started.elapsed()),
+        cases,
+    }
+}
+
+/// [`run`] on its own multi-threaded runtime, for callers without one; fails only when the
+/// runtime cannot start.
+pub fn run_blocking(
+    config: &RunConfig,
+    selected: Vec<Scenario>,
+    catalogue: &Scenarios,
+    expectations: Option<&Expectations>,
+) -> std::io::Result<RunResult> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    Ok(runtime.block_on(run(config, selected, catalogue, expectations)))
+}
+
+/// Expectation entries that match no scenario.
+fn stale(expectations: &Expectations, scenarios: &Scenarios) -> Vec<String> {
+    expectations.stale_entries(scenarios.all.iter().map(|s| s.id.as_str()))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The journal entry as the report's exchange record (headers already redacted).
+fn exchange(e: &JournalEntry) -> ExchangeRecord {
+    ExchangeRecord {
+        step: None,
+        request: RequestRecord {
+            method: e.method.clone(),
+            path: e.path.clone(),
+            headers: e.headers.clone(),
+        },
+        response: e.status.map(|status| ResponseRecord {
+            status,
+            reason: None,
+            version: e.version.clone(),
+            headers: e
+                .ttl
+                .map(|t| vec![(imds_model::TTL_HEADER.as_str().to_owned(), t.to_string())])
+                .unwrap_or_default(),
+            body: String::new(),
+            body_bytes: 0,
+            body_truncated: false,
+        }),
+        error: match (e.status, &e.fault) {
+            (Some(_), _) => None,
+            (None, Some(f)) => Some(format!("no response ({f})")),
+            (None, None) => Some("no response".into()),
+        },
+        elapsed_ms: e.latency_us / 1000,
+    }
+}
+
+/// One scenario: its own server, one client run, the verdict.
+async fn run_scenario(s: &Scenario, config: &RunConfig) -> CaseResult {
+    let started = Instant::now();
+    let mut case = CaseResult {
+        id: s.id.clone(),
+        target: config.name.clone(),
+        level: s.level,
+        area: s.area.clone(),
+        outcome: Outcome::Error,
+        summary: s.summary.clone(),
+        doc: s.doc.clone(),
+        spec: s.spec.clone(),
+        reason: None,
+        duration_ms: 0,
+        detail: Detail::default(),
+    };
+    let server = ImdsServer::builder()
+        .options(s.server.options())
+        .instance(s.server.instance())
+        .faults(s.server.faults())
+        // A hung request ends when the client gives up or is killed, not before.
+        .limits(Limits {
+            hang_limit: config.timeout,
+            ..Limits::default()
+        })
+        .start()
+        .await;
+    let server = match server {
+        Ok(server) => server,
+        Err(e) => {
+            case.reason = Some(format!("cannot start the reference server: {e}"));
+            return case;
+        }
+    };
+    let env = child::child_env(std::env::vars_os(), &server.url(), &s.env);
+    let run = child::run(&config.command, &env, config.timeout).await;
+    let journal = server.journal();
+    drop(server);
+    case.duration_ms = millis(started.elapsed());
+    let run = match run {
+        Ok(run) => run,
+        Err(e) => {
+            case.reason = Some(e.to_string());
+            return case;
+        }
+    };
+    let (expected, failures) = judge::judge(&s.expect, &journal, &run.exit);
+    let t0 = journal.first().map_or(0, |e| e.time_ms);
+    let mut notes = vec![format!(
+        "client: {} after {} ms",
+        run.exit,
+        millis(run.elapsed)
+    )];
+    if !s.server.faults.is_empty() {
+        notes.push(format!("server faults: {}", s.server.faults.join(", ")));
+    }
+    if !s.env.is_empty() {
+        let vars: Vec<String> = s.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        notes.push(format!("client environment: {}", vars.join(" ")));
+    }
+    notes.extend(journal.iter().map(|e| judge::describe(e, t0)));
+    notes.extend(run.output);
+    case.outcome = if failures.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail
+    };
+    case.detail = Detail {
+        expected,
+        failures,
+        notes,
+        exchanges: journal.iter().map(exchange).collect(),
+    };
+    case
+}
+
+/// `imdspec run`'s human report, with each non-passing (or, with `all`, every) scenario's
+/// requests and client output added before the verdict line.
+pub fn human(report: &Report, color: bool, all: bool) -> String {
+    // Client-check has no declared or detected options (each scenario sets its own).
+    let mut out = report.human_runs(HumanStyle {
+        color,
+        options: false,
+    });
+    let shown: Vec<&CaseResult> = report
+        .cases()
+        .filter(|c| all || !matches!(c.outcome, Outcome::Pass | Outcome::Skip))
+        .collect();
+    if !shown.is_empty() {
+        out.push_str(if all {
+            "requests seen per scenario (tokens as fingerprints):\n"
+        } else {
+            "requests seen per non-passing scenario (tokens as fingerprints):\n"
+        });
+        for c in shown {
+            out.push_str(&format!("  {} ({})\n", c.id, c.outcome.as_str()));
+            for n in &c.detail.notes {
+                out.push_str(&format!("    {n}\n"));
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str(&report.human_verdict(color));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toml_names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn every_scenario_and_target_file_is_compiled_in() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(CLIENTS_DIR);
+        let embedded: Vec<String> = SCENARIO_FILES
+            .iter()
+            .map(|(n, _)| (*n).to_owned())
+            .collect();
+        assert_eq!(
+            toml_names(&dir),
+            embedded,
+            "add new scenario files to SCENARIO_FILES"
+        );
+        let embedded: Vec<String> = TARGET_FILES
+            .iter()
+            .map(|(n, _)| format!("{n}.toml"))
+            .collect();
+        assert_eq!(
+            toml_names(&dir.join("targets")),
+            embedded,
+            "add new target files to TARGET_FILES"
+        );
+        let compiled = embedded_scenarios().unwrap();
+        assert_eq!(compiled.all.len(), Scenarios::load(&dir).unwrap().all.len());
+        for (name, _) in TARGET_FILES {
+            let e = target_expectations(None, name).unwrap();
+            assert!(!e.is_empty(), "{name}");
+            assert!(
+                stale(&e, &compiled).is_empty(),
+                "{name}: {:?}",
+                stale(&e, &compiled)
+            );
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! `imdspec client-check`: the arguments of [`imds_client_check`], its report and its exit
+//! codes (0 pass, 1 a failing scenario, 2 usage error, 3 the client cannot start).
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use imds_client_check::{RunConfig, Scenario, TargetError};
+use imds_conformance::{Expectations, Report};
+
+/// Which request/response exchanges the JSON report keeps (the request sequence is always
+/// in each scenario's notes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DetailLevel {
+    /// Exchanges of non-passing scenarios only; the human output lists their requests.
+    Failures,
+    /// Exchanges of every scenario; the human output lists every scenario's requests.
+    All,
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Text for people.
+    Human,
+    /// The versioned JSON report (same shape as `imdspec run --format json`).
+    Json,
+    /// JUnit XML.
+    Junit,
+}
+
+/// Arguments of `imdspec client-check`.
+#[derive(Debug, Args)]
+pub struct ClientCheckArgs {
+    /// Only scenarios whose id matches GLOB (repeatable), e.g. `fallback.*`.
+    #[arg(long = "scenario", value_name = "GLOB")]
+    scenarios: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Kill the client if one scenario's run takes longer than this.
+    #[arg(long, value_name = "N", default_value_t = 20_000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    timeout_ms: u64,
+    /// Known differences of this client: `conformance/clients/targets/NAME.toml`.
+    #[arg(long, value_name = "NAME", conflicts_with = "expectations")]
+    target: Option<String>,
+    /// Known differences from this expectations file.
+    #[arg(long, value_name = "FILE")]
+    expectations: Option<PathBuf>,
+    /// Read scenarios and targets from DIR (`*.toml`, `targets/`) instead of the compiled-in
+    /// `conformance/clients`.
+    #[arg(long, value_name = "DIR")]
+    clients_dir: Option<PathBuf>,
+    /// Scenarios run at once (each has its own server and client).
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    concurrency: u64,
+    /// Which request/response exchanges the report keeps.
+    #[arg(long, value_enum, default_value = "failures")]
+    detail: DetailLevel,
+    /// Should-level failures fail the run too.
+    #[arg(long)]
+    strict: bool,
+    /// List the scenarios and exit.
+    #[arg(long)]
+    list: bool,
+    /// The client program and its arguments, after `--`.
+    #[arg(last = true, value_name = "COMMAND", required_unless_present = "list")]
+    command: Vec<String>,
+}
+
+/// A bad flag or file: exit 2 with the message and a usage line, like clap does.
+fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!(
+        "error: {message}\n\nUsage: imdspec client-check [OPTIONS] -- COMMAND [ARGS]...\n\nFor more information, try '--help'."
+    );
+    ExitCode::from(2)
+}
+
+/// Runs `imdspec client-check`.
+pub fn main(args: ClientCheckArgs) -> ExitCode {
+    let scenarios = match imds_client_check::scenarios(args.clients_dir.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    let mut globs = Vec::new();
+    for g in &args.scenarios {
+        match glob::Pattern::new(g) {
+            Ok(p) => globs.push(p),
+            Err(e) => return usage_error(format!("--scenario {g:?}: {e}")),
+        }
+    }
+    let selected: Vec<Scenario> = scenarios.select(&globs).into_iter().cloned().collect();
+    if selected.is_empty() {
+        return usage_error(format!(
+            "no scenario matches {} (see --list)",
+            args.scenarios.join(", ")
+        ));
+    }
+    if args.list {
+        for s in &selected {
+            println!("{:<40} {:<6} {}", s.id, s.level.to_string(), s.summary);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let expectations = match (&args.target, &args.expectations) {
+        (Some(name), _) => {
+            match imds_client_check::target_expectations(args.clients_dir.as_deref(), name) {
+                Ok(e) => Some(e),
+                Err(TargetError::Bad(e)) => return usage_error(e),
+                Err(e) => return usage_error(format!("--target {name}: {e}")),
+            }
+        }
+        (None, Some(file)) => match Expectations::load(file) {
+            Ok(e) => Some(e),
+            Err(e) => return usage_error(e),
+        },
+        (None, None) => None,
+    };
+    if let Err(e) = imds_client_check::find_program(&args.command[0]) {
+        eprintln!("error: cannot start the client: {e}");
+        return ExitCode::from(3);
+    }
+    let name = args.target.clone().unwrap_or_else(|| {
+        Path::new(&args.command[0]).file_name().map_or_else(
+            || args.command[0].clone(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    });
+    let config = RunConfig {
+        name,
+        command: args.command.clone(),
+        timeout: Duration::from_millis(args.timeout_ms),
+        concurrency: usize::try_from(args.concurrency).unwrap_or(1),
+        all_exchanges: args.detail == DetailLevel::All,
+    };
+    let run =
+        match imds_client_check::run_blocking(&config, selected, &scenarios, expectations.as_ref())
+        {
+            Ok(run) => run,
+            Err(e) => {
+                eprintln!("error: cannot start the async runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    let report = Report {
+        command: "imdspec client-check",
+        runs: vec![run],
+        strict: args.strict,
+    };
+    let color = args.output.is_none() && std::io::stdout().is_terminal();
+    let text = match args.format {
+        Format::Human => imds_client_check::human(&report, color, args.detail == DetailLevel::All),
+        Format::Json => report.to_json(),
+        Format::Junit => report.to_junit(),
+    };
+    let written = match &args.output {
+        Some(path) => std::fs::write(path, &text)
+            .map_err(|e| format!("--output {}: cannot write: {e}", path.display())),
+        None => std::io::stdout()
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("cannot write the report: {e}")),
+    };
+    if let Err(e) = written {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::from(report.exit_code())
+}
