@@ -5,8 +5,8 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use http::header::{
-    ACCEPT_RANGES, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName,
-    EXPECT, HeaderValue, LAST_MODIFIED, SERVER,
+    ACCEPT_RANGES, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HeaderMap, HeaderName,
+    HeaderValue, LAST_MODIFIED, SERVER,
 };
 use http::{Method, Request, Response, StatusCode};
 

@@ -315,7 +315,11 @@ fn token_put_with_expect_continue_is_417() {
         let (r, o) = put(Some(value));
         assert_eq!(r.status(), 417, "{value}");
         assert_eq!(o, Outcome::ExpectationFailed);
-        assert!(r.headers().get("x-aws-ec2-metadata-token-ttl-seconds").is_none());
+        assert!(
+            r.headers()
+                .get("x-aws-ec2-metadata-token-ttl-seconds")
+                .is_none()
+        );
         assert_eq!(r.headers()["content-type"], "text/html");
     }
     let (r, o) = put(None);
