@@ -478,6 +478,9 @@ pub enum Presence {
     Configured,
     /// May be absent (404) on any instance.
     Optional,
+    /// On every instance launched after the category appeared; instances launched before
+    /// keep the categories they had at launch (SPEC §13.2), so a 404 is no failure.
+    Launched,
 }
 
 /// A documented value format.

@@ -6,16 +6,17 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use imds_model::parse::{Listing, parse_listing};
-use imds_model::{HttpTokens, Toggle, Version};
+use imds_model::{HttpTokens, Version};
 
 use crate::catalogue::{Format, Presence};
 use crate::client::{Request, Response};
-use crate::runner::{Recorder, RunCtx};
+use crate::runner::{Recorder, RunCtx, endpoint_state, tags_state};
 
 /// Every check name a case may register.
 pub const NAMES: &[&str] = &[
     "crawl-entries-resolve",
     "crawl-directories-marked",
+    "crawl-deep-directories-marked",
     "crawl-parents-list-children",
     "crawl-documented-format",
     "crawl-always-present",
@@ -93,7 +94,8 @@ pub struct Probed {
 pub async fn run(name: &str, ctx: &Arc<RunCtx>, rec: &mut Recorder) {
     match name {
         "crawl-entries-resolve" => entries_resolve(ctx, rec).await,
-        "crawl-directories-marked" => directories_marked(ctx, rec).await,
+        "crawl-directories-marked" => directories_marked(ctx, rec, false).await,
+        "crawl-deep-directories-marked" => directories_marked(ctx, rec, true).await,
         "crawl-parents-list-children" => parents_list_children(ctx, rec).await,
         "crawl-documented-format" => documented_format(ctx, rec).await,
         "crawl-always-present" => always_present(ctx, rec).await,
@@ -313,15 +315,19 @@ async fn entries_resolve(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
     cap_failures(rec);
 }
 
-async fn directories_marked(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
-    rec.expected.push(
-        "directories are listed with a trailing '/' (public-keys' N=name lines excepted), and what is listed with '/' answers a listing".into(),
-    );
+/// `deep = false`: entries of the top-level `meta-data/` and `dynamic/` listings (captured);
+/// `deep = true`: everything below them (mostly never captured, so only should-level).
+async fn directories_marked(ctx: &Arc<RunCtx>, rec: &mut Recorder, deep: bool) {
+    rec.expected.push(format!(
+        "directories {} are listed with a trailing '/' (public-keys' N=name lines excepted), and what is listed with '/' answers a listing",
+        if deep { "below the top-level listings" } else { "in the meta-data/ and dynamic/ listings" }
+    ));
     let Some(c) = crawl_or_error(ctx, rec).await else {
         return;
     };
     for (path, n) in &c.nodes {
-        if !path.contains('/') {
+        let depth = path.matches('/').count();
+        if depth == 0 || (depth > 1) != deep {
             continue;
         }
         let is_dir = ctx.catalogue.is_documented_dir(path) || n.listing.is_some();
@@ -504,6 +510,10 @@ async fn documented_format(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         let Some(format) = &doc.format else {
             continue;
         };
+        if let Some(why) = crate::eval::unusable_role_body(&format!("/latest/{path}"), 200, &body) {
+            rec.notes.push(format!("/latest/{path} not checked: {why}"));
+            continue;
+        }
         if let Err(want) = format_ok(format, &body) {
             let shown = ctx
                 .redactor
@@ -579,6 +589,18 @@ async fn no_duplicate_entries(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
     }
 }
 
+/// The skip reason for a 404 on `path` when it is a category that instances launched before
+/// it appeared do not serve (SPEC §13.2).
+pub(crate) fn absent_by_age(ctx: &RunCtx, path: &str, status: u16) -> Option<String> {
+    let doc = ctx.catalogue.documented(path)?;
+    (status == 404 && doc.presence == Presence::Launched).then(|| {
+        format!(
+            "absent: instances launched before {} do not serve {path}, SPEC §13.2",
+            doc.since
+        )
+    })
+}
+
 async fn identity(ctx: &Arc<RunCtx>, rec: &mut Recorder, key: &str, path: &str) {
     rec.expected.push(format!(
         "dynamic/instance-identity/document {key} equals /latest/{path}"
@@ -594,6 +616,10 @@ async fn identity(ctx: &Arc<RunCtx>, rec: &mut Recorder, key: &str, path: &str) 
     let Some(r) = fetch(ctx, rec, path).await else {
         return;
     };
+    if let Some(why) = absent_by_age(ctx, path, r.status) {
+        rec.skip = Some(why);
+        return;
+    }
     match (r.status, &want) {
         (404, serde_json::Value::Null) => {}
         (200, serde_json::Value::String(s)) if r.text().trim() == s => {}
@@ -649,9 +675,23 @@ async fn mac_self(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
 async fn az_in_region(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
     rec.expected
         .push("placement/availability-zone starts with placement/region".into());
-    let Some(region) = fetch_ok(ctx, rec, "meta-data/placement/region").await else {
+    let Some(r) = fetch(ctx, rec, "meta-data/placement/region").await else {
         return;
     };
+    if let Some(why) = absent_by_age(ctx, "meta-data/placement/region", r.status) {
+        rec.skip = Some(why);
+        return;
+    }
+    if r.status != 200 {
+        rec.fail(
+            None,
+            "meta-data/placement/region",
+            "200",
+            r.status.to_string(),
+        );
+        return;
+    }
+    let region = r.text();
     let Some(az) = fetch_ok(ctx, rec, "meta-data/placement/availability-zone").await else {
         return;
     };
@@ -819,7 +859,7 @@ async fn declared_tokens(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
 
 async fn declared_endpoint(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
     rec.expected.push(
-        "the declared HttpEndpoint holds: disabled answers 403 to the token PUT and to GETs".into(),
+        "the declared HttpEndpoint holds: disabled answers 403 to the token PUT (the documented sign; GETs are only reported)".into(),
     );
     if ctx.declared.http_endpoint.is_none() {
         rec.skip = Some("HttpEndpoint not declared".into());
@@ -834,11 +874,7 @@ async fn declared_endpoint(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
     else {
         return;
     };
-    let observed = match (put.status, get.status) {
-        (403, 403) => Some(Toggle::Disabled),
-        (200, _) | (_, 200 | 401) => Some(Toggle::Enabled),
-        _ => None,
-    };
+    let observed = endpoint_state(Some(put.status), Some(get.status));
     declared_mismatch(
         rec,
         "HttpEndpoint",
@@ -853,7 +889,7 @@ async fn declared_endpoint(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
 
 async fn declared_tags(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
     rec.expected.push(
-        "the declared InstanceMetadataTags holds: meta-data/tags/instance answers 200 (enabled) or 404 (disabled)".into(),
+        "the declared InstanceMetadataTags holds: meta-data/tags/instance lists tags (enabled), or it or meta-data/tags/ answers 404 (disabled); an empty 200 alone cannot tell".into(),
     );
     if ctx.declared.instance_metadata_tags.is_none() {
         rec.skip = Some("InstanceMetadataTags not declared".into());
@@ -862,16 +898,23 @@ async fn declared_tags(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
     let Some(r) = fetch(ctx, rec, "meta-data/tags/instance").await else {
         return;
     };
-    let observed = match r.status {
-        200 => Some(Toggle::Enabled),
-        404 => Some(Toggle::Disabled),
-        _ => None,
-    };
+    let mut evidence = format!("GET meta-data/tags/instance answered {}", r.status);
+    let empty = r.status == 200 && r.body.iter().all(u8::is_ascii_whitespace);
+    let mut tags_dir = None;
+    if empty {
+        evidence.push_str(" with an empty body");
+        let Some(d) = fetch(ctx, rec, "meta-data/tags/").await else {
+            return;
+        };
+        evidence.push_str(&format!(", GET meta-data/tags/ answered {}", d.status));
+        tags_dir = Some(d.status);
+    }
+    let observed = tags_state(Some((r.status, r.body.as_ref())), tags_dir);
     declared_mismatch(
         rec,
         "InstanceMetadataTags",
         ctx.declared.instance_metadata_tags,
         observed,
-        format!("GET meta-data/tags/instance answered {}", r.status),
+        evidence,
     );
 }

@@ -40,7 +40,7 @@ pub async fn run_steps(ctx: &Arc<RunCtx>, steps: &[Step], rec: &mut Recorder) {
                 Some(t) => Some(t.clone()),
                 None => {
                     let why = ctx.session_error.clone().unwrap_or_default();
-                    rec.error(format!("no session token: {why}"));
+                    ctx.no_token(rec, format!("no session token: {why}"));
                     return;
                 }
             },
@@ -88,8 +88,16 @@ pub async fn run_steps(ctx: &Arc<RunCtx>, steps: &[Step], rec: &mut Recorder) {
         let Some(resp) = ctx.exchange(rec, Some(n), req.clone()).await else {
             return;
         };
+        if let Some(why) = unusable_role(&req.path, &resp) {
+            rec.skip = Some(why);
+            return;
+        }
         let shown = ctx.show_body(&req, &resp);
         if step.allow_absent && resp.status == 404 {
+            let below = req.path.strip_prefix("/latest/").unwrap_or_default();
+            if let Some(note) = crate::checks::absent_by_age(ctx, below, resp.status) {
+                rec.notes.push(note);
+            }
             bodies.push(Some(resp.body.clone()));
             continue;
         }
@@ -99,6 +107,28 @@ pub async fn run_steps(ctx: &Arc<RunCtx>, steps: &[Step], rec: &mut Recorder) {
         }
         bodies.push(Some(resp.body.clone()));
     }
+}
+
+/// A role's credentials document whose `Code` is not `Success` (for example a trust policy
+/// that leaves out `ec2.amazonaws.com`): IMDS is reporting the role's fault, not its own,
+/// so the case does not apply (SPEC §3.9).
+pub fn unusable_role(path: &str, resp: &Response) -> Option<String> {
+    unusable_role_body(path, resp.status, &resp.body)
+}
+
+/// [`unusable_role`] on a status and body.
+pub fn unusable_role_body(path: &str, status: u16, body: &[u8]) -> Option<String> {
+    let (_, role) = path.split_once("/meta-data/iam/security-credentials/")?;
+    if role.is_empty() || role.contains('/') || status != 200 {
+        return None;
+    }
+    let doc: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let code = doc.get("Code")?.as_str()?;
+    (code != "Success").then(|| {
+        format!(
+            "the role's credentials document has Code {code:?}, not \"Success\": the role cannot be used by EC2 (e.g. its trust policy), which is not an IMDS fault"
+        )
+    })
 }
 
 fn describe(n: usize, s: &Step) -> String {

@@ -24,6 +24,9 @@ const REPORT_BODY_LIMIT: usize = 4096;
 /// After this many token PUT timeouts, further token fetches fail at once (a hop-limited
 /// PUT never answers; waiting for each one would only make the run slow).
 const PUT_TIMEOUT_BREAKER: u32 = 3;
+/// Why a case needing a token is skipped when the token PUT's answer never arrives while
+/// tokenless GETs are answered: EC2 dropping it at the hop limit is configuration, not a fault.
+pub const HOP_LIMITED: &str = "hop-limited: the token PUT answer did not arrive (HttpPutResponseHopLimit too low for this network position, SPEC §13.1)";
 
 /// Target options as far as they are known; `None` where unknown.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -243,6 +246,8 @@ pub struct RunCtx {
     pub discovery: Discovery,
     /// Redaction.
     pub redactor: Redactor,
+    /// Detection saw the token PUT time out while a tokenless GET was answered.
+    pub hop_limited: bool,
     put_timeouts: AtomicU32,
     pub(crate) crawl: OnceCell<Crawl>,
     pub(crate) probed: OnceCell<Probed>,
@@ -307,10 +312,21 @@ impl RunCtx {
         match result {
             Ok(r) => Some(r),
             Err(e) => {
+                if self.hop_limited && req.method == http::Method::PUT {
+                    rec.skip.get_or_insert_with(|| HOP_LIMITED.to_owned());
+                }
                 rec.error(format!("{} {}: {e}", req.method, req.path));
                 None
             }
         }
+    }
+
+    /// Marks a case that cannot get a token: `skip` on a hop-limited target, else `error`.
+    pub fn no_token(&self, rec: &mut Recorder, message: impl Into<String>) {
+        if self.hop_limited {
+            rec.skip.get_or_insert_with(|| HOP_LIMITED.to_owned());
+        }
+        rec.error(message);
     }
 
     /// Builds the report record of an exchange (redacted).
@@ -420,7 +436,7 @@ impl RunCtx {
                 None
             }
             Err(e) => {
-                rec.error(format!("could not get a token: {e}"));
+                self.no_token(rec, format!("could not get a token: {e}"));
                 None
             }
         }
@@ -439,7 +455,7 @@ impl RunCtx {
                 .push(format!("no session token ({why}); sent without a token"));
             Some(None)
         } else {
-            rec.error(format!("no session token: {why}"));
+            self.no_token(rec, format!("no session token: {why}"));
             None
         }
     }
@@ -490,6 +506,31 @@ struct Detection {
     session_error: Option<String>,
     discovery: Discovery,
     put_timed_out: bool,
+    hop_limited: bool,
+    notes: Vec<String>,
+}
+
+/// `InstanceMetadataTags` as far as the answers tell (SPEC §13.5): a listing with entries on
+/// `meta-data/tags/instance` proves enabled; a 404 there, or on `meta-data/tags/`, proves
+/// disabled; an empty 200 alone cannot tell (a disabled instance and one without tags both
+/// answer it).
+pub fn tags_state(instance: Option<(u16, &[u8])>, tags_dir: Option<u16>) -> Option<Toggle> {
+    match instance {
+        Some((200, body)) if !body.iter().all(u8::is_ascii_whitespace) => Some(Toggle::Enabled),
+        Some((404, _)) => Some(Toggle::Disabled),
+        _ if tags_dir == Some(404) => Some(Toggle::Disabled),
+        _ => None,
+    }
+}
+
+/// `HttpEndpoint` from the token PUT's and a tokenless GET's statuses: only the PUT's 403 is
+/// documented for a turned-off endpoint, so it alone decides "disabled".
+pub fn endpoint_state(put: Option<u16>, get: Option<u16>) -> Option<Toggle> {
+    match (put, get) {
+        (Some(403), _) => Some(Toggle::Disabled),
+        (Some(200), _) | (_, Some(200 | 401)) => Some(Toggle::Enabled),
+        _ => None,
+    }
 }
 
 /// Detects options, gets the session token and discovers content.
@@ -505,11 +546,19 @@ async fn detect(client: &Arc<Client>, declared: TargetOptions) -> Result<Detecti
     }
     let status = |r: &Result<Response, ClientError>| r.as_ref().ok().map(|r| r.status);
     let (put_status, v1_status) = (status(&put), status(&v1));
-    let http_endpoint = match (put_status, v1_status) {
-        (Some(403), Some(403)) => Some(Toggle::Disabled),
-        (Some(200), _) | (_, Some(200 | 401)) => Some(Toggle::Enabled),
-        _ => None,
-    };
+    let http_endpoint = endpoint_state(put_status, v1_status);
+    let mut notes = Vec::new();
+    if http_endpoint == Some(Toggle::Disabled) {
+        notes.push(format!(
+            "HttpEndpoint detected as disabled from the token PUT's 403 (the documented answer); the tokenless GET answered {}",
+            v1_status.map_or("nothing".into(), |s| s.to_string())
+        ));
+    }
+    let put_timed_out = matches!(put, Err(ClientError::ResponseTimeout(_)));
+    let hop_limited = put_timed_out && v1_status.is_some();
+    if hop_limited {
+        notes.push(format!("{HOP_LIMITED}; cases needing a token are skipped"));
+    }
     let http_tokens = match (http_endpoint, v1_status) {
         (Some(Toggle::Enabled), Some(200)) => Some(HttpTokens::Optional),
         (Some(Toggle::Enabled), Some(401)) => Some(HttpTokens::Required),
@@ -549,11 +598,14 @@ async fn detect(client: &Arc<Client>, declared: TargetOptions) -> Result<Detecti
                 .and_then(|l| l.entries.first().map(|e| e.segment().to_owned()))
         };
         let tags = get("/latest/meta-data/tags/instance").await;
-        detected.instance_metadata_tags = match tags.as_ref().map(|r| r.status) {
-            Some(200) => Some(Toggle::Enabled),
-            Some(404) => Some(Toggle::Disabled),
+        let tags_dir = match tags.as_ref() {
+            Some(r) if r.status == 200 && r.body.iter().all(u8::is_ascii_whitespace) => {
+                get("/latest/meta-data/tags/").await.map(|r| r.status)
+            }
             _ => None,
         };
+        detected.instance_metadata_tags =
+            tags_state(tags.as_ref().map(|r| (r.status, r.body.as_ref())), tags_dir);
         discovery.tag_key = first_entry(&tags);
         discovery.role = first_entry(&get("/latest/meta-data/iam/security-credentials/").await);
         discovery.key_index = first_entry(&get("/latest/meta-data/public-keys/").await);
@@ -570,7 +622,9 @@ async fn detect(client: &Arc<Client>, declared: TargetOptions) -> Result<Detecti
         session,
         session_error,
         discovery,
-        put_timed_out: matches!(put, Err(ClientError::ResponseTimeout(_))),
+        put_timed_out,
+        hop_limited,
+        notes,
     })
 }
 
@@ -592,6 +646,8 @@ pub async fn run(catalogue: Arc<Catalogue>, config: RunConfig) -> Result<RunResu
         session_error,
         discovery,
         put_timed_out,
+        hop_limited,
+        notes: detect_notes,
     } = match tokio::time::timeout_at(deadline.into(), detect(&client, config.declared)).await {
         Ok(d) => d.map_err(unreachable)?,
         Err(_) => Detection {
@@ -600,6 +656,8 @@ pub async fn run(catalogue: Arc<Catalogue>, config: RunConfig) -> Result<RunResu
             session_error: Some("run deadline reached while detecting the target's options".into()),
             discovery: Discovery::default(),
             put_timed_out: false,
+            hop_limited: false,
+            notes: Vec::new(),
         },
     };
     let effective = config.declared.or(detected);
@@ -615,6 +673,7 @@ pub async fn run(catalogue: Arc<Catalogue>, config: RunConfig) -> Result<RunResu
         redactor: Redactor {
             show_secrets: config.show_secrets,
         },
+        hop_limited,
         put_timeouts: AtomicU32::new(u32::from(put_timed_out)),
         crawl: OnceCell::new(),
         probed: OnceCell::new(),
@@ -679,6 +738,7 @@ pub async fn run(catalogue: Arc<Catalogue>, config: RunConfig) -> Result<RunResu
         .map(|e| e.stale(&catalogue))
         .unwrap_or_default();
     let mut notes = client.notes();
+    notes.extend(detect_notes);
     if let Some(e) = &ctx.session_error
         && ctx.effective.http_endpoint != Some(Toggle::Disabled)
     {
@@ -765,6 +825,34 @@ mod tests {
     fn invalid_token_has_ec2_shape() {
         assert_eq!(INVALID_TOKEN.len(), 56);
         assert!(imds_model::parse::parse_token_header(INVALID_TOKEN.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn tags_state_needs_a_listed_tag_to_say_enabled() {
+        assert_eq!(
+            tags_state(Some((200, b"Name")), None),
+            Some(Toggle::Enabled)
+        );
+        assert_eq!(tags_state(Some((404, b"")), None), Some(Toggle::Disabled));
+        // SPEC §13.5: an empty 200 alone cannot tell; tags/ answering 404 can.
+        assert_eq!(tags_state(Some((200, b"")), None), None);
+        assert_eq!(tags_state(Some((200, b"\n")), Some(200)), None);
+        assert_eq!(
+            tags_state(Some((200, b"")), Some(404)),
+            Some(Toggle::Disabled)
+        );
+        assert_eq!(tags_state(None, None), None);
+    }
+
+    #[test]
+    fn endpoint_state_decides_disabled_from_the_put_alone() {
+        assert_eq!(endpoint_state(Some(403), Some(403)), Some(Toggle::Disabled));
+        assert_eq!(endpoint_state(Some(403), Some(404)), Some(Toggle::Disabled));
+        assert_eq!(endpoint_state(Some(403), None), Some(Toggle::Disabled));
+        assert_eq!(endpoint_state(Some(200), None), Some(Toggle::Enabled));
+        assert_eq!(endpoint_state(None, Some(401)), Some(Toggle::Enabled));
+        assert_eq!(endpoint_state(None, None), None);
+        assert_eq!(endpoint_state(Some(500), Some(500)), None);
     }
 
     #[test]

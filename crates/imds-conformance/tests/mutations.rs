@@ -93,6 +93,9 @@ async fn no_ttl_echo_on_token_response() {
             "token.put.ttl-echoed-short",
             "token.put.min-ttl",
             "token.put.header-title-case",
+            "token.put.short-ttl-accepted",
+            "token.put.min-ttl-echoed",
+            "token.put.header-title-case-echoed",
             "token.ttl.max-accepted",
         ],
         &[],
@@ -279,7 +282,7 @@ async fn endless_body_is_an_error_not_an_oom() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hung_token_put_gives_errors_and_the_run_ends() {
+async fn hung_token_put_is_a_hop_limit_skip_and_the_run_ends() {
     let (server, _imds) = model_server(profile("optional")).await;
     mount(
         &server,
@@ -291,26 +294,17 @@ async fn hung_token_put_gives_errors_and_the_run_ends() {
     let mut cfg = config(&server.uri(), declared(&profile("optional")));
     cfg.client.timeout = Duration::from_millis(400);
     let r = run(catalogue(), cfg).await;
+    // Tokenless GETs are answered, so this looks like a hop limit dropping the PUT's answer
+    // (SPEC §13.1): EC2 configured so is not at fault, and token cases are skipped.
     for id in [
         "token.put.ok",
         "token.ttl.missing-rejected",
         "token.use.get",
     ] {
-        assert_eq!(outcome(&r, id), Outcome::Error, "{id}");
+        assert_eq!(outcome(&r, id), Outcome::Skip, "{id}");
     }
-    assert_mutation(
-        &r,
-        &["token.put.ok"],
-        &["token.*", "auth.*", "options.declared.http-endpoint"],
-    );
-    // Only errors, never a wrong verdict, among must-level cases.
-    let wrong: Vec<&str> = r
-        .cases
-        .iter()
-        .filter(|c| c.outcome == Outcome::Fail && c.level == imds_conformance::Level::Must)
-        .map(|c| c.id.as_str())
-        .collect();
-    assert!(wrong.is_empty(), "{wrong:?}");
+    // Never a must-level failure or error.
+    assert_eq!(must_failures(&r), Vec::<String>::new());
     // Content is still checked without a token (optional mode), and the run says why.
     assert_eq!(outcome(&r, "category.instance-id.format"), Outcome::Pass);
     assert!(

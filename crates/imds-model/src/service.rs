@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use http::header::{
-    ACCEPT_RANGES, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName,
+    ACCEPT_RANGES, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HeaderMap, HeaderName,
     HeaderValue, LAST_MODIFIED, SERVER,
 };
 use http::{Method, Request, Response, StatusCode};
@@ -58,6 +58,8 @@ pub enum Outcome {
     NotFound,
     /// OPTIONS on the token path.
     Options,
+    /// Token PUT carrying `Expect: 100-continue`.
+    ExpectationFailed,
 }
 
 /// The reference IMDS for one instance: options, content, token authority and clock.
@@ -288,6 +290,16 @@ impl State {
             // [M/H] UG-v2, K2I: a PUT through a proxy is refused.
             if headers.contains_key(FORWARDED_FOR) {
                 return Some((forbidden(), Outcome::ForwardedFor));
+            }
+            // Spec §2.2: a PUT asking for `100 Continue` is refused with 417 (s3fs-fuse #1765).
+            if headers
+                .get(EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+            {
+                return Some((
+                    error(StatusCode::EXPECTATION_FAILED, None),
+                    Outcome::ExpectationFailed,
+                ));
             }
             let mut values = headers.get_all(TTL_HEADER).iter();
             let ttl = match (values.next(), values.next()) {

@@ -295,3 +295,33 @@ fn outcomes_name_the_rule() {
         Outcome::TokenInvalid
     );
 }
+
+/// Spec §2.2: a token PUT with `Expect: 100-continue` gets 417 and no token; without the
+/// header, or with another expectation value, the same PUT gets its token.
+#[test]
+fn token_put_with_expect_continue_is_417() {
+    let f = Fixture::new(MetadataOptions::default(), Instance::default());
+    let put = |expect: Option<&str>| {
+        let mut b = http::Request::builder()
+            .method("PUT")
+            .uri("/latest/api/token")
+            .header("x-aws-ec2-metadata-token-ttl-seconds", "60");
+        if let Some(e) = expect {
+            b = b.header("expect", e);
+        }
+        f.imds.handle_with_outcome(&b.body(()).unwrap())
+    };
+    for value in ["100-continue", "100-Continue"] {
+        let (r, o) = put(Some(value));
+        assert_eq!(r.status(), 417, "{value}");
+        assert_eq!(o, Outcome::ExpectationFailed);
+        assert!(
+            r.headers()
+                .get("x-aws-ec2-metadata-token-ttl-seconds")
+                .is_none()
+        );
+        assert_eq!(r.headers()["content-type"], "text/html");
+    }
+    let (r, o) = put(None);
+    assert_eq!((r.status().as_u16(), o), (200, Outcome::TokenIssued));
+}

@@ -427,7 +427,7 @@ fn expectations_turn_failures_into_xfail_and_flag_xpass_and_stale() {
 }
 
 #[test]
-fn hung_token_put_gives_errors_and_a_default_run_still_ends() {
+fn hung_token_put_is_a_hop_limit_skip_and_a_default_run_still_ends() {
     let faults = Faults::none().with(Fault::TokenPut(Scripted {
         action: FaultAction::Hang,
         times: None,
@@ -440,7 +440,9 @@ fn hung_token_put_gives_errors_and_a_default_run_still_ends() {
     let url = s.server.url();
     // Default flags: 2 s timeout, 50 requests/s, 4 cases at once.
     let out = imdspec(&["run", "--endpoint", &url, "--format", "json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    // Tokenless GETs are answered, so the hung PUT reads as a hop limit (SPEC §13.1): token
+    // cases are skipped, not errors, and the run passes.
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     let cases = r["cases"].as_array().unwrap();
     let outcome = |id: &str| {
@@ -450,8 +452,8 @@ fn hung_token_put_gives_errors_and_a_default_run_still_ends() {
             .map(|c| c["outcome"].as_str().unwrap().to_owned())
             .unwrap()
     };
-    assert_eq!(outcome("token.put.ok"), "error");
-    assert_eq!(outcome("token.use.get"), "error");
+    assert_eq!(outcome("token.put.ok"), "skip");
+    assert_eq!(outcome("token.use.get"), "skip");
     // Content checks still run tokenless, and no must-level case got a wrong verdict.
     assert_eq!(outcome("category.instance-id.format"), "pass");
     let wrong: Vec<&Value> = cases
