@@ -503,7 +503,8 @@ mod tests {
         served.insert(ACCEPT_RANGES, HeaderValue::from_static("none"));
         served.insert(CONTENT_TYPE, TEXT_PLAIN);
         let mut resp = ok_text(Bytes::from_static(b"abc"), &served);
-        resp.headers_mut().insert(TTL_HEADER, HeaderValue::from(5u32));
+        resp.headers_mut()
+            .insert(TTL_HEADER, HeaderValue::from(5u32));
         finish(&mut resp, false, "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(
             names(&resp),

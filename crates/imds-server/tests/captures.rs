@@ -146,7 +146,11 @@ fn every_capture_parses_and_says_where_it_is_from() {
             "{name}: source is not a public link: {}",
             c.source
         );
-        assert!(is_iso_date(&c.date), "{name}: date {:?} is not YYYY-MM-DD", c.date);
+        assert!(
+            is_iso_date(&c.date),
+            "{name}: date {:?} is not YYYY-MM-DD",
+            c.date
+        );
         assert!(
             c.shows.contains("SPEC §"),
             "{name}: `shows` cites no SPEC section"
@@ -199,7 +203,10 @@ fn options(setup: &Setup) -> MetadataOptions {
 
 fn instance(setup: &Setup) -> Instance {
     let mut instance = Instance::default();
-    let iam = instance.iam.as_mut().expect("the default instance has a role");
+    let iam = instance
+        .iam
+        .as_mut()
+        .expect("the default instance has a role");
     if let Some(role) = &setup.iam_role {
         iam.role_name = role.clone();
     }
@@ -261,12 +268,14 @@ fn compare(c: &CapturedResponse, got: &RawResponse) -> BTreeMap<Part, String> {
     if let Some(want) = &c.reason
         && reason != want
     {
-        diff.insert(Part::Reason, format!("reason {reason:?} (capture {want:?})"));
+        diff.insert(
+            Part::Reason,
+            format!("reason {reason:?} (capture {want:?})"),
+        );
     }
     let names: Vec<&str> = got.headers.iter().map(|(n, _)| n.as_str()).collect();
-    let lower = |v: &[&str]| -> BTreeSet<String> {
-        v.iter().map(|n| n.to_ascii_lowercase()).collect()
-    };
+    let lower =
+        |v: &[&str]| -> BTreeSet<String> { v.iter().map(|n| n.to_ascii_lowercase()).collect() };
     let want: Vec<&str> = c.headers.iter().map(String::as_str).collect();
     let headers_ok = if c.raw {
         names == want
@@ -306,14 +315,16 @@ fn compare(c: &CapturedResponse, got: &RawResponse) -> BTreeMap<Part, String> {
             let want = lines.join("\n");
             (text != want).then(|| format!("listing {text:?} (capture {want:?})"))
         }
-        CapturedBody::JsonObject { keys } => match serde_json::from_slice::<serde_json::Value>(body)
-        {
-            Ok(serde_json::Value::Object(map)) => {
-                let missing: Vec<&String> = keys.iter().filter(|k| !map.contains_key(*k)).collect();
-                (!missing.is_empty()).then(|| format!("JSON object lacks {missing:?}"))
+        CapturedBody::JsonObject { keys } => {
+            match serde_json::from_slice::<serde_json::Value>(body) {
+                Ok(serde_json::Value::Object(map)) => {
+                    let missing: Vec<&String> =
+                        keys.iter().filter(|k| !map.contains_key(*k)).collect();
+                    (!missing.is_empty()).then(|| format!("JSON object lacks {missing:?}"))
+                }
+                _ => Some(format!("body {text:?} is not a JSON object")),
             }
-            _ => Some(format!("body {text:?} is not a JSON object")),
-        },
+        }
         CapturedBody::XhtmlError { title } => (!text.starts_with("<?xml")
             || !text.contains(&format!("<title>{title}</title>")))
         .then(|| format!("body {text:?} is not the XHTML page titled {title:?}")),
@@ -379,13 +390,18 @@ fn comparison_notices_each_kind_of_difference() {
     .unwrap();
     let good = RawResponse {
         status_line: "HTTP/1.1 403 Forbidden".into(),
-        headers: ["Content-Length: 0", "Content-Type: text/plain", "Date: x", "Server: EC2ws"]
-            .iter()
-            .map(|l| {
-                let (n, v) = l.split_once(": ").unwrap();
-                (n.to_owned(), v.to_owned())
-            })
-            .collect(),
+        headers: [
+            "Content-Length: 0",
+            "Content-Type: text/plain",
+            "Date: x",
+            "Server: EC2ws",
+        ]
+        .iter()
+        .map(|l| {
+            let (n, v) = l.split_once(": ").unwrap();
+            (n.to_owned(), v.to_owned())
+        })
+        .collect(),
         body: Vec::new(),
     };
     assert!(compare(&want, &good).is_empty());

@@ -368,7 +368,13 @@ async fn header_names_leave_in_ec2_case_and_order() {
     .await;
     assert_eq!(
         names(&r),
-        ["Content-Length", "Content-Type", "Date", "Connection", "Server"]
+        [
+            "Content-Length",
+            "Content-Type",
+            "Date",
+            "Connection",
+            "Server"
+        ]
     );
     let r = request(
         server.addr(),
@@ -377,6 +383,9 @@ async fn header_names_leave_in_ec2_case_and_order() {
     )
     .await;
     assert_eq!(r.status(), 403);
-    assert_eq!(names(&r), ["Content-Length", "Content-Type", "Date", "Server"]);
+    assert_eq!(
+        names(&r),
+        ["Content-Length", "Content-Type", "Date", "Server"]
+    );
     assert_eq!(r.header("content-length"), Some("0"));
 }
