@@ -163,7 +163,13 @@ impl Imds {
         let state = self.current();
         let head = req.method() == Method::HEAD;
         let (mut resp, outcome) = state.answer(self, req);
-        finish(&mut resp, head, &self.clock.now().to_http_date());
+        // The OPTIONS answer is a 200 but EC2 lays it out like its errors (spec §2.2, §3.6).
+        let order = if resp.status().is_success() && outcome != Outcome::Options {
+            &SUCCESS_ORDER[..]
+        } else {
+            &ERROR_ORDER[..]
+        };
+        finish(&mut resp, head, &self.clock.now().to_http_date(), order);
         (resp, outcome)
     }
 }
@@ -308,6 +314,8 @@ impl State {
         if method == Method::OPTIONS && !path.trailing_slash {
             // [L] GRUBY-421 advertises OPTIONS; we answer it with the Allow list.
             let mut resp = ok_text(Bytes::new(), &self.plain_headers);
+            // Spec §2.2 [H] (CAPA-1609 capture): no Accept-Ranges, laid out like an error.
+            resp.headers_mut().remove(ACCEPT_RANGES);
             resp.headers_mut()
                 .insert(ALLOW, HeaderValue::from_static("OPTIONS, PUT"));
             return Some((resp, Outcome::Options));
@@ -435,8 +443,8 @@ const SUCCESS_ORDER: [HeaderName; 8] = [
     CONNECTION,
 ];
 
-/// EC2's header order on an error (spec §3.6: curl's 403 and the 401 capture; `Allow` leads
-/// the 405 in curl's output; where the TTL header goes on an error is a guess).
+/// EC2's header order on an error and on the token path's OPTIONS answer (spec §3.6: curl's
+/// 403 and OPTIONS captures, the 401 capture; where the TTL header goes is a guess).
 const ERROR_ORDER: [HeaderName; 7] = [
     ALLOW,
     TTL_HEADER,
@@ -449,18 +457,13 @@ const ERROR_ORDER: [HeaderName; 7] = [
 
 /// Sets `Content-Length` and `Date`, puts the headers in EC2's order (the HTTP layer keeps
 /// it) and, for HEAD, drops the body (keeping the length).
-fn finish(resp: &mut Response<Bytes>, head: bool, date: &str) {
+fn finish(resp: &mut Response<Bytes>, head: bool, date: &str, order: &[HeaderName]) {
     let len = resp.body().len();
     let mut rest = std::mem::take(resp.headers_mut());
     rest.insert(CONTENT_LENGTH, HeaderValue::from(len));
     if let Ok(date) = HeaderValue::from_str(date) {
         rest.insert(DATE, date);
     }
-    let order: &[HeaderName] = if resp.status().is_success() {
-        &SUCCESS_ORDER
-    } else {
-        &ERROR_ORDER
-    };
     let h = resp.headers_mut();
     h.reserve(rest.len());
     for name in order {
@@ -505,7 +508,12 @@ mod tests {
         let mut resp = ok_text(Bytes::from_static(b"abc"), &served);
         resp.headers_mut()
             .insert(TTL_HEADER, HeaderValue::from(5u32));
-        finish(&mut resp, false, "Sun, 06 Nov 1994 08:49:37 GMT");
+        finish(
+            &mut resp,
+            false,
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            &SUCCESS_ORDER,
+        );
         assert_eq!(
             names(&resp),
             [
@@ -525,13 +533,23 @@ mod tests {
     #[test]
     fn error_headers_leave_in_ec2_order() {
         let mut resp = forbidden();
-        finish(&mut resp, false, "Sun, 06 Nov 1994 08:49:37 GMT");
+        finish(
+            &mut resp,
+            false,
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            &ERROR_ORDER,
+        );
         assert_eq!(
             names(&resp),
             ["content-length", "content-type", "date", "server"]
         );
         let mut resp = error(StatusCode::METHOD_NOT_ALLOWED, Some("OPTIONS, PUT"));
-        finish(&mut resp, true, "Sun, 06 Nov 1994 08:49:37 GMT");
+        finish(
+            &mut resp,
+            true,
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            &ERROR_ORDER,
+        );
         assert_eq!(
             names(&resp),
             [
