@@ -5,7 +5,8 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use http::header::{
-    ACCEPT_RANGES, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HeaderMap, HeaderName,
+    ACCEPT_RANGES, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, EXPECT, HeaderMap,
+    HeaderName,
     HeaderValue, LAST_MODIFIED, SERVER,
 };
 use http::{Method, Request, Response, StatusCode};
@@ -165,7 +166,13 @@ impl Imds {
         let state = self.current();
         let head = req.method() == Method::HEAD;
         let (mut resp, outcome) = state.answer(self, req);
-        finish(&mut resp, head);
+        // The OPTIONS answer is a 200 but EC2 lays it out like its errors (spec §2.2, §3.6).
+        let order = if resp.status().is_success() && outcome != Outcome::Options {
+            &SUCCESS_ORDER[..]
+        } else {
+            &ERROR_ORDER[..]
+        };
+        finish(&mut resp, head, &self.clock.now().to_http_date(), order);
         (resp, outcome)
     }
 }
@@ -311,6 +318,8 @@ impl State {
             };
             let issued = imds.tokens.issue(imds.clock.now(), ttl);
             let mut resp = ok_text(Bytes::from(issued.token), &self.plain_headers);
+            // Spec §3.6 [H] (RS traffic): the token answer has no Accept-Ranges.
+            resp.headers_mut().remove(ACCEPT_RANGES);
             resp.headers_mut()
                 .insert(TTL_HEADER, HeaderValue::from(issued.ttl));
             return Some((resp, Outcome::TokenIssued));
@@ -318,6 +327,8 @@ impl State {
         if method == Method::OPTIONS && !path.trailing_slash {
             // [L] GRUBY-421 advertises OPTIONS; we answer it with the Allow list.
             let mut resp = ok_text(Bytes::new(), &self.plain_headers);
+            // Spec §2.2 [H] (CAPA-1609 capture): no Accept-Ranges, laid out like an error.
+            resp.headers_mut().remove(ACCEPT_RANGES);
             resp.headers_mut()
                 .insert(ALLOW, HeaderValue::from_static("OPTIONS, PUT"));
             return Some((resp, Outcome::Options));
@@ -433,12 +444,136 @@ fn error(status: StatusCode, allow: Option<&'static str>) -> Response<Bytes> {
     resp
 }
 
-/// Sets `Content-Length` and, for HEAD, drops the body (keeping the length).
-fn finish(resp: &mut Response<Bytes>, head: bool) {
+/// EC2's header order on a success (spec §3.6 [H], the Ruby SDK's raw 2025 log).
+const SUCCESS_ORDER: [HeaderName; 8] = [
+    TTL_HEADER,
+    CONTENT_TYPE,
+    ACCEPT_RANGES,
+    LAST_MODIFIED,
+    CONTENT_LENGTH,
+    DATE,
+    SERVER,
+    CONNECTION,
+];
+
+/// EC2's header order on an error and on the token path's OPTIONS answer (spec §3.6: curl's
+/// 403 and OPTIONS captures, the 401 capture; where the TTL header goes is a guess).
+const ERROR_ORDER: [HeaderName; 7] = [
+    ALLOW,
+    TTL_HEADER,
+    CONTENT_LENGTH,
+    CONTENT_TYPE,
+    DATE,
+    CONNECTION,
+    SERVER,
+];
+
+/// Sets `Content-Length` and `Date`, puts the headers in EC2's order (the HTTP layer keeps
+/// it) and, for HEAD, drops the body (keeping the length).
+fn finish(resp: &mut Response<Bytes>, head: bool, date: &str, order: &[HeaderName]) {
     let len = resp.body().len();
-    resp.headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    let mut rest = std::mem::take(resp.headers_mut());
+    rest.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    if let Ok(date) = HeaderValue::from_str(date) {
+        rest.insert(DATE, date);
+    }
+    let h = resp.headers_mut();
+    h.reserve(rest.len());
+    for name in order {
+        if let http::header::Entry::Occupied(e) = rest.entry(name) {
+            let (name, values) = e.remove_entry_mult();
+            for v in values {
+                h.append(&name, v);
+            }
+        }
+    }
+    // Anything else keeps its relative order after the known names.
+    let mut last = None;
+    for (name, value) in rest {
+        if let Some(n) = name {
+            last = Some(n);
+        }
+        if let Some(n) = &last {
+            h.append(n, value);
+        }
+    }
     if head {
         *resp.body_mut() = Bytes::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(resp: &Response<Bytes>) -> Vec<&str> {
+        resp.headers().keys().map(HeaderName::as_str).collect()
+    }
+
+    #[test]
+    fn success_headers_leave_in_ec2_order() {
+        let mut served = HeaderMap::new();
+        served.insert(SERVER, EC2WS);
+        served.insert(CONNECTION, HeaderValue::from_static("close"));
+        served.insert(LAST_MODIFIED, HeaderValue::from_static("x"));
+        served.insert(ACCEPT_RANGES, HeaderValue::from_static("none"));
+        served.insert(CONTENT_TYPE, TEXT_PLAIN);
+        let mut resp = ok_text(Bytes::from_static(b"abc"), &served);
+        resp.headers_mut()
+            .insert(TTL_HEADER, HeaderValue::from(5u32));
+        finish(
+            &mut resp,
+            false,
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            &SUCCESS_ORDER,
+        );
+        assert_eq!(
+            names(&resp),
+            [
+                "x-aws-ec2-metadata-token-ttl-seconds",
+                "content-type",
+                "accept-ranges",
+                "last-modified",
+                "content-length",
+                "date",
+                "server",
+                "connection"
+            ]
+        );
+        assert_eq!(resp.headers()[CONTENT_LENGTH], "3");
+    }
+
+    #[test]
+    fn error_headers_leave_in_ec2_order() {
+        let mut resp = forbidden();
+        finish(
+            &mut resp,
+            false,
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            &ERROR_ORDER,
+        );
+        assert_eq!(
+            names(&resp),
+            ["content-length", "content-type", "date", "server"]
+        );
+        let mut resp = error(StatusCode::METHOD_NOT_ALLOWED, Some("OPTIONS, PUT"));
+        finish(
+            &mut resp,
+            true,
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            &ERROR_ORDER,
+        );
+        assert_eq!(
+            names(&resp),
+            [
+                "allow",
+                "content-length",
+                "content-type",
+                "date",
+                "connection",
+                "server"
+            ]
+        );
+        assert!(resp.body().is_empty());
     }
 }

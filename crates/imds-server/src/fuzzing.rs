@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use imds_model::{Clock, Imds};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Semaphore, watch};
@@ -61,12 +61,7 @@ impl Harness {
             next_conn: Default::default(),
         });
         // The same settings `ImdsServerBuilder::start` gives every listener.
-        let mut http = http1::Builder::new();
-        http.timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .max_header_size(limits.max_header_bytes)
-            .max_headers(limits.max_headers)
-            .keep_alive(true);
+        let http = crate::http_builder(&limits);
         Ok(Harness {
             shared,
             http,

@@ -243,12 +243,7 @@ impl ImdsServerBuilder {
             shutdown: shutdown_rx,
             next_conn: Default::default(),
         });
-        let mut http = http1::Builder::new();
-        http.timer(TokioTimer::new())
-            .header_read_timeout(self.limits.header_read_timeout)
-            .max_header_size(self.limits.max_header_bytes)
-            .max_headers(self.limits.max_headers)
-            .keep_alive(true);
+        let http = http_builder(&self.limits);
         let addrs: Vec<SocketAddr> = listeners.iter().map(|(_, a)| *a).collect();
         let tasks = listeners
             .into_iter()
@@ -364,6 +359,20 @@ impl Drop for ImdsServer {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
     }
+}
+
+/// The HTTP/1 settings of every connection (listeners and the fuzz harness alike).
+pub(crate) fn http_builder(limits: &Limits) -> http1::Builder {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(limits.max_header_bytes)
+        .max_headers(limits.max_headers)
+        // EC2 writes `X-Aws-Ec2-Metadata-Token-Ttl-Seconds`, `Content-Type` (spec §3.6);
+        // the order comes from the model, hyper keeps it.
+        .title_case_headers(true)
+        .keep_alive(true);
+    http
 }
 
 async fn accept_loop(

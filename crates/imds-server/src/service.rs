@@ -1,16 +1,18 @@
 //! hyper request → model → hyper response, with faults, hop limit and journal around it.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, SERVER};
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, HeaderValue, SERVER};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use imds_model::{Clock, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER};
+use hyper::body::{Frame, Incoming, SizeHint};
+use imds_model::{Clock, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER, Timestamp};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
 
@@ -52,7 +54,7 @@ pub(crate) async fn handle(
     shared: Arc<Shared>,
     conn: Arc<Conn>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, HungUp> {
+) -> Result<Response<WireBody>, HungUp> {
     let started = Instant::now();
     let arrived = shared.clock.now();
     // IMDS requests carry no body; the model never looks at one, so it is not read.
@@ -99,7 +101,7 @@ pub(crate) async fn handle(
             let (r, o) = shared.imds.handle_with_outcome(&req);
             (r, Some(o), None)
         }
-        Decision::Status(status, label) => (fault_response(status), None, Some(label)),
+        Decision::Status(status, label) => (fault_response(status, arrived), None, Some(label)),
         Decision::Revoked(label) => {
             req.headers_mut().insert(TOKEN_HEADER, REVOKED_TOKEN);
             let (r, o) = shared.imds.handle_with_outcome(&req);
@@ -169,8 +171,8 @@ fn request_kind<B>(req: &Request<B>) -> RequestKind {
 }
 
 /// The model's response as hyper's, keeping its reason phrase and its `Content-Length`.
-fn to_hyper(resp: Response<Bytes>) -> Response<Full<Bytes>> {
-    let mut resp = resp.map(Full::new);
+fn to_hyper(resp: Response<Bytes>) -> Response<WireBody> {
+    let mut resp = resp.map(|b| WireBody(Some(b)));
     if let Some(ReasonPhrase(reason)) = resp.extensions().get::<ReasonPhrase>().copied()
         && let Ok(r) = hyper::ext::ReasonPhrase::try_from(reason.as_bytes())
     {
@@ -179,8 +181,41 @@ fn to_hyper(resp: Response<Bytes>) -> Response<Full<Bytes>> {
     resp
 }
 
+/// A response body of known length that hyper writes through its length path even when empty.
+///
+/// hyper treats an empty, already-finished body specially: it drops the model's
+/// `Content-Length: 0` and appends its own after every other header, which would break EC2's
+/// header order (spec §3.6: the 403's first header is `Content-Length`). Reporting "not ended
+/// yet" with an exact size of 0 keeps the header where the model put it.
+pub(crate) struct WireBody(Option<Bytes>);
+
+impl hyper::body::Body for WireBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(
+            self.0
+                .take()
+                .filter(|b| !b.is_empty())
+                .map(|b| Ok(Frame::data(b))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        false
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.0.as_ref().map_or(0, |b| b.len() as u64))
+    }
+}
+
 /// What a faulted request gets: shaped like EC2's own errors (spec §6).
-fn fault_response(status: u16) -> Response<Bytes> {
+fn fault_response(status: u16, date: Timestamp) -> Response<Bytes> {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let (body, content_type) = if status == StatusCode::FORBIDDEN {
         // EC2's captured 403 is empty text/plain (BEAM-47).
@@ -198,13 +233,17 @@ fn fault_response(status: u16) -> Response<Bytes> {
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     let len = resp.body().len();
+    // EC2's error order (spec §3.6), as the model writes it.
     let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(SERVER, HeaderValue::from_static("EC2ws"));
     h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(d) = HeaderValue::from_str(&date.to_http_date()) {
+        h.insert(DATE, d);
+    }
     if status != StatusCode::FORBIDDEN {
         h.insert(CONNECTION, HeaderValue::from_static("close"));
     }
+    h.insert(SERVER, HeaderValue::from_static("EC2ws"));
     if status == StatusCode::METHOD_NOT_ALLOWED {
         resp.extensions_mut().insert(ReasonPhrase("Not Allowed"));
     }

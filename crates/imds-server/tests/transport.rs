@@ -81,7 +81,7 @@ async fn head_has_content_length_and_no_body() {
         let (head, body) = head_text.split_once("\r\n\r\n").unwrap();
         assert_eq!(body, "", "{path}: HEAD sent a body");
         assert!(head.starts_with(&get.status_line), "{path}: {head}");
-        let len = format!("content-length: {}", get.body.len());
+        let len = format!("Content-Length: {}", get.body.len());
         assert!(head.contains(&len), "{path}: {head} lacks {len}");
     }
 }
@@ -329,4 +329,63 @@ async fn token_put_responses_carry_the_configured_hop_limit() {
         assert_eq!(server.applied_hop_limits().len(), 4);
         assert_eq!(server.journal().last().unwrap().hop_limit, None);
     }
+}
+
+/// Spec §3.6: names in EC2's Title-Case and order on the wire, for a success, a HEAD, an error
+/// page and an empty 403 (where hyper would otherwise move `Content-Length: 0` to the end).
+#[tokio::test]
+async fn header_names_leave_in_ec2_case_and_order() {
+    let server = ImdsServer::start().await.unwrap();
+    let token = server.imds().issue_token(60);
+    let names = |r: &common::RawResponse| -> Vec<String> {
+        r.headers.iter().map(|(n, _)| n.clone()).collect()
+    };
+    let ok = [
+        "X-Aws-Ec2-Metadata-Token-Ttl-Seconds",
+        "Content-Type",
+        "Accept-Ranges",
+        "Last-Modified",
+        "Content-Length",
+        "Date",
+        "Server",
+        "Connection",
+    ];
+    for method in ["GET", "HEAD"] {
+        let r = request(
+            server.addr(),
+            &format!(
+                "{method} /latest/meta-data/instance-id HTTP/1.1\r\nHost: x\r\n\
+                 X-aws-ec2-metadata-token: {token}\r\n\r\n"
+            ),
+        )
+        .await;
+        assert_eq!(names(&r), ok, "{method}");
+    }
+    let r = request(
+        server.addr(),
+        "GET /latest/meta-data/nope HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        names(&r),
+        [
+            "Content-Length",
+            "Content-Type",
+            "Date",
+            "Connection",
+            "Server"
+        ]
+    );
+    let r = request(
+        server.addr(),
+        "PUT /latest/api/token/ HTTP/1.1\r\nHost: x\r\n\
+         X-aws-ec2-metadata-token-ttl-seconds: 60\r\n\r\n",
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        names(&r),
+        ["Content-Length", "Content-Type", "Date", "Server"]
+    );
+    assert_eq!(r.header("content-length"), Some("0"));
 }
