@@ -6,8 +6,7 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 use http::header::{
     ACCEPT_RANGES, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, EXPECT, HeaderMap,
-    HeaderName,
-    HeaderValue, LAST_MODIFIED, SERVER,
+    HeaderName, HeaderValue, LAST_MODIFIED, SERVER,
 };
 use http::{Method, Request, Response, StatusCode};
 
