@@ -497,3 +497,31 @@ fn nothing_points_outside_the_repository() {
         hits.join("\n")
     );
 }
+
+#[test]
+fn captures_index_lists_every_capture_file() {
+    let text = read(&workspace().join("conformance/SPEC.md"));
+    let start = text
+        .find("## §14 ")
+        .expect("SPEC.md has a §14 section indexing the captures");
+    let section = &text[start..];
+    let end = section[3..].find("\n## ").map_or(section.len(), |i| i + 3);
+    let row = Regex::new(r"(?m)^\| `([^`]+\.toml)` \|").unwrap();
+    let indexed: BTreeSet<String> = row
+        .captures_iter(&section[..end])
+        .map(|c| c[1].to_owned())
+        .collect();
+    let on_disk: BTreeSet<String> = fs::read_dir(workspace().join("conformance/captures"))
+        .expect("conformance/captures exists")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    assert!(!on_disk.is_empty(), "no capture files found");
+    let missing: Vec<_> = on_disk.difference(&indexed).collect();
+    let stale: Vec<_> = indexed.difference(&on_disk).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "SPEC.md §14 and conformance/captures/ disagree: not indexed {missing:?}; indexed but absent {stale:?}"
+    );
+}
