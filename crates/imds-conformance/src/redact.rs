@@ -197,8 +197,14 @@ mod tests {
         let session = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD6example";
         for (line, secret) in [
             (format!("got {imds_token} from PUT"), imds_token),
-            ("key AKIAIOSFODNN7EXAMPLE ok".to_owned(), "AKIAIOSFODNN7EXAMPLE"),
-            ("key ASIAIOSFODNN7EXAMPLE ok".to_owned(), "ASIAIOSFODNN7EXAMPLE"),
+            (
+                "key AKIAIOSFODNN7EXAMPLE ok".to_owned(),
+                "AKIAIOSFODNN7EXAMPLE",
+            ),
+            (
+                "key ASIAIOSFODNN7EXAMPLE ok".to_owned(),
+                "ASIAIOSFODNN7EXAMPLE",
+            ),
             (format!("secret {secret_key} end"), secret_key),
             (format!("session {session}"), session),
             (format!("\"Token\": \"{session}\""), session),
