@@ -6,6 +6,7 @@ use std::ffi::{OsStr, OsString};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use imds_conformance::redact::redact_text;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
@@ -81,7 +82,7 @@ pub fn find_program(program: &str) -> Result<std::path::PathBuf, String> {
 pub struct ChildRun {
     /// How it ended.
     pub exit: ChildExit,
-    /// The last lines of its standard error and output (long opaque strings redacted).
+    /// The last lines of its standard error and output (secrets redacted).
     pub output: Vec<String>,
     /// Wall time.
     pub elapsed: Duration,
@@ -106,32 +107,6 @@ async fn tail(mut r: impl AsyncRead + Unpin) -> Vec<u8> {
             }
         }
     }
-}
-
-/// Replaces runs of 32 or more token-like characters (session tokens, secret keys) with
-/// `<redacted>`: the client's output is not ours and may print what it was given.
-pub fn redact_output(line: &str) -> String {
-    let opaque = |c: char| c.is_ascii_alphanumeric() || "+/=_-".contains(c);
-    let mut out = String::with_capacity(line.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.len() >= 32 {
-            out.push_str("<redacted>");
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in line.chars() {
-        if opaque(c) {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
 }
 
 /// Longest output line shown, in characters.
@@ -211,7 +186,7 @@ pub async fn run(
         output.extend(
             lines[skip..]
                 .iter()
-                .map(|l| format!("{name}: {}", shorten(&redact_output(l)))),
+                .map(|l| format!("{name}: {}", shorten(&redact_text(l)))),
         );
     }
     Ok(ChildRun {
@@ -276,11 +251,15 @@ mod tests {
     }
 
     #[test]
-    fn long_opaque_strings_are_redacted() {
+    fn output_lines_lose_secrets_but_keep_names() {
         let token = "AQAEAabcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL==";
         assert_eq!(
-            redact_output(&format!("token {token} for i-0123456789abcdef0")),
+            redact_text(&format!("token {token} for i-0123456789abcdef0")),
             "token <redacted> for i-0123456789abcdef0"
+        );
+        assert_eq!(
+            redact_text("refusing: AWS_EC2_METADATA_SERVICE_ENDPOINT is unset; token=abc"),
+            "refusing: AWS_EC2_METADATA_SERVICE_ENDPOINT is unset; token=<redacted>"
         );
     }
 

@@ -198,7 +198,11 @@ pub async fn run(
         target: TargetInfo {
             name: config.name.clone(),
             endpoint: "loopback, one reference server per scenario".into(),
-            description: Some(format!("client: {}", config.command.join(" "))),
+            // A command line can carry a secret as well as the program's output can.
+            description: Some(format!(
+                "client: {}",
+                imds_conformance::redact::redact_text(&config.command.join(" "))
+            )),
             declared: Default::default(),
             detected: Default::default(),
             effective: Default::default(),
@@ -349,6 +353,7 @@ pub fn human(report: &Report, color: bool, all: bool) -> String {
     let mut out = report.human_runs(HumanStyle {
         color,
         options: false,
+        exchanges: false,
     });
     let shown: Vec<&CaseResult> = report
         .cases()

@@ -102,6 +102,22 @@ impl BaseUrl {
         })
     }
 
+    /// Parses a base URL given by a user (`--endpoint`): as [`BaseUrl::parse`], but a path
+    /// is refused with a hint, since every check names its own path from the root
+    /// (`http://169.254.169.254/latest/` would make `/latest/latest/…` requests).
+    pub fn parse_base(s: &str) -> Result<BaseUrl, ClientError> {
+        let base = BaseUrl::parse(s)?;
+        if base.prefix.is_empty() {
+            Ok(base)
+        } else {
+            Err(ClientError::BadUrl(format!(
+                "{s:?}: give the base URL without a path (http://{}), imdspec adds \
+                 /latest/… itself",
+                base.authority
+            )))
+        }
+    }
+
     /// The URL as text (`http://authority/prefix`).
     pub fn url(&self) -> String {
         format!("http://{}{}", self.authority, self.prefix)
@@ -479,6 +495,16 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_url_with_a_path_is_refused_with_a_hint() {
+        let e = BaseUrl::parse_base("http://127.0.0.1:1338/latest/")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("without a path (http://127.0.0.1:1338)"), "{e}");
+        assert!(BaseUrl::parse_base("http://127.0.0.1:1338/").is_ok());
+        assert!(BaseUrl::parse_base("http://[::1]:1338").is_ok());
+    }
 
     #[test]
     fn base_urls() {

@@ -408,18 +408,52 @@ impl Report {
     /// Human-readable results: per target, grouped by area, non-passing cases with expected
     /// vs observed, and a summary line.
     pub fn to_human(&self, color: bool) -> String {
-        let style = HumanStyle {
+        self.to_human_with(HumanStyle {
             color,
             options: true,
-        };
-        self.human_runs(style) + &self.human_verdict(color)
+            exchanges: false,
+        })
     }
 
-    /// The verdict line that ends [`Report::to_human`].
+    /// [`Report::to_human`] in a given style (`exchanges` for `--detail all`).
+    pub fn to_human_with(&self, style: HumanStyle) -> String {
+        self.human_runs(style) + &self.human_verdict(style.color)
+    }
+
+    /// The verdict line that ends [`Report::to_human`]. A passing verdict next to failures
+    /// that do not fail the run says how many there are and why they do not count.
     pub fn human_verdict(&self, color: bool) -> String {
         let s = self.summary();
         let verdict = if self.exit_code() == 0 {
-            ansi(color, "1;32", "PASS")
+            let tolerated = |level: Level| {
+                self.cases()
+                    .filter(|c| {
+                        c.level == level && matches!(c.outcome, Outcome::Fail | Outcome::Error)
+                    })
+                    .count()
+            };
+            let plural = |n: usize| if n == 1 { "failure" } else { "failures" };
+            let mut why = Vec::new();
+            let should = tolerated(Level::Should);
+            if should > 0 && !self.strict {
+                why.push(format!(
+                    "{should} should-level {}; --strict makes them fail",
+                    plural(should)
+                ));
+            }
+            let info = tolerated(Level::Info);
+            if info > 0 {
+                why.push(format!(
+                    "{info} info-level {}; informational, never fail a run",
+                    plural(info)
+                ));
+            }
+            let pass = ansi(color, "1;32", "PASS");
+            if why.is_empty() {
+                pass
+            } else {
+                format!("{pass} ({})", why.join("; "))
+            }
         } else {
             ansi(color, "1;31", "FAIL")
         };
@@ -468,7 +502,13 @@ impl Report {
                 let s = Summary::of(cases.iter().copied());
                 let _ = writeln!(out, "  {:<16} {}", area, counts(&s));
                 for c in cases {
-                    if matches!(c.outcome, Outcome::Pass | Outcome::Skip) {
+                    let listed = match c.outcome {
+                        Outcome::Pass | Outcome::Skip => style.exchanges,
+                        // One line each, after the areas, unless everything is wanted.
+                        Outcome::Xfail => style.exchanges,
+                        _ => true,
+                    };
+                    if !listed {
                         continue;
                     }
                     let _ = writeln!(
@@ -485,14 +525,51 @@ impl Report {
                     for f in c.detail.failures.iter().take(8) {
                         let step = f.step.map(|s| format!("step {s} ")).unwrap_or_default();
                         let _ = writeln!(out, "        {step}{}", f.check);
+                        if let Some(x) = failing_exchange(c, f) {
+                            let _ = writeln!(out, "          request:  {}", exchange_line(x));
+                        }
                         let _ = writeln!(out, "          expected: {}", one_line(&f.expected));
                         let _ = writeln!(out, "          observed: {}", one_line(&f.observed));
                     }
                     if c.detail.failures.len() > 8 {
                         let _ = writeln!(out, "        … {} more", c.detail.failures.len() - 8);
                     }
-                    if c.outcome == Outcome::Fail || c.outcome == Outcome::Xpass {
-                        let _ = writeln!(out, "        doc: {}", c.doc);
+                    if style.exchanges {
+                        for x in &c.detail.exchanges {
+                            write_exchange(&mut out, x);
+                        }
+                    }
+                    if matches!(c.outcome, Outcome::Fail | Outcome::Xpass | Outcome::Error) {
+                        if let Some(spec) = &c.spec {
+                            let _ = writeln!(out, "        spec: SPEC.md {spec}");
+                        }
+                        if c.outcome != Outcome::Error {
+                            let _ = writeln!(out, "        doc: {}", c.doc);
+                        }
+                    }
+                }
+            }
+            if !style.exchanges {
+                let mut by_reason: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
+                for c in run.cases.iter().filter(|c| c.outcome == Outcome::Xfail) {
+                    by_reason
+                        .entry(c.reason.as_deref().unwrap_or("(no reason given)"))
+                        .or_default()
+                        .push(c);
+                }
+                if !by_reason.is_empty() {
+                    let _ = writeln!(out, "  known failures (xfail), by reason:");
+                }
+                for (reason, cases) in by_reason {
+                    let _ = writeln!(out, "    {reason}");
+                    for c in cases {
+                        let _ = writeln!(
+                            out,
+                            "      {} {:<6} {}",
+                            outcome_word(c.outcome, false),
+                            c.level.to_string(),
+                            c.id
+                        );
                     }
                 }
             }
@@ -514,6 +591,24 @@ impl Report {
     }
 }
 
+/// Fails at once when `path` cannot be written (no such directory, a directory, read-only),
+/// so a long run is not wasted on a report that has nowhere to go. An existing file is left
+/// as it is; a new one is created and removed again.
+pub fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+    } else {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        std::fs::remove_file(path)
+    }
+}
+
 /// What [`Report::human_runs`] prints besides the results.
 #[derive(Clone, Copy, Debug)]
 pub struct HumanStyle {
@@ -522,6 +617,78 @@ pub struct HumanStyle {
     /// Each run's `declared:` and `detected:` option lines (client-check has none: every
     /// scenario sets its own).
     pub options: bool,
+    /// `--detail all`: every case with its request/response exchanges, and known failures
+    /// in full rather than one line each.
+    pub exchanges: bool,
+}
+
+/// The exchange a failure is about: the one of its step, or the case's only exchange.
+fn failing_exchange<'a>(c: &'a CaseResult, f: &Failure) -> Option<&'a ExchangeRecord> {
+    match f.step {
+        Some(step) => c
+            .detail
+            .exchanges
+            .iter()
+            .rev()
+            .find(|x| x.step == Some(step)),
+        None => match c.detail.exchanges.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        },
+    }
+}
+
+/// `GET /latest/meta-data/ → 404`, or why there was no response.
+fn exchange_line(x: &ExchangeRecord) -> String {
+    let request = format!("{} {}", x.request.method, x.request.path);
+    match (&x.response, &x.error) {
+        (Some(r), _) => format!("{request} → {}", r.status),
+        (None, Some(e)) => format!("{request} → no response ({})", one_line(e)),
+        (None, None) => format!("{request} → no response"),
+    }
+}
+
+/// One exchange in full (`--detail all`): request line and headers, status, headers, body.
+fn write_exchange(out: &mut String, x: &ExchangeRecord) {
+    let step = x.step.map(|s| format!("step {s}: ")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "        {step}> {} {}",
+        x.request.method, x.request.path
+    );
+    for (n, v) in &x.request.headers {
+        let _ = writeln!(out, "            > {n}: {}", one_line(v));
+    }
+    match &x.response {
+        Some(r) => {
+            let reason = r
+                .reason
+                .as_deref()
+                .map(|p| format!(" {p}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "          < {} {}{reason} ({} ms)",
+                r.version, r.status, x.elapsed_ms
+            );
+            for (n, v) in &r.headers {
+                let _ = writeln!(out, "            < {n}: {}", one_line(v));
+            }
+            if !r.body.is_empty() {
+                let cut = if r.body_truncated { " (cut)" } else { "" };
+                let _ = writeln!(
+                    out,
+                    "            < body, {} bytes{cut}: {}",
+                    r.body_bytes,
+                    one_line(&r.body)
+                );
+            }
+        }
+        None => {
+            let e = x.error.as_deref().unwrap_or("no response");
+            let _ = writeln!(out, "          < {} ({} ms)", one_line(e), x.elapsed_ms);
+        }
+    }
 }
 
 /// `s` in the ANSI style `code` when `color` is on.
@@ -644,6 +811,7 @@ mod tests {
             let full = HumanStyle {
                 color,
                 options: true,
+                exchanges: false,
             };
             let whole = r.to_human(color);
             assert_eq!(whole, r.human_runs(full) + &r.human_verdict(color));
@@ -652,6 +820,7 @@ mod tests {
             let bare = r.human_runs(HumanStyle {
                 color,
                 options: false,
+                exchanges: false,
             });
             let kept: String = whole
                 .lines()
@@ -692,5 +861,143 @@ mod tests {
         assert!(human.contains("imdspec run: FAIL"), "{human}");
         assert!(!human.contains('\x1b'), "{human}");
         assert!(r.to_human(true).contains('\x1b'));
+    }
+
+    fn exchange(step: usize, method: &str, path: &str, status: u16) -> ExchangeRecord {
+        ExchangeRecord {
+            step: Some(step),
+            request: RequestRecord {
+                method: method.into(),
+                path: path.into(),
+                headers: vec![("x-aws-ec2-metadata-token-ttl-seconds".into(), "60".into())],
+            },
+            response: Some(ResponseRecord {
+                status,
+                reason: None,
+                version: "HTTP/1.1".into(),
+                headers: vec![("server".into(), "EC2ws".into())],
+                body: "body-text".into(),
+                body_bytes: 9,
+                body_truncated: false,
+            }),
+            error: None,
+            elapsed_ms: 3,
+        }
+    }
+
+    #[test]
+    fn failures_show_the_request_and_status_of_their_step_and_the_spec_section() {
+        let mut c = case("listing.root", Level::Must, Outcome::Fail);
+        c.spec = Some("§3.2".into());
+        c.detail.exchanges = vec![
+            exchange(1, "PUT", "/latest/api/token", 200),
+            exchange(2, "GET", "/latest/meta-data/", 404),
+        ];
+        c.detail.failures = vec![Failure {
+            step: Some(2),
+            check: "status".into(),
+            expected: "200".into(),
+            observed: "404".into(),
+        }];
+        let human = report(vec![c], false).to_human(false);
+        assert!(
+            human.contains("request:  GET /latest/meta-data/ → 404"),
+            "{human}"
+        );
+        assert!(!human.contains("PUT /latest/api/token"), "{human}");
+        assert!(human.contains("spec: SPEC.md §3.2"), "{human}");
+        // Exchanges in full only with --detail all.
+        assert!(!human.contains("body-text"), "{human}");
+        let all = report(vec![case("a.pass", Level::Must, Outcome::Pass)], false);
+        let mut with = all.clone();
+        with.runs[0].cases[0].detail.exchanges = vec![exchange(1, "GET", "/latest/x", 200)];
+        let style = HumanStyle {
+            color: false,
+            options: true,
+            exchanges: true,
+        };
+        let text = with.to_human_with(style);
+        assert!(text.contains("> GET /latest/x"), "{text}");
+        assert!(text.contains("< HTTP/1.1 200"), "{text}");
+        assert!(text.contains("body-text"), "{text}");
+        assert!(!all.to_human(false).contains("a.pass"));
+    }
+
+    #[test]
+    fn xfails_are_one_line_each_grouped_by_reason_unless_everything_is_shown() {
+        let xfail = |id: &str, reason: &str| {
+            let mut c = case(id, Level::Must, Outcome::Xfail);
+            c.reason = Some(reason.into());
+            c.detail.failures = vec![Failure {
+                step: None,
+                check: "status".into(),
+                expected: "200".into(),
+                observed: "404".into(),
+            }];
+            c
+        };
+        let r = report(
+            vec![
+                xfail("a.one", "no tags here"),
+                xfail("a.two", "old instance"),
+                xfail("a.three", "no tags here"),
+            ],
+            false,
+        );
+        let human = r.to_human(false);
+        let reason = human.find("    no tags here\n").expect(&human);
+        let after: Vec<&str> = human[reason..].lines().skip(1).take(2).collect();
+        assert!(
+            after[0].contains("a.one") && after[1].contains("a.three"),
+            "{human}"
+        );
+        assert_eq!(human.matches("a.one").count(), 1, "{human}");
+        assert!(!human.contains("expected: 200"), "{human}");
+        let full = r.to_human_with(HumanStyle {
+            color: false,
+            options: true,
+            exchanges: true,
+        });
+        assert_eq!(full.matches("expected: 200").count(), 3, "{full}");
+    }
+
+    #[test]
+    fn unwritable_report_paths_are_found_before_a_run() {
+        let dir = std::env::temp_dir().join(format!("imdspec-writable-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let new = dir.join("report.json");
+        check_writable(&new).unwrap();
+        assert!(!new.exists(), "the probe file is removed again");
+        std::fs::write(&new, "kept").unwrap();
+        check_writable(&new).unwrap();
+        assert_eq!(std::fs::read_to_string(&new).unwrap(), "kept");
+        assert!(check_writable(&dir).is_err(), "a directory");
+        assert!(check_writable(&dir.join("no/such/dir/r.json")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_pass_next_to_tolerated_failures_says_so() {
+        let r = report(
+            vec![
+                case("a.s1", Level::Should, Outcome::Fail),
+                case("a.s2", Level::Should, Outcome::Error),
+                case("a.i", Level::Info, Outcome::Fail),
+            ],
+            false,
+        );
+        let v = r.human_verdict(false);
+        assert!(
+            v.starts_with("imdspec run: PASS (2 should-level failures; --strict makes them fail; 1 info-level failure; informational, never fail a run): "),
+            "{v}"
+        );
+        let clean = report(vec![case("a.p", Level::Must, Outcome::Pass)], false);
+        assert!(
+            clean
+                .human_verdict(false)
+                .starts_with("imdspec run: PASS: ")
+        );
+        let strict = report(vec![case("a.s1", Level::Should, Outcome::Fail)], true);
+        assert!(strict.human_verdict(false).contains("FAIL"));
     }
 }

@@ -175,7 +175,23 @@ pub fn infer(obs: &Observations) -> Findings {
     let instance_id =
         instance_id(obs.token_get.as_ref()).or_else(|| instance_id(Some(&main.tokenless_get)));
 
-    let diagnoses = diagnose(obs, http_endpoint, hop_limited, instance_id.as_deref());
+    let mut diagnoses = diagnose(obs, http_endpoint, hop_limited, instance_id.as_deref());
+    if v1 == V1::Open {
+        // Last, after what breaks IMDS from here; one command fixes it.
+        diagnoses.push(
+            Diagnosis {
+                code: "imdsv1-open",
+                message: "IMDSv1 is open: any process here (or a request forger, SSRF) can read \
+                          metadata and role credentials without a token"
+                    .into(),
+                advice: Some(format!(
+                    "require tokens (check first that your software uses IMDSv2): \
+                     aws ec2 modify-instance-metadata-options --instance-id {} --http-tokens required",
+                    instance_id.as_deref().unwrap_or("INSTANCE_ID")
+                )),
+            },
+        );
+    }
     let verdict = verdict(obs, answers, v1, v2);
     Findings {
         verdict,
@@ -197,6 +213,14 @@ fn verdict(obs: &Observations, answers: bool, v1: V1, v2: V2) -> String {
     if !answers {
         let url = &main.url;
         return match (main.tcp_connect.outcome, main.tokenless_get.outcome) {
+            // A reset or a malformed answer is a broken exchange, not a silence.
+            (ConnectOutcome::Connected, StepOutcome::HttpError) => format!(
+                "IMDS BROKEN: {url} accepts connections but breaks the exchange ({})",
+                main.tokenless_get
+                    .error
+                    .as_deref()
+                    .unwrap_or("no HTTP answer")
+            ),
             (ConnectOutcome::Connected, _) | (_, StepOutcome::ResponseTimeout) => format!(
                 "IMDS NOT ANSWERING: {url} accepts connections but sent no HTTP answer within {} ms",
                 obs.timeout_ms
@@ -269,7 +293,27 @@ fn diagnose(
             )),
         );
     }
+    let broken = [&main.tokenless_get, put]
+        .iter()
+        .all(|s| s.outcome == StepOutcome::HttpError);
     if !obs.endpoints.iter().any(|e| e.answers())
+        && main.tcp_connect.outcome == ConnectOutcome::Connected
+        && broken
+    {
+        add(
+            "broken-exchange",
+            format!(
+                "{} accepts TCP connections but breaks both the token PUT and the tokenless GET \
+                 ({}): a server closing or resetting connections, not a slow one",
+                main.url,
+                main.tokenless_get
+                    .error
+                    .as_deref()
+                    .unwrap_or("no HTTP answer")
+            ),
+            None,
+        );
+    } else if !obs.endpoints.iter().any(|e| e.answers())
         && main.tcp_connect.outcome == ConnectOutcome::Connected
     {
         add(
@@ -631,7 +675,17 @@ mod tests {
         assert_eq!(f.http_protocol_ipv6, None);
         assert_eq!(f.instance_id.as_deref(), Some("i-0123456789abcdef0"));
         assert!(f.verdict.starts_with("IMDSv1 is OPEN"), "{}", f.verdict);
-        assert!(f.diagnoses.is_empty(), "{:?}", f.diagnoses);
+        let codes: Vec<&str> = f.diagnoses.iter().map(|d| d.code).collect();
+        assert_eq!(codes, ["imdsv1-open"]);
+        assert_eq!(
+            f.diagnoses[0]
+                .advice
+                .as_deref()
+                .map(|a| a.rsplit(": ").next()),
+            Some(Some(
+                "aws ec2 modify-instance-metadata-options --instance-id i-0123456789abcdef0 --http-tokens required"
+            ))
+        );
         assert_eq!(f.looks_like.verdict, "ec2");
     }
 
@@ -723,6 +777,21 @@ mod tests {
     }
 
     #[test]
+    fn a_reset_connection_is_never_called_a_timeout() {
+        let mut reset = failed(StepOutcome::HttpError);
+        reset.error = Some("HTTP error: connection reset by peer".into());
+        let f = infer(&obs(reset.clone(), reset, None, None));
+        assert!(!f.answers);
+        assert!(f.verdict.starts_with("IMDS BROKEN"), "{}", f.verdict);
+        assert!(f.verdict.contains("connection reset"), "{}", f.verdict);
+        assert!(!f.verdict.contains("within"), "{}", f.verdict);
+        assert_eq!(f.diagnoses[0].code, "broken-exchange");
+        for d in &f.diagnoses {
+            assert!(!d.message.contains(" ms"), "{}", d.message);
+        }
+    }
+
+    #[test]
     fn refused_and_timeout_are_told_apart() {
         let mut o = obs(
             failed(StepOutcome::ConnectRefused),
@@ -773,7 +842,7 @@ mod tests {
         tg.error_page = Some(ErrorPage::Other);
         let f = infer(&obs(put, answered(200), Some(tg), None));
         let codes: Vec<_> = f.diagnoses.iter().map(|d| d.code).collect();
-        assert_eq!(codes, ["ttl-not-echoed", "token-refused"]);
+        assert_eq!(codes, ["ttl-not-echoed", "token-refused", "imdsv1-open"]);
         assert_eq!(f.v2, V2::Broken);
         assert_eq!(f.looks_like.verdict, "mock");
         assert!(

@@ -87,14 +87,14 @@ impl std::error::Error for ConfigError {}
 
 impl ProbeConfig {
     /// A probe of `primary` (and `ipv6`, when given) with `timeout` per request; refuses a
-    /// URL the HTTP client cannot use.
+    /// URL the HTTP client cannot use, or one with a path (`…/latest/`).
     pub fn new(
         primary: &str,
         ipv6: Option<&str>,
         timeout: Duration,
     ) -> Result<ProbeConfig, ConfigError> {
         let target = |url: &str, role| {
-            BaseUrl::parse(url)
+            BaseUrl::parse_base(url)
                 .map(|_| Target {
                     url: url.to_owned(),
                     role,

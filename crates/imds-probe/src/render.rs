@@ -124,8 +124,8 @@ fn endpoint_row(e: &EndpointObservation, timeout_ms: u64) -> (String, String, St
     (name.into(), value.into(), format!("{} ({connect})", e.url))
 }
 
-/// The human report: the verdict, then a table in reading order, then diagnoses and the
-/// comparison with declared options.
+/// The human report: a mismatch with the declared options (if any), the verdict, then a
+/// table in reading order, then diagnoses and the comparison with declared options.
 pub fn human(obs: &Observations, f: &Findings, declared: Option<Declared<'_>>) -> String {
     let t = obs.timeout_ms;
     let main = obs.main();
@@ -236,6 +236,23 @@ pub fn human(obs: &Observations, f: &Findings, declared: Option<Declared<'_>>) -
     );
 
     let mut out = String::new();
+    // A declared-vs-observed mismatch is what a user who declared options came to learn.
+    if let Some(d) = &declared
+        && !d.comparison.matches
+    {
+        let what: Vec<String> = d
+            .comparison
+            .differences
+            .iter()
+            .map(|x| {
+                format!(
+                    "{} declared {}, observed {}",
+                    x.field, x.declared, x.observed
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "DIFFERS FROM DECLARED: {}", what.join("; "));
+    }
     let _ = writeln!(out, "{}\n", f.verdict);
     let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     // Rows without evidence (the instance id) may overhang the value column.

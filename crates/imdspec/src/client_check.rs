@@ -31,6 +31,23 @@ enum Format {
     Junit,
 }
 
+/// The end of `imdspec client-check --help`.
+pub const AFTER_HELP: &str = "\
+The program runs once per scenario, with the inherited environment minus every AWS_* and \
+proxy variable, AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE set to /dev/null, the \
+scenario's own variables, and AWS_EC2_METADATA_SERVICE_ENDPOINT set to the scenario's \
+loopback server (http://127.0.0.1:PORT). It should fetch what an SDK's IMDS client fetches \
+(a token, then metadata or credentials) and exit.
+
+Exit codes:
+  0  no scenario fails the run (should-level failures only with --strict)
+  1  a must-level scenario failed, or a known difference passed (xpass)
+  2  usage error (bad flag, scenario or expectations file, --output path, no program)
+  3  the program cannot be started
+
+Example:
+  imdspec client-check --target botocore -- python3 my_client.py";
+
 /// Arguments of `imdspec client-check`.
 #[derive(Debug, Args)]
 pub struct ClientCheckArgs {
@@ -47,7 +64,8 @@ pub struct ClientCheckArgs {
     #[arg(long, value_name = "N", default_value_t = 20_000,
           value_parser = clap::value_parser!(u64).range(100..=600_000))]
     timeout_ms: u64,
-    /// Known differences of this client: `conformance/clients/targets/NAME.toml`.
+    /// Known differences of this client: `conformance/clients/targets/NAME.toml`
+    /// (known: aws-sdk-rust, botocore).
     #[arg(long, value_name = "NAME", conflicts_with = "expectations")]
     target: Option<String>,
     /// Known differences from this expectations file.
@@ -70,8 +88,12 @@ pub struct ClientCheckArgs {
     /// List the scenarios and exit.
     #[arg(long)]
     list: bool,
-    /// The client program and its arguments, after `--`.
-    #[arg(last = true, value_name = "COMMAND", required_unless_present = "list")]
+    /// A program given without `--` (refused with a hint: options of the program would be
+    /// taken for ours).
+    #[arg(value_name = "PROGRAM", hide = true)]
+    stray: Vec<String>,
+    /// The client program and its arguments, after `--`. See below for its environment.
+    #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
 }
 
@@ -103,11 +125,51 @@ pub fn main(args: ClientCheckArgs) -> ExitCode {
             args.scenarios.join(", ")
         ));
     }
+    if let Some(path) = &args.output
+        && let Err(e) = imds_conformance::report::check_writable(path)
+    {
+        return usage_error(format!(
+            "--output {}: cannot write there: {e}",
+            path.display()
+        ));
+    }
     if args.list {
-        for s in &selected {
-            println!("{:<40} {:<6} {}", s.id, s.level.to_string(), s.summary);
-        }
-        return ExitCode::SUCCESS;
+        let text = if args.format == Format::Json {
+            let list: Vec<serde_json::Value> = selected
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "id": s.id,
+                        "level": s.level.to_string(),
+                        "summary": s.summary,
+                    })
+                })
+                .collect();
+            serde_json::to_string_pretty(&list).unwrap_or_default() + "\n"
+        } else {
+            selected
+                .iter()
+                .map(|s| format!("{:<40} {:<6} {}\n", s.id, s.level.to_string(), s.summary))
+                .collect()
+        };
+        return match write_report(args.output.as_deref(), &text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if !args.stray.is_empty() {
+        let program = args.stray.join(" ");
+        return usage_error(format!(
+            "the client program goes after `--`: imdspec client-check [OPTIONS] -- {program}"
+        ));
+    }
+    if args.command.is_empty() {
+        return usage_error(
+            "no client program given: imdspec client-check [OPTIONS] -- PROGRAM [ARGS]...",
+        );
     }
     let expectations = match (&args.target, &args.expectations) {
         (Some(name), _) => {
@@ -160,16 +222,24 @@ pub fn main(args: ClientCheckArgs) -> ExitCode {
         Format::Json => report.to_json(),
         Format::Junit => report.to_junit(),
     };
-    let written = match &args.output {
-        Some(path) => std::fs::write(path, &text)
+    if let Err(e) = write_report(args.output.as_deref(), &text) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    if args.output.is_some() {
+        // Keep the verdict visible when the report went to a file.
+        eprint!("{}", report.human_verdict(false));
+    }
+    ExitCode::from(report.exit_code())
+}
+
+/// Writes `text` to `output`, or to standard output.
+fn write_report(output: Option<&Path>, text: &str) -> Result<(), String> {
+    match output {
+        Some(path) => std::fs::write(path, text)
             .map_err(|e| format!("--output {}: cannot write: {e}", path.display())),
         None => std::io::stdout()
             .write_all(text.as_bytes())
             .map_err(|e| format!("cannot write the report: {e}")),
-    };
-    if let Err(e) = written {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
     }
-    ExitCode::from(report.exit_code())
 }

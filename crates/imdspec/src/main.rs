@@ -21,12 +21,16 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the reference IMDS over HTTP on loopback.
+    #[command(after_help = serve::AFTER_HELP)]
     Serve(serve::ServeArgs),
     /// Check an endpoint (or, with none given, our own reference server) against the spec.
+    #[command(after_help = run::AFTER_HELP)]
     Run(run::RunArgs),
     /// From inside an instance: what does this endpoint really enforce?
+    #[command(after_help = probe::AFTER_HELP)]
     Probe(probe::ProbeArgs),
     /// Run a program that uses an IMDS client against scripted servers and judge its requests.
+    #[command(after_help = client_check::AFTER_HELP)]
     ClientCheck(client_check::ClientCheckArgs),
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
-use imds_model::{HopLimit, HttpTokens, MetadataOptions, Toggle};
+use imds_model::{HopLimit, HttpTokens, OptionsState, Toggle};
 
 /// Instance metadata option flags. Every flag is optional: what is not given is either
 /// EC2's default (`serve`) or detected from the endpoint (`run`, `probe`).
@@ -26,10 +26,13 @@ pub struct OptionFlags {
     /// InstanceMetadataTags: enabled or disabled.
     #[arg(long, value_name = "enabled|disabled")]
     pub instance_metadata_tags: Option<Toggle>,
-    /// The JSON `aws ec2 describe-instances --query "Reservations[].Instances[].MetadataOptions"`
-    /// prints; flags given beside it win.
+    /// JSON from `aws ec2 describe-instances` (the whole output, or a --query for
+    /// MetadataOptions); only the fields it has are declared, flags given beside it win.
     #[arg(long, value_name = "FILE")]
     pub metadata_options: Option<PathBuf>,
+    /// Which instance of a --metadata-options file holding several.
+    #[arg(long, value_name = "ID", requires = "metadata_options")]
+    pub instance_id: Option<String>,
 }
 
 /// Options as declared on the command line; the probe's type, shared with `run`.
@@ -38,13 +41,19 @@ pub use imds_probe::DeclaredOptions;
 impl OptionFlags {
     /// Reads `--metadata-options` (if given) and lays the flags over it.
     pub fn declared(&self) -> anyhow::Result<DeclaredOptions> {
+        self.declared_with_state().map(|(d, _)| d)
+    }
+
+    /// [`OptionFlags::declared`], and the file's `State` when it gives one.
+    pub fn declared_with_state(&self) -> anyhow::Result<(DeclaredOptions, Option<OptionsState>)> {
         let mut d = DeclaredOptions::default();
+        let mut state = None;
         if let Some(path) = &self.metadata_options {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("--metadata-options {}: cannot read", path.display()))?;
-            let o = MetadataOptions::from_describe_instances_json(&text)
-                .with_context(|| format!("--metadata-options {}", path.display()))?;
-            d = DeclaredOptions::all_of(&o);
+            (d, state) =
+                DeclaredOptions::from_describe_instances_json(&text, self.instance_id.as_deref())
+                    .with_context(|| format!("--metadata-options {}", path.display()))?;
         }
         d.http_tokens = self.http_tokens.or(d.http_tokens);
         d.http_endpoint = self.http_endpoint.or(d.http_endpoint);
@@ -53,6 +62,6 @@ impl OptionFlags {
             .or(d.http_put_response_hop_limit);
         d.http_protocol_ipv6 = self.http_protocol_ipv6.or(d.http_protocol_ipv6);
         d.instance_metadata_tags = self.instance_metadata_tags.or(d.instance_metadata_tags);
-        Ok(d)
+        Ok((d, state))
     }
 }

@@ -7,10 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use imds_model::{MetadataOptions, OptionsState};
 use imds_probe::{
-    DEFAULT_ENDPOINT, DEFAULT_IPV6_ENDPOINT, DEFAULT_TIMEOUT_MS, DeclaredOptions, EXIT_NO_ANSWER,
-    ProbeConfig, ProbeError, Role,
+    DEFAULT_ENDPOINT, DEFAULT_IPV6_ENDPOINT, DEFAULT_TIMEOUT_MS, EXIT_NO_ANSWER, ProbeConfig,
+    ProbeError, Role,
 };
 
 use crate::options_args::OptionFlags;
@@ -27,10 +26,21 @@ pub enum Format {
     Json,
 }
 
+/// The end of `imdspec probe --help`.
+pub const AFTER_HELP: &str = "\
+Exit codes:
+  0  the endpoint answered (and behaves as declared, when options are declared)
+  1  the endpoint differs from the declared options
+  2  usage error (bad flag, unreadable --metadata-options file)
+  3  nothing answered
+
+Example (on an instance, declaring what the instance should enforce):
+  imdspec probe --http-tokens required --http-put-response-hop-limit 2";
+
 /// Arguments of `imdspec probe`.
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
-    /// IMDS base URL [default: http://169.254.169.254].
+    /// IMDS base URL, without a path [default: http://169.254.169.254].
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
     /// Also probe the IPv6 endpoint (http://[fd00:ec2::254], or --ipv6-endpoint) to see
@@ -48,8 +58,12 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     timeout_ms: u64,
-    /// Declared options to compare with (exit 1 when the endpoint differs).
-    #[command(flatten)]
+    /// Declared options: they declare what to expect and are compared with what the endpoint
+    /// does (exit 1 when it differs); nothing is changed on the instance.
+    #[command(
+        flatten,
+        next_help_heading = "Declared options (what to expect; nothing is changed on the instance)"
+    )]
     options: OptionFlags,
 }
 
@@ -82,26 +96,13 @@ fn config(args: &ProbeArgs) -> Result<ProbeConfig, String> {
     })
 }
 
-/// The declared options and their `State`, from the flags and `--metadata-options`.
-fn declared(args: &ProbeArgs) -> anyhow::Result<(DeclaredOptions, Option<OptionsState>)> {
-    let d = args.options.declared()?;
-    let state = match &args.options.metadata_options {
-        Some(path) => std::fs::read_to_string(path)
-            .ok()
-            .and_then(|t| MetadataOptions::from_describe_instances_json(&t).ok())
-            .map(|o| o.state),
-        None => None,
-    };
-    Ok((d, state))
-}
-
 /// Runs `imdspec probe`.
 pub fn main(args: ProbeArgs) -> ExitCode {
     let config = match config(&args) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
-    let (declared, state) = match declared(&args) {
+    let (declared, state) = match args.options.declared_with_state() {
         Ok(d) => d,
         Err(e) => return usage_error(format!("{e:#}")),
     };

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use imds_conformance::catalogue::Catalogue;
 use imds_conformance::client::ClientConfig;
-use imds_conformance::report::{CaseResult, Outcome, Report, RunResult};
+use imds_conformance::report::{CaseResult, HumanStyle, Outcome, Report, RunResult};
 use imds_conformance::runner::{self, DetailLevel, RunConfig, RunError, TargetOptions};
 use imds_conformance::{CatalogueError, Expectations};
 use imds_model::{HttpTokens, MetadataOptions, Toggle};
@@ -171,17 +171,25 @@ impl Profile {
     }
 }
 
+/// The end of `imdspec run --help`.
+pub const AFTER_HELP: &str = "\
+Exit codes:
+  0  no case fails the run (should-level failures only with --strict)
+  1  a must-level case failed or errored, or a known failure passed (xpass)
+  2  usage error (bad flag, catalogue, expectations or --output path)
+  3  the endpoint cannot be reached
+
+Example:
+  imdspec run --endpoint http://127.0.0.1:1338 --http-tokens required --format json --output report.json";
+
 /// Arguments of `imdspec run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Base URL of the endpoint to check (e.g. http://127.0.0.1:1338, http://[::1]:1338).
+    /// Base URL of the endpoint to check, without a path (e.g. http://127.0.0.1:1338,
+    /// http://[::1]:1338).
     /// Without it, the reference server is started in-process on loopback once per profile.
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
-    /// Declared target options (what the endpoint should enforce); undeclared ones are
-    /// detected. Without --endpoint, they configure one embedded server instead of the profiles.
-    #[command(flatten)]
-    options: OptionFlags,
     /// Run only cases whose id matches GLOB (repeatable).
     #[arg(long = "case", value_name = "GLOB")]
     cases: Vec<String>,
@@ -230,6 +238,14 @@ pub struct RunArgs {
     /// Embedded profiles to run (repeatable; default: all four).
     #[arg(long = "profile", value_enum, conflicts_with = "endpoint")]
     profiles: Vec<Profile>,
+    /// Declared target options: they declare what to expect from the endpoint, they set
+    /// nothing on it; undeclared ones are detected. Without --endpoint, they configure one
+    /// embedded server instead of the profiles.
+    #[command(
+        flatten,
+        next_help_heading = "Declared options (what to expect; nothing is changed on the endpoint)"
+    )]
+    options: OptionFlags,
 }
 
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
@@ -354,7 +370,7 @@ pub fn main(args: RunArgs) -> ExitCode {
         return usage_error(format!("--max-rps {rps}: must be a positive number"));
     }
     if let Some(endpoint) = &args.endpoint
-        && let Err(e) = imds_conformance::client::BaseUrl::parse(endpoint)
+        && let Err(e) = imds_conformance::client::BaseUrl::parse_base(endpoint)
     {
         return usage_error(format!("--endpoint: {e}"));
     }
@@ -365,16 +381,42 @@ pub fn main(args: RunArgs) -> ExitCode {
     if !catalogue.cases.iter().any(|c| base.selects(&c.id)) {
         return usage_error("no case matches the --case/--skip selection (see --list)");
     }
+    if let Some(path) = &args.output
+        && let Err(e) = imds_conformance::report::check_writable(path)
+    {
+        return usage_error(format!(
+            "--output {}: cannot write there: {e}",
+            path.display()
+        ));
+    }
     if args.list {
-        let mut out = String::new();
-        for c in catalogue.cases.iter().filter(|c| base.selects(&c.id)) {
-            out.push_str(&format!(
-                "{:<52} {:<6} {}\n",
-                c.id,
-                c.level.to_string(),
-                c.summary
-            ));
-        }
+        let selected = catalogue.cases.iter().filter(|c| base.selects(&c.id));
+        let out = if args.format == Format::Json {
+            let list: Vec<serde_json::Value> = selected
+                .map(|c| {
+                    serde_json::json!({
+                        "id": c.id,
+                        "level": c.level.to_string(),
+                        "area": c.area,
+                        "summary": c.summary,
+                        "spec": c.spec,
+                        "doc": c.doc,
+                    })
+                })
+                .collect();
+            serde_json::to_string_pretty(&list).unwrap_or_default() + "\n"
+        } else {
+            let mut out = String::new();
+            for c in selected {
+                out.push_str(&format!(
+                    "{:<52} {:<6} {}\n",
+                    c.id,
+                    c.level.to_string(),
+                    c.summary
+                ));
+            }
+            out
+        };
         return match write_output(&args.output, &out) {
             Ok(()) => ExitCode::SUCCESS,
             Err(code) => code,
@@ -463,7 +505,11 @@ pub fn main(args: RunArgs) -> ExitCode {
             let color = args.output.is_none()
                 && std::io::stdout().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-            report.to_human(color)
+            report.to_human_with(HumanStyle {
+                color,
+                options: true,
+                exchanges: args.detail == Detail::All,
+            })
         }
         Format::Json => report.to_json(),
         Format::Junit => report.to_junit(),
@@ -471,11 +517,9 @@ pub fn main(args: RunArgs) -> ExitCode {
     if let Err(code) = write_output(&args.output, &text) {
         return code;
     }
-    if args.output.is_some() && human {
-        // Keep the verdict visible when the report went to a file.
-        if let Some(last) = text.lines().last() {
-            eprintln!("{last}");
-        }
+    if args.output.is_some() {
+        // Keep the verdict visible when the report went to a file, whatever its format.
+        eprint!("{}", report.human_verdict(false));
     }
     ExitCode::from(report.exit_code())
 }

@@ -11,17 +11,29 @@ use imds_server::{Fault, Faults, ImdsServer, ServerError};
 
 use crate::options_args::OptionFlags;
 
+/// The end of `imdspec serve --help`.
+pub const AFTER_HELP: &str = "\
+Instance options not given take EC2's defaults: --http-tokens optional, --http-endpoint \
+enabled, --http-put-response-hop-limit 1, --http-protocol-ipv6 disabled, \
+--instance-metadata-tags disabled.
+
+Exit codes:
+  0  stopped by SIGINT or SIGTERM
+  1  the server could not start (address in use, ...)
+  2  usage error (bad flag, unreadable --instance or --journal file)
+
+Example:
+  imdspec serve --listen 127.0.0.1:1338 --http-tokens required --journal requests.jsonl";
+
 /// Arguments of `imdspec serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    #[command(flatten)]
-    options: OptionFlags,
     /// Instance content to serve (TOML or JSON, the model's field names); default: a built-in
     /// realistic instance.
     #[arg(long, value_name = "FILE")]
     instance: Option<PathBuf>,
     /// Address to listen on (repeatable; port 0 picks a free port).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1338")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1338", value_parser = parse_listen)]
     listen: Vec<SocketAddr>,
     /// Write one JSON line per request to FILE, emptied first (tokens and credentials redacted).
     #[arg(long, value_name = "FILE")]
@@ -35,6 +47,28 @@ pub struct ServeArgs {
     /// instance file. Default: 404.
     #[arg(long)]
     extended_credentials: bool,
+    /// The options the server enforces (unset: EC2's defaults, see below).
+    #[command(
+        flatten,
+        next_help_heading = "Instance options (what the server enforces)"
+    )]
+    options: OptionFlags,
+}
+
+/// An IP address and port; a host name gets a hint, since the server binds addresses only.
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    s.parse::<SocketAddr>().map_err(|_| {
+        let port = s.rsplit_once(':').map_or("1338", |(_, p)| p);
+        let port = if port.chars().all(|c| c.is_ascii_digit()) && !port.is_empty() {
+            port
+        } else {
+            "1338"
+        };
+        format!(
+            "{s:?} is not an IP address and port; use e.g. 127.0.0.1:{port} or [::1]:{port} \
+             (host names such as localhost are not resolved)"
+        )
+    })
 }
 
 fn parse_fault(spec: &str) -> Result<Fault, String> {

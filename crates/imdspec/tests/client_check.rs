@@ -513,3 +513,76 @@ fn readme_records_the_sdk_results() {
         assert!(cells[4].starts_with(boto), "{id}: botocore column {row}");
     }
 }
+
+#[test]
+fn a_program_without_the_separator_gets_a_hint() {
+    let out = client_check(&["python3", "client.py"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("goes after `--`") && err.contains("-- python3 client.py"),
+        "{err}"
+    );
+}
+
+#[test]
+fn list_as_json_and_output_checked_before_any_scenario_runs() {
+    let out = client_check(&["--list", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), RECORDED.len(), "{v}");
+    assert!(
+        list.iter()
+            .all(|s| s["id"].is_string() && s["level"].is_string())
+    );
+    let start = std::time::Instant::now();
+    let out = client_check(&[
+        "--output",
+        "/nonexistent-dir/imdspec/report.json",
+        "--",
+        "sh",
+        "-c",
+        "sleep 5",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--output"), "{err}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(4), "{err}");
+}
+
+#[test]
+fn client_output_keeps_names_and_loses_secret_values() {
+    let dir = std::env::temp_dir().join(format!("imdspec-cc-redact-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("report.json");
+    let out = client_check(&[
+        "--scenario",
+        "fallback.never-on-400",
+        "--format",
+        "json",
+        "--detail",
+        "all",
+        "--output",
+        file.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "echo 'refusing: AWS_EC2_METADATA_SERVICE_ENDPOINT is unset; token=abc' >&2; \
+         echo 'got AQAEAHx7bEJvU3pDc1hUZ2hLQ0w5TWZ1c3hVQ29PRmZkTnB3dWt6Zw== on port 1338' >&2",
+    ]);
+    let json = std::fs::read_to_string(&file).unwrap_or_default();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("imdspec client-check: "),
+        "the verdict goes to stderr beside --output: {err}"
+    );
+    assert!(
+        json.contains("refusing: AWS_EC2_METADATA_SERVICE_ENDPOINT is unset; token=<redacted>"),
+        "{json}"
+    );
+    assert!(json.contains("got <redacted> on port 1338"), "{json}");
+    assert!(!json.contains("token=abc"), "{json}");
+    assert!(!json.contains("AQAEAHx7"), "{json}");
+}

@@ -784,3 +784,105 @@ async fn both_rounds_timing_out_stay_within_budget() {
     assert!(total >= 2000, "two rounds of 1000 ms timeouts: {total}");
     assert!(total < BUDGET_MS, "{total} ms");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mismatch_with_the_declared_options_is_the_first_line() {
+    let server = server(MetadataOptions::default()).await;
+    let url = server.url();
+    let declared = OptionsFile::new(r#"[{"HttpTokens": "required"}]"#);
+    let run = probe(&["--endpoint", &url, "--metadata-options", declared.arg()]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout.lines().next(),
+        Some("DIFFERS FROM DECLARED: HttpTokens declared required, observed optional"),
+        "{}",
+        run.stdout
+    );
+    // Only the field in the file is declared: the others are detected, not compared.
+    assert!(
+        run.stdout.contains("DIFFERS in 1 field(s)"),
+        "{}",
+        run.stdout
+    );
+    // The open IMDSv1 comes with the command that closes it, for this instance.
+    assert!(
+        run.stdout.contains(
+            "aws ec2 modify-instance-metadata-options --instance-id i-0123456789abcdef0 --http-tokens required"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_describe_instances_output_needs_instance_id_when_it_holds_several() {
+    let server = server(MetadataOptions::default()).await;
+    let url = server.url();
+    let full = OptionsFile::new(
+        r#"{"Reservations": [
+            {"Instances": [{"InstanceId": "i-0aaa", "MetadataOptions": {"HttpTokens": "optional"}}]},
+            {"Instances": [{"InstanceId": "i-0bbb", "MetadataOptions": {"HttpTokens": "required"}}]}
+        ]}"#,
+    );
+    let run = probe(&["--endpoint", &url, "--metadata-options", full.arg()]).await;
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("2 instances (i-0aaa, i-0bbb)"),
+        "{}",
+        run.stderr
+    );
+    let pick = |id: &'static str| {
+        let url = url.clone();
+        let file = full.arg().to_owned();
+        async move {
+            probe(&[
+                "--endpoint",
+                &url,
+                "--metadata-options",
+                &file,
+                "--instance-id",
+                id,
+            ])
+            .await
+        }
+    };
+    let a = pick("i-0aaa").await;
+    assert_eq!(a.code, 0, "{}{}", a.stdout, a.stderr);
+    let b = pick("i-0bbb").await;
+    assert_eq!(b.code, 1, "{}{}", b.stdout, b.stderr);
+    let c = pick("i-0ccc").await;
+    assert_eq!(c.code, 2);
+    assert!(c.stderr.contains("it holds i-0aaa, i-0bbb"), "{}", c.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_connection_is_not_reported_as_a_timeout() {
+    let server = ImdsServer::builder()
+        .faults(Faults::none().with("endpoint=reset".parse::<imds_server::Fault>().unwrap()))
+        .start()
+        .await
+        .unwrap();
+    let url = server.url();
+    let run = probe(&["--endpoint", &url]).await;
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let first = run.stdout.lines().next().unwrap_or_default();
+    assert!(!first.contains("within"), "{}", run.stdout);
+    assert!(!run.stdout.contains("no answer within"), "{}", run.stdout);
+    assert!(!run.stdout.contains("NOT ANSWERING"), "{}", run.stdout);
+    assert!(first.to_lowercase().contains("reset"), "{}", run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_with_a_path_is_refused_with_a_hint() {
+    let server = server(MetadataOptions::default()).await;
+    let url = format!("{}/latest/", server.url());
+    let out = tokio::process::Command::new(BIN)
+        .args(["probe", "--endpoint", &url])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("without a path"), "{err}");
+    assert!(server.journal().is_empty(), "nothing was sent");
+}

@@ -505,3 +505,223 @@ fn secrets_are_redacted_unless_asked() {
     assert!(shown.contains("wJalrXUtnFEMI"), "{shown}");
     assert!(shown.contains("echo hello from imdspec"), "{shown}");
 }
+
+#[test]
+fn human_failures_show_request_status_and_spec_and_detail_all_shows_exchanges() {
+    let s = server(MetadataOptions::default(), Faults::none(), "127.0.0.1:0");
+    let url = s.server.url();
+    let args = [
+        "run",
+        "--endpoint",
+        &url,
+        "--http-tokens",
+        "required",
+        "--case",
+        "auth.required.tokenless-unauthorized",
+    ];
+    let out = imdspec(&args);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("request:  GET /latest/") && l.contains("→ 200")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("spec: SPEC.md §"), "{stdout}");
+    assert!(!stdout.contains("< HTTP/1.1"), "{stdout}");
+    let mut all = args.to_vec();
+    all.extend(["--detail", "all", "--case", "token.put.ok"]);
+    let out = imdspec(&all);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("> PUT /latest/api/token"), "{stdout}");
+    assert!(stdout.contains("< HTTP/1.1 200"), "{stdout}");
+    assert!(
+        stdout.contains("token.put.ok"),
+        "passing cases are listed: {stdout}"
+    );
+}
+
+#[test]
+fn output_path_is_checked_before_the_run_and_the_verdict_still_reaches_stderr() {
+    let start = std::time::Instant::now();
+    let out = imdspec(&["run", "--output", "/nonexistent-dir/imdspec/report.json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--output"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "refused at once, not after a run"
+    );
+    let s = server(MetadataOptions::default(), Faults::none(), "127.0.0.1:0");
+    let url = s.server.url();
+    let file = std::env::temp_dir().join(format!("imdspec-verdict-{}.json", std::process::id()));
+    let out = imdspec(&[
+        "run",
+        "--endpoint",
+        &url,
+        "--case",
+        "token.put.ok",
+        "--format",
+        "json",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    let json = std::fs::read_to_string(&file).unwrap_or_default();
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(serde_json::from_str::<Value>(&json).is_ok(), "{json}");
+    assert!(
+        text(&out.stderr).contains("imdspec run: PASS"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn list_as_json() {
+    let out = imdspec(&["run", "--list", "--format", "json", "--case", "token.ttl.*"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cases = v.as_array().unwrap();
+    assert!(cases.len() > 5, "{v}");
+    for c in cases {
+        assert!(c["id"].as_str().unwrap().starts_with("token.ttl."), "{c}");
+        assert!(
+            ["must", "should", "info"].contains(&c["level"].as_str().unwrap()),
+            "{c}"
+        );
+        assert!(c["summary"].is_string() && c["doc"].is_string(), "{c}");
+    }
+}
+
+#[test]
+fn endpoint_with_a_path_is_refused_with_a_hint() {
+    let s = server(MetadataOptions::default(), Faults::none(), "127.0.0.1:0");
+    let url = format!("{}/latest/", s.server.url());
+    let out = imdspec(&["run", "--endpoint", &url]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("without a path"), "{err}");
+    assert!(err.contains("Usage: imdspec run"), "{err}");
+    assert!(s.server.journal().is_empty(), "nothing was sent");
+}
+
+#[test]
+fn metadata_options_declare_only_the_fields_in_the_file() {
+    let s = server(MetadataOptions::default(), Faults::none(), "127.0.0.1:0");
+    let url = s.server.url();
+    let file = std::env::temp_dir().join(format!("imdspec-mo-{}.json", std::process::id()));
+    std::fs::write(
+        &file,
+        r#"{"Reservations": [{"Instances": [{"InstanceId": "i-0aaa",
+            "MetadataOptions": {"HttpEndpoint": "enabled"}}]}]}"#,
+    )
+    .unwrap();
+    let out = imdspec(&[
+        "run",
+        "--endpoint",
+        &url,
+        "--metadata-options",
+        file.to_str().unwrap(),
+        "--case",
+        "token.put.ok",
+        "--format",
+        "json",
+    ]);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["target"]["declared"]["http_endpoint"], "enabled");
+    assert!(
+        r["target"]["declared"]["http_tokens"].is_null(),
+        "not in the file, so not declared: {}",
+        r["target"]["declared"]
+    );
+}
+
+#[test]
+fn help_texts_declare_list_exit_codes_and_an_example() {
+    for cmd in ["run", "probe", "serve", "client-check"] {
+        let out = imdspec(&[cmd, "--help"]);
+        let help = text(&out.stdout);
+        assert!(out.status.success(), "{cmd}");
+        assert!(help.contains("Exit codes:"), "{cmd}: {help}");
+        assert!(help.contains("Example"), "{cmd}: {help}");
+        assert!(help.contains(&format!("  imdspec {cmd} ")), "{cmd}: {help}");
+    }
+    for cmd in ["run", "probe"] {
+        let help = text(&imdspec(&[cmd, "--help"]).stdout);
+        let heading = help
+            .lines()
+            .position(|l| l.starts_with("Declared options (what to expect"))
+            .unwrap_or_else(|| panic!("{cmd}: {help}"));
+        let tokens = help
+            .lines()
+            .position(|l| l.contains("--http-tokens"))
+            .unwrap();
+        assert!(
+            tokens > heading,
+            "{cmd}: the option flags sit under the heading: {help}"
+        );
+    }
+    let serve = text(&imdspec(&["serve", "--help"]).stdout);
+    assert!(serve.contains("[default: 127.0.0.1:1338]"), "{serve}");
+    assert!(serve.contains("--http-tokens optional"), "{serve}");
+    let cc = text(&imdspec(&["client-check", "--help"]).stdout);
+    for name in std::fs::read_dir(workspace().join("conformance/clients/targets")).unwrap() {
+        let name = name
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .replace(".toml", "");
+        assert!(cc.contains(&name), "--target should list {name}: {cc}");
+    }
+    assert!(cc.contains("AWS_EC2_METADATA_SERVICE_ENDPOINT"), "{cc}");
+}
+
+#[test]
+fn missing_files_and_bad_listen_values_say_what_to_do() {
+    let out = imdspec(&[
+        "run",
+        "--metadata-options",
+        "/nonexistent/opts.json",
+        "--list",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/opts.json"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = imdspec(&["run", "--expectations", "/nonexistent/x.toml", "--list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/x.toml"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = imdspec(&[
+        "serve",
+        "--instance",
+        "/nonexistent/i.toml",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/i.toml"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = imdspec(&["serve", "--listen", "localhost:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("127.0.0.1:0"),
+        "{}",
+        text(&out.stderr)
+    );
+}
