@@ -170,6 +170,131 @@ impl MetadataOptions {
     }
 }
 
+/// The options as far as they are known: declared by a user, inferred from answers, or both
+/// laid over each other. `None` means unknown. Serialised with snake_case field names (the
+/// report's); [`PartialOptions::FIELDS`] gives describe-instances' names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartialOptions {
+    /// `HttpTokens`.
+    #[serde(default)]
+    pub http_tokens: Option<HttpTokens>,
+    /// `HttpEndpoint`.
+    #[serde(default)]
+    pub http_endpoint: Option<Toggle>,
+    /// `InstanceMetadataTags`.
+    #[serde(default)]
+    pub instance_metadata_tags: Option<Toggle>,
+    /// `HttpProtocolIpv6`.
+    #[serde(default)]
+    pub http_protocol_ipv6: Option<Toggle>,
+    /// `HttpPutResponseHopLimit` (never observable over one hop).
+    #[serde(default)]
+    pub http_put_response_hop_limit: Option<HopLimit>,
+}
+
+impl From<MetadataOptions> for PartialOptions {
+    fn from(o: MetadataOptions) -> PartialOptions {
+        PartialOptions {
+            http_tokens: Some(o.http_tokens),
+            http_endpoint: Some(o.http_endpoint),
+            instance_metadata_tags: Some(o.instance_metadata_tags),
+            http_protocol_ipv6: Some(o.http_protocol_ipv6),
+            http_put_response_hop_limit: Some(o.http_put_response_hop_limit),
+        }
+    }
+}
+
+impl PartialOptions {
+    /// describe-instances' names of the fields, in the field order above.
+    pub const FIELDS: [&'static str; 5] = [
+        "HttpTokens",
+        "HttpEndpoint",
+        "InstanceMetadataTags",
+        "HttpProtocolIpv6",
+        "HttpPutResponseHopLimit",
+    ];
+
+    /// Every option of `o`, known.
+    pub fn all_of(o: &MetadataOptions) -> PartialOptions {
+        PartialOptions::from(*o)
+    }
+
+    /// Every option of `o` that HTTP answers can confirm: the hop limit is left unknown,
+    /// since one hop over loopback cannot show it.
+    pub fn observable(o: &MetadataOptions) -> PartialOptions {
+        PartialOptions {
+            http_put_response_hop_limit: None,
+            ..PartialOptions::from(*o)
+        }
+    }
+
+    /// Fills unknown fields from `other`.
+    pub fn or(self, other: PartialOptions) -> PartialOptions {
+        PartialOptions {
+            http_tokens: self.http_tokens.or(other.http_tokens),
+            http_endpoint: self.http_endpoint.or(other.http_endpoint),
+            instance_metadata_tags: self.instance_metadata_tags.or(other.instance_metadata_tags),
+            http_protocol_ipv6: self.http_protocol_ipv6.or(other.http_protocol_ipv6),
+            http_put_response_hop_limit: self
+                .http_put_response_hop_limit
+                .or(other.http_put_response_hop_limit),
+        }
+    }
+
+    /// Fills unknown fields with EC2's defaults.
+    pub fn or_defaults(&self) -> MetadataOptions {
+        let d = MetadataOptions::default();
+        MetadataOptions {
+            http_tokens: self.http_tokens.unwrap_or(d.http_tokens),
+            http_endpoint: self.http_endpoint.unwrap_or(d.http_endpoint),
+            http_put_response_hop_limit: self
+                .http_put_response_hop_limit
+                .unwrap_or(d.http_put_response_hop_limit),
+            http_protocol_ipv6: self.http_protocol_ipv6.unwrap_or(d.http_protocol_ipv6),
+            instance_metadata_tags: self
+                .instance_metadata_tags
+                .unwrap_or(d.instance_metadata_tags),
+            ..d
+        }
+    }
+
+    /// True when nothing is known.
+    pub fn is_empty(&self) -> bool {
+        *self == PartialOptions::default()
+    }
+
+    /// `(describe-instances name, value)` of every field, `None` where unknown.
+    pub fn fields(&self) -> [(&'static str, Option<String>); 5] {
+        fn s<T: fmt::Display>(v: Option<T>) -> Option<String> {
+            v.map(|v| v.to_string())
+        }
+        let [a, b, c, d, e] = Self::FIELDS;
+        [
+            (a, s(self.http_tokens)),
+            (b, s(self.http_endpoint)),
+            (c, s(self.instance_metadata_tags)),
+            (d, s(self.http_protocol_ipv6)),
+            (e, s(self.http_put_response_hop_limit)),
+        ]
+    }
+
+    /// `http-tokens=optional http-endpoint=? …`, `?` for unknown (the CLI's flag names).
+    pub fn describe(&self) -> String {
+        fn w<T: fmt::Display>(v: &Option<T>) -> String {
+            v.as_ref().map_or_else(|| "?".to_owned(), T::to_string)
+        }
+        format!(
+            "http-tokens={} http-endpoint={} instance-metadata-tags={} http-protocol-ipv6={} http-put-response-hop-limit={}",
+            w(&self.http_tokens),
+            w(&self.http_endpoint),
+            w(&self.instance_metadata_tags),
+            w(&self.http_protocol_ipv6),
+            w(&self.http_put_response_hop_limit),
+        )
+    }
+}
+
 fn json_error(e: &serde_json::Error) -> OptionsError {
     OptionsError::Json {
         line: e.line(),
@@ -308,6 +433,33 @@ mod tests {
         let e = MetadataOptions::from_describe_instances_json(r#"{"HttpTokenz": "required"}"#)
             .unwrap_err();
         assert!(e.to_string().contains("HttpTokenz"), "{e}");
+    }
+
+    #[test]
+    fn partial_options_fill_and_name() {
+        let o = MetadataOptions::from_describe_instances_json(DESCRIBE).unwrap();
+        let all = PartialOptions::from(o);
+        assert_eq!(all.or_defaults(), o);
+        assert!(PartialOptions::default().is_empty());
+        assert_eq!(PartialOptions::observable(&o).http_put_response_hop_limit, None);
+        let tokens = PartialOptions {
+            http_tokens: Some(HttpTokens::Optional),
+            ..PartialOptions::default()
+        };
+        let laid = tokens.or(all);
+        assert_eq!(laid.http_tokens, Some(HttpTokens::Optional));
+        assert_eq!(laid.instance_metadata_tags, Some(Toggle::Enabled));
+        assert_eq!(
+            tokens.or_defaults().http_endpoint,
+            MetadataOptions::ec2_default().http_endpoint
+        );
+        assert_eq!(tokens.fields()[0], ("HttpTokens", Some("optional".into())));
+        assert_eq!(tokens.fields()[4], ("HttpPutResponseHopLimit", None));
+        assert!(tokens.describe().starts_with("http-tokens=optional http-endpoint=? "));
+        // The report's spelling: snake_case, unknown is null.
+        let json = serde_json::to_string(&tokens).unwrap();
+        assert!(json.starts_with(r#"{"http_tokens":"optional","http_endpoint":null"#), "{json}");
+        assert_eq!(serde_json::from_str::<PartialOptions>(&json).unwrap(), tokens);
     }
 
     #[test]
