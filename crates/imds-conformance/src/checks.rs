@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use imds_model::Version;
+use imds_model::infer::{Evidence, Inferred, infer, needs_tags_dir};
 use imds_model::parse::{Listing, parse_listing};
-use imds_model::{HttpTokens, Version};
 
 use crate::catalogue::{Format, Presence};
-use crate::client::{Request, Response};
-use crate::runner::{Recorder, RunCtx, endpoint_state, tags_state};
+use crate::client::{Request, Response, reply};
+use crate::runner::{Recorder, RunCtx};
 
 /// Every check name a case may register.
 pub const NAMES: &[&str] = &[
@@ -808,10 +809,10 @@ fn declared_mismatch<T: PartialEq + std::fmt::Display>(
     rec: &mut Recorder,
     name: &str,
     declared: Option<T>,
-    observed: Option<T>,
-    evidence: String,
+    inferred: Inferred<T>,
 ) {
-    match (declared, observed) {
+    let evidence = inferred.reason;
+    match (declared, inferred.value) {
         (None, _) => rec.skip = Some(format!("{name} not declared")),
         (Some(_), None) => {
             rec.skip = Some(format!(
@@ -828,6 +829,19 @@ fn declared_mismatch<T: PartialEq + std::fmt::Display>(
     }
 }
 
+/// A token PUT and a tokenless GET of this check's own, recorded; a failed exchange is
+/// evidence here (a dropped PUT answer, a reset), not an error of the case.
+async fn first_evidence(ctx: &Arc<RunCtx>, rec: &mut Recorder) -> Evidence {
+    let mut send = async |req: Request| {
+        let result = ctx.send_guarded(&req).await;
+        rec.exchanges.push(ctx.record(None, &req, &result));
+        reply(&result)
+    };
+    let put = send(Request::token_put(60)).await;
+    let get = send(Request::get("/latest/meta-data/instance-id")).await;
+    Evidence::first(put, get)
+}
+
 async fn declared_tokens(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
     rec.expected.push(
         "the declared HttpTokens holds: tokenless GET answers 200 (optional) or 401 (required)"
@@ -837,24 +851,9 @@ async fn declared_tokens(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         rec.skip = Some("HttpTokens not declared".into());
         return;
     }
-    let Some(r) = ctx
-        .exchange(rec, None, Request::get("/latest/meta-data/instance-id"))
-        .await
-    else {
-        return;
-    };
-    let observed = match r.status {
-        200 => Some(HttpTokens::Optional),
-        401 => Some(HttpTokens::Required),
-        _ => None,
-    };
-    declared_mismatch(
-        rec,
-        "HttpTokens",
-        ctx.declared.http_tokens,
-        observed,
-        format!("tokenless GET answered {}", r.status),
-    );
+    let evidence = first_evidence(ctx, rec).await;
+    let inferred = infer(&evidence).http_tokens;
+    declared_mismatch(rec, "HttpTokens", ctx.declared.http_tokens, inferred);
 }
 
 async fn declared_endpoint(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
@@ -865,26 +864,9 @@ async fn declared_endpoint(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         rec.skip = Some("HttpEndpoint not declared".into());
         return;
     }
-    let Some(put) = ctx.exchange(rec, None, Request::token_put(60)).await else {
-        return;
-    };
-    let Some(get) = ctx
-        .exchange(rec, None, Request::get("/latest/meta-data/instance-id"))
-        .await
-    else {
-        return;
-    };
-    let observed = endpoint_state(Some(put.status), Some(get.status));
-    declared_mismatch(
-        rec,
-        "HttpEndpoint",
-        ctx.declared.http_endpoint,
-        observed,
-        format!(
-            "token PUT answered {}, GET answered {}",
-            put.status, get.status
-        ),
-    );
+    let evidence = first_evidence(ctx, rec).await;
+    let inferred = infer(&evidence).http_endpoint;
+    declared_mismatch(rec, "HttpEndpoint", ctx.declared.http_endpoint, inferred);
 }
 
 async fn declared_tags(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
@@ -895,26 +877,23 @@ async fn declared_tags(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         rec.skip = Some("InstanceMetadataTags not declared".into());
         return;
     }
+    let mut evidence = first_evidence(ctx, rec).await;
     let Some(r) = fetch(ctx, rec, "meta-data/tags/instance").await else {
         return;
     };
-    let mut evidence = format!("GET meta-data/tags/instance answered {}", r.status);
-    let empty = r.status == 200 && r.body.iter().all(u8::is_ascii_whitespace);
-    let mut tags_dir = None;
-    if empty {
-        evidence.push_str(" with an empty body");
+    let tags = reply(&Ok(r));
+    evidence.tags_instance = Some(tags);
+    if needs_tags_dir(tags) {
         let Some(d) = fetch(ctx, rec, "meta-data/tags/").await else {
             return;
         };
-        evidence.push_str(&format!(", GET meta-data/tags/ answered {}", d.status));
-        tags_dir = Some(d.status);
+        evidence.tags_dir = Some(reply(&Ok(d)));
     }
-    let observed = tags_state(Some((r.status, r.body.as_ref())), tags_dir);
+    let inferred = infer(&evidence).instance_metadata_tags;
     declared_mismatch(
         rec,
         "InstanceMetadataTags",
         ctx.declared.instance_metadata_tags,
-        observed,
-        evidence,
+        inferred,
     );
 }

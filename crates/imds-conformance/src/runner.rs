@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use imds_model::{HopLimit, HttpTokens, Toggle, parse::parse_listing};
-use serde::Serialize;
+use imds_model::infer::{Evidence, infer, needs_tags_dir};
+use imds_model::{HttpTokens, Toggle, parse::parse_listing};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::catalogue::{Case, CaseBody, Catalogue, EndpointNeed, Need};
 use crate::checks::{self, Crawl, Probed};
-use crate::client::{Client, ClientConfig, ClientError, Request, Response};
+use crate::client::{Client, ClientConfig, ClientError, Request, Response, reply};
 use crate::expectations::Expectations;
 use crate::redact::Redactor;
 use crate::report::{
@@ -28,62 +28,9 @@ const PUT_TIMEOUT_BREAKER: u32 = 3;
 /// tokenless GETs are answered: EC2 dropping it at the hop limit is configuration, not a fault.
 pub const HOP_LIMITED: &str = "hop-limited: the token PUT answer did not arrive (HttpPutResponseHopLimit too low for this network position, SPEC §13.1)";
 
-/// Target options as far as they are known; `None` where unknown.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct TargetOptions {
-    /// `HttpTokens`.
-    pub http_tokens: Option<HttpTokens>,
-    /// `HttpEndpoint`.
-    pub http_endpoint: Option<Toggle>,
-    /// `InstanceMetadataTags`.
-    pub instance_metadata_tags: Option<Toggle>,
-    /// `HttpProtocolIpv6`.
-    pub http_protocol_ipv6: Option<Toggle>,
-    /// `HttpPutResponseHopLimit` (never detectable over HTTP).
-    pub http_put_response_hop_limit: Option<HopLimit>,
-}
-
-impl TargetOptions {
-    /// Every option of `o` that HTTP answers can confirm; the hop limit is left unknown, since
-    /// it cannot be observed over loopback and declaring it would only add a note.
-    pub fn observable(o: &imds_model::MetadataOptions) -> TargetOptions {
-        TargetOptions {
-            http_tokens: Some(o.http_tokens),
-            http_endpoint: Some(o.http_endpoint),
-            instance_metadata_tags: Some(o.instance_metadata_tags),
-            http_protocol_ipv6: Some(o.http_protocol_ipv6),
-            http_put_response_hop_limit: None,
-        }
-    }
-
-    /// Fills unknown fields from `other`.
-    pub fn or(self, other: TargetOptions) -> TargetOptions {
-        TargetOptions {
-            http_tokens: self.http_tokens.or(other.http_tokens),
-            http_endpoint: self.http_endpoint.or(other.http_endpoint),
-            instance_metadata_tags: self.instance_metadata_tags.or(other.instance_metadata_tags),
-            http_protocol_ipv6: self.http_protocol_ipv6.or(other.http_protocol_ipv6),
-            http_put_response_hop_limit: self
-                .http_put_response_hop_limit
-                .or(other.http_put_response_hop_limit),
-        }
-    }
-
-    /// `--http-tokens=optional …` style, `?` for unknown.
-    pub fn describe(&self) -> String {
-        fn w<T: std::fmt::Display>(v: &Option<T>) -> String {
-            v.as_ref().map_or_else(|| "?".to_owned(), T::to_string)
-        }
-        format!(
-            "http-tokens={} http-endpoint={} instance-metadata-tags={} http-protocol-ipv6={} http-put-response-hop-limit={}",
-            w(&self.http_tokens),
-            w(&self.http_endpoint),
-            w(&self.instance_metadata_tags),
-            w(&self.http_protocol_ipv6),
-            w(&self.http_put_response_hop_limit),
-        )
-    }
-}
+/// Target options as far as they are known; `None` where unknown. The model's one partial
+/// options type, under the name the runner's API has always used.
+pub type TargetOptions = imds_model::PartialOptions;
 
 /// Which exchanges go into the report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -386,7 +333,7 @@ impl RunCtx {
 
     /// Sends `req`; token PUTs go through a breaker: after [`PUT_TIMEOUT_BREAKER`] of them
     /// timed out, further ones fail at once instead of waiting out their timeout.
-    async fn send_guarded(&self, req: &Request) -> Result<Response, ClientError> {
+    pub(crate) async fn send_guarded(&self, req: &Request) -> Result<Response, ClientError> {
         let token_put = req.method == http::Method::PUT && req.path == "/latest/api/token";
         if token_put && self.put_timeouts.load(Ordering::Relaxed) >= PUT_TIMEOUT_BREAKER {
             return Err(ClientError::NotSent(format!(
@@ -510,29 +457,6 @@ struct Detection {
     notes: Vec<String>,
 }
 
-/// `InstanceMetadataTags` as far as the answers tell (SPEC §13.5): a listing with entries on
-/// `meta-data/tags/instance` proves enabled; a 404 there, or on `meta-data/tags/`, proves
-/// disabled; an empty 200 alone cannot tell (a disabled instance and one without tags both
-/// answer it).
-pub fn tags_state(instance: Option<(u16, &[u8])>, tags_dir: Option<u16>) -> Option<Toggle> {
-    match instance {
-        Some((200, body)) if !body.iter().all(u8::is_ascii_whitespace) => Some(Toggle::Enabled),
-        Some((404, _)) => Some(Toggle::Disabled),
-        _ if tags_dir == Some(404) => Some(Toggle::Disabled),
-        _ => None,
-    }
-}
-
-/// `HttpEndpoint` from the token PUT's and a tokenless GET's statuses: only the PUT's 403 is
-/// documented for a turned-off endpoint, so it alone decides "disabled".
-pub fn endpoint_state(put: Option<u16>, get: Option<u16>) -> Option<Toggle> {
-    match (put, get) {
-        (Some(403), _) => Some(Toggle::Disabled),
-        (Some(200), _) | (_, Some(200 | 401)) => Some(Toggle::Enabled),
-        _ => None,
-    }
-}
-
 /// Detects options, gets the session token and discovers content.
 async fn detect(client: &Arc<Client>, declared: TargetOptions) -> Result<Detection, ClientError> {
     let put = client.send(&Request::token_put(21600)).await;
@@ -544,31 +468,20 @@ async fn detect(client: &Arc<Client>, declared: TargetOptions) -> Result<Detecti
     {
         return Err(e.clone());
     }
-    let status = |r: &Result<Response, ClientError>| r.as_ref().ok().map(|r| r.status);
-    let (put_status, v1_status) = (status(&put), status(&v1));
-    let http_endpoint = endpoint_state(put_status, v1_status);
+    let mut evidence = Evidence::first(reply(&put), reply(&v1));
+    let first = infer(&evidence);
     let mut notes = Vec::new();
-    if http_endpoint == Some(Toggle::Disabled) {
+    if first.http_endpoint.value == Some(Toggle::Disabled) {
         notes.push(format!(
-            "HttpEndpoint detected as disabled from the token PUT's 403 (the documented answer); the tokenless GET answered {}",
-            v1_status.map_or("nothing".into(), |s| s.to_string())
+            "HttpEndpoint detected as disabled: {}",
+            first.http_endpoint.reason
         ));
     }
     let put_timed_out = matches!(put, Err(ClientError::ResponseTimeout(_)));
-    let hop_limited = put_timed_out && v1_status.is_some();
+    let hop_limited = first.hop_limited;
     if hop_limited {
         notes.push(format!("{HOP_LIMITED}; cases needing a token are skipped"));
     }
-    let http_tokens = match (http_endpoint, v1_status) {
-        (Some(Toggle::Enabled), Some(200)) => Some(HttpTokens::Optional),
-        (Some(Toggle::Enabled), Some(401)) => Some(HttpTokens::Required),
-        _ => None,
-    };
-    let mut detected = TargetOptions {
-        http_tokens,
-        http_endpoint,
-        ..TargetOptions::default()
-    };
     let (session, session_error) = match &put {
         Ok(r) if r.status == 200 && !r.body.is_empty() => (Some(r.text()), None),
         Ok(r) => (
@@ -578,8 +491,9 @@ async fn detect(client: &Arc<Client>, declared: TargetOptions) -> Result<Detecti
         Err(e) => (None, Some(format!("PUT /latest/api/token: {e}"))),
     };
     let mut discovery = Discovery::default();
-    let tokens = declared.http_tokens.or(detected.http_tokens);
-    let usable = detected.http_endpoint == Some(Toggle::Enabled)
+    // Declared tokens count too: a declared `optional` lets tokenless discovery try.
+    let tokens = declared.http_tokens.or(first.http_tokens.value);
+    let usable = first.http_endpoint.value == Some(Toggle::Enabled)
         && (session.is_some() || tokens == Some(HttpTokens::Optional));
     if usable {
         let get = |path: &str| {
@@ -589,34 +503,33 @@ async fn detect(client: &Arc<Client>, declared: TargetOptions) -> Result<Detecti
                 None => req,
             };
             let client = client.clone();
-            async move { client.send(&req).await.ok() }
+            async move { client.send(&req).await }
         };
-        let first_entry = |r: &Option<Response>| {
+        let first_entry = |r: &Result<Response, ClientError>| {
             r.as_ref()
+                .ok()
                 .filter(|r| r.status == 200)
                 .and_then(|r| parse_listing(&r.body).ok())
                 .and_then(|l| l.entries.first().map(|e| e.segment().to_owned()))
         };
         let tags = get("/latest/meta-data/tags/instance").await;
-        let tags_dir = match tags.as_ref() {
-            Some(r) if r.status == 200 && r.body.iter().all(u8::is_ascii_whitespace) => {
-                get("/latest/meta-data/tags/").await.map(|r| r.status)
-            }
-            _ => None,
-        };
-        detected.instance_metadata_tags =
-            tags_state(tags.as_ref().map(|r| (r.status, r.body.as_ref())), tags_dir);
+        evidence.tags_instance = Some(reply(&tags));
+        if evidence.tags_instance.is_some_and(needs_tags_dir) {
+            evidence.tags_dir = Some(reply(&get("/latest/meta-data/tags/").await));
+        }
         discovery.tag_key = first_entry(&tags);
         discovery.role = first_entry(&get("/latest/meta-data/iam/security-credentials/").await);
         discovery.key_index = first_entry(&get("/latest/meta-data/public-keys/").await);
         discovery.mac = get("/latest/meta-data/mac")
             .await
+            .ok()
             .filter(|r| r.status == 200 && !r.body.is_empty() && !r.body.contains(&b'/'))
             .map(|r| r.text().trim().to_owned());
         discovery.user_data = get("/latest/user-data")
             .await
-            .is_some_and(|r| r.status == 200);
+            .is_ok_and(|r| r.status == 200);
     }
+    let detected = infer(&evidence).options();
     Ok(Detection {
         detected,
         session,
@@ -825,34 +738,6 @@ mod tests {
     fn invalid_token_has_ec2_shape() {
         assert_eq!(INVALID_TOKEN.len(), 56);
         assert!(imds_model::parse::parse_token_header(INVALID_TOKEN.as_bytes()).is_ok());
-    }
-
-    #[test]
-    fn tags_state_needs_a_listed_tag_to_say_enabled() {
-        assert_eq!(
-            tags_state(Some((200, b"Name")), None),
-            Some(Toggle::Enabled)
-        );
-        assert_eq!(tags_state(Some((404, b"")), None), Some(Toggle::Disabled));
-        // SPEC §13.5: an empty 200 alone cannot tell; tags/ answering 404 can.
-        assert_eq!(tags_state(Some((200, b"")), None), None);
-        assert_eq!(tags_state(Some((200, b"\n")), Some(200)), None);
-        assert_eq!(
-            tags_state(Some((200, b"")), Some(404)),
-            Some(Toggle::Disabled)
-        );
-        assert_eq!(tags_state(None, None), None);
-    }
-
-    #[test]
-    fn endpoint_state_decides_disabled_from_the_put_alone() {
-        assert_eq!(endpoint_state(Some(403), Some(403)), Some(Toggle::Disabled));
-        assert_eq!(endpoint_state(Some(403), Some(404)), Some(Toggle::Disabled));
-        assert_eq!(endpoint_state(Some(403), None), Some(Toggle::Disabled));
-        assert_eq!(endpoint_state(Some(200), None), Some(Toggle::Enabled));
-        assert_eq!(endpoint_state(None, Some(401)), Some(Toggle::Enabled));
-        assert_eq!(endpoint_state(None, None), None);
-        assert_eq!(endpoint_state(Some(500), Some(500)), None);
     }
 
     #[test]

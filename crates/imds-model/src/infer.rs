@@ -180,9 +180,7 @@ pub fn infer(e: &Evidence) -> Inference {
             "the tokenless GET got {} (EC2 answers 200 or 401)",
             e.tokenless_get
         )),
-        (Some(Toggle::Disabled), _) => {
-            Inferred::unknown("a turned-off endpoint does not show it")
-        }
+        (Some(Toggle::Disabled), _) => Inferred::unknown("a turned-off endpoint does not show it"),
         (None, _) => Inferred::unknown("whether the endpoint is on is itself unknown"),
     };
     let instance_metadata_tags = if enabled {
@@ -316,7 +314,11 @@ mod tests {
         assert_eq!(i.http_tokens.value, Some(HttpTokens::Required));
         let i = infer(&Evidence::first(ok(200), ok(500)));
         assert_eq!(i.http_tokens.value, None);
-        assert!(i.http_tokens.reason.contains("500"), "{}", i.http_tokens.reason);
+        assert!(
+            i.http_tokens.reason.contains("500"),
+            "{}",
+            i.http_tokens.reason
+        );
         assert!(!i.hop_limited);
     }
 
@@ -337,7 +339,11 @@ mod tests {
 
     #[test]
     fn other_statuses_tell_nothing() {
-        for (put, get) in [(ok(500), ok(500)), (ok(404), ok(404)), (ok(405), blank(403))] {
+        for (put, get) in [
+            (ok(500), ok(500)),
+            (ok(404), ok(404)),
+            (ok(405), blank(403)),
+        ] {
             let i = infer(&Evidence::first(put, get));
             // A 405 PUT beside a GET 403: only an unanswered PUT lets the GET's 403 decide.
             assert_eq!(i.http_endpoint.value, None, "{put:?} {get:?}");
@@ -354,7 +360,10 @@ mod tests {
         assert_eq!(on(blank(200), None).value, None);
         assert_eq!(on(blank(200), Some(ok(200))).value, None);
         assert!(on(blank(200), Some(ok(200))).reason.contains("§13.5"));
-        assert_eq!(on(blank(200), Some(blank(404))).value, Some(Toggle::Disabled));
+        assert_eq!(
+            on(blank(200), Some(blank(404))).value,
+            Some(Toggle::Disabled)
+        );
         assert_eq!(on(Reply::TimedOut, None).value, None);
         assert!(needs_tags_dir(blank(200)));
         assert!(!needs_tags_dir(ok(200)) && !needs_tags_dir(blank(404)));

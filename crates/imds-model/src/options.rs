@@ -441,7 +441,10 @@ mod tests {
         let all = PartialOptions::from(o);
         assert_eq!(all.or_defaults(), o);
         assert!(PartialOptions::default().is_empty());
-        assert_eq!(PartialOptions::observable(&o).http_put_response_hop_limit, None);
+        assert_eq!(
+            PartialOptions::observable(&o).http_put_response_hop_limit,
+            None
+        );
         let tokens = PartialOptions {
             http_tokens: Some(HttpTokens::Optional),
             ..PartialOptions::default()
@@ -455,11 +458,21 @@ mod tests {
         );
         assert_eq!(tokens.fields()[0], ("HttpTokens", Some("optional".into())));
         assert_eq!(tokens.fields()[4], ("HttpPutResponseHopLimit", None));
-        assert!(tokens.describe().starts_with("http-tokens=optional http-endpoint=? "));
+        assert!(
+            tokens
+                .describe()
+                .starts_with("http-tokens=optional http-endpoint=? ")
+        );
         // The report's spelling: snake_case, unknown is null.
         let json = serde_json::to_string(&tokens).unwrap();
-        assert!(json.starts_with(r#"{"http_tokens":"optional","http_endpoint":null"#), "{json}");
-        assert_eq!(serde_json::from_str::<PartialOptions>(&json).unwrap(), tokens);
+        assert!(
+            json.starts_with(r#"{"http_tokens":"optional","http_endpoint":null"#),
+            "{json}"
+        );
+        assert_eq!(
+            serde_json::from_str::<PartialOptions>(&json).unwrap(),
+            tokens
+        );
     }
 
     #[test]
