@@ -86,8 +86,17 @@ impl std::fmt::Debug for RunConfig {
     }
 }
 
+/// Cases run at once against a real endpoint (`imdspec run --endpoint`'s default too).
+pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Request rate cap against a real endpoint, per second (`imdspec run --endpoint`'s default
+/// too): EC2 throttles IMDS per instance, and a polite run stays well under that.
+pub const DEFAULT_MAX_RPS: f64 = 50.0;
+/// Whole-run budget (`imdspec run`'s default too).
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(50);
+
 impl RunConfig {
-    /// Defaults for `endpoint`: polite concurrency, 50 s deadline, no rate cap.
+    /// The polite defaults `imdspec run --endpoint` uses: [`DEFAULT_CONCURRENCY`] cases at
+    /// once, at most [`DEFAULT_MAX_RPS`] requests a second, [`DEFAULT_DEADLINE`].
     pub fn new(name: impl Into<String>, endpoint: impl Into<String>) -> RunConfig {
         RunConfig {
             name: name.into(),
@@ -97,9 +106,13 @@ impl RunConfig {
             include: Vec::new(),
             exclude: Vec::new(),
             expectations: None,
-            client: ClientConfig::default(),
-            concurrency: 8,
-            deadline: Duration::from_secs(50),
+            client: ClientConfig {
+                max_rps: Some(DEFAULT_MAX_RPS),
+                max_in_flight: DEFAULT_CONCURRENCY * 2,
+                ..ClientConfig::default()
+            },
+            concurrency: DEFAULT_CONCURRENCY,
+            deadline: DEFAULT_DEADLINE,
             show_secrets: false,
             detail: DetailLevel::Failures,
             progress: None,
@@ -738,6 +751,15 @@ mod tests {
     fn invalid_token_has_ec2_shape() {
         assert_eq!(INVALID_TOKEN.len(), 56);
         assert!(imds_model::parse::parse_token_header(INVALID_TOKEN.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn library_defaults_are_polite() {
+        let c = RunConfig::new("t", "http://127.0.0.1:1");
+        assert_eq!(c.concurrency, DEFAULT_CONCURRENCY);
+        assert_eq!(c.client.max_rps, Some(DEFAULT_MAX_RPS));
+        assert!(c.client.max_in_flight <= 2 * c.concurrency);
+        assert_eq!(c.deadline, DEFAULT_DEADLINE);
     }
 
     #[test]
