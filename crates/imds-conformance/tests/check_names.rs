@@ -33,7 +33,10 @@ fn a_known_name_loads_as_its_check() {
 fn an_unknown_name_is_refused_with_file_line_and_field() {
     let e = load(case("mac-everything")).unwrap_err();
     assert_eq!(e.line, 6, "{e}");
-    assert!(e.to_string().starts_with("cases/consistency.toml:6:"), "{e}");
+    assert!(
+        e.to_string().starts_with("cases/consistency.toml:6:"),
+        "{e}"
+    );
     assert!(e.to_string().contains("mac-everything"), "{e}");
     assert!(e.field.contains("check"), "{e}");
 }

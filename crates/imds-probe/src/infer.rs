@@ -647,6 +647,28 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_tags_listing_needs_the_tags_directory() {
+        let mut empty = answered(200);
+        empty.body = Some(String::new());
+        let mut o = obs(token(200), answered(200), None, Some(empty));
+        // SPEC §13.5: no tags and tags turned off both answer an empty 200.
+        assert_eq!(infer(&o).instance_metadata_tags, None);
+        o.tags_dir_get = Some(answered(404));
+        assert_eq!(infer(&o).instance_metadata_tags, Some(Toggle::Disabled));
+        o.tags_dir_get = Some(answered(200));
+        assert_eq!(infer(&o).instance_metadata_tags, None);
+    }
+
+    #[test]
+    fn a_put_403_beside_an_open_get_is_disabled_with_the_proxy_named() {
+        let f = infer(&obs(token(403), answered(200), None, None));
+        assert_eq!(f.http_endpoint, Some(Toggle::Disabled));
+        assert_eq!(f.v1, V1::Disabled);
+        assert_eq!(f.diagnoses[0].code, "token-put-forbidden");
+        assert!(f.diagnoses[0].message.contains("X-Forwarded-For"));
+    }
+
+    #[test]
     fn disabled_hides_tokens_and_tags() {
         let f = infer(&obs(token(403), answered(403), None, None));
         assert_eq!(f.v1, V1::Disabled);
