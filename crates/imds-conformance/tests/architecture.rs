@@ -250,6 +250,36 @@ fn cycle_through(g: &BTreeMap<String, BTreeSet<String>>, component: &[String]) -
     component.to_vec()
 }
 
+/// Modules that both reach `start` and are reached from it.
+fn tangle_of<'a>(g: &'a BTreeMap<String, BTreeSet<String>>, start: &str) -> BTreeSet<&'a str> {
+    let reach = |from: &str, forward: bool| -> BTreeSet<&'a str> {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![from.to_owned()];
+        while let Some(v) = todo.pop() {
+            let next: Vec<&'a str> = if forward {
+                g.get(&v)
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str)
+                    .collect()
+            } else {
+                g.iter()
+                    .filter(|(_, deps)| deps.contains(&v))
+                    .map(|(k, _)| k.as_str())
+                    .collect()
+            };
+            for w in next {
+                if seen.insert(w) {
+                    todo.push(w.to_owned());
+                }
+            }
+        }
+        seen
+    };
+    let fwd = reach(start, true);
+    reach(start, false).intersection(&fwd).copied().collect()
+}
+
 fn crates() -> Vec<(String, PathBuf)> {
     let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(workspace().join("crates"))
         .unwrap()
@@ -270,8 +300,20 @@ fn no_crate_has_a_module_cycle() {
         "expected the workspace's crates, got {all:?}"
     );
     for (name, dir) in all {
-        for cycle in cycles(&graph(&dir.join("src"))) {
-            found.push(format!("{name}: {}", cycle.join(" → ")));
+        let g = graph(&dir.join("src"));
+        for cycle in cycles(&g) {
+            // The rest of the tangle, so one fix is not followed by a surprise.
+            let tangle: BTreeSet<&str> = tangle_of(&g, &cycle[0]);
+            let others: Vec<&str> = tangle
+                .into_iter()
+                .filter(|m| !cycle.iter().any(|c| c == m))
+                .collect();
+            let also = if others.is_empty() {
+                String::new()
+            } else {
+                format!(" (same tangle: {})", others.join(", "))
+            };
+            found.push(format!("{name}: {}{also}", cycle.join(" → ")));
         }
     }
     assert!(
@@ -306,6 +348,8 @@ fn a_cycle_is_found_and_named() {
     .map(|(k, v)| (k.to_owned(), v.into_iter().map(String::from).collect()))
     .collect();
     assert_eq!(cycles(&g), [vec!["a", "b", "c", "a"]]);
+    let tangle: Vec<&str> = tangle_of(&g, "a").into_iter().collect();
+    assert_eq!(tangle, ["a", "b", "c"]);
     let mut acyclic = g.clone();
     acyclic.get_mut("c").unwrap().remove("a");
     assert!(cycles(&acyclic).is_empty());
