@@ -4,7 +4,7 @@
 //!
 //! Pure: observations in ([`Evidence`]), options out ([`Inference`]), each with the reason.
 //! The rules follow `conformance/SPEC.md`: §2.2 (a token PUT answering 403 is the documented
-//! sign of a turned-off endpoint), §1.2 (a turned-off endpoint answers GETs 403 too, [L]),
+//! sign of a turned-off endpoint), §1.2 (a turned-off endpoint answers GETs 403 too, tagged L),
 //! §2.6 and §13.1 (only the token PUT's answer is hop-limited) and §13.5 (an empty tags
 //! listing alone cannot tell "tags disabled" from "no tags").
 
