@@ -15,7 +15,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::checks;
+use crate::check::Check;
 
 /// How much a case's failure matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -206,7 +206,7 @@ struct RawCase {
     #[serde(default)]
     needs: Vec<Need>,
     #[serde(default)]
-    check: Option<String>,
+    check: Option<Check>,
     #[serde(default)]
     step: Vec<RawStep>,
 }
@@ -348,7 +348,7 @@ pub enum CaseBody {
     /// Requests with expectations, in order.
     Steps(Vec<Step>),
     /// A check written in code ([`crate::checks`]).
-    Check(String),
+    Check(Check),
 }
 
 /// One request of a data case and what its answer must look like.
@@ -661,18 +661,7 @@ fn convert_case(
     let body = match (raw.check, raw.step.is_empty()) {
         (Some(_), false) => return Err(cx.err("check", "a case has either `check` or steps")),
         (None, true) => return Err(cx.err("step", "a case needs at least one step or a `check`")),
-        (Some(name), true) => {
-            if !checks::NAMES.contains(&name.as_str()) {
-                return Err(cx.err(
-                    "check",
-                    format!(
-                        "no check named {name:?} (known: {})",
-                        checks::NAMES.join(", ")
-                    ),
-                ));
-            }
-            CaseBody::Check(name)
-        }
+        (Some(check), true) => CaseBody::Check(check),
         (None, false) => {
             let mut steps = Vec::new();
             for (i, s) in raw.step.into_iter().enumerate() {

@@ -1,44 +1,19 @@
 //! Cases written in code: the crawl, cross-path consistency, dated versions, and declared
 //! options. Each is registered in the catalogue by `check = "<name>"`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use imds_model::parse::{Listing, parse_listing};
-use imds_model::{HttpTokens, Version};
+use imds_model::Version;
+use imds_model::infer::{Evidence, Inferred, infer, needs_tags_dir};
+use imds_model::parse::parse_listing;
 
 use crate::catalogue::{Format, Presence};
-use crate::client::{Request, Response};
-use crate::runner::{Recorder, RunCtx, endpoint_state, tags_state};
-
-/// Every check name a case may register.
-pub const NAMES: &[&str] = &[
-    "crawl-entries-resolve",
-    "crawl-directories-marked",
-    "crawl-deep-directories-marked",
-    "crawl-parents-list-children",
-    "crawl-documented-format",
-    "crawl-always-present",
-    "crawl-sub-listing-no-final-newline",
-    "crawl-no-duplicate-entries",
-    "identity-instance-id",
-    "identity-region",
-    "identity-availability-zone",
-    "identity-private-ip",
-    "identity-image-id",
-    "identity-instance-type",
-    "identity-account-owner",
-    "mac-listed",
-    "mac-self",
-    "az-in-region",
-    "local-ipv4-on-eni",
-    "versions-no-newer-categories",
-    "versions-listed-serve-instance-id",
-    "declared-http-tokens",
-    "declared-http-endpoint",
-    "declared-instance-metadata-tags",
-];
+use crate::check::Check;
+use crate::client::{Request, Response, reply};
+pub use crate::ctx::{Crawl, CrawlNode, Probed};
+use crate::ctx::{Recorder, RunCtx};
 
 /// Deepest crawl (segments below the version prefix).
 pub const MAX_CRAWL_DEPTH: usize = 10;
@@ -51,59 +26,22 @@ const MAX_VERSIONS: usize = 64;
 /// Most failures listed per check.
 const MAX_FAILURES: usize = 50;
 
-/// One path the crawl visited.
-#[derive(Clone, Debug)]
-pub struct CrawlNode {
-    /// Status, or `None` when the request failed.
-    pub status: Option<u16>,
-    /// Transport error.
-    pub error: Option<String>,
-    /// The body.
-    pub body: Bytes,
-    /// The parsed listing, when fetched as a directory and well-formed.
-    pub listing: Option<Listing>,
-    /// Why the body was not a listing.
-    pub listing_error: Option<String>,
-    /// How the parent listed it (`iam/`, `0=key`, `ami-id`).
-    pub line: String,
-    /// True when the parent marked it as a directory (trailing `/`).
-    pub listed_as_dir: bool,
-    /// True when fetched with a trailing slash.
-    pub fetched_as_dir: bool,
-}
-
-/// What the crawl of `/latest/meta-data/` and `/latest/dynamic/` found.
-#[derive(Clone, Debug, Default)]
-pub struct Crawl {
-    /// Paths below `/latest/` (no slashes at the ends) → what they answered.
-    pub nodes: BTreeMap<String, CrawlNode>,
-    /// Set when a cap stopped the crawl.
-    pub capped: Option<String>,
-    /// Exchanges that did not answer 200 (at most a few).
-    pub odd_exchanges: Vec<crate::report::ExchangeRecord>,
-}
-
-/// Documented paths probed directly (those the crawl did not reach too).
-#[derive(Clone, Debug, Default)]
-pub struct Probed {
-    /// (concrete path, template index, status, body).
-    pub entries: Vec<(String, usize, Option<u16>, Bytes)>,
-}
-
-/// Runs the check `name`.
-pub async fn run(name: &str, ctx: &Arc<RunCtx>, rec: &mut Recorder) {
-    match name {
-        "crawl-entries-resolve" => entries_resolve(ctx, rec).await,
-        "crawl-directories-marked" => directories_marked(ctx, rec, false).await,
-        "crawl-deep-directories-marked" => directories_marked(ctx, rec, true).await,
-        "crawl-parents-list-children" => parents_list_children(ctx, rec).await,
-        "crawl-documented-format" => documented_format(ctx, rec).await,
-        "crawl-always-present" => always_present(ctx, rec).await,
-        "crawl-sub-listing-no-final-newline" => sub_listing_no_final_newline(ctx, rec).await,
-        "crawl-no-duplicate-entries" => no_duplicate_entries(ctx, rec).await,
-        "identity-instance-id" => identity(ctx, rec, "instanceId", "meta-data/instance-id").await,
-        "identity-region" => identity(ctx, rec, "region", "meta-data/placement/region").await,
-        "identity-availability-zone" => {
+/// Runs `check`.
+pub async fn run(check: Check, ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    match check {
+        Check::CrawlEntriesResolve => entries_resolve(ctx, rec).await,
+        Check::CrawlDirectoriesMarked => directories_marked(ctx, rec, false).await,
+        Check::CrawlDeepDirectoriesMarked => directories_marked(ctx, rec, true).await,
+        Check::CrawlParentsListChildren => parents_list_children(ctx, rec).await,
+        Check::CrawlDocumentedFormat => documented_format(ctx, rec).await,
+        Check::CrawlAlwaysPresent => always_present(ctx, rec).await,
+        Check::CrawlSubListingNoFinalNewline => sub_listing_no_final_newline(ctx, rec).await,
+        Check::CrawlNoDuplicateEntries => no_duplicate_entries(ctx, rec).await,
+        Check::IdentityInstanceId => {
+            identity(ctx, rec, "instanceId", "meta-data/instance-id").await
+        }
+        Check::IdentityRegion => identity(ctx, rec, "region", "meta-data/placement/region").await,
+        Check::IdentityAvailabilityZone => {
             identity(
                 ctx,
                 rec,
@@ -112,28 +50,27 @@ pub async fn run(name: &str, ctx: &Arc<RunCtx>, rec: &mut Recorder) {
             )
             .await
         }
-        "identity-private-ip" => identity(ctx, rec, "privateIp", "meta-data/local-ipv4").await,
-        "identity-image-id" => identity(ctx, rec, "imageId", "meta-data/ami-id").await,
-        "identity-instance-type" => {
+        Check::IdentityPrivateIp => identity(ctx, rec, "privateIp", "meta-data/local-ipv4").await,
+        Check::IdentityImageId => identity(ctx, rec, "imageId", "meta-data/ami-id").await,
+        Check::IdentityInstanceType => {
             identity(ctx, rec, "instanceType", "meta-data/instance-type").await
         }
-        "identity-account-owner" => match ctx.discovery.mac.clone() {
+        Check::IdentityAccountOwner => match ctx.discovery.mac.clone() {
             Some(mac) => {
                 let p = format!("meta-data/network/interfaces/macs/{mac}/owner-id");
                 identity(ctx, rec, "accountId", &p).await;
             }
             None => rec.skip = Some("target has no mac".into()),
         },
-        "mac-listed" => mac_listed(ctx, rec).await,
-        "mac-self" => mac_self(ctx, rec).await,
-        "az-in-region" => az_in_region(ctx, rec).await,
-        "local-ipv4-on-eni" => local_ipv4_on_eni(ctx, rec).await,
-        "versions-no-newer-categories" => versions_no_newer(ctx, rec).await,
-        "versions-listed-serve-instance-id" => versions_serve_instance_id(ctx, rec).await,
-        "declared-http-tokens" => declared_tokens(ctx, rec).await,
-        "declared-http-endpoint" => declared_endpoint(ctx, rec).await,
-        "declared-instance-metadata-tags" => declared_tags(ctx, rec).await,
-        other => rec.error(format!("no check named {other}")),
+        Check::MacListed => mac_listed(ctx, rec).await,
+        Check::MacSelf => mac_self(ctx, rec).await,
+        Check::AzInRegion => az_in_region(ctx, rec).await,
+        Check::LocalIpv4OnEni => local_ipv4_on_eni(ctx, rec).await,
+        Check::VersionsNoNewerCategories => versions_no_newer(ctx, rec).await,
+        Check::VersionsListedServeInstanceId => versions_serve_instance_id(ctx, rec).await,
+        Check::DeclaredHttpTokens => declared_tokens(ctx, rec).await,
+        Check::DeclaredHttpEndpoint => declared_endpoint(ctx, rec).await,
+        Check::DeclaredInstanceMetadataTags => declared_tags(ctx, rec).await,
     }
 }
 
@@ -589,18 +526,6 @@ async fn no_duplicate_entries(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
     }
 }
 
-/// The skip reason for a 404 on `path` when it is a category that instances launched before
-/// it appeared do not serve (SPEC §13.2).
-pub(crate) fn absent_by_age(ctx: &RunCtx, path: &str, status: u16) -> Option<String> {
-    let doc = ctx.catalogue.documented(path)?;
-    (status == 404 && doc.presence == Presence::Launched).then(|| {
-        format!(
-            "absent: instances launched before {} do not serve {path}, SPEC §13.2",
-            doc.since
-        )
-    })
-}
-
 async fn identity(ctx: &Arc<RunCtx>, rec: &mut Recorder, key: &str, path: &str) {
     rec.expected.push(format!(
         "dynamic/instance-identity/document {key} equals /latest/{path}"
@@ -616,7 +541,7 @@ async fn identity(ctx: &Arc<RunCtx>, rec: &mut Recorder, key: &str, path: &str) 
     let Some(r) = fetch(ctx, rec, path).await else {
         return;
     };
-    if let Some(why) = absent_by_age(ctx, path, r.status) {
+    if let Some(why) = ctx.absent_by_age(path, r.status) {
         rec.skip = Some(why);
         return;
     }
@@ -678,7 +603,7 @@ async fn az_in_region(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
     let Some(r) = fetch(ctx, rec, "meta-data/placement/region").await else {
         return;
     };
-    if let Some(why) = absent_by_age(ctx, "meta-data/placement/region", r.status) {
+    if let Some(why) = ctx.absent_by_age("meta-data/placement/region", r.status) {
         rec.skip = Some(why);
         return;
     }
@@ -808,10 +733,10 @@ fn declared_mismatch<T: PartialEq + std::fmt::Display>(
     rec: &mut Recorder,
     name: &str,
     declared: Option<T>,
-    observed: Option<T>,
-    evidence: String,
+    inferred: Inferred<T>,
 ) {
-    match (declared, observed) {
+    let evidence = inferred.reason;
+    match (declared, inferred.value) {
         (None, _) => rec.skip = Some(format!("{name} not declared")),
         (Some(_), None) => {
             rec.skip = Some(format!(
@@ -828,6 +753,19 @@ fn declared_mismatch<T: PartialEq + std::fmt::Display>(
     }
 }
 
+/// A token PUT and a tokenless GET of this check's own, recorded; a failed exchange is
+/// evidence here (a dropped PUT answer, a reset), not an error of the case.
+async fn first_evidence(ctx: &Arc<RunCtx>, rec: &mut Recorder) -> Evidence {
+    let mut send = async |req: Request| {
+        let result = ctx.send_guarded(&req).await;
+        rec.exchanges.push(ctx.record(None, &req, &result));
+        reply(&result)
+    };
+    let put = send(Request::token_put(60)).await;
+    let get = send(Request::get("/latest/meta-data/instance-id")).await;
+    Evidence::first(put, get)
+}
+
 async fn declared_tokens(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
     rec.expected.push(
         "the declared HttpTokens holds: tokenless GET answers 200 (optional) or 401 (required)"
@@ -837,24 +775,9 @@ async fn declared_tokens(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         rec.skip = Some("HttpTokens not declared".into());
         return;
     }
-    let Some(r) = ctx
-        .exchange(rec, None, Request::get("/latest/meta-data/instance-id"))
-        .await
-    else {
-        return;
-    };
-    let observed = match r.status {
-        200 => Some(HttpTokens::Optional),
-        401 => Some(HttpTokens::Required),
-        _ => None,
-    };
-    declared_mismatch(
-        rec,
-        "HttpTokens",
-        ctx.declared.http_tokens,
-        observed,
-        format!("tokenless GET answered {}", r.status),
-    );
+    let evidence = first_evidence(ctx, rec).await;
+    let inferred = infer(&evidence).http_tokens;
+    declared_mismatch(rec, "HttpTokens", ctx.declared.http_tokens, inferred);
 }
 
 async fn declared_endpoint(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
@@ -865,26 +788,9 @@ async fn declared_endpoint(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         rec.skip = Some("HttpEndpoint not declared".into());
         return;
     }
-    let Some(put) = ctx.exchange(rec, None, Request::token_put(60)).await else {
-        return;
-    };
-    let Some(get) = ctx
-        .exchange(rec, None, Request::get("/latest/meta-data/instance-id"))
-        .await
-    else {
-        return;
-    };
-    let observed = endpoint_state(Some(put.status), Some(get.status));
-    declared_mismatch(
-        rec,
-        "HttpEndpoint",
-        ctx.declared.http_endpoint,
-        observed,
-        format!(
-            "token PUT answered {}, GET answered {}",
-            put.status, get.status
-        ),
-    );
+    let evidence = first_evidence(ctx, rec).await;
+    let inferred = infer(&evidence).http_endpoint;
+    declared_mismatch(rec, "HttpEndpoint", ctx.declared.http_endpoint, inferred);
 }
 
 async fn declared_tags(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
@@ -895,26 +801,23 @@ async fn declared_tags(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         rec.skip = Some("InstanceMetadataTags not declared".into());
         return;
     }
+    let mut evidence = first_evidence(ctx, rec).await;
     let Some(r) = fetch(ctx, rec, "meta-data/tags/instance").await else {
         return;
     };
-    let mut evidence = format!("GET meta-data/tags/instance answered {}", r.status);
-    let empty = r.status == 200 && r.body.iter().all(u8::is_ascii_whitespace);
-    let mut tags_dir = None;
-    if empty {
-        evidence.push_str(" with an empty body");
+    let tags = reply(&Ok(r));
+    evidence.tags_instance = Some(tags);
+    if needs_tags_dir(tags) {
         let Some(d) = fetch(ctx, rec, "meta-data/tags/").await else {
             return;
         };
-        evidence.push_str(&format!(", GET meta-data/tags/ answered {}", d.status));
-        tags_dir = Some(d.status);
+        evidence.tags_dir = Some(reply(&Ok(d)));
     }
-    let observed = tags_state(Some((r.status, r.body.as_ref())), tags_dir);
+    let inferred = infer(&evidence).instance_metadata_tags;
     declared_mismatch(
         rec,
         "InstanceMetadataTags",
         ctx.declared.instance_metadata_tags,
-        observed,
-        evidence,
+        inferred,
     );
 }

@@ -254,6 +254,20 @@ pub enum ClientError {
     NotSent(String),
 }
 
+/// How an exchange ended, in the terms of the model's options inference.
+pub fn reply(result: &Result<Response, ClientError>) -> imds_model::infer::Reply {
+    use imds_model::infer::Reply;
+    match result {
+        Ok(r) => Reply::status_with(r.status, &r.body),
+        Err(
+            ClientError::BadUrl(_) | ClientError::Connect { .. } | ClientError::ConnectTimeout(_),
+        ) => Reply::Refused,
+        // `NotSent` only follows earlier timeouts of the same request (the PUT breaker).
+        Err(ClientError::ResponseTimeout(_) | ClientError::NotSent(_)) => Reply::TimedOut,
+        Err(_) => Reply::Reset,
+    }
+}
+
 impl ClientError {
     /// True when the endpoint could not be reached at all (nothing listening, no route).
     pub fn is_unreachable(&self) -> bool {

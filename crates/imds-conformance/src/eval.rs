@@ -8,7 +8,7 @@ use imds_model::parse::parse_listing;
 
 use crate::catalogue::{BodyExpect, Expect, Step, TokenUse};
 use crate::client::{Request, Response};
-use crate::runner::{INVALID_TOKEN, Recorder, RunCtx};
+use crate::ctx::{INVALID_TOKEN, Recorder, RunCtx};
 
 /// Extra wait after a token's TTL before it is used as "expired".
 const EXPIRY_MARGIN: Duration = Duration::from_millis(200);
@@ -95,7 +95,7 @@ pub async fn run_steps(ctx: &Arc<RunCtx>, steps: &[Step], rec: &mut Recorder) {
         let shown = ctx.show_body(&req, &resp);
         if step.allow_absent && resp.status == 404 {
             let below = req.path.strip_prefix("/latest/").unwrap_or_default();
-            if let Some(note) = crate::checks::absent_by_age(ctx, below, resp.status) {
+            if let Some(note) = ctx.absent_by_age(below, resp.status) {
                 rec.notes.push(note);
             }
             bodies.push(Some(resp.body.clone()));

@@ -8,6 +8,9 @@
 //! - [`runner`] detects the target's options, selects and runs the cases concurrently, and
 //!   evaluates them ([`eval`] for the data cases, [`checks`] for the crawl and consistency
 //!   cases written in code);
+//! - [`check`] names the cases written in code, [`target`] holds plain data about the target
+//!   and [`ctx`] the run context every case gets (the module graph has no cycle; a test keeps
+//!   it so);
 //! - [`expectations`] turns known failures into `xfail`/`xpass` and reports stale entries;
 //! - [`report`] renders human text, versioned JSON and JUnit XML.
 //!
@@ -16,13 +19,16 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod catalogue;
+pub mod check;
 pub mod checks;
 pub mod client;
+pub mod ctx;
 pub mod eval;
 pub mod expectations;
 pub mod redact;
 pub mod report;
 pub mod runner;
+pub mod target;
 
 pub use catalogue::{Catalogue, CatalogueError, Level};
 pub use client::{Client, ClientConfig, ClientError};

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::catalogue::Level;
-use crate::runner::TargetOptions;
+use crate::target::TargetOptions;
 
 /// The JSON report schema version. Bump on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;

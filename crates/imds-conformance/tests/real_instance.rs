@@ -257,7 +257,7 @@ async fn endpoint_disabled_is_detected_from_the_put_403_alone() {
     assert!(
         r.notes
             .iter()
-            .any(|n| n.contains("from the token PUT's 403")),
+            .any(|n| n.contains("the token PUT was answered 403")),
         "{:?}",
         r.notes
     );

@@ -30,6 +30,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod clock;
+pub mod infer;
 pub mod instance;
 pub mod options;
 pub mod pages;
@@ -41,7 +42,9 @@ pub mod version;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use instance::{Instance, InstanceError, InstanceFormat};
-pub use options::{HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState, Toggle};
+pub use options::{
+    HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState, PartialOptions, Toggle,
+};
 pub use service::{FORWARDED_FOR, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER};
 pub use token::{TokenAuthority, TokenCheck, TokenKey};
 pub use version::Version;

@@ -170,6 +170,226 @@ impl MetadataOptions {
     }
 }
 
+/// The options as far as they are known: declared by a user, inferred from answers, or both
+/// laid over each other. `None` means unknown. Serialised with snake_case field names (the
+/// report's); [`PartialOptions::FIELDS`] gives describe-instances' names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartialOptions {
+    /// `HttpTokens`.
+    #[serde(default)]
+    pub http_tokens: Option<HttpTokens>,
+    /// `HttpEndpoint`.
+    #[serde(default)]
+    pub http_endpoint: Option<Toggle>,
+    /// `InstanceMetadataTags`.
+    #[serde(default)]
+    pub instance_metadata_tags: Option<Toggle>,
+    /// `HttpProtocolIpv6`.
+    #[serde(default)]
+    pub http_protocol_ipv6: Option<Toggle>,
+    /// `HttpPutResponseHopLimit` (never observable over one hop).
+    #[serde(default)]
+    pub http_put_response_hop_limit: Option<HopLimit>,
+}
+
+impl From<MetadataOptions> for PartialOptions {
+    fn from(o: MetadataOptions) -> PartialOptions {
+        PartialOptions {
+            http_tokens: Some(o.http_tokens),
+            http_endpoint: Some(o.http_endpoint),
+            instance_metadata_tags: Some(o.instance_metadata_tags),
+            http_protocol_ipv6: Some(o.http_protocol_ipv6),
+            http_put_response_hop_limit: Some(o.http_put_response_hop_limit),
+        }
+    }
+}
+
+impl PartialOptions {
+    /// describe-instances' names of the fields, in the field order above.
+    pub const FIELDS: [&'static str; 5] = [
+        "HttpTokens",
+        "HttpEndpoint",
+        "InstanceMetadataTags",
+        "HttpProtocolIpv6",
+        "HttpPutResponseHopLimit",
+    ];
+
+    /// Every option of `o`, known.
+    pub fn all_of(o: &MetadataOptions) -> PartialOptions {
+        PartialOptions::from(*o)
+    }
+
+    /// Every option of `o` that HTTP answers can confirm: the hop limit is left unknown,
+    /// since one hop over loopback cannot show it.
+    pub fn observable(o: &MetadataOptions) -> PartialOptions {
+        PartialOptions {
+            http_put_response_hop_limit: None,
+            ..PartialOptions::from(*o)
+        }
+    }
+
+    /// Fills unknown fields from `other`.
+    pub fn or(self, other: PartialOptions) -> PartialOptions {
+        PartialOptions {
+            http_tokens: self.http_tokens.or(other.http_tokens),
+            http_endpoint: self.http_endpoint.or(other.http_endpoint),
+            instance_metadata_tags: self.instance_metadata_tags.or(other.instance_metadata_tags),
+            http_protocol_ipv6: self.http_protocol_ipv6.or(other.http_protocol_ipv6),
+            http_put_response_hop_limit: self
+                .http_put_response_hop_limit
+                .or(other.http_put_response_hop_limit),
+        }
+    }
+
+    /// Fills unknown fields with EC2's defaults.
+    pub fn or_defaults(&self) -> MetadataOptions {
+        let d = MetadataOptions::default();
+        MetadataOptions {
+            http_tokens: self.http_tokens.unwrap_or(d.http_tokens),
+            http_endpoint: self.http_endpoint.unwrap_or(d.http_endpoint),
+            http_put_response_hop_limit: self
+                .http_put_response_hop_limit
+                .unwrap_or(d.http_put_response_hop_limit),
+            http_protocol_ipv6: self.http_protocol_ipv6.unwrap_or(d.http_protocol_ipv6),
+            instance_metadata_tags: self
+                .instance_metadata_tags
+                .unwrap_or(d.instance_metadata_tags),
+            ..d
+        }
+    }
+
+    /// Reads what `aws ec2 describe-instances` printed: the whole output (`Reservations`),
+    /// one reservation or instance, a `--query` for `MetadataOptions`, or one options object.
+    /// Only the fields present in the file are declared (the rest stay to be detected).
+    /// With several instances in the file, `instance_id` picks one; without it the file must
+    /// hold exactly one. Also returns `State` when the file gives it.
+    pub fn from_describe_instances_json(
+        text: &str,
+        instance_id: Option<&str>,
+    ) -> Result<(PartialOptions, Option<OptionsState>), OptionsError> {
+        let err = OptionsError::Field;
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            err(format!(
+                "not JSON (line {}, column {}): {e}",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        let mut found = Vec::new();
+        collect_instances(&value, &mut found);
+        let options = match (instance_id, found.as_slice()) {
+            (Some(id), _) => {
+                let ids: Vec<&str> = found.iter().filter_map(|(i, _)| *i).collect();
+                match found.iter().find(|(i, _)| *i == Some(id)) {
+                    Some((_, o)) => *o,
+                    None if ids.is_empty() => {
+                        return Err(err(format!(
+                            "--instance-id {id}: the file names no instance ids (give the full \
+                             describe-instances output, or leave --instance-id out)"
+                        )));
+                    }
+                    None => {
+                        return Err(err(format!(
+                            "--instance-id {id}: not in the file (it holds {})",
+                            ids.join(", ")
+                        )));
+                    }
+                }
+            }
+            (None, [(_, o)]) => *o,
+            (None, []) => {
+                return Err(err(
+                    "no MetadataOptions in the file (expected describe-instances output)".into(),
+                ));
+            }
+            (None, many) => {
+                let ids: Vec<&str> = many.iter().map(|(i, _)| i.unwrap_or("(no id)")).collect();
+                return Err(err(format!(
+                    "the file holds {} instances ({}); pick one with --instance-id",
+                    many.len(),
+                    ids.join(", ")
+                )));
+            }
+        };
+        let serde_json::Value::Object(fields) = options else {
+            return Err(err("MetadataOptions is not a JSON object".into()));
+        };
+        // The model checks the values (and fills the absent ones, which are not declared).
+        let all = MetadataOptions::from_describe_instances_json(&options.to_string())?;
+        let has = |k: &str| fields.contains_key(k);
+        let declared = PartialOptions {
+            http_tokens: has("HttpTokens").then_some(all.http_tokens),
+            http_endpoint: has("HttpEndpoint").then_some(all.http_endpoint),
+            http_put_response_hop_limit: has("HttpPutResponseHopLimit")
+                .then_some(all.http_put_response_hop_limit),
+            http_protocol_ipv6: has("HttpProtocolIpv6").then_some(all.http_protocol_ipv6),
+            instance_metadata_tags: has("InstanceMetadataTags")
+                .then_some(all.instance_metadata_tags),
+        };
+        Ok((declared, has("State").then_some(all.state)))
+    }
+
+    /// True when nothing is known.
+    pub fn is_empty(&self) -> bool {
+        *self == PartialOptions::default()
+    }
+
+    /// `(describe-instances name, value)` of every field, `None` where unknown.
+    pub fn fields(&self) -> [(&'static str, Option<String>); 5] {
+        fn s<T: fmt::Display>(v: Option<T>) -> Option<String> {
+            v.map(|v| v.to_string())
+        }
+        let [a, b, c, d, e] = Self::FIELDS;
+        [
+            (a, s(self.http_tokens)),
+            (b, s(self.http_endpoint)),
+            (c, s(self.instance_metadata_tags)),
+            (d, s(self.http_protocol_ipv6)),
+            (e, s(self.http_put_response_hop_limit)),
+        ]
+    }
+
+    /// `http-tokens=optional http-endpoint=? …`, `?` for unknown (the CLI's flag names).
+    pub fn describe(&self) -> String {
+        fn w<T: fmt::Display>(v: &Option<T>) -> String {
+            v.as_ref().map_or_else(|| "?".to_owned(), T::to_string)
+        }
+        format!(
+            "http-tokens={} http-endpoint={} instance-metadata-tags={} http-protocol-ipv6={} http-put-response-hop-limit={}",
+            w(&self.http_tokens),
+            w(&self.http_endpoint),
+            w(&self.instance_metadata_tags),
+            w(&self.http_protocol_ipv6),
+            w(&self.http_put_response_hop_limit),
+        )
+    }
+}
+
+/// Every instance's (id, `MetadataOptions`) in describe-instances output, whatever its shape:
+/// `{"Reservations": [{"Instances": [...]}]}`, a reservation, an instance, arrays of these
+/// (nested as `--query` leaves them), or bare options objects.
+fn collect_instances<'a>(
+    v: &'a serde_json::Value,
+    out: &mut Vec<(Option<&'a str>, &'a serde_json::Value)>,
+) {
+    match v {
+        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_instances(i, out)),
+        serde_json::Value::Object(o) => {
+            if let Some(r) = o.get("Reservations") {
+                collect_instances(r, out);
+            } else if let Some(i) = o.get("Instances") {
+                collect_instances(i, out);
+            } else if let Some(m) = o.get("MetadataOptions") {
+                out.push((o.get("InstanceId").and_then(serde_json::Value::as_str), m));
+            } else {
+                out.push((None, v));
+            }
+        }
+        _ => {}
+    }
+}
+
 fn json_error(e: &serde_json::Error) -> OptionsError {
     OptionsError::Json {
         line: e.line(),
@@ -311,6 +531,46 @@ mod tests {
     }
 
     #[test]
+    fn partial_options_fill_and_name() {
+        let o = MetadataOptions::from_describe_instances_json(DESCRIBE).unwrap();
+        let all = PartialOptions::from(o);
+        assert_eq!(all.or_defaults(), o);
+        assert!(PartialOptions::default().is_empty());
+        assert_eq!(
+            PartialOptions::observable(&o).http_put_response_hop_limit,
+            None
+        );
+        let tokens = PartialOptions {
+            http_tokens: Some(HttpTokens::Optional),
+            ..PartialOptions::default()
+        };
+        let laid = tokens.or(all);
+        assert_eq!(laid.http_tokens, Some(HttpTokens::Optional));
+        assert_eq!(laid.instance_metadata_tags, Some(Toggle::Enabled));
+        assert_eq!(
+            tokens.or_defaults().http_endpoint,
+            MetadataOptions::ec2_default().http_endpoint
+        );
+        assert_eq!(tokens.fields()[0], ("HttpTokens", Some("optional".into())));
+        assert_eq!(tokens.fields()[4], ("HttpPutResponseHopLimit", None));
+        assert!(
+            tokens
+                .describe()
+                .starts_with("http-tokens=optional http-endpoint=? ")
+        );
+        // The report's spelling: snake_case, unknown is null.
+        let json = serde_json::to_string(&tokens).unwrap();
+        assert!(
+            json.starts_with(r#"{"http_tokens":"optional","http_endpoint":null"#),
+            "{json}"
+        );
+        assert_eq!(
+            serde_json::from_str::<PartialOptions>(&json).unwrap(),
+            tokens
+        );
+    }
+
+    #[test]
     fn words_round_trip() {
         assert_eq!(
             "required".parse::<HttpTokens>().unwrap().to_string(),
@@ -320,5 +580,70 @@ mod tests {
         assert!("Required".parse::<HttpTokens>().is_err());
         assert_eq!("64".parse::<HopLimit>().unwrap().get(), 64);
         assert!("0".parse::<HopLimit>().is_err());
+    }
+}
+
+#[cfg(test)]
+mod describe_instances_tests {
+    use super::*;
+
+    const FULL: &str = r#"{"Reservations": [
+        {"Instances": [{"InstanceId": "i-0aaa", "MetadataOptions":
+            {"State": "applied", "HttpTokens": "required", "HttpPutResponseHopLimit": 2}}]},
+        {"Instances": [{"InstanceId": "i-0bbb", "MetadataOptions":
+            {"HttpTokens": "optional", "HttpEndpoint": "enabled"}}]}
+    ]}"#;
+
+    #[test]
+    fn only_the_fields_in_the_file_are_declared() {
+        let (d, state) =
+            PartialOptions::from_describe_instances_json(r#"[{"HttpTokens": "required"}]"#, None)
+                .unwrap();
+        assert_eq!(d.http_tokens, Some(HttpTokens::Required));
+        assert_eq!(d.http_endpoint, None);
+        assert_eq!(d.http_put_response_hop_limit, None);
+        assert_eq!(d.instance_metadata_tags, None);
+        assert_eq!(state, None);
+    }
+
+    #[test]
+    fn full_describe_instances_output_needs_an_instance_id_when_it_holds_several() {
+        let e = PartialOptions::from_describe_instances_json(FULL, None).unwrap_err();
+        assert!(
+            e.to_string().contains("2 instances (i-0aaa, i-0bbb)"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("--instance-id"), "{e}");
+        let (d, state) =
+            PartialOptions::from_describe_instances_json(FULL, Some("i-0aaa")).unwrap();
+        assert_eq!(d.http_tokens, Some(HttpTokens::Required));
+        assert_eq!(d.http_put_response_hop_limit.map(HopLimit::get), Some(2));
+        assert_eq!(d.http_endpoint, None);
+        assert_eq!(state, Some(OptionsState::Applied));
+        let (d, _) = PartialOptions::from_describe_instances_json(FULL, Some("i-0bbb")).unwrap();
+        assert_eq!(d.http_endpoint, Some(Toggle::Enabled));
+        let e = PartialOptions::from_describe_instances_json(FULL, Some("i-0ccc")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("not in the file (it holds i-0aaa, i-0bbb)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn one_instance_is_taken_without_an_id_and_bad_values_are_named() {
+        let one = r#"{"Reservations": [{"Instances": [{"InstanceId": "i-0aaa",
+            "MetadataOptions": {"HttpEndpoint": "disabled"}}]}]}"#;
+        let (d, _) = PartialOptions::from_describe_instances_json(one, None).unwrap();
+        assert_eq!(d.http_endpoint, Some(Toggle::Disabled));
+        assert_eq!(d.http_tokens, None);
+        let e =
+            PartialOptions::from_describe_instances_json(r#"{"HttpTokens": "sometimes"}"#, None)
+                .unwrap_err();
+        assert!(e.to_string().contains("sometimes"), "{e}");
+        let e = PartialOptions::from_describe_instances_json("{\"Reservations\": []}", None)
+            .unwrap_err();
+        assert!(e.to_string().contains("no MetadataOptions"), "{e}");
+        assert!(PartialOptions::from_describe_instances_json("{", None).is_err());
     }
 }

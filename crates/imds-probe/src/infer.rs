@@ -86,6 +86,19 @@ pub struct Findings {
     pub looks_like: LooksLike,
 }
 
+impl Findings {
+    /// The inferred options (the hop limit is never observable).
+    pub fn options(&self) -> imds_model::PartialOptions {
+        imds_model::PartialOptions {
+            http_tokens: self.http_tokens,
+            http_endpoint: self.http_endpoint,
+            instance_metadata_tags: self.instance_metadata_tags,
+            http_protocol_ipv6: self.http_protocol_ipv6,
+            http_put_response_hop_limit: None,
+        }
+    }
+}
+
 /// Instance ids are `i-` and hex; anything else from an endpoint is not repeated.
 fn instance_id(step: Option<&Step>) -> Option<String> {
     let body = step
@@ -117,21 +130,13 @@ fn status_text(step: &Step) -> String {
 pub fn infer(obs: &Observations) -> Findings {
     let main = obs.main();
     let put = &main.token_put;
-    let get = &main.tokenless_get;
-    let (put_status, get_status) = (put.answered(), get.answered());
+    let put_status = put.answered();
     let answers = obs.endpoints.iter().any(|e| e.answers());
 
-    let http_endpoint = match (put_status, get_status) {
-        (Some(200), _) | (_, Some(200 | 401)) => Some(Toggle::Enabled),
-        (Some(403) | None, Some(403)) | (Some(403), None) => Some(Toggle::Disabled),
-        _ => None,
-    };
-    let enabled = http_endpoint == Some(Toggle::Enabled);
-    let http_tokens = match get_status {
-        Some(200) if enabled => Some(HttpTokens::Optional),
-        Some(401) if enabled => Some(HttpTokens::Required),
-        _ => None,
-    };
+    // The options come from the model's one inference, as in `imdspec run`.
+    let inference = imds_model::infer::infer(&obs.evidence());
+    let http_endpoint = inference.http_endpoint.value;
+    let http_tokens = inference.http_tokens.value;
     let v1 = match (http_endpoint, http_tokens) {
         (Some(Toggle::Disabled), _) => V1::Disabled,
         (_, Some(HttpTokens::Optional)) => V1::Open,
@@ -139,9 +144,7 @@ pub fn infer(obs: &Observations) -> Findings {
         _ => V1::Unknown,
     };
     let token_get_status = obs.token_get.as_ref().and_then(Step::answered);
-    // GETs are not hop-limited (spec §2.6): a silent PUT beside an answered GET is the limit.
-    let hop_limited =
-        put.outcome.is_silent() && get_status.is_some() && http_endpoint != Some(Toggle::Disabled);
+    let hop_limited = inference.hop_limited;
     let v2 = if http_endpoint == Some(Toggle::Disabled) {
         V2::Disabled
     } else if put_status == Some(200) && token_get_status == Some(200) {
@@ -153,12 +156,7 @@ pub fn infer(obs: &Observations) -> Findings {
     } else {
         V2::Unknown
     };
-    let tags_step = obs.tags_get.as_ref();
-    let instance_metadata_tags = match tags_step.and_then(Step::answered) {
-        Some(200) if enabled => Some(Toggle::Enabled),
-        Some(404) if enabled => Some(Toggle::Disabled),
-        _ => None,
-    };
+    let instance_metadata_tags = inference.instance_metadata_tags.value;
     let ipv6_endpoints: Vec<_> = obs.endpoints.iter().filter(|e| e.ipv6).collect();
     let http_protocol_ipv6 = if ipv6_endpoints.iter().any(|e| e.answers()) {
         Some(Toggle::Enabled)
@@ -175,7 +173,7 @@ pub fn infer(obs: &Observations) -> Findings {
     let instance_id =
         instance_id(obs.token_get.as_ref()).or_else(|| instance_id(Some(&main.tokenless_get)));
 
-    let mut diagnoses = diagnose(obs, http_endpoint, hop_limited, instance_id.as_deref());
+    let mut diagnoses = diagnose(obs, hop_limited, instance_id.as_deref());
     if v1 == V1::Open {
         // Last, after what breaks IMDS from here; one command fixes it.
         diagnoses.push(
@@ -215,7 +213,7 @@ fn verdict(obs: &Observations, answers: bool, v1: V1, v2: V2) -> String {
         return match (main.tcp_connect.outcome, main.tokenless_get.outcome) {
             // A reset or a malformed answer is a broken exchange, not a silence.
             (ConnectOutcome::Connected, StepOutcome::HttpError) => format!(
-                "IMDS BROKEN: {url} accepts connections but breaks the exchange ({})",
+                "IMDS BROKEN: {url} accepts connections but closes or resets them before answering ({})",
                 main.tokenless_get
                     .error
                     .as_deref()
@@ -262,12 +260,7 @@ fn verdict(obs: &Observations, answers: bool, v1: V1, v2: V2) -> String {
     }
 }
 
-fn diagnose(
-    obs: &Observations,
-    http_endpoint: Option<Toggle>,
-    hop_limited: bool,
-    instance_id: Option<&str>,
-) -> Vec<Diagnosis> {
+fn diagnose(obs: &Observations, hop_limited: bool, instance_id: Option<&str>) -> Vec<Diagnosis> {
     let main = obs.main();
     let put = &main.token_put;
     let mut out = Vec::new();
@@ -326,7 +319,7 @@ fn diagnose(
             None,
         );
     }
-    let enabled = http_endpoint == Some(Toggle::Enabled);
+
     match put.answered() {
         Some(200) => {
             if put.ttl() != Some(PROBE_TOKEN_TTL) {
@@ -348,10 +341,11 @@ fn diagnose(
                 );
             }
         }
-        Some(403) if enabled => add(
+        Some(403) if matches!(main.tokenless_get.answered(), Some(200 | 401)) => add(
             "token-put-forbidden",
-            "the token PUT was refused (403) while tokenless requests are answered: a proxy adding \
-             X-Forwarded-For sits in between, or the token path is blocked"
+            "the token PUT was refused (403) while tokenless requests are answered: the endpoint is \
+             taken as turned off (the documented meaning), but a proxy adding X-Forwarded-For in \
+             between, or a blocked token path, looks the same"
                 .into(),
             Some("call IMDS directly, not through a forwarding proxy".into()),
         ),
@@ -651,6 +645,7 @@ mod tests {
             main: 0,
             token_get,
             tags_get: tags,
+            tags_dir_get: None,
             timeout_ms: 1000,
             budget_ms: 2200,
             total_ms: 5,
@@ -703,6 +698,28 @@ mod tests {
         assert_eq!(f.http_tokens, Some(HttpTokens::Required));
         assert_eq!(f.instance_metadata_tags, Some(Toggle::Disabled));
         assert_eq!(f.verdict, "IMDSv2 required: IMDSv1 closed");
+    }
+
+    #[test]
+    fn an_empty_tags_listing_needs_the_tags_directory() {
+        let mut empty = answered(200);
+        empty.body = Some(String::new());
+        let mut o = obs(token(200), answered(200), None, Some(empty));
+        // SPEC §13.5: no tags and tags turned off both answer an empty 200.
+        assert_eq!(infer(&o).instance_metadata_tags, None);
+        o.tags_dir_get = Some(answered(404));
+        assert_eq!(infer(&o).instance_metadata_tags, Some(Toggle::Disabled));
+        o.tags_dir_get = Some(answered(200));
+        assert_eq!(infer(&o).instance_metadata_tags, None);
+    }
+
+    #[test]
+    fn a_put_403_beside_an_open_get_is_disabled_with_the_proxy_named() {
+        let f = infer(&obs(token(403), answered(200), None, None));
+        assert_eq!(f.http_endpoint, Some(Toggle::Disabled));
+        assert_eq!(f.v1, V1::Disabled);
+        assert_eq!(f.diagnoses[0].code, "token-put-forbidden");
+        assert!(f.diagnoses[0].message.contains("X-Forwarded-For"));
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub mod infer;
 pub mod observe;
 pub mod render;
 
-pub use declared::{DeclareError, DeclaredOptions};
+pub use declared::DeclaredOptions;
 pub use infer::{Comparison, Findings};
 pub use observe::{ConfigError, Observations, ProbeConfig, Role, Target};
 

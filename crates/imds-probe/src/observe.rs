@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use imds_conformance::client::{BaseUrl, Client, ClientConfig, ClientError, Request, Response};
 use imds_model::TTL_HEADER;
+use imds_model::infer::{Evidence, Reply, infer, needs_tags_dir};
 use serde::Serialize;
 use tokio::net::TcpStream;
 
@@ -24,6 +25,8 @@ const BODY_CAP: usize = 64 * 1024;
 pub const INSTANCE_ID_PATH: &str = "/latest/meta-data/instance-id";
 /// The instance tags listing; answered only with `InstanceMetadataTags=enabled`.
 pub const TAGS_PATH: &str = "/latest/meta-data/tags/instance";
+/// The tags directory; asked when the listing alone cannot tell.
+pub const TAGS_DIR_PATH: &str = "/latest/meta-data/tags/";
 /// The IMDSv2 token path.
 pub const TOKEN_PATH: &str = "/latest/api/token";
 
@@ -227,6 +230,23 @@ impl Step {
             .filter(|_| self.outcome == StepOutcome::Answered)
     }
 
+    /// How the step ended, in the terms of the model's options inference.
+    pub fn reply(&self) -> Reply {
+        match self.outcome {
+            StepOutcome::Answered => Reply::status_with(
+                self.status.unwrap_or_default(),
+                self.body.as_deref().unwrap_or_default().as_bytes(),
+            ),
+            StepOutcome::ResponseTimeout => Reply::TimedOut,
+            StepOutcome::ConnectRefused
+            | StepOutcome::ConnectTimeout
+            | StepOutcome::ConnectFailed => Reply::Refused,
+            StepOutcome::BodyTimeout | StepOutcome::BodyTooLarge | StepOutcome::HttpError => {
+                Reply::Reset
+            }
+        }
+    }
+
     /// The TTL header as a number.
     pub fn ttl(&self) -> Option<u32> {
         self.ttl_header
@@ -273,6 +293,10 @@ pub struct Observations {
     /// `GET /latest/meta-data/tags/instance`, with the token when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags_get: Option<Step>,
+    /// `GET /latest/meta-data/tags/`, asked only when the tags listing was an empty 200
+    /// (which alone cannot tell whether tags are on, SPEC §13.5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags_dir_get: Option<Step>,
     /// The per-request timeout.
     pub timeout_ms: u64,
     /// The probe's total budget.
@@ -285,6 +309,16 @@ impl Observations {
     /// The endpoint the verdict is about.
     pub fn main(&self) -> &EndpointObservation {
         &self.endpoints[self.main]
+    }
+
+    /// The main endpoint's evidence, as the model's options inference reads it.
+    pub fn evidence(&self) -> Evidence {
+        let main = self.main();
+        Evidence {
+            tags_instance: self.tags_get.as_ref().map(Step::reply),
+            tags_dir: self.tags_dir_get.as_ref().map(Step::reply),
+            ..Evidence::first(main.token_put.reply(), main.tokenless_get.reply())
+        }
     }
 }
 
@@ -490,22 +524,25 @@ pub async fn observe(config: &ProbeConfig) -> Result<Observations, ClientError> 
         .position(|r| r.observation.answers())
         .unwrap_or(0);
 
-    let (mut token_get, mut tags_get) = (None, None);
+    let (mut token_get, mut tags_get, mut tags_dir_get) = (None, None, None);
     if let Some(round) = rounds.get(main).filter(|r| r.observation.answers()) {
-        let v1_open = round.observation.tokenless_get.answered() == Some(200);
-        let enabled = round.observation.tokenless_get.answered() != Some(403)
-            || round.observation.token_put.answered() == Some(200);
+        let second_round = Instant::now();
+        let first = infer(&Evidence::first(
+            round.observation.token_put.reply(),
+            round.observation.tokenless_get.reply(),
+        ));
         let with_token = |req: Request| match &round.token {
             Some(t) => req.token(t),
             None => req,
         };
-        let tags_label = match &round.token {
-            Some(_) => format!("GET {TAGS_PATH} (with token)"),
-            None => format!("GET {TAGS_PATH} (no token)"),
+        let tags_label = |path: &str| match &round.token {
+            Some(_) => format!("GET {path} (with token)"),
+            None => format!("GET {path} (no token)"),
         };
         let token_get_label = format!("GET {INSTANCE_ID_PATH} (with token)");
         let tags_req = with_token(Request::get(TAGS_PATH));
-        let tags_useful = enabled && (round.token.is_some() || v1_open);
+        // The same rule as the conformance runner's detection.
+        let tags_useful = first.tags_worth_asking(round.token.is_some());
         let (tg, tags) = tokio::join!(
             async {
                 match &round.token {
@@ -517,21 +554,37 @@ pub async fn observe(config: &ProbeConfig) -> Result<Observations, ClientError> 
                 }
             },
             async {
-                if tags_useful {
-                    Some(step(&round.client, &tags_label, &tags_req, false).await.0)
-                } else {
-                    None
+                if !tags_useful {
+                    return (None, None);
                 }
+                let tags = step(&round.client, &tags_label(TAGS_PATH), &tags_req, false)
+                    .await
+                    .0;
+                if !needs_tags_dir(tags.reply()) {
+                    return (Some(tags), None);
+                }
+                // Only what is left of the round's one timeout, to keep the probe's budget.
+                let left = config.timeout.saturating_sub(second_round.elapsed());
+                let dir_req = with_token(Request::get(TAGS_DIR_PATH));
+                let dir = tokio::time::timeout(
+                    left,
+                    step(&round.client, &tags_label(TAGS_DIR_PATH), &dir_req, false),
+                )
+                .await
+                .ok()
+                .map(|(s, _)| s);
+                (Some(tags), dir)
             },
         );
         token_get = tg;
-        tags_get = tags;
+        (tags_get, tags_dir_get) = tags;
     }
     Ok(Observations {
         endpoints: rounds.into_iter().map(|r| r.observation).collect(),
         main,
         token_get,
         tags_get,
+        tags_dir_get,
         timeout_ms: ms(config.timeout),
         budget_ms: ms(config.budget()),
         total_ms: ms(start.elapsed()),

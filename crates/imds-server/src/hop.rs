@@ -17,8 +17,6 @@ use socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::service::Shared;
-
 /// `want` value meaning "put the connection's original hop limit back".
 pub(crate) const RESTORE: u32 = u32::MAX;
 /// `want` value meaning "leave the socket alone".
@@ -147,11 +145,17 @@ impl HopControl {
 pub(crate) struct HopIo {
     stream: TcpStream,
     hop: Arc<HopControl>,
-    shared: Arc<Shared>,
+    /// The server's state, seen only as its hop log (so this module does not depend on
+    /// the service's types).
+    shared: Arc<dyn AsRef<HopLog> + Send + Sync>,
 }
 
 impl HopIo {
-    pub(crate) fn new(stream: TcpStream, hop: Arc<HopControl>, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(
+        stream: TcpStream,
+        hop: Arc<HopControl>,
+        shared: Arc<dyn AsRef<HopLog> + Send + Sync>,
+    ) -> Self {
         HopIo {
             stream,
             hop,
@@ -177,7 +181,7 @@ impl AsyncWrite for HopIo {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        this.hop.apply(&this.stream, &this.shared.hop_log);
+        this.hop.apply(&this.stream, (*this.shared).as_ref());
         Pin::new(&mut this.stream).poll_write(cx, buf)
     }
 
@@ -187,7 +191,7 @@ impl AsyncWrite for HopIo {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        this.hop.apply(&this.stream, &this.shared.hop_log);
+        this.hop.apply(&this.stream, (*this.shared).as_ref());
         Pin::new(&mut this.stream).poll_write_vectored(cx, bufs)
     }
 

@@ -34,6 +34,12 @@ pub(crate) struct Shared {
     pub(crate) next_conn: AtomicU64,
 }
 
+impl AsRef<HopLog> for Shared {
+    fn as_ref(&self) -> &HopLog {
+        &self.hop_log
+    }
+}
+
 /// One accepted connection.
 pub(crate) struct Conn {
     pub(crate) id: u64,

@@ -35,8 +35,9 @@ pub struct OptionFlags {
     pub instance_id: Option<String>,
 }
 
-/// Options as declared on the command line; the probe's type, shared with `run`.
-pub use imds_probe::DeclaredOptions;
+/// Options as declared on the command line: the model's one partial-options type, shared by
+/// `run` and `probe`.
+pub use imds_model::PartialOptions as DeclaredOptions;
 
 impl OptionFlags {
     /// Reads `--metadata-options` (if given) and lays the flags over it.
@@ -46,22 +47,23 @@ impl OptionFlags {
 
     /// [`OptionFlags::declared`], and the file's `State` when it gives one.
     pub fn declared_with_state(&self) -> anyhow::Result<(DeclaredOptions, Option<OptionsState>)> {
-        let mut d = DeclaredOptions::default();
-        let mut state = None;
-        if let Some(path) = &self.metadata_options {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("--metadata-options {}: cannot read", path.display()))?;
-            (d, state) =
+        let (file, state) = match &self.metadata_options {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| {
+                    format!("--metadata-options {}: cannot read", path.display())
+                })?;
                 DeclaredOptions::from_describe_instances_json(&text, self.instance_id.as_deref())
-                    .with_context(|| format!("--metadata-options {}", path.display()))?;
-        }
-        d.http_tokens = self.http_tokens.or(d.http_tokens);
-        d.http_endpoint = self.http_endpoint.or(d.http_endpoint);
-        d.http_put_response_hop_limit = self
-            .http_put_response_hop_limit
-            .or(d.http_put_response_hop_limit);
-        d.http_protocol_ipv6 = self.http_protocol_ipv6.or(d.http_protocol_ipv6);
-        d.instance_metadata_tags = self.instance_metadata_tags.or(d.instance_metadata_tags);
-        Ok((d, state))
+                    .with_context(|| format!("--metadata-options {}", path.display()))?
+            }
+            None => (DeclaredOptions::default(), None),
+        };
+        let flags = DeclaredOptions {
+            http_tokens: self.http_tokens,
+            http_endpoint: self.http_endpoint,
+            http_put_response_hop_limit: self.http_put_response_hop_limit,
+            http_protocol_ipv6: self.http_protocol_ipv6,
+            instance_metadata_tags: self.instance_metadata_tags,
+        };
+        Ok((flags.or(file), state))
     }
 }

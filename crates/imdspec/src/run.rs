@@ -13,13 +13,13 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use imds_conformance::catalogue::Catalogue;
 use imds_conformance::client::ClientConfig;
-use imds_conformance::report::{CaseResult, HumanStyle, Outcome, Report, RunResult};
-use imds_conformance::runner::{self, DetailLevel, RunConfig, RunError, TargetOptions};
+use imds_conformance::report::{CaseResult, HumanStyle, Outcome, Report};
+use imds_conformance::runner::{self, DetailLevel, RunConfig, RunError};
 use imds_conformance::{CatalogueError, Expectations};
 use imds_model::{HttpTokens, MetadataOptions, Toggle};
-use imds_server::ImdsServer;
 
-use crate::options_args::{DeclaredOptions, OptionFlags};
+use crate::embedded::{self, EmbeddedError};
+use crate::options_args::OptionFlags;
 
 /// The catalogue compiled into the binary, so `imdspec run` works from any directory.
 /// `case_files_are_all_embedded` (tests) keeps this list in step with `conformance/cases/`.
@@ -321,16 +321,6 @@ fn globs(flag: &str, patterns: &[String]) -> Result<Vec<glob::Pattern>, ExitCode
         .collect()
 }
 
-fn to_target(d: &DeclaredOptions) -> TargetOptions {
-    TargetOptions {
-        http_tokens: d.http_tokens,
-        http_endpoint: d.http_endpoint,
-        instance_metadata_tags: d.instance_metadata_tags,
-        http_protocol_ipv6: d.http_protocol_ipv6,
-        http_put_response_hop_limit: d.http_put_response_hop_limit,
-    }
-}
-
 fn progress_char(c: &CaseResult) -> char {
     match c.outcome {
         Outcome::Pass => '.',
@@ -430,12 +420,21 @@ pub fn main(args: RunArgs) -> ExitCode {
         Detail::All => DetailLevel::All,
     };
     base.deadline = Duration::from_secs(args.deadline_secs);
-    base.concurrency = args
-        .concurrency
-        .map_or(if embedded { 16 } else { 4 }, |n| n as usize);
+    base.concurrency = args.concurrency.map_or(
+        if embedded {
+            16
+        } else {
+            runner::DEFAULT_CONCURRENCY
+        },
+        |n| n as usize,
+    );
     base.client = ClientConfig {
         timeout: Duration::from_millis(args.timeout_ms),
-        max_rps: args.max_rps.or(if embedded { None } else { Some(50.0) }),
+        max_rps: args.max_rps.or(if embedded {
+            None
+        } else {
+            Some(runner::DEFAULT_MAX_RPS)
+        }),
         max_in_flight: base.concurrency * 2,
         ..ClientConfig::default()
     };
@@ -470,14 +469,14 @@ pub fn main(args: RunArgs) -> ExitCode {
                     .map(|p| (p.name().to_owned(), p.options()))
                     .collect()
             };
-            run_embedded(&catalogue, &base, profiles).await
+            embedded::run_profiles(&catalogue, &base, profiles).await
         } else {
             let mut config = base.clone();
-            config.declared = to_target(&declared);
+            config.declared = declared;
             runner::run(catalogue.clone(), config)
                 .await
                 .map(|r| vec![r])
-                .map_err(|e| (e, String::new()))
+                .map_err(EmbeddedError::from)
         }
     });
     if human {
@@ -485,13 +484,19 @@ pub fn main(args: RunArgs) -> ExitCode {
     }
     let runs = match result {
         Ok(runs) => runs,
-        Err((RunError::Unreachable { endpoint, error }, _)) => {
+        Err(EmbeddedError::Run {
+            error: RunError::Unreachable { endpoint, error },
+            ..
+        }) => {
             eprintln!("error: endpoint {endpoint} cannot be reached: {error}");
             return ExitCode::from(3);
         }
-        Err((RunError::BadEndpoint(e), _)) => return usage_error(format!("--endpoint: {e}")),
-        Err((e, context)) => {
-            eprintln!("error: {context}{e}");
+        Err(EmbeddedError::Run {
+            error: RunError::BadEndpoint(e),
+            ..
+        }) => return usage_error(format!("--endpoint: {e}")),
+        Err(e) => {
+            eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -537,51 +542,6 @@ fn write_output(output: &Option<PathBuf>, text: &str) -> Result<(), ExitCode> {
             Ok(())
         }
     }
-}
-
-/// Starts the reference server once per profile (on 127.0.0.1, a free port) and runs the
-/// suite against each, all at once.
-async fn run_embedded(
-    catalogue: &Arc<Catalogue>,
-    base: &RunConfig,
-    profiles: Vec<(String, MetadataOptions)>,
-) -> Result<Vec<RunResult>, (RunError, String)> {
-    let mut servers = Vec::new();
-    for (name, options) in &profiles {
-        match ImdsServer::builder().options(*options).start().await {
-            Ok(s) => servers.push(s),
-            Err(e) => {
-                eprintln!("error: cannot start the embedded reference server ({name}): {e}");
-                std::process::exit(1);
-            }
-        }
-    }
-    let mut set = tokio::task::JoinSet::new();
-    for (i, ((name, options), server)) in profiles.iter().zip(&servers).enumerate() {
-        let mut config = base.clone();
-        config.name = name.clone();
-        config.endpoint = server.url();
-        config.declared = TargetOptions::observable(options);
-        config.description = Some(format!(
-            "embedded reference server (imds-server), profile {name}"
-        ));
-        let catalogue = catalogue.clone();
-        set.spawn(async move { (i, runner::run(catalogue, config).await) });
-    }
-    let mut results = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        match joined {
-            Ok((i, Ok(r))) => results.push((i, r)),
-            Ok((i, Err(e))) => return Err((e, format!("profile {}: ", profiles[i].0))),
-            Err(e) => {
-                eprintln!("error: a profile run panicked: {e}");
-                std::process::exit(1);
-            }
-        }
-    }
-    drop(servers);
-    results.sort_by_key(|(i, _)| *i);
-    Ok(results.into_iter().map(|(_, r)| r).collect())
 }
 
 #[cfg(test)]
