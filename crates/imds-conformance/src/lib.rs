@@ -27,5 +27,6 @@ pub mod runner;
 pub use catalogue::{Catalogue, CatalogueError, Level};
 pub use client::{Client, ClientConfig, ClientError};
 pub use expectations::Expectations;
+pub use imds_model::LoadError;
 pub use report::{Outcome, Report};
 pub use runner::{RunConfig, RunError, TargetOptions};

@@ -40,10 +40,8 @@ impl OptionFlags {
     pub fn declared(&self) -> anyhow::Result<DeclaredOptions> {
         let mut d = DeclaredOptions::default();
         if let Some(path) = &self.metadata_options {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("--metadata-options {}: cannot read", path.display()))?;
-            let o = MetadataOptions::from_describe_instances_json(&text)
-                .with_context(|| format!("--metadata-options {}", path.display()))?;
+            // The error names the file, line, column and key itself.
+            let o = MetadataOptions::load(path).context("--metadata-options")?;
             d = DeclaredOptions::all_of(&o);
         }
         d.http_tokens = self.http_tokens.or(d.http_tokens);
