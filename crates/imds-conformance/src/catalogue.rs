@@ -1262,5 +1262,37 @@ presence = "always"
         .unwrap_err();
         assert_eq!(e.field, "path[1].format.regexp", "{e}");
         assert!(e.message.contains("did you mean `regex`?"), "{e}");
+        let e = load_paths(
+            Path::new("paths.toml"),
+            &text.replace("\"2011-01-01\"", "2011"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.line, e.column),
+            ("path[1].since", 4, 9),
+            "{e}"
+        );
+        assert!(e.message.contains("invalid type"), "{e}");
+        // The old snake_case format keys are still read.
+        for (kebab, snake) in [
+            (
+                "format = { json-keys = [\"a\"] }",
+                "format = { json_keys = [\"a\"] }",
+            ),
+            (
+                "format = { json-array = true }",
+                "format = { json_array = true }",
+            ),
+        ] {
+            let one = |f: &str| {
+                let t = text.replace("format = { regex = \"^vpc-\" }", f);
+                format!(
+                    "{:?}",
+                    load_paths(Path::new("paths.toml"), &t).unwrap()[0].format
+                )
+            };
+            assert_eq!(one(kebab), one(snake));
+            assert!(one(kebab).starts_with("Some(Json"), "{}", one(kebab));
+        }
     }
 }

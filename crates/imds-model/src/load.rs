@@ -302,24 +302,36 @@ fn toml_offset(text: &str, path: &[Seg]) -> Option<usize> {
 }
 
 /// JSON has no span tree here: each key of the path is searched for (`"key":`) after the
-/// previous one, which finds it in any file this project writes.
+/// previous one, and after a position `[N]` the next key's N-th further occurrence is taken,
+/// which finds it in arrays of like objects (what this project's JSON files hold).
 fn json_offset(text: &str, path: &[Seg]) -> Option<usize> {
     let mut from = 0;
     let mut found = None;
+    let mut skip = 0;
     for seg in path {
-        let Seg::Key(k) = seg else { continue };
+        let k = match seg {
+            Seg::Index(i) => {
+                skip = *i;
+                continue;
+            }
+            Seg::Key(k) => k,
+        };
         let quoted = serde_json::to_string(k).ok()?;
         let mut search = from;
+        let mut left = skip;
+        skip = 0;
         let hit = loop {
             let Some(i) = text[search..].find(&quoted) else {
                 break None;
             };
             let at = search + i;
-            let rest = text[at + quoted.len()..].trim_start();
-            if rest.starts_with(':') {
-                break Some(at);
-            }
             search = at + quoted.len();
+            if text[search..].trim_start().starts_with(':') {
+                if left == 0 {
+                    break Some(at);
+                }
+                left -= 1;
+            }
         };
         let Some(at) = hit else { break };
         found = Some(at);
@@ -558,6 +570,14 @@ mod tests {
         // A key the file lacks points at its nearest parent.
         let e = src.at_field(&[Seg::key("item"), Seg::Index(0), Seg::key("kind")], "x");
         assert_eq!(e.line, 1, "{e}");
+        let two = "{\"item\": [\n {\"name\": \"a\"},\n {\"name\": \"b\"}\n]}";
+        let e = Source::json(Path::new("d.json"), two)
+            .at_field(&[Seg::key("item"), Seg::Index(1), Seg::key("name")], "x");
+        assert_eq!(
+            (e.line, e.column, e.field.as_str()),
+            (3, 3, "item[2].name"),
+            "{e}"
+        );
         let json = Source::json(Path::new("d.json"), "{\n \"a\": {\n  \"b c\": 1}}");
         let e = json.at_field(&[Seg::key("a"), Seg::key("b c")], "x");
         assert_eq!(
