@@ -1,8 +1,10 @@
 //! The case catalogue (`conformance/cases/*.toml`) and the documented path catalogue
 //! (`conformance/paths.toml`), loaded and checked.
 //!
-//! A broken file is refused with its name, the line and the field at fault, so a typo in a
-//! case never silently drops a check.
+//! A broken file is refused with the shared loader error (`FILE:LINE:COL: FIELD: MESSAGE`,
+//! see `imds_model::load`), so a typo in a case never silently drops a check. Keys are
+//! kebab-case; the old snake_case spelling is still read. The ids in `NAME.toml` all start
+//! with `NAME.`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
