@@ -436,10 +436,10 @@ pub fn case_catalogue(data: &[u8]) {
         return;
     };
     let loaded = &*LOADED;
-    let lines = text.lines().count().max(1);
     match which % 3 {
         0 => {
-            let file = PathBuf::from("fuzz-cases.toml");
+            let name = case_file_name(text);
+            let file = PathBuf::from(&name);
             let paths = Path::new("paths.toml");
             match Catalogue::from_sources(
                 &[(file.clone(), text.to_owned())],
@@ -476,32 +476,61 @@ pub fn case_catalogue(data: &[u8]) {
                         let _ = judge(id, step, &resp, &[]);
                     }
                 }
-                Err(e) => check_error(&e.file, e.line, &e.to_string(), "fuzz-cases.toml", lines),
+                Err(e) => check_error(&e, &name, text),
             }
         }
         1 => {
             if let Err(e) = Catalogue::from_sources(&[], Some((Path::new("fuzz-paths.toml"), text)))
             {
-                check_error(&e.file, e.line, &e.to_string(), "fuzz-paths.toml", lines);
+                check_error(&e, "fuzz-paths.toml", text);
             }
         }
         _ => {
             if let Err(e) = Expectations::parse(Path::new("fuzz-target.toml"), text) {
-                check_error(&e.file, e.line, &e.to_string(), "fuzz-target.toml", lines);
+                check_error(&e, "fuzz-target.toml", text);
             }
         }
     }
 }
 
-/// A load error names the file and a line that exists.
-fn check_error(file: &Path, line: usize, message: &str, name: &str, lines: usize) {
-    assert_eq!(file, Path::new(name), "{message}");
+/// The file a case text is loaded as: named after the first segment of its first id, as a
+/// committed case file is (ids must start with their file's stem), so seeds copied from
+/// `conformance/cases/` load and get evaluated.
+fn case_file_name(text: &str) -> String {
+    let first = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("id = \""))
+        .and_then(|rest| rest.split(['.', '"']).next())
+        .filter(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+    format!("{}.toml", first.unwrap_or("fuzz-cases"))
+}
+
+/// A load error names the file once, and a line and column that exist in the text.
+fn check_error(e: &imds_conformance::LoadError, name: &str, text: &str) {
+    let message = e.to_string();
+    assert_eq!(e.file, Path::new(name), "{message}");
+    let lines: Vec<&str> = text.split('\n').collect();
     assert!(
-        line >= 1 && line <= lines + 1,
-        "line {line} of {lines}: {message}"
+        e.line >= 1 && e.line <= lines.len(),
+        "line {} of {}: {message}",
+        e.line,
+        lines.len()
     );
+    let width = lines[e.line - 1].chars().count();
     assert!(
-        message.contains(name),
-        "message does not name the file: {message}"
+        e.column >= 1 && e.column <= width + 1,
+        "column {} of {width}: {message}",
+        e.column
     );
+    let place = format!("{name}:{}:{}: ", e.line, e.column);
+    assert!(message.starts_with(&place), "{message}");
+    assert!(
+        !message[place.len()..].contains(&place),
+        "position shown twice: {message}"
+    );
+    assert!(!e.field.is_empty() && !e.message.is_empty(), "{message}");
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use imds_conformance::{CatalogueError, Level};
+use imds_model::load::{self, Seg, Source};
 use imds_model::{HttpTokens, Instance, MetadataOptions, Toggle};
 use imds_server::Faults;
 use serde::Deserialize;
@@ -166,14 +167,14 @@ impl Expect {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawFile {
     #[serde(default)]
     scenario: Vec<RawScenario>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawScenario {
     id: String,
     summary: String,
@@ -195,19 +196,10 @@ pub struct Scenarios {
     pub all: Vec<Scenario>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
 impl Scenarios {
     /// Loads every `*.toml` directly in `dir` (not `targets/`).
     pub fn load(dir: &Path) -> Result<Scenarios, CatalogueError> {
-        let io_err = |file: &Path, e: std::io::Error| CatalogueError {
-            file: file.to_owned(),
-            line: 1,
-            field: "file".into(),
-            message: format!("cannot read: {e}"),
-        };
+        let io_err = |file: &Path, e: std::io::Error| load::io_error(file, &e);
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| io_err(dir, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -231,27 +223,17 @@ impl Scenarios {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let raw: RawFile = toml::from_str(text).map_err(|e| CatalogueError {
-                file: file.clone(),
-                line: e.span().map_or(1, |s| line_of(text, s.start)),
-                field: e
-                    .span()
-                    .and_then(|s| field_at(text, s.start))
-                    .unwrap_or_else(|| "scenario".into()),
-                message: e.message().trim().to_owned(),
-            })?;
-            for r in raw.scenario {
-                let line = text
-                    .lines()
-                    .position(|l| {
-                        l.trim_start().starts_with("id") && l.contains(&format!("\"{}\"", r.id))
-                    })
-                    .map_or(1, |i| i + 1);
-                let err = |field: &str, message: String| CatalogueError {
-                    file: file.clone(),
-                    line,
-                    field: format!("{}.{field}", r.id),
-                    message,
+            let src = Source::toml(file, text);
+            let raw: RawFile = src.parse()?;
+            for (index, r) in raw.scenario.into_iter().enumerate() {
+                let at = |field: &str| {
+                    let mut path = vec![Seg::key("scenario"), Seg::Index(index)];
+                    path.extend(field.split('.').map(Seg::key));
+                    path
+                };
+                let (line, _) = src.locate(&at("id"));
+                let err = |field: &str, message: String| {
+                    src.at_field(&at(field), format!("scenario `{}`: {message}", r.id))
                 };
                 if !r.id.starts_with(&format!("{area}.")) || r.id.len() <= area.len() + 1 {
                     return Err(err(
@@ -284,14 +266,18 @@ impl Scenarios {
                     return Err(err("server.faults", e.to_string()));
                 }
                 for key in r.env.keys() {
+                    let env_err = |message: &str| {
+                        let mut path = at("env");
+                        path.push(Seg::key(key.as_str()));
+                        src.at_field(&path, format!("scenario `{}`: {message}", r.id))
+                    };
                     if key == ENDPOINT_VAR {
-                        return Err(err(
-                            &format!("env.{key}"),
-                            "is always the scenario's loopback server; it cannot be set".into(),
+                        return Err(env_err(
+                            "is always the scenario's loopback server; it cannot be set",
                         ));
                     }
                     if key.is_empty() || key.contains('=') || key.contains('\0') {
-                        return Err(err(&format!("env.{key}"), "not a variable name".into()));
+                        return Err(env_err("not a variable name"));
                     }
                 }
                 if r.expect.is_empty() {
@@ -339,20 +325,6 @@ impl Scenarios {
         self.all.iter().map(|s| s.id.as_str()).collect()
     }
 }
-
-/// The `key = …` (or `[table]`) on the line holding `offset`, to name the field at fault.
-fn field_at(text: &str, offset: usize) -> Option<String> {
-    let start = text[..offset.min(text.len())]
-        .rfind('\n')
-        .map_or(0, |i| i + 1);
-    let line = text[start..].lines().next()?.trim();
-    if let Some(t) = line.strip_prefix('[') {
-        return Some(t.trim_matches(|c| c == '[' || c == ']').to_owned());
-    }
-    let key = line.split('=').next()?.trim();
-    (!key.is_empty()).then(|| key.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,40 +365,55 @@ exit = "zero"
         let cases = [
             (
                 GOOD.replace("tokens.a", "other.a"),
-                "tokens.toml:3: other.a.id",
+                "tokens.toml:3:1: scenario[1].id: ",
                 "area",
             ),
             (
                 GOOD.replace("token-put=403", "token-put=200"),
-                "tokens.a.server.faults",
+                "tokens.toml:8:1: scenario[1].server.faults: ",
                 "outside 400..=599",
             ),
             (
                 GOOD.replace("X = ", "AWS_EC2_METADATA_SERVICE_ENDPOINT = "),
-                "env.AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                "tokens.toml:10:1: scenario[1].env.AWS_EC2_METADATA_SERVICE_ENDPOINT: ",
                 "cannot be set",
             ),
             (
                 GOOD.replace("exit = \"zero\"", ""),
-                "tokens.a.expect",
+                "tokens.toml:11:11: scenario[1].expect: ",
                 "expects nothing",
             ),
             (
                 GOOD.replace("exit = \"zero\"", "exits = \"zero\""),
-                "tokens.toml:12: exits",
-                "unknown field",
+                "tokens.toml:12:1: scenario[1].expect.exits: ",
+                "unknown key `exits`; did you mean `exit`?",
             ),
             (
                 GOOD.replace("\"must\"", "\"maybe\""),
-                "tokens.toml:6: level",
-                "unknown variant",
+                "tokens.toml:6:9: scenario[1].level: ",
+                "unknown value `maybe`",
             ),
-            (format!("{GOOD}{GOOD}"), "tokens.a.id", "duplicate id"),
+            (
+                GOOD.replace(
+                    "[scenario.expect]",
+                    "[scenario.expect]\nrequests-max = \"few\"",
+                ),
+                "tokens.toml:12:16: scenario[1].expect.requests-max: ",
+                "invalid type",
+            ),
+            (
+                format!("{GOOD}{GOOD}"),
+                "tokens.toml:15:1: scenario[2].id: ",
+                "duplicate id",
+            ),
         ];
         for (text, place, problem) in cases {
             let e = parse(&text).unwrap_err().to_string();
-            assert!(e.contains(place), "{e}");
+            assert!(e.starts_with(place), "{e}");
             assert!(e.contains(problem), "{e}");
+            // The position is shown once (a duplicate also names where the first one is).
+            let wanted = if problem == "duplicate id" { 2 } else { 1 };
+            assert_eq!(e.matches("tokens.toml:").count(), wanted, "{e}");
         }
     }
 

@@ -1,14 +1,17 @@
 //! The case catalogue (`conformance/cases/*.toml`) and the documented path catalogue
 //! (`conformance/paths.toml`), loaded and checked.
 //!
-//! A broken file is refused with its name, the line and the field at fault, so a typo in a
-//! case never silently drops a check.
+//! A broken file is refused with the shared loader error (`FILE:LINE:COL: FIELD: MESSAGE`,
+//! see `imds_model::load`), so a typo in a case never silently drops a check. Keys are
+//! kebab-case; the old snake_case spelling is still read. The ids in `NAME.toml` all start
+//! with `NAME.`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use http::{HeaderName, Method};
+use imds_model::load::{self, LoadError, Seg, Source, position};
 use imds_model::{HttpTokens, Toggle, Version};
 
 use regex::Regex;
@@ -186,14 +189,14 @@ impl<T> OneOrMany<T> {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawCaseFile {
     #[serde(default)]
     case: Vec<Spanned<RawCase>>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawCase {
     id: String,
     summary: String,
@@ -212,7 +215,7 @@ struct RawCase {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawStep {
     #[serde(default)]
     method: Option<String>,
@@ -221,26 +224,26 @@ struct RawStep {
     headers: BTreeMap<String, String>,
     #[serde(default)]
     token: TokenUse,
-    #[serde(default)]
+    #[serde(default, alias = "token_ttl")]
     token_ttl: Option<u32>,
-    #[serde(default)]
+    #[serde(default, alias = "wait_ms")]
     wait_ms: u64,
-    #[serde(default)]
+    #[serde(default, alias = "title_case_headers")]
     title_case_headers: bool,
-    #[serde(default)]
+    #[serde(default, alias = "allow_absent")]
     allow_absent: bool,
     #[serde(default)]
     expect: RawExpect,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawExpect {
     #[serde(default)]
     status: Option<OneOrMany<u16>>,
-    #[serde(default)]
+    #[serde(default, alias = "status_not")]
     status_not: Vec<u16>,
-    #[serde(default)]
+    #[serde(default, alias = "content_type")]
     content_type: Option<String>,
     #[serde(default)]
     headers: RawHeaderExpect,
@@ -249,7 +252,7 @@ struct RawExpect {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawHeaderExpect {
     #[serde(default)]
     present: Vec<String>,
@@ -259,12 +262,12 @@ struct RawHeaderExpect {
     equals: BTreeMap<String, String>,
     #[serde(default)]
     matches: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, alias = "int_range")]
     int_range: BTreeMap<String, [i64; 2]>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawBodyExpect {
     #[serde(default)]
     equals: Option<String>,
@@ -272,33 +275,33 @@ struct RawBodyExpect {
     matches: Option<String>,
     #[serde(default)]
     contains: Vec<String>,
-    #[serde(default)]
+    #[serde(default, alias = "not_contains")]
     not_contains: Vec<String>,
     #[serde(default)]
     empty: Option<bool>,
-    #[serde(default)]
+    #[serde(default, alias = "final_newline")]
     final_newline: Option<bool>,
-    #[serde(default)]
+    #[serde(default, alias = "max_bytes")]
     max_bytes: Option<usize>,
-    #[serde(default)]
+    #[serde(default, alias = "lines_match")]
     lines_match: Option<String>,
     #[serde(default)]
     listing: bool,
-    #[serde(default)]
+    #[serde(default, alias = "listing_has")]
     listing_has: Vec<String>,
-    #[serde(default)]
+    #[serde(default, alias = "listing_lacks")]
     listing_lacks: Vec<String>,
     #[serde(default)]
     json: Option<JsonKind>,
-    #[serde(default)]
+    #[serde(default, alias = "json_keys")]
     json_keys: Vec<String>,
-    #[serde(default)]
+    #[serde(default, alias = "json_values")]
     json_values: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, alias = "json_types")]
     json_types: BTreeMap<String, OneOrMany<JsonKind>>,
-    #[serde(default)]
+    #[serde(default, alias = "same_as_step")]
     same_as_step: Option<usize>,
-    #[serde(default)]
+    #[serde(default, alias = "differs_from_step")]
     differs_from_step: Option<usize>,
 }
 
@@ -499,14 +502,14 @@ pub enum Format {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawPathsFile {
     #[serde(default)]
-    path: Vec<Spanned<RawPath>>,
+    path: Vec<RawPath>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawPath {
     path: String,
     since: String,
@@ -516,7 +519,7 @@ struct RawPath {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawFormat {
     #[serde(default)]
     regex: Option<String>,
@@ -524,9 +527,9 @@ struct RawFormat {
     lines: Option<String>,
     #[serde(default, rename = "enum")]
     one_of: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, alias = "json_keys")]
     json_keys: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, alias = "json_array")]
     json_array: bool,
 }
 
@@ -539,64 +542,40 @@ pub struct Catalogue {
     pub paths: Vec<DocumentedPath>,
 }
 
-/// Why a catalogue file was refused. The display names file, line and field.
-#[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}: {field}: {message}", file = .file.display())]
-pub struct CatalogueError {
-    /// The file at fault.
-    pub file: PathBuf,
-    /// 1-based line (1 when unknown).
-    pub line: usize,
-    /// The field at fault (or `file` when it is the whole file).
-    pub field: String,
-    /// What is wrong.
-    pub message: String,
-}
+/// Why a catalogue file was refused: the shared loader error
+/// (`FILE:LINE:COL: FIELD: MESSAGE`), kept under this name for the runner's callers.
+pub type CatalogueError = LoadError;
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
-/// The key a TOML line assigns (`level = "x"` gives `level`), for naming fields in errors.
-fn key_on_line(text: &str, line: usize) -> Option<String> {
-    let l = text.lines().nth(line.checked_sub(1)?)?.trim();
-    let (key, _) = l.split_once('=')?;
-    let key = key.trim().trim_matches('"');
-    (!key.is_empty() && !key.starts_with('[')).then(|| key.to_owned())
-}
-
-fn toml_error(file: &Path, text: &str, e: &toml::de::Error) -> CatalogueError {
-    let line = e.span().map_or(1, |s| line_of(text, s.start));
-    let message = e.message().trim().to_owned();
-    let field = if let Some(rest) = message.strip_prefix("unknown field `") {
-        rest.split('`').next().unwrap_or("?").to_owned()
-    } else if let Some(rest) = message.strip_prefix("missing field `") {
-        rest.split('`').next().unwrap_or("?").to_owned()
-    } else {
-        key_on_line(text, line).unwrap_or_else(|| "toml".to_owned())
-    };
-    CatalogueError {
-        file: file.to_owned(),
-        line,
-        field,
-        message,
+/// A path relative to some table (`step[2].expect.body.lines-match`, positions 1-based as
+/// shown) as segments.
+fn rel(path: &str) -> Vec<Seg> {
+    let mut out = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        match part.split_once('[') {
+            Some((key, index)) => {
+                out.push(Seg::key(key));
+                let n: usize = index.trim_end_matches(']').parse().unwrap_or(1);
+                out.push(Seg::Index(n.saturating_sub(1)));
+            }
+            None => out.push(Seg::key(part)),
+        }
     }
+    out
 }
 
 struct Ctx<'a> {
-    file: &'a Path,
-    line: usize,
+    src: Source<'a>,
+    /// Position of the case in its file's `[[case]]` array (0-based).
+    index: usize,
     id: &'a str,
 }
 
 impl Ctx<'_> {
-    fn err(&self, field: impl Into<String>, message: impl Into<String>) -> CatalogueError {
-        CatalogueError {
-            file: self.file.to_owned(),
-            line: self.line,
-            field: field.into(),
-            message: format!("case `{}`: {}", self.id, message.into()),
-        }
+    fn err(&self, field: impl AsRef<str>, message: impl Into<String>) -> CatalogueError {
+        let mut path = vec![Seg::key("case"), Seg::Index(self.index)];
+        path.extend(rel(field.as_ref()));
+        self.src
+            .at_field(&path, format!("case `{}`: {}", self.id, message.into()))
     }
 
     fn regex(&self, field: &str, pattern: &str) -> Result<Regex, CatalogueError> {
@@ -633,22 +612,32 @@ fn placeholders(path: &str) -> Vec<&str> {
 }
 
 fn convert_case(
-    file: &Path,
-    text: &str,
+    src: Source<'_>,
+    index: usize,
     area: &str,
     raw: Spanned<RawCase>,
 ) -> Result<Case, CatalogueError> {
-    let line = line_of(text, raw.span().start);
+    let (line, _) = position(src.text, raw.span().start);
     let raw = raw.into_inner();
     let cx = Ctx {
-        file,
-        line,
+        src,
+        index,
         id: &raw.id,
     };
     if !id_is_valid(&raw.id) {
         return Err(cx.err(
             "id",
             "ids are dotted lower-case words (a-z, 0-9, -), at least two parts",
+        ));
+    }
+    // The file is named after the ids it holds (`token.ttl.toml` holds `token.ttl.*`), so a
+    // case is found from its id and an area's cases stay together.
+    if !raw.id.starts_with(&format!("{area}.")) {
+        return Err(cx.err(
+            "id",
+            format!(
+                "does not belong in {area}.toml: every id there starts with `{area}.` (move the case to the file named after its id's prefix)"
+            ),
         ));
     }
     if raw.summary.trim().is_empty() || raw.summary.contains('\n') {
@@ -685,8 +674,8 @@ fn convert_case(
             }
             for (i, s) in steps.iter().enumerate() {
                 for (field, r) in [
-                    ("same_as_step", s.expect.body.same_as_step),
-                    ("differs_from_step", s.expect.body.differs_from_step),
+                    ("same-as-step", s.expect.body.same_as_step),
+                    ("differs-from-step", s.expect.body.differs_from_step),
                 ] {
                     if r.is_some_and(|r| r == 0 || r > i) {
                         return Err(cx.err(
@@ -710,7 +699,7 @@ fn convert_case(
         needs,
         body,
         source: SourceLocation {
-            file: file.to_owned(),
+            file: src.file.to_owned(),
             line,
         },
     })
@@ -735,7 +724,7 @@ fn convert_step(cx: &Ctx<'_>, n: usize, s: RawStep) -> Result<Step, CatalogueErr
         headers.push((name, v.clone()));
     }
     if s.token_ttl.is_some() && !matches!(s.token, TokenUse::Fresh | TokenUse::Expired) {
-        return Err(cx.err(f("token_ttl"), "only for token = \"fresh\" or \"expired\""));
+        return Err(cx.err(f("token-ttl"), "only for token = \"fresh\" or \"expired\""));
     }
     let e = s.expect;
     let ef = |name: &str| format!("step[{n}].expect.{name}");
@@ -772,7 +761,7 @@ fn convert_step(cx: &Ctx<'_>, n: usize, s: RawStep) -> Result<Step, CatalogueErr
             .push((cx.header(&field, &k)?, cx.regex(&field, &v)?));
     }
     for (k, [lo, hi]) in e.headers.int_range {
-        let field = ef("headers.int_range");
+        let field = ef("headers.int-range");
         if lo > hi {
             return Err(cx.err(field, format!("empty range [{lo}, {hi}]")));
         }
@@ -795,7 +784,7 @@ fn convert_step(cx: &Ctx<'_>, n: usize, s: RawStep) -> Result<Step, CatalogueErr
         max_bytes: b.max_bytes,
         lines_match: b
             .lines_match
-            .map(|r| cx.regex(&bf("lines_match"), &r))
+            .map(|r| cx.regex(&bf("lines-match"), &r))
             .transpose()?,
         listing: b.listing || !b.listing_has.is_empty() || !b.listing_lacks.is_empty(),
         listing_has: b.listing_has,
@@ -808,7 +797,7 @@ fn convert_step(cx: &Ctx<'_>, n: usize, s: RawStep) -> Result<Step, CatalogueErr
         json_values: b
             .json_values
             .into_iter()
-            .map(|(k, v)| Ok((k, cx.regex(&bf("json_values"), &v)?)))
+            .map(|(k, v)| Ok((k, cx.regex(&bf("json-values"), &v)?)))
             .collect::<Result<_, CatalogueError>>()?,
         json_types: b
             .json_types
@@ -835,12 +824,7 @@ impl Catalogue {
     /// Loads `dir/cases/*.toml` and `dir/paths.toml`.
     pub fn load(dir: &Path) -> Result<Catalogue, CatalogueError> {
         let cases_dir = dir.join("cases");
-        let io_err = |file: &Path, e: std::io::Error| CatalogueError {
-            file: file.to_owned(),
-            line: 1,
-            field: "file".into(),
-            message: format!("cannot read: {e}"),
-        };
+        let io_err = |file: &Path, e: std::io::Error| load::io_error(file, &e);
         let mut files: Vec<PathBuf> = std::fs::read_dir(&cases_dir)
             .map_err(|e| io_err(&cases_dir, e))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -872,16 +856,15 @@ impl Catalogue {
                 .and_then(|s| s.to_str())
                 .unwrap_or("cases")
                 .to_owned();
-            let raw: RawCaseFile = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
-            for rc in raw.case {
-                let case = convert_case(file, text, &area, rc)?;
+            let src = Source::toml(file, text);
+            let raw: RawCaseFile = src.parse()?;
+            for (index, rc) in raw.case.into_iter().enumerate() {
+                let case = convert_case(src, index, &area, rc)?;
                 if let Some(first) = seen.get(&case.id) {
-                    return Err(CatalogueError {
-                        file: file.clone(),
-                        line: case.source.line,
-                        field: "id".into(),
-                        message: format!("duplicate id `{}` (first defined at {first})", case.id),
-                    });
+                    return Err(src.at_field(
+                        &[Seg::key("case"), Seg::Index(index), Seg::key("id")],
+                        format!("duplicate id `{}` (first defined at {first})", case.id),
+                    ));
                 }
                 seen.insert(case.id.clone(), case.source.clone());
                 cases.push(case);
@@ -939,16 +922,14 @@ impl Catalogue {
 }
 
 fn load_paths(file: &Path, text: &str) -> Result<Vec<DocumentedPath>, CatalogueError> {
-    let raw: RawPathsFile = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
+    let src = Source::toml(file, text);
+    let raw: RawPathsFile = src.parse()?;
     let mut out: Vec<DocumentedPath> = Vec::new();
-    for rp in raw.path {
-        let line = line_of(text, rp.span().start);
-        let rp = rp.into_inner();
-        let err = |field: &str, message: String| CatalogueError {
-            file: file.to_owned(),
-            line,
-            field: field.to_owned(),
-            message: format!("path `{}`: {message}", rp.path),
+    for (index, rp) in raw.path.into_iter().enumerate() {
+        let err = |field: &str, message: String| {
+            let mut at = vec![Seg::key("path"), Seg::Index(index)];
+            at.extend(rel(field));
+            src.at_field(&at, format!("path `{}`: {message}", rp.path))
         };
         if rp.path.starts_with('/') || rp.path.ends_with('/') || rp.path.is_empty() {
             return Err(err(
@@ -986,7 +967,7 @@ fn load_paths(file: &Path, text: &str) -> Result<Vec<DocumentedPath>, CatalogueE
                 if found.len() != 1 {
                     return Err(err(
                         "format",
-                        "give exactly one of regex, lines, enum, json_keys, json_array".into(),
+                        "give exactly one of regex, lines, enum, json-keys, json-array".into(),
                     ));
                 }
                 found.pop()
@@ -1008,7 +989,11 @@ mod tests {
     use super::*;
 
     fn load(text: &str) -> Result<Catalogue, CatalogueError> {
-        Catalogue::from_sources(&[(PathBuf::from("cases/t.toml"), text.to_owned())], None)
+        load_as("cases/token.toml", text)
+    }
+
+    fn load_as(file: &str, text: &str) -> Result<Catalogue, CatalogueError> {
+        Catalogue::from_sources(&[(PathBuf::from(file), text.to_owned())], None)
     }
 
     const GOOD: &str = r#"
@@ -1025,7 +1010,7 @@ headers = { "x-aws-ec2-metadata-token-ttl-seconds" = "21600" }
 token = "none"
 expect.status = 200
 expect.headers.equals = { "x-aws-ec2-metadata-token-ttl-seconds" = "21600" }
-expect.body.final_newline = false
+expect.body.final-newline = false
 "#;
 
     #[test]
@@ -1033,7 +1018,7 @@ expect.body.final_newline = false
         let c = load(GOOD).unwrap();
         assert_eq!(c.cases.len(), 1);
         let case = &c.cases[0];
-        assert_eq!(case.area, "t");
+        assert_eq!(case.area, "token");
         assert_eq!(case.source.line, 2);
         let CaseBody::Steps(steps) = &case.body else {
             panic!("steps")
@@ -1044,18 +1029,98 @@ expect.body.final_newline = false
     }
 
     #[test]
-    fn unknown_field_names_file_line_and_field() {
+    fn kebab_and_old_snake_keys_load_the_same() {
+        let kebab = r#"
+[[case]]
+id = "token.a.b"
+summary = "s"
+doc = "https://docs.aws.amazon.com/x"
+level = "should"
+[[case.step]]
+path = "/latest/meta-data/"
+token = "fresh"
+token-ttl = 60
+wait-ms = 5
+title-case-headers = true
+allow-absent = true
+expect.status-not = [500]
+expect.content-type = "text/plain"
+expect.headers.int-range = { "content-length" = [0, 9] }
+expect.body = { not-contains = ["x"], final-newline = false, max-bytes = 9, lines-match = "^a$", listing-has = ["a"], listing-lacks = ["b"] }
+[[case.step]]
+path = "/latest/dynamic/instance-identity/document"
+expect.body = { json-keys = ["a"], json-values = { a = "^b$" }, json-types = { a = "string" }, same-as-step = 1 }
+[[case.step]]
+path = "/latest/"
+expect.body.differs-from-step = 2
+"#;
+        // The same case in the old snake_case spelling, still read.
+        let snake = kebab
+            .replace("token-ttl", "token_ttl")
+            .replace("wait-ms", "wait_ms")
+            .replace("title-case-headers", "title_case_headers")
+            .replace("allow-absent", "allow_absent")
+            .replace("status-not", "status_not")
+            .replace("content-type =", "content_type =")
+            .replace("int-range", "int_range")
+            .replace("not-contains", "not_contains")
+            .replace("final-newline", "final_newline")
+            .replace("max-bytes", "max_bytes")
+            .replace("lines-match", "lines_match")
+            .replace("listing-has", "listing_has")
+            .replace("listing-lacks", "listing_lacks")
+            .replace("json-keys", "json_keys")
+            .replace("json-values", "json_values")
+            .replace("json-types", "json_types")
+            .replace("same-as-step", "same_as_step")
+            .replace("differs-from-step", "differs_from_step");
+        // 18 keys, three of them of three words.
+        assert_eq!(snake.matches('_').count(), 21, "{snake}");
+        let a = load(kebab).unwrap();
+        let b = load(&snake).unwrap();
+        let steps = |c: &Catalogue| format!("{:?}", c.cases[0].body);
+        assert_eq!(steps(&a), steps(&b));
+        let CaseBody::Steps(s) = &a.cases[0].body else {
+            panic!("steps")
+        };
+        assert_eq!((s[0].token_ttl, s[0].wait_ms), (Some(60), 5));
+        assert!(s[0].title_case_headers && s[0].allow_absent);
+        assert_eq!(s[0].expect.body.max_bytes, Some(9));
+        assert_eq!(s[1].expect.body.same_as_step, Some(1));
+        assert_eq!(s[2].expect.body.differs_from_step, Some(2));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_column_path_and_suggests() {
         let bad = GOOD.replace("expect.status = 200", "expect.statuz = 200");
         let e = load(&bad).unwrap_err();
-        assert_eq!(e.field, "statuz", "{e}");
-        assert_eq!(e.line, 13, "{e}");
-        assert!(e.to_string().starts_with("cases/t.toml:13: statuz:"), "{e}");
+        assert_eq!(e.field, "case[1].step[1].expect.statuz", "{e}");
+        assert_eq!((e.line, e.column), (13, 8), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "cases/token.toml:13:8: case[1].step[1].expect.statuz: unknown key `statuz`; did you mean `status`?"
+        );
+        let e = load(&GOOD.replace("final-newline", "final-newlin")).unwrap_err();
+        assert!(e.message.contains("did you mean `final-newline`?"), "{e}");
     }
 
     #[test]
     fn bad_level_names_the_field() {
         let e = load(&GOOD.replace("\"must\"", "\"mustt\"")).unwrap_err();
-        assert_eq!((e.field.as_str(), e.line), ("level", 6), "{e}");
+        assert_eq!(
+            (e.field.as_str(), e.line, e.column),
+            ("case[1].level", 6, 9),
+            "{e}"
+        );
+        assert!(e.message.contains("did you mean `must`?"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_field_path() {
+        let e = load(&GOOD.replace("token = \"none\"", "wait-ms = \"soon\"")).unwrap_err();
+        assert_eq!(e.field, "case[1].step[1].wait-ms", "{e}");
+        assert_eq!((e.line, e.column), (12, 11), "{e}");
+        assert!(e.message.contains("invalid type"), "{e}");
     }
 
     #[test]
@@ -1068,40 +1133,70 @@ expect.body.final_newline = false
     fn duplicate_ids_are_refused() {
         let text = format!("{GOOD}\n{}", &GOOD[1..]);
         let e = load(&text).unwrap_err();
-        assert_eq!(e.field, "id");
+        assert_eq!(e.field, "case[2].id");
         assert!(e.message.contains("duplicate"), "{e}");
-        assert_eq!(e.line, 17, "{e}");
+        assert_eq!((e.line, e.column), (18, 1), "{e}");
+    }
+
+    #[test]
+    fn ids_must_match_their_file() {
+        let e = load_as("cases/tokens.toml", GOOD).unwrap_err();
+        assert_eq!((e.field.as_str(), e.line), ("case[1].id", 3), "{e}");
+        assert!(e.message.contains("does not belong in tokens.toml"), "{e}");
+        // A file stem may itself be dotted; the id must start with all of it.
+        assert!(load_as("cases/token.put.toml", GOOD).is_ok());
+        let e = load_as("cases/token.ttl.toml", GOOD).unwrap_err();
+        assert!(e.message.contains("`token.ttl.`"), "{e}");
     }
 
     #[test]
     fn semantic_errors_name_the_field() {
         let cases = [
-            (GOOD.replace("token.put.ok", "Token"), "id"),
-            (GOOD.replace("https://docs", "http://docs"), "doc"),
-            (GOOD.replace("\"PUT\"", "\"P T\""), "step[1].method"),
+            (GOOD.replace("token.put.ok", "Token"), "case[1].id", 3),
+            (
+                GOOD.replace("https://docs", "http://docs"),
+                "case[1].doc",
+                5,
+            ),
+            (
+                GOOD.replace("\"PUT\"", "\"P T\""),
+                "case[1].step[1].method",
+                9,
+            ),
             (
                 GOOD.replace(
-                    "expect.body.final_newline = false",
+                    "expect.body.final-newline = false",
                     "expect.body.matches = \"(\"",
                 ),
-                "step[1].expect.body.matches",
+                "case[1].step[1].expect.body.matches",
+                15,
             ),
             (
                 GOOD.replace("/latest/api/token", "/latest/{nope}"),
-                "step[1].path",
+                "case[1].step[1].path",
+                10,
             ),
             (
                 GOOD.replace(
-                    "expect.body.final_newline = false",
-                    "expect.body.same_as_step = 1",
+                    "expect.body.final-newline = false",
+                    "expect.body.same-as-step = 1",
                 ),
-                "step[1].expect.body.same_as_step",
+                "case[1].step[1].expect.body.same-as-step",
+                15,
+            ),
+            (
+                GOOD.replace(
+                    "expect.body.final-newline = false",
+                    "expect.body.lines_match = \"[\"",
+                ),
+                "case[1].step[1].expect.body.lines-match",
+                15,
             ),
         ];
-        for (text, field) in cases {
+        for (text, field, line) in cases {
             let e = load(&text).unwrap_err();
-            assert_eq!(e.field, field, "{e}");
-            assert_eq!(e.line, 2, "{e}");
+            assert_eq!((e.field.as_str(), e.line), (field, line), "{e}");
+            assert!(e.message.starts_with("case `"), "{e}");
         }
     }
 
@@ -1147,6 +1242,48 @@ presence = "always"
             &text.replace("2011-01-01", "2011-1-1"),
         )
         .unwrap_err();
-        assert_eq!((e.field.as_str(), e.line), ("since", 2));
+        assert_eq!(
+            (e.field.as_str(), e.line, e.column),
+            ("path[1].since", 4, 1)
+        );
+        let e = load_paths(
+            Path::new("paths.toml"),
+            &text.replace("format = { regex", "format = { regexp"),
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "path[1].format.regexp", "{e}");
+        assert!(e.message.contains("did you mean `regex`?"), "{e}");
+        let e = load_paths(
+            Path::new("paths.toml"),
+            &text.replace("\"2011-01-01\"", "2011"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.line, e.column),
+            ("path[1].since", 4, 9),
+            "{e}"
+        );
+        assert!(e.message.contains("invalid type"), "{e}");
+        // The old snake_case format keys are still read.
+        for (kebab, snake) in [
+            (
+                "format = { json-keys = [\"a\"] }",
+                "format = { json_keys = [\"a\"] }",
+            ),
+            (
+                "format = { json-array = true }",
+                "format = { json_array = true }",
+            ),
+        ] {
+            let one = |f: &str| {
+                let t = text.replace("format = { regex = \"^vpc-\" }", f);
+                format!(
+                    "{:?}",
+                    load_paths(Path::new("paths.toml"), &t).unwrap()[0].format
+                )
+            };
+            assert_eq!(one(kebab), one(snake));
+            assert!(one(kebab).starts_with("Some(Json"), "{}", one(kebab));
+        }
     }
 }

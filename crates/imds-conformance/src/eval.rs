@@ -251,7 +251,7 @@ fn snippet(s: &str) -> String {
 }
 
 /// Judges one response; `shown` is the redacted body text, `earlier` the bodies of earlier
-/// steps (for `same_as_step`/`differs_from_step`).
+/// steps (for `same-as-step`/`differs-from-step`).
 pub fn check(
     e: &Expect,
     resp: &Response,

@@ -11,13 +11,14 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use imds_model::load::{self, Seg, Source};
 use serde::Deserialize;
 
 use crate::catalogue::{Catalogue, CatalogueError};
 use crate::report::{CaseResult, Outcome};
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawExpectations {
     #[serde(default)]
     xfail: BTreeMap<String, String>,
@@ -34,36 +35,17 @@ pub struct Expectations {
 impl Expectations {
     /// Reads an expectations file.
     pub fn load(path: &Path) -> Result<Expectations, CatalogueError> {
-        let text = std::fs::read_to_string(path).map_err(|e| CatalogueError {
-            file: path.to_owned(),
-            line: 1,
-            field: "file".into(),
-            message: format!("cannot read: {e}"),
-        })?;
-        Expectations::parse(path, &text)
+        Expectations::parse(path, &load::read(path)?)
     }
 
     /// Parses expectations text; `path` is for messages.
     pub fn parse(path: &Path, text: &str) -> Result<Expectations, CatalogueError> {
-        let raw: RawExpectations = toml::from_str(text).map_err(|e| CatalogueError {
-            file: path.to_owned(),
-            line: e.span().map_or(1, |s| {
-                text[..s.start.min(text.len())].matches('\n').count() + 1
-            }),
-            field: "xfail".into(),
-            message: e.message().trim().to_owned(),
-        })?;
+        let src = Source::toml(path, text);
+        let raw: RawExpectations = src.parse()?;
         let mut entries = Vec::new();
         for (key, reason) in raw.xfail {
-            let line = text
-                .lines()
-                .position(|l| l.contains(&format!("\"{key}\"")) || l.trim_start().starts_with(&key))
-                .map_or(1, |i| i + 1);
-            let err = |message: String| CatalogueError {
-                file: path.to_owned(),
-                line,
-                field: format!("xfail.{key}"),
-                message,
+            let err = |message: String| {
+                src.at_field(&[Seg::key("xfail"), Seg::key(key.as_str())], message)
             };
             if reason.trim().is_empty() {
                 return Err(err("every entry needs a reason".into()));
@@ -152,9 +134,31 @@ mod tests {
         assert_eq!(e.reason("a.c"), None);
         let err =
             Expectations::parse(Path::new("t.toml"), "[xfail]\n\"a.b\" = \" \"\n").unwrap_err();
-        assert_eq!((err.line, err.field.as_str()), (2, "xfail.a.b"), "{err}");
-        let err = Expectations::parse(Path::new("t.toml"), "[xfial]\n").unwrap_err();
-        assert!(err.message.contains("xfial"), "{err}");
+        assert_eq!(
+            (err.line, err.column, err.field.as_str()),
+            (2, 1, "xfail.\"a.b\""),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "t.toml:2:1: xfail.\"a.b\": every entry needs a reason"
+        );
+        let err = Expectations::parse(Path::new("t.toml"), "\n[xfial]\n").unwrap_err();
+        assert_eq!(
+            (err.line, err.column, err.field.as_str()),
+            (2, 2, "xfial"),
+            "{err}"
+        );
+        assert!(err.message.contains("did you mean `xfail`?"), "{err}");
+        let err = Expectations::parse(Path::new("t.toml"), "[xfail]\n\"a.b\" = 3\n").unwrap_err();
+        assert_eq!(
+            (err.line, err.field.as_str()),
+            (2, "xfail.\"a.b\""),
+            "{err}"
+        );
+        assert!(err.message.contains("invalid type"), "{err}");
+        let err = Expectations::parse(Path::new("t.toml"), "[xfail]\n\"[\" = \"x\"\n").unwrap_err();
+        assert!(err.message.contains("bad glob"), "{err}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! The pieces, in the order a run uses them:
 //! - [`catalogue`] loads the case files (`conformance/cases/*.toml`) and the documented path
-//!   catalogue (`conformance/paths.toml`), refusing bad files with file, line and field;
+//!   catalogue (`conformance/paths.toml`), refusing bad files with file, line, column and field;
 //! - [`client`] is a small, honest HTTP/1.1 client (per-request timeouts split by phase, body
 //!   cap, no redirects, rate cap, bounded concurrency, backoff on 429/503);
 //! - [`runner`] detects the target's options, selects and runs the cases concurrently, and
@@ -33,5 +33,6 @@ pub mod target;
 pub use catalogue::{Catalogue, CatalogueError, Level};
 pub use client::{Client, ClientConfig, ClientError};
 pub use expectations::Expectations;
+pub use imds_model::LoadError;
 pub use report::{Outcome, Report};
 pub use runner::{RunConfig, RunError, TargetOptions};

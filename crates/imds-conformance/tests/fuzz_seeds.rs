@@ -60,3 +60,29 @@ mod expectations_parser {
         }
     }
 }
+
+/// The `cases-NAME.toml` seeds are the committed case files (selector byte `0` first) and load
+/// as `NAME.toml`, so the fuzzer starts from catalogues that get evaluated, not refused; the
+/// old snake_case spelling seed loads too.
+#[test]
+fn case_file_seeds_load() {
+    let dir = replay::seeds_dir().join("case_catalogue");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let file = match name.strip_prefix("cases-") {
+            Some(file) => file.to_owned(),
+            None if name == "old-snake-case-keys.toml" => "token.toml".to_owned(),
+            None => continue,
+        };
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes[0], b'0', "{name}: selector byte");
+        let text = String::from_utf8(bytes[1..].to_vec()).unwrap();
+        let cat = imds_conformance::Catalogue::from_sources(&[(file.into(), text)], None)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!cat.cases.is_empty(), "{name}");
+        seen += 1;
+    }
+    assert!(seen >= 17, "only {seen} case-file seeds");
+}

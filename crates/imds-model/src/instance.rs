@@ -10,6 +10,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::load::{self, LoadError, Seg, Source};
+
 /// One EC2 instance's metadata content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
@@ -458,19 +460,8 @@ impl Default for IdentitySignatures {
     }
 }
 
-/// Why an instance file was refused. The message names the file, line and field.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}: {field}: {message}")]
-pub struct InstanceError {
-    /// The file name as given.
-    pub file: String,
-    /// 1-based line (0 when the problem has no line, e.g. an unreadable file).
-    pub line: usize,
-    /// Dotted field name, or `-` when not about one field.
-    pub field: String,
-    /// What is wrong.
-    pub message: String,
-}
+/// Why an instance file was refused: the shared loader error (`FILE:LINE:COL: FIELD: MESSAGE`).
+pub type InstanceError = LoadError;
 
 /// The format of an instance file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -512,13 +503,7 @@ impl Instance {
 
     /// Reads an instance file; the format follows the extension (`.json`, else TOML).
     pub fn from_file(path: &Path) -> Result<Self, InstanceError> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| InstanceError {
-            file: name.clone(),
-            line: 0,
-            field: "-".into(),
-            message: e.to_string(),
-        })?;
+        let text = load::read(path)?;
         let format = if path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"))
@@ -527,7 +512,7 @@ impl Instance {
         } else {
             InstanceFormat::Toml
         };
-        Self::from_text(&name, &text, format)
+        Self::from_text(&path.display().to_string(), &text, format)
     }
 
     /// Parses and validates instance content; `file` is only used in errors.
@@ -536,45 +521,34 @@ impl Instance {
         text: &str,
         format: InstanceFormat,
     ) -> Result<Self, InstanceError> {
-        let err = |line: usize, field: String, message: String| InstanceError {
-            file: file.to_owned(),
-            line,
-            field,
-            message,
+        let file = Path::new(file);
+        let src = match format {
+            InstanceFormat::Toml => Source::toml(file, text),
+            InstanceFormat::Json => Source::json(file, text),
         };
-        let instance: Instance = match format {
-            InstanceFormat::Toml => toml::from_str(text).map_err(|e| {
-                let line = e.span().map_or(0, |s| line_of(text, s.start));
-                let message = e.message().to_owned();
-                let field = field_from_message(&message)
-                    .or_else(|| key_at_line(text, line))
-                    .unwrap_or_else(|| "-".into());
-                err(line, field, message)
-            })?,
-            InstanceFormat::Json => serde_json::from_str(text).map_err(|e| {
-                let message = e.to_string();
-                let field = field_from_message(&message)
-                    .or_else(|| key_at_line(text, e.line()))
-                    .unwrap_or_else(|| "-".into());
-                err(e.line(), field, message)
-            })?,
-        };
+        let instance: Instance = src.parse()?;
         instance
-            .validate()
-            .map_err(|(field, message)| err(field_line(text, &field), field, message))?;
+            .check()
+            .map_err(|(path, message)| src.at_field(&path, message))?;
         Ok(instance)
     }
 
     /// Checks the rules EC2 itself keeps: id shapes, AZ within region, tag key charset.
-    /// Returns the offending field and why.
+    /// Returns the offending field's path (`network-interfaces[1].mac`) and why.
     pub fn validate(&self) -> Result<(), (String, String)> {
-        let bad = |f: &str, m: String| Err((f.to_owned(), m));
+        self.check()
+            .map_err(|(path, message)| (load::render_path(&path), message))
+    }
+
+    fn check(&self) -> Result<(), (Vec<Seg>, String)> {
+        let bad = |f: &[Seg], m: String| Err((f.to_vec(), m));
+        let k = Seg::key;
         let is_hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
         match self.instance_id.strip_prefix("i-") {
             Some(hex) if is_hex(hex) && (hex.len() == 8 || hex.len() == 17) => {}
             _ => {
                 return bad(
-                    "instance-id",
+                    &[k("instance-id")],
                     format!(
                         "expected i- and 8 or 17 hex digits, got {:?}",
                         self.instance_id
@@ -583,11 +557,14 @@ impl Instance {
             }
         }
         if !self.ami_id.starts_with("ami-") {
-            return bad("ami-id", format!("expected ami-…, got {:?}", self.ami_id));
+            return bad(
+                &[k("ami-id")],
+                format!("expected ami-…, got {:?}", self.ami_id),
+            );
         }
         if self.network_interfaces.is_empty() {
             return bad(
-                "network-interfaces",
+                &[k("network-interfaces")],
                 "at least one interface (device 0) is needed".into(),
             );
         }
@@ -598,7 +575,7 @@ impl Instance {
                 || eni.mac.bytes().any(|b| b.is_ascii_uppercase())
             {
                 return bad(
-                    &format!("network-interfaces.{i}.mac"),
+                    &[k("network-interfaces"), Seg::Index(i), k("mac")],
                     format!("expected a lower-case colon MAC, got {:?}", eni.mac),
                 );
             }
@@ -609,7 +586,7 @@ impl Instance {
             || p.availability_zone.len() <= p.region.len()
         {
             return bad(
-                "placement.availability-zone",
+                &[k("placement"), k("availability-zone")],
                 format!(
                     "{:?} is not a zone of region {:?}",
                     p.availability_zone, p.region
@@ -618,7 +595,7 @@ impl Instance {
         }
         if !["i386", "x86_64", "arm64"].contains(&self.architecture.as_str()) {
             return bad(
-                "architecture",
+                &[k("architecture")],
                 format!(
                     "expected i386, x86_64 or arm64, got {:?}",
                     self.architecture
@@ -627,14 +604,14 @@ impl Instance {
         }
         if crate::clock::parse_iso8601(&self.launch_time).is_none() {
             return bad(
-                "launch-time",
+                &[k("launch-time")],
                 format!("expected YYYY-MM-DDTHH:MM:SSZ, got {:?}", self.launch_time),
             );
         }
         for key in self.tags.keys() {
             if !valid_tag_key(key) {
                 return bad(
-                    &format!("tags.{key}"),
+                    &[k("tags"), k(key.as_str())],
                     format!(
                         "tag key {key:?} cannot be exposed in instance metadata (letters, digits and + - = . , _ : @ only; not '.', '..' or '_index')"
                     ),
@@ -647,18 +624,18 @@ impl Instance {
                 .decode(b64)
                 .is_err()
             {
-                return bad("user-data-base64", "not valid base64".into());
+                return bad(&[k("user-data-base64")], "not valid base64".into());
             }
         }
         if self.user_data_bytes().is_some_and(|d| d.len() > 16 * 1024) {
-            return bad("user-data", "user data is limited to 16 KiB".into());
+            return bad(&[k("user-data")], "user data is limited to 16 KiB".into());
         }
         // These fields become path segments; anything else would be listed but unreachable.
         if let Some(role) = &self.iam
             && !valid_role_name(&role.role_name)
         {
             return bad(
-                "iam.role-name",
+                &[k("iam"), k("role-name")],
                 format!(
                     "not an IAM role name (1-64 of letters, digits and + = , . @ _ -; not '.' or '..'): {:?}",
                     role.role_name
@@ -668,7 +645,7 @@ impl Instance {
         for name in self.block_device_mapping.keys() {
             if !valid_device_name(name) {
                 return bad(
-                    &format!("block-device-mapping.{name}"),
+                    &[k("block-device-mapping"), k(name.as_str())],
                     format!("expected ami, root, swap, ebsN or ephemeralN, got {name:?}"),
                 );
             }
@@ -680,7 +657,7 @@ impl Instance {
             ] {
                 if let Some(bad_ip) = list.iter().find(|ip| ip.parse::<Ipv4Addr>().is_err()) {
                     return bad(
-                        &format!("network-interfaces.{i}.{field}"),
+                        &[k("network-interfaces"), Seg::Index(i), k(field)],
                         format!("not an IPv4 address: {bad_ip:?}"),
                     );
                 }
@@ -693,7 +670,7 @@ impl Instance {
             ] {
                 if let Some(bad_prefix) = list.iter().find(|p| !valid_prefix(p, v6)) {
                     return bad(
-                        &format!("network-interfaces.{i}.{field}"),
+                        &[k("network-interfaces"), Seg::Index(i), k(field)],
                         format!(
                             "not an IPv{} prefix (address/length): {bad_prefix:?}",
                             if v6 { 6 } else { 4 }
@@ -716,7 +693,7 @@ impl Instance {
                         && !valid_event_time(t)
                     {
                         return bad(
-                            &format!("maintenance-events.{name}.{n}.{field}"),
+                            &[k("maintenance-events"), k(name), Seg::Index(n), k(field)],
                             format!(
                                 "expected EC2's event time such as \"1 Jan 2021 02:00:00 GMT\", got {t:?}"
                             ),
@@ -728,7 +705,7 @@ impl Instance {
         for (i, key) in self.public_keys.iter().enumerate() {
             if key.name.is_empty() || key.name.contains(['\n', '/']) {
                 return bad(
-                    &format!("public-keys.{i}.name"),
+                    &[k("public-keys"), Seg::Index(i), k("name")],
                     format!("not a key name: {:?}", key.name),
                 );
             }
@@ -805,69 +782,6 @@ pub fn valid_tag_key(key: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"+-=.,_:@".contains(&b))
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
-/// Pulls a field name out of serde messages such as "unknown field `x`" or "missing field `x`".
-/// Other messages also quote with backticks (serde's "invalid value: integer `-1`"), and there
-/// the quoted text is the value, not the field, so only these three forms are read.
-fn field_from_message(message: &str) -> Option<String> {
-    if !["unknown field", "missing field", "duplicate field"]
-        .iter()
-        .any(|p| message.starts_with(p))
-    {
-        return None;
-    }
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    Some(message[start..start + len].to_owned())
-}
-
-fn key_at_line(text: &str, line: usize) -> Option<String> {
-    let l = text.lines().nth(line.checked_sub(1)?)?;
-    let key = l.split(['=', ':']).next()?.trim().trim_matches('"');
-    (!key.is_empty() && !key.starts_with(['[', '{'])).then(|| key.to_owned())
-}
-
-/// The line of a dotted field (`placement.availability-zone`, `network-interfaces.0.mac`):
-/// the line of its own key when the file has it, else of the nearest parent that the file
-/// does have (a key or a TOML `[table]` header), so a rule broken by a default value still
-/// points into the right section. 0 when nothing matches.
-fn field_line(text: &str, field: &str) -> usize {
-    field
-        .split('.')
-        .rev()
-        .filter(|seg| !seg.bytes().all(|b| b.is_ascii_digit()))
-        .map(|seg| find_key_line(text, seg))
-        .find(|&line| line > 0)
-        .unwrap_or(0)
-}
-
-/// The first line that sets `key` (`key = …`, `"key": …`) or opens a TOML table named `key`.
-fn find_key_line(text: &str, key: &str) -> usize {
-    let is_header = |l: &str| {
-        let t = l.trim();
-        t.starts_with('[') && t.trim_matches(['[', ']', ' ']).trim_matches('"') == key
-    };
-    let sets_key = |l: &str| {
-        let t = l.trim_start().trim_start_matches('"');
-        t.starts_with(key)
-            && t[key.len()..]
-                .trim_start()
-                .trim_start_matches('"')
-                .trim_start()
-                .starts_with(['=', ':'])
-    };
-    text.lines()
-        .position(|l| is_header(l) || sets_key(l))
-        .map_or(0, |i| i + 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -902,9 +816,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(
-            (e.file.as_str(), e.line, e.field.as_str()),
-            ("bad.toml", 2, "instance-typo")
+            (e.file.to_str(), e.line, e.column, e.field.as_str()),
+            (Some("bad.toml"), 2, 1, "instance-typo")
         );
+        assert!(e.message.contains("did you mean `instance-type`?"), "{e}");
         let e = Instance::from_text(
             "bad.toml",
             "ami-id = \"ami-1\"\n\ninstance-id = \"x-1\"\n",
@@ -912,7 +827,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (3, "instance-id"));
-        assert!(e.to_string().starts_with("bad.toml:3: instance-id:"), "{e}");
+        assert!(
+            e.to_string().starts_with("bad.toml:3:1: instance-id:"),
+            "{e}"
+        );
         let e = Instance::from_text(
             "bad.json",
             "{\n  \"ami-launch-index\": \"zero\"\n}",
@@ -926,7 +844,7 @@ mod tests {
             InstanceFormat::Toml,
         )
         .unwrap_err();
-        assert_eq!((e.line, e.field.as_str()), (2, "tags.has space"));
+        assert_eq!((e.line, e.field.as_str()), (2, "tags.\"has space\""));
         let e = Instance::from_text(
             "p.toml",
             "[placement]\nregion = \"eu-west-1\"\n",

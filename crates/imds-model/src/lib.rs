@@ -32,6 +32,7 @@
 pub mod clock;
 pub mod infer;
 pub mod instance;
+pub mod load;
 pub mod options;
 pub mod pages;
 pub mod parse;
@@ -42,6 +43,7 @@ pub mod version;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use instance::{Instance, InstanceError, InstanceFormat};
+pub use load::LoadError;
 pub use options::{
     HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState, PartialOptions, Toggle,
 };

@@ -4,9 +4,12 @@
 //! `aws ec2 describe-instances --query "Reservations[].Instances[].MetadataOptions"` prints.
 
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use crate::load::{self, LoadError, Seg, Source};
 
 /// `HttpTokens`: whether IMDSv1 (tokenless) requests are still answered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -142,9 +145,22 @@ impl MetadataOptions {
 
     /// Reads describe-instances output: either one options object or an array of them
     /// (the `--query "Reservations[].Instances[].MetadataOptions"` form). An array must
-    /// hold exactly one object, since one model stands for one instance.
-    pub fn from_describe_instances_json(text: &str) -> Result<Self, OptionsError> {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| json_error(&e))?;
+    /// hold exactly one object, since one model stands for one instance. Errors name the
+    /// text as `(text)`; [`MetadataOptions::load`] names the file.
+    pub fn from_describe_instances_json(text: &str) -> Result<Self, LoadError> {
+        Self::parse_file(Path::new("(text)"), text)
+    }
+
+    /// Reads a describe-instances options file (see
+    /// [`MetadataOptions::from_describe_instances_json`]).
+    pub fn load(path: &Path) -> Result<Self, LoadError> {
+        Self::parse_file(path, &load::read(path)?)
+    }
+
+    /// Parses describe-instances output; `file` is only used in errors.
+    pub fn parse_file(file: &Path, text: &str) -> Result<Self, LoadError> {
+        let src = Source::json(file, text);
+        let value: serde_json::Value = src.parse()?;
         let object = match value {
             serde_json::Value::Array(mut items) => {
                 // Some queries nest one more level (`Reservations[].Instances[]` without flattening).
@@ -155,13 +171,40 @@ impl MetadataOptions {
                 }
                 match items.len() {
                     1 => items.pop().unwrap_or_default(),
-                    n => return Err(OptionsError::NotOneInstance(n)),
+                    n => {
+                        return Err(src.at_field(
+                            &[],
+                            format!("expected the options of exactly one instance, found {n}"),
+                        ));
+                    }
                 }
             }
             other => other,
         };
-        let text = serde_json::to_string(&object).unwrap_or_default();
-        serde_json::from_str(&text).map_err(|e| OptionsError::Field(e.to_string()))
+        Self::from_value(&src, object)
+    }
+
+    /// Reads one options object already parsed from `src`; errors point at its keys.
+    fn from_value(src: &Source<'_>, object: serde_json::Value) -> Result<Self, LoadError> {
+        // The object is read again from the parsed value, so positions come from its keys.
+        serde_path_to_error::deserialize(object).map_err(|e| {
+            let mut path: Vec<Seg> = e
+                .path()
+                .iter()
+                .filter_map(|s| match s {
+                    serde_path_to_error::Segment::Map { key } => Some(Seg::key(key.as_str())),
+                    _ => None,
+                })
+                .collect();
+            let message = e.into_inner().to_string();
+            let (message, key) = load::explain(&message);
+            if let Some(key) = key
+                && path.last() != Some(&Seg::Key(key.clone()))
+            {
+                path.push(Seg::Key(key));
+            }
+            src.at_field(&path, message)
+        })
     }
 
     /// Renders these options as describe-instances prints one instance's options.
@@ -267,15 +310,27 @@ impl PartialOptions {
     pub fn from_describe_instances_json(
         text: &str,
         instance_id: Option<&str>,
-    ) -> Result<(PartialOptions, Option<OptionsState>), OptionsError> {
-        let err = OptionsError::Field;
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            err(format!(
-                "not JSON (line {}, column {}): {e}",
-                e.line(),
-                e.column()
-            ))
-        })?;
+    ) -> Result<(PartialOptions, Option<OptionsState>), LoadError> {
+        Self::parse_file(Path::new("(text)"), text, instance_id)
+    }
+
+    /// [`PartialOptions::from_describe_instances_json`] on a file; errors name it.
+    pub fn load(
+        path: &Path,
+        instance_id: Option<&str>,
+    ) -> Result<(PartialOptions, Option<OptionsState>), LoadError> {
+        Self::parse_file(path, &load::read(path)?, instance_id)
+    }
+
+    /// Parses describe-instances output; `file` is only used in errors.
+    pub fn parse_file(
+        file: &Path,
+        text: &str,
+        instance_id: Option<&str>,
+    ) -> Result<(PartialOptions, Option<OptionsState>), LoadError> {
+        let src = Source::json(file, text);
+        let err = |m: String| src.at_field(&[], m);
+        let value: serde_json::Value = src.parse()?;
         let mut found = Vec::new();
         collect_instances(&value, &mut found);
         let options = match (instance_id, found.as_slice()) {
@@ -316,7 +371,7 @@ impl PartialOptions {
             return Err(err("MetadataOptions is not a JSON object".into()));
         };
         // The model checks the values (and fills the absent ones, which are not declared).
-        let all = MetadataOptions::from_describe_instances_json(&options.to_string())?;
+        let all = MetadataOptions::from_value(&src, options.clone())?;
         let has = |k: &str| fields.contains_key(k);
         let declared = PartialOptions {
             http_tokens: has("HttpTokens").then_some(all.http_tokens),
@@ -390,37 +445,13 @@ fn collect_instances<'a>(
     }
 }
 
-fn json_error(e: &serde_json::Error) -> OptionsError {
-    OptionsError::Json {
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    }
-}
-
 /// Why a metadata options value or file was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum OptionsError {
-    /// A field had a value outside what the EC2 API allows.
-    #[error("{0}")]
-    Field(String),
     /// `HttpPutResponseHopLimit` was outside 1..=64.
     #[error("HttpPutResponseHopLimit must be 1..=64, got {0}")]
     HopLimitOutOfRange(i64),
-    /// The text was not JSON.
-    #[error("line {line}, column {column}: {message}")]
-    Json {
-        /// 1-based line of the error.
-        line: usize,
-        /// 1-based column of the error.
-        column: usize,
-        /// What the JSON parser said.
-        message: String,
-    },
-    /// The array did not hold exactly one instance's options.
-    #[error("expected the options of exactly one instance, found {0}")]
-    NotOneInstance(usize),
     /// A word was not one of the allowed values.
     #[error("{field}: expected one of {allowed}, got {got:?}")]
     Value {
@@ -522,12 +553,32 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("65"), "{e}");
         let e = MetadataOptions::from_describe_instances_json("[{},{}]").unwrap_err();
-        assert_eq!(e, OptionsError::NotOneInstance(2));
+        assert!(e.message.contains("exactly one instance, found 2"), "{e}");
         let e = MetadataOptions::from_describe_instances_json("{\n  \"HttpTokens\": ").unwrap_err();
-        assert!(matches!(e, OptionsError::Json { line: 2, .. }), "{e:?}");
-        let e = MetadataOptions::from_describe_instances_json(r#"{"HttpTokenz": "required"}"#)
-            .unwrap_err();
-        assert!(e.to_string().contains("HttpTokenz"), "{e}");
+        assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn errors_name_file_line_column_and_key() {
+        let text =
+            "[\n  {\n    \"HttpTokens\": \"required\",\n    \"HttpTokenz\": \"required\"\n  }\n]";
+        let e = MetadataOptions::parse_file(Path::new("o.json"), text).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "o.json:4:5: HttpTokenz: unknown key `HttpTokenz`; did you mean `HttpTokens`?"
+        );
+        let e = MetadataOptions::parse_file(
+            Path::new("o.json"),
+            "{\n  \"HttpPutResponseHopLimit\": 65\n}",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (2, 3), "{e}");
+        assert_eq!(e.field, "HttpPutResponseHopLimit", "{e}");
+        assert!(e.message.contains("65"), "{e}");
+        let e =
+            MetadataOptions::parse_file(Path::new("o.json"), "{\"HttpEndpoint\": 1}").unwrap_err();
+        assert_eq!((e.field.as_str(), e.column), ("HttpEndpoint", 2), "{e}");
+        assert!(e.message.contains("invalid type"), "{e}");
     }
 
     #[test]

@@ -107,7 +107,7 @@ fn bad_prefixes_are_refused_with_the_field() {
         let e = Instance::from_text("p.toml", &text, InstanceFormat::Toml).unwrap_err();
         assert_eq!(
             (e.line, e.field.as_str()),
-            (3, format!("network-interfaces.0.{key}").as_str()),
+            (3, format!("network-interfaces[1].{key}").as_str()),
             "{value}: {e}"
         );
         assert!(e.message.contains(value), "{e}");
@@ -158,7 +158,7 @@ fn event_times_must_be_in_ec2_form() {
         );
         let e = Instance::from_text("e.toml", &text, InstanceFormat::Toml).unwrap_err();
         assert_eq!(
-            e.field, "maintenance-events.history.0.not-after",
+            e.field, "maintenance-events.history[1].not-after",
             "{bad}: {e}"
         );
         assert_eq!(e.line, 6, "{bad}: {e}");

@@ -14,13 +14,14 @@ fn json_err(text: &str) -> InstanceError {
 /// Asserts file, line and field, and that the one-line message shows all three.
 fn named(e: &InstanceError, file: &str, line: usize, field: &str) {
     assert_eq!(
-        (e.file.as_str(), e.line, e.field.as_str()),
-        (file, line, field),
+        (e.file.display().to_string(), e.line, e.field.as_str()),
+        (file.to_owned(), line, field),
         "{e}"
     );
+    assert!(e.column >= 1, "{e}");
     let shown = e.to_string();
     assert!(
-        shown.starts_with(&format!("{file}:{line}: {field}: ")),
+        shown.starts_with(&format!("{file}:{line}:{}: {field}: ", e.column)),
         "{shown}"
     );
     assert!(!e.message.is_empty());
@@ -72,7 +73,7 @@ fn from_file_picks_the_format_by_extension_and_names_the_path() {
     named(&e, &bad.display().to_string(), 2, "ami-launch-index");
     let missing = dir.join("missing.toml");
     let e = Instance::from_file(&missing).unwrap_err();
-    assert_eq!((e.line, e.field.as_str()), (0, "-"));
+    assert_eq!((e.line, e.column, e.field.as_str()), (1, 1, "(file)"));
     assert!(e.to_string().starts_with(&missing.display().to_string()));
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -82,9 +83,10 @@ fn from_file_picks_the_format_by_extension_and_names_the_path() {
 #[test]
 fn syntax_errors() {
     let e = toml_err("ami-id = \"ami-1\"\ninstance-type = \n");
-    named(&e, "inst.toml", 2, "instance-type");
+    named(&e, "inst.toml", 2, "(file)");
+    assert_eq!(e.column, 17, "{e}");
     let e = json_err("{\n  \"ami-id\": \"ami-1\",\n  \"instance-type\": \n}");
-    assert_eq!((e.file.as_str(), e.line), ("inst.json", 4), "{e}");
+    assert_eq!((e.file.to_str(), e.line), (Some("inst.json"), 4), "{e}");
 }
 
 #[test]
@@ -98,9 +100,12 @@ fn unknown_fields() {
 #[test]
 fn unknown_nested_fields() {
     let e = toml_err("[placement]\nregion = \"us-east-1\"\nregoin = \"x\"\n");
-    named(&e, "inst.toml", 3, "regoin");
+    named(&e, "inst.toml", 3, "placement.regoin");
+    assert_eq!(e.column, 1, "{e}");
+    assert!(e.message.contains("did you mean `region`?"), "{e}");
     let e = json_err("{\n  \"placement\": {\n    \"regoin\": \"x\"\n  }\n}");
-    named(&e, "inst.json", 3, "regoin");
+    named(&e, "inst.json", 3, "placement.regoin");
+    assert!(e.message.contains("did you mean `region`?"), "{e}");
 }
 
 #[test]
@@ -117,10 +122,10 @@ fn wrong_types() {
 fn missing_required_nested_fields() {
     // A public key needs both its name and its key text.
     let e = toml_err("[[public-keys]]\nname = \"k\"\n");
-    assert_eq!(e.field, "openssh-key", "{e}");
+    assert_eq!(e.field, "public-keys[1].openssh-key", "{e}");
     assert_eq!(e.line, 1, "{e}");
     let e = json_err("{\n  \"public-keys\": [\n    {\"name\": \"k\"}\n  ]\n}");
-    assert_eq!(e.field, "openssh-key", "{e}");
+    assert_eq!(e.field, "public-keys[1].openssh-key", "{e}");
     assert_eq!(e.line, 3, "{e}");
 }
 
@@ -159,7 +164,7 @@ fn validation_errors_name_line_and_field() {
             "[[network-interfaces]]\ndevice-number = 0\nmac = \"0E:49:61:0F:C3:11\"\n",
             "{\n  \"network-interfaces\": [\n    {\n      \"device-number\": 0,\n      \"mac\": \"0E:49:61:0F:C3:11\"\n    }\n  ]\n}",
             3,
-            "network-interfaces.0.mac",
+            "network-interfaces[1].mac",
             5,
             "upper-case MAC",
         ),
@@ -191,7 +196,7 @@ fn validation_errors_name_line_and_field() {
             "ami-id = \"ami-1\"\n[tags]\nName = \"ok\"\n\"has space\" = \"v\"\n",
             "{\n  \"ami-id\": \"ami-1\",\n  \"tags\": {\n    \"Name\": \"ok\",\n    \"has space\": \"v\"\n  }\n}",
             4,
-            "tags.has space",
+            "tags.\"has space\"",
             5,
             "tag key charset",
         ),
@@ -215,7 +220,7 @@ fn validation_errors_name_line_and_field() {
             "[[public-keys]]\nname = \"\"\nopenssh-key = \"ssh-ed25519 AAAA k\"\n",
             "{\n  \"public-keys\": [\n    {\n      \"name\": \"\",\n      \"openssh-key\": \"ssh-ed25519 AAAA k\"\n    }\n  ]\n}",
             2,
-            "public-keys.0.name",
+            "public-keys[1].name",
             4,
             "empty key name",
         ),
@@ -231,7 +236,7 @@ fn validation_errors_name_line_and_field() {
             "[block-device-mapping]\nami = \"/dev/xvda\"\n\"my disk\" = \"/dev/sdb\"\n",
             "{\n  \"block-device-mapping\": {\n    \"ami\": \"/dev/xvda\",\n    \"my disk\": \"/dev/sdb\"\n  }\n}",
             3,
-            "block-device-mapping.my disk",
+            "block-device-mapping.\"my disk\"",
             4,
             "device name outside spec 3.13",
         ),
@@ -239,7 +244,7 @@ fn validation_errors_name_line_and_field() {
             "[[network-interfaces]]\nmac = \"0e:49:61:0f:c3:11\"\npublic-ipv4s = [\"3.88.21.4/32\"]\n",
             "{\n  \"network-interfaces\": [\n    {\n      \"mac\": \"0e:49:61:0f:c3:11\",\n      \"public-ipv4s\": [\"3.88.21.4/32\"]\n    }\n  ]\n}",
             3,
-            "network-interfaces.0.public-ipv4s",
+            "network-interfaces[1].public-ipv4s",
             5,
             "public IPv4 that is not an address",
         ),
@@ -256,10 +261,10 @@ fn validation_errors_name_line_and_field() {
                 "inst.json"
             };
             let e = Instance::from_text(file, text, format).unwrap_err();
-            if (e.file.as_str(), e.line, e.field.as_str()) != (file, *line, *field)
+            if (e.file.to_str(), e.line, e.field.as_str()) != (Some(file), *line, *field)
                 || !e
                     .to_string()
-                    .starts_with(&format!("{file}:{line}: {field}: "))
+                    .starts_with(&format!("{file}:{line}:{}: {field}: ", e.column))
             {
                 wrong.push(format!("{what}: want {file}:{line}: {field}, got {e}"));
             }

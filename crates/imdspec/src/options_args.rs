@@ -49,11 +49,9 @@ impl OptionFlags {
     pub fn declared_with_state(&self) -> anyhow::Result<(DeclaredOptions, Option<OptionsState>)> {
         let (file, state) = match &self.metadata_options {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| {
-                    format!("--metadata-options {}: cannot read", path.display())
-                })?;
-                DeclaredOptions::from_describe_instances_json(&text, self.instance_id.as_deref())
-                    .with_context(|| format!("--metadata-options {}", path.display()))?
+                // The error names the file, line, column and key itself.
+                DeclaredOptions::load(path, self.instance_id.as_deref())
+                    .context("--metadata-options")?
             }
             None => (DeclaredOptions::default(), None),
         };

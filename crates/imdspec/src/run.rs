@@ -29,8 +29,8 @@ pub(crate) const CASE_FILES: &[(&str, &str)] = &[
         include_str!("../../../conformance/cases/auth.toml"),
     ),
     (
-        "categories.toml",
-        include_str!("../../../conformance/cases/categories.toml"),
+        "category.toml",
+        include_str!("../../../conformance/cases/category.toml"),
     ),
     (
         "consistency.toml",
@@ -57,8 +57,8 @@ pub(crate) const CASE_FILES: &[(&str, &str)] = &[
         include_str!("../../../conformance/cases/headers.toml"),
     ),
     (
-        "listings.toml",
-        include_str!("../../../conformance/cases/listings.toml"),
+        "listing.toml",
+        include_str!("../../../conformance/cases/listing.toml"),
     ),
     (
         "methods.toml",
@@ -73,12 +73,16 @@ pub(crate) const CASE_FILES: &[(&str, &str)] = &[
         include_str!("../../../conformance/cases/tags.toml"),
     ),
     (
-        "tokens.toml",
-        include_str!("../../../conformance/cases/tokens.toml"),
+        "token.expiry.toml",
+        include_str!("../../../conformance/cases/token.expiry.toml"),
     ),
     (
-        "ttl.toml",
-        include_str!("../../../conformance/cases/ttl.toml"),
+        "token.toml",
+        include_str!("../../../conformance/cases/token.toml"),
+    ),
+    (
+        "token.ttl.toml",
+        include_str!("../../../conformance/cases/token.ttl.toml"),
     ),
     (
         "user-data.toml",

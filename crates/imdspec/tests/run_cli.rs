@@ -244,15 +244,16 @@ fn broken_catalogue_names_file_line_and_field_and_exits_2() {
     std::fs::write(dir.join("paths.toml"), "").unwrap();
     std::fs::write(
         cases.join("bad.toml"),
-        "[[case]]\nid = \"a.b\"\nsummary = \"s\"\ndoc = \"https://x\"\nlevel = \"sometimes\"\n[[case.step]]\npath = \"/\"\n",
+        "[[case]]\nid = \"bad.b\"\nsummary = \"s\"\ndoc = \"https://x\"\nlevel = \"sometimes\"\n[[case.step]]\npath = \"/\"\n",
     )
     .unwrap();
     let out = imdspec(&["run", "--conformance-dir", dir.to_str().unwrap(), "--list"]);
     let err = text(&out.stderr);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("bad.toml:5: level:"), "{err}");
-    assert!(err.contains("sometimes"), "{err}");
+    assert!(err.contains("bad.toml:5:9: case[1].level: "), "{err}");
+    assert!(err.contains("unknown value `sometimes`"), "{err}");
+    assert_eq!(err.matches("bad.toml").count(), 1, "{err}");
 }
 
 #[test]
@@ -342,7 +343,7 @@ fn endpoint_run_over_ipv6_loopback_with_junit_output() {
     let _ = std::fs::remove_file(&file);
     assert_eq!(out.status.code(), Some(0), "{}\n{xml}", text(&out.stderr));
     assert!(xml.contains("<testsuites"), "{xml}");
-    assert!(xml.contains("name=\"endpoint.tokens\""), "{xml}");
+    assert!(xml.contains("name=\"endpoint.token\""), "{xml}");
     assert!(xml.contains("token.put.ok"), "{xml}");
     assert!(!xml.contains("<failure"), "{xml}");
 }
