@@ -625,7 +625,7 @@ impl Instance {
                 ),
             );
         }
-        if crate::tree::parse_iso8601(&self.launch_time).is_none() {
+        if crate::clock::Timestamp::parse_iso8601(&self.launch_time).is_none() {
             return bad(
                 "launch-time",
                 format!("expected YYYY-MM-DDTHH:MM:SSZ, got {:?}", self.launch_time),

@@ -31,6 +31,7 @@
 
 pub mod clock;
 pub mod instance;
+mod kind;
 pub mod options;
 pub mod pages;
 pub mod parse;
@@ -41,6 +42,7 @@ pub mod version;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use instance::{Instance, InstanceError, InstanceFormat};
+pub use kind::{RequestKind, classify};
 pub use options::{HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState, Toggle};
 pub use service::{FORWARDED_FOR, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER};
 pub use token::{TokenAuthority, TokenCheck, TokenKey};

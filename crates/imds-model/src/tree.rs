@@ -473,7 +473,7 @@ impl Tree {
                 children.sort_by(|a, b| a.line.cmp(&b.line));
             }
         }
-        let launch = parse_iso8601(&i.launch_time).unwrap_or_default();
+        let launch = Timestamp::parse_iso8601(&i.launch_time).unwrap_or_default();
         Tree {
             nodes: b.nodes,
             last_modified: launch.to_http_date(),
@@ -633,58 +633,9 @@ fn events_json(list: &[MaintenanceEvent]) -> String {
     format!("[ {} ]", objects.join(", "))
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SSZ` (the only form IMDS prints).
-pub(crate) fn parse_iso8601(s: &str) -> Option<Timestamp> {
-    let b = s.as_bytes();
-    if b.len() != 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || b[19] != b'Z'
-    {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| -> Option<i64> {
-        let p = &s[r];
-        p.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| p.parse().ok())?
-    };
-    let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
-    let (h, mi, se) = (n(11..13)?, n(14..16)?, n(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 || y < 1970
-    {
-        return None;
-    }
-    // Days from civil (Howard Hinnant).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = if mo > 2 { mo - 3 } else { mo + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + mi * 60 + se;
-    u64::try_from(secs).ok().map(Timestamp::from_secs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso8601_round_trips() {
-        for s in [
-            "2026-01-15T09:30:00Z",
-            "1970-01-01T00:00:00Z",
-            "2000-02-29T23:59:59Z",
-        ] {
-            assert_eq!(parse_iso8601(s).unwrap().to_iso8601(), s);
-        }
-        assert!(parse_iso8601("2026-01-15 09:30:00Z").is_none());
-    }
 
     #[test]
     fn ec2_json_layout() {
@@ -734,8 +685,8 @@ mod tests {
     #[test]
     fn credentials_rotate_hourly_and_last_six_hours() {
         let c = Credentials::default();
-        let launch = parse_iso8601("2026-01-15T09:30:00Z").unwrap();
-        let now = parse_iso8601("2026-01-15T12:45:10Z").unwrap();
+        let launch = Timestamp::parse_iso8601("2026-01-15T09:30:00Z").unwrap();
+        let now = Timestamp::parse_iso8601("2026-01-15T12:45:10Z").unwrap();
         let (u, e) = credential_times(&c, launch, now);
         assert_eq!(u, "2026-01-15T12:30:00Z");
         assert_eq!(e, "2026-01-15T18:30:00Z");
