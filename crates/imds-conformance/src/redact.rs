@@ -30,7 +30,7 @@ impl Redactor {
     /// (a token, user data).
     fn whole_body_secret(method: &str, path: &str) -> Option<&'static str> {
         let p = path.split('?').next().unwrap_or(path).trim_end_matches('/');
-        if method.eq_ignore_ascii_case("PUT") && p.ends_with("/api/token") {
+        if imds_model::classify(method, p).is_token_request() {
             Some("token")
         } else if p.ends_with("/user-data") {
             Some("user-data")

@@ -17,8 +17,6 @@ use socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::service::Shared;
-
 /// `want` value meaning "put the connection's original hop limit back".
 pub(crate) const RESTORE: u32 = u32::MAX;
 /// `want` value meaning "leave the socket alone".
@@ -143,20 +141,17 @@ impl HopControl {
     }
 }
 
-/// A TCP stream that applies the requested hop limit right before writing.
+/// A TCP stream that applies the requested hop limit right before writing, logging each
+/// change to the server's hop log.
 pub(crate) struct HopIo {
     stream: TcpStream,
     hop: Arc<HopControl>,
-    shared: Arc<Shared>,
+    log: Arc<HopLog>,
 }
 
 impl HopIo {
-    pub(crate) fn new(stream: TcpStream, hop: Arc<HopControl>, shared: Arc<Shared>) -> Self {
-        HopIo {
-            stream,
-            hop,
-            shared,
-        }
+    pub(crate) fn new(stream: TcpStream, hop: Arc<HopControl>, log: Arc<HopLog>) -> Self {
+        HopIo { stream, hop, log }
     }
 }
 
@@ -177,7 +172,7 @@ impl AsyncWrite for HopIo {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        this.hop.apply(&this.stream, &this.shared.hop_log);
+        this.hop.apply(&this.stream, &this.log);
         Pin::new(&mut this.stream).poll_write(cx, buf)
     }
 
@@ -187,7 +182,7 @@ impl AsyncWrite for HopIo {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        this.hop.apply(&this.stream, &this.shared.hop_log);
+        this.hop.apply(&this.stream, &this.log);
         Pin::new(&mut this.stream).poll_write_vectored(cx, bufs)
     }
 
