@@ -5,7 +5,7 @@
 //!
 //! | spec | effect |
 //! |---|---|
-//! | `token-put=STATUS` | every token PUT (`PUT /latest/api/token`, [`imds_model::RequestKind::TokenPut`]) answered with STATUS (400..=599) instead of a token |
+//! | `token-put=STATUS` | every token PUT ([`imds_model::RequestKind::is_token_request`]: `PUT /latest/api/token`, or one of its misplaced forms) answered with STATUS (400..=599) instead of the model's answer |
 //! | `token-put=hang` | every token PUT held open unanswered, then the connection closed (after [`crate::Limits::hang_limit`]) |
 //! | `get=STATUS` / `get=hang` | the same for metadata reads ([`imds_model::RequestKind::MetadataRead`]: GET/HEAD on anything but the token path) |
 //! | `…xN` suffix, e.g. `get=500x2` | only the first N matching requests are faulted, later ones served normally |
@@ -321,15 +321,16 @@ impl FaultState {
             c.revoked.extend(issued);
         }
         let scripted = match kind {
-            RequestKind::TokenPut => c.faults.token_put.map(|s| (s, Fault::TokenPut(s))),
+            k if k.is_token_request() => c.faults.token_put.map(|s| (s, Fault::TokenPut(s))),
             RequestKind::MetadataRead => c.faults.get.map(|s| (s, Fault::Get(s))),
             // Wrong token paths and other methods are left to the model.
             _ => None,
         };
         if let Some((s, fault)) = scripted {
-            let used = match kind {
-                RequestKind::TokenPut => &mut c.token_puts,
-                _ => &mut c.gets,
+            let used = if kind.is_token_request() {
+                &mut c.token_puts
+            } else {
+                &mut c.gets
             };
             if s.times.is_none_or(|n| *used < n) {
                 *used = used.saturating_add(1);

@@ -65,9 +65,10 @@ impl JournalEntry {
         imds_model::classify(&self.method, &self.path)
     }
 
-    /// True for a token request: `PUT /latest/api/token` ([`RequestKind::TokenPut`]).
+    /// True for a token request: a `PUT` on a token path, the exact one or a misplaced form
+    /// that the model refuses ([`RequestKind::is_token_request`]).
     pub fn is_token_put(&self) -> bool {
-        self.kind() == RequestKind::TokenPut
+        self.kind().is_token_request()
     }
 
     /// The value of the first request header named `name` (lower case), if any.

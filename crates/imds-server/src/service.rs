@@ -12,9 +12,7 @@ use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, HeaderValue, SERVER};
 use http::{Request, Response, StatusCode};
 use hyper::body::{Frame, Incoming, SizeHint};
-use imds_model::{
-    Clock, Imds, Outcome, ReasonPhrase, RequestKind, TOKEN_HEADER, TTL_HEADER, Timestamp,
-};
+use imds_model::{Clock, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER, Timestamp};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
 
@@ -124,8 +122,9 @@ pub(crate) async fn handle(
         }
     };
 
-    // Spec §2.6: the token PUT response leaves with the configured IP TTL.
-    let hop_limit = if kind == RequestKind::TokenPut {
+    // Spec §2.6: the answer to a PUT on a token path (a token, or the 403 of a misplaced
+    // one) leaves with the configured IP TTL.
+    let hop_limit = if kind.is_token_request() {
         let hops = shared.imds.options().http_put_response_hop_limit.get();
         conn.hop.request(u32::from(hops));
         Some(hops)

@@ -1,6 +1,6 @@
 //! One classifier for every layer: for any method and path, the kind the journal records,
 //! the fault the server applies, the hop limit it sets and the model's own answer all agree
-//! with `imds_model::classify` (`SPEC.md` §2.1, §2.2, §12.5).
+//! with `imds_model::classify` (`SPEC.md` §2.1, §2.2, §2.6, §12.5).
 
 use std::sync::Arc;
 
@@ -143,11 +143,11 @@ proptest! {
             // The model answers by the kind.
             assert_eq!(answered_as(method, &target, &f.imds), kind, "model: {method} {target}");
 
-            // The journal records it, and only a token PUT leaves with the hop limit.
+            // The journal records it, and only a PUT on a token path leaves with the hop limit.
             let e = journal_of(f, &f.plain, method, &target);
             assert_eq!(e.kind(), kind, "journal: {method} {target}");
-            assert_eq!(e.is_token_put(), kind == RequestKind::TokenPut);
-            assert_eq!(e.hop_limit.is_some(), kind == RequestKind::TokenPut, "{e:?}");
+            assert_eq!(e.is_token_put(), kind.is_token_request());
+            assert_eq!(e.hop_limit.is_some(), kind.is_token_request(), "{e:?}");
             assert_eq!(
                 e.issued_token.is_some(),
                 kind == RequestKind::TokenPut,
@@ -157,7 +157,7 @@ proptest! {
             // Faults pick their requests by the same kind.
             let e = journal_of(f, &f.faulted, method, &target);
             let want = match kind {
-                RequestKind::TokenPut => Some((503, "token-put=503")),
+                RequestKind::TokenPut | RequestKind::MisplacedTokenPut => Some((503, "token-put=503")),
                 RequestKind::MetadataRead => Some((500, "get=500")),
                 _ => None,
             };
