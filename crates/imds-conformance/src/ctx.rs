@@ -228,7 +228,7 @@ impl RunCtx {
     /// Sends `req`; token PUTs go through a breaker: after [`PUT_TIMEOUT_BREAKER`] of them
     /// timed out, further ones fail at once instead of waiting out their timeout.
     pub(crate) async fn send_guarded(&self, req: &Request) -> Result<Response, ClientError> {
-        let token_put = req.method == http::Method::PUT && req.path == "/latest/api/token";
+        let token_put = imds_model::classify(req.method.as_str(), &req.path).is_token_request();
         if token_put && self.put_timeouts.load(Ordering::Relaxed) >= PUT_TIMEOUT_BREAKER {
             return Err(ClientError::NotSent(format!(
                 "{PUT_TIMEOUT_BREAKER} token PUTs already timed out (a hop limit dropping the answer looks like this)"

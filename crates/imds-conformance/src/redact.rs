@@ -107,7 +107,11 @@ impl Redactor {
     /// (a token, user data).
     fn whole_body_secret(method: &str, path: &str) -> Option<&'static str> {
         let p = path.split('?').next().unwrap_or(path).trim_end_matches('/');
-        if method.eq_ignore_ascii_case("PUT") && p.ends_with("/api/token") {
+        // Broader than the classifier on purpose: a token handed out to a PUT the model would
+        // refuse (another prefix, a lower-case method) is still a secret.
+        if imds_model::classify(method, p).is_token_request()
+            || (method.eq_ignore_ascii_case("PUT") && p.ends_with("/api/token"))
+        {
             Some("token")
         } else if p.ends_with("/user-data") {
             Some("user-data")

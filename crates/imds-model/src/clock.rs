@@ -53,6 +53,49 @@ impl Timestamp {
     pub fn to_http_date(self) -> String {
         httpdate::fmt_http_date(self.to_system_time())
     }
+
+    /// Parses `YYYY-MM-DDTHH:MM:SSZ` (the only form IMDS prints), the inverse of
+    /// [`to_iso8601`](Self::to_iso8601); `None` for any other form or a date before 1970.
+    pub fn parse_iso8601(s: &str) -> Option<Timestamp> {
+        let b = s.as_bytes();
+        if b.len() != 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || b[10] != b'T'
+            || b[13] != b':'
+            || b[16] != b':'
+            || b[19] != b'Z'
+        {
+            return None;
+        }
+        let n = |r: std::ops::Range<usize>| -> Option<i64> {
+            let p = &s[r];
+            p.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| p.parse().ok())?
+        };
+        let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+        let (h, mi, se) = (n(11..13)?, n(14..16)?, n(17..19)?);
+        if !(1..=12).contains(&mo)
+            || !(1..=31).contains(&d)
+            || h > 23
+            || mi > 59
+            || se > 60
+            || y < 1970
+        {
+            return None;
+        }
+        // Days from civil (Howard Hinnant).
+        let y2 = if mo <= 2 { y - 1 } else { y };
+        let era = y2.div_euclid(400);
+        let yoe = y2 - era * 400;
+        let mp = if mo > 2 { mo - 3 } else { mo + 9 };
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        let secs = days * 86_400 + h * 3600 + mi * 60 + se;
+        u64::try_from(secs).ok().map(Timestamp::from_secs)
+    }
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -67,43 +110,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// Parses `YYYY-MM-DDTHH:MM:SSZ` (the only form IMDS prints).
-pub(crate) fn parse_iso8601(s: &str) -> Option<Timestamp> {
-    let b = s.as_bytes();
-    if b.len() != 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || b[19] != b'Z'
-    {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| -> Option<i64> {
-        let p = &s[r];
-        p.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| p.parse().ok())?
-    };
-    let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
-    let (h, mi, se) = (n(11..13)?, n(14..16)?, n(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 || y < 1970
-    {
-        return None;
-    }
-    // Days from civil (Howard Hinnant).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = if mo > 2 { mo - 3 } else { mo + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + mi * 60 + se;
-    u64::try_from(secs).ok().map(Timestamp::from_secs)
 }
 
 /// A source of the current time. The model never reads the system clock itself.
@@ -170,6 +176,18 @@ impl<C: Clock> Clock for std::sync::Arc<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso8601_round_trips() {
+        for s in [
+            "2026-01-15T09:30:00Z",
+            "1970-01-01T00:00:00Z",
+            "2000-02-29T23:59:59Z",
+        ] {
+            assert_eq!(Timestamp::parse_iso8601(s).unwrap().to_iso8601(), s);
+        }
+        assert!(Timestamp::parse_iso8601("2026-01-15 09:30:00Z").is_none());
+    }
 
     #[test]
     fn iso8601_matches_known_dates() {

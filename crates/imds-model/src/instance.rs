@@ -602,7 +602,7 @@ impl Instance {
                 ),
             );
         }
-        if crate::clock::parse_iso8601(&self.launch_time).is_none() {
+        if crate::clock::Timestamp::parse_iso8601(&self.launch_time).is_none() {
             return bad(
                 &[k("launch-time")],
                 format!("expected YYYY-MM-DDTHH:MM:SSZ, got {:?}", self.launch_time),

@@ -32,6 +32,7 @@
 pub mod clock;
 pub mod infer;
 pub mod instance;
+mod kind;
 pub mod load;
 pub mod options;
 pub mod pages;
@@ -43,6 +44,7 @@ pub mod version;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use instance::{Instance, InstanceError, InstanceFormat};
+pub use kind::{RequestKind, classify};
 pub use load::LoadError;
 pub use options::{
     HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState, PartialOptions, Toggle,

@@ -12,6 +12,7 @@ use http::{Method, Request, Response, StatusCode};
 
 use crate::clock::Clock;
 use crate::instance::Instance;
+use crate::kind::{RequestKind, classify_parsed};
 use crate::options::{HttpTokens, MetadataOptions};
 use crate::pages::error_page;
 use crate::parse::{PathRef, parse_path_ref, parse_token_header, parse_ttl};
@@ -72,17 +73,29 @@ pub struct Imds {
     clock: Arc<dyn Clock>,
 }
 
+/// What requests are answered from: options, and content built for them.
 struct State {
     options: MetadataOptions,
+    content: Arc<Content>,
+}
+
+/// Everything built from the instance alone, once: an options change keeps it, since
+/// options only open or close gates, which are checked at lookup.
+struct Content {
     instance: Arc<Instance>,
     tree: Tree,
     /// The headers of every metadata 200, built once (cloning beats hashing five inserts).
     served_headers: HeaderMap,
     /// The same without `Last-Modified`, for the token PUT, OPTIONS and `GET /`.
     plain_headers: HeaderMap,
-    /// Every directory's listing at `latest`, rendered once: options and content only change
-    /// by replacing the whole state, so these never go stale.
-    latest_listings: HashMap<String, Bytes>,
+    /// Every directory's listing at `latest` with every gate open, rendered once.
+    latest_listings: HashMap<String, Listing>,
+}
+
+/// A pre-rendered listing, and whether some line of it is behind a gate.
+struct Listing {
+    body: Bytes,
+    gated: bool,
 }
 
 impl std::fmt::Debug for Imds {
@@ -102,7 +115,10 @@ impl Imds {
         clock: Arc<dyn Clock>,
     ) -> Imds {
         Imds {
-            state: RwLock::new(Arc::new(State::new(options, Arc::new(instance)))),
+            state: RwLock::new(Arc::new(State {
+                options,
+                content: Arc::new(Content::new(Arc::new(instance))),
+            })),
             tokens: TokenAuthority::new(key),
             clock,
         }
@@ -113,21 +129,28 @@ impl Imds {
         self.current().options
     }
 
-    /// Replaces the options; later requests see the new ones.
+    /// Replaces the options; later requests see the new ones. Cheap: the content built from
+    /// the instance is kept.
     pub fn set_options(&self, options: MetadataOptions) {
-        let instance = self.current().instance.clone();
-        self.replace(State::new(options, instance));
+        self.update(|old| State {
+            options,
+            content: old.content.clone(),
+        });
     }
 
     /// The instance content in force.
     pub fn instance(&self) -> Arc<Instance> {
-        self.current().instance.clone()
+        self.current().content.instance.clone()
     }
 
     /// Replaces the instance content; later requests see the new one.
     pub fn set_instance(&self, instance: Instance) {
-        let options = self.current().options;
-        self.replace(State::new(options, Arc::new(instance)));
+        // Built before taking the lock, so requests are not held up by it.
+        let content = Arc::new(Content::new(Arc::new(instance)));
+        self.update(|old| State {
+            options: old.options,
+            content,
+        });
     }
 
     /// The clock this service reads.
@@ -147,12 +170,14 @@ impl Imds {
         }
     }
 
-    fn replace(&self, state: State) {
-        let state = Arc::new(state);
-        match self.state.write() {
-            Ok(mut g) => *g = state,
-            Err(poisoned) => *poisoned.into_inner() = state,
-        }
+    /// Swaps the state under the write lock, so concurrent option and content changes both
+    /// land.
+    fn update(&self, next: impl FnOnce(&State) -> State) {
+        let mut g = match self.state.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *g = Arc::new(next(&g));
     }
 
     /// Answers one request. The request body is ignored (IMDS requests have none).
@@ -176,34 +201,36 @@ impl Imds {
     }
 }
 
-impl State {
-    fn new(options: MetadataOptions, instance: Arc<Instance>) -> State {
+impl Content {
+    fn new(instance: Arc<Instance>) -> Content {
         let tree = Tree::build(&instance);
         let plain_headers = ok_headers(None);
         let served_headers = ok_headers(Some(&tree.last_modified));
-        let mut state = State {
-            options,
+        let latest_listings = tree
+            .nodes
+            .iter()
+            .filter_map(|(key, entry)| match &entry.node {
+                Node::Dir { children } => Some((
+                    key.clone(),
+                    Listing {
+                        body: listing(children, Version::LATEST, |_| true),
+                        gated: children.iter().any(|c| c.gate != Gate::Always),
+                    },
+                )),
+                Node::Leaf { .. } => None,
+            })
+            .collect();
+        Content {
             instance,
             tree,
             served_headers,
             plain_headers,
-            latest_listings: HashMap::new(),
-        };
-        let listings = state
-            .tree
-            .nodes
-            .iter()
-            .filter_map(|(key, entry)| match &entry.node {
-                Node::Dir { children } => {
-                    Some((key.clone(), state.listing(children, Version::LATEST)))
-                }
-                Node::Leaf { .. } => None,
-            })
-            .collect();
-        state.latest_listings = listings;
-        state
+            latest_listings,
+        }
     }
+}
 
+impl State {
     fn answer<B>(&self, imds: &Imds, req: &Request<B>) -> (Response<Bytes>, Outcome) {
         let opts = &self.options;
         let method = req.method();
@@ -214,19 +241,40 @@ impl State {
             return (forbidden(), Outcome::EndpointDisabled);
         }
         let path = parse_path_ref(req.uri().path()).ok();
-        if let Some(r) = path
-            .as_ref()
-            .and_then(|p| self.token_path(imds, method, headers, p))
-        {
-            return r;
-        }
-        // Spec §12.5 [L]: metadata paths allow GET and HEAD (UG-v2); others get 405.
-        if method != Method::GET && method != Method::HEAD {
-            return (
+        match classify_parsed(method.as_str(), path.as_ref()) {
+            RequestKind::TokenPut => self.token_put(imds, headers),
+            // [H] UG-retrieve, UGPR-183: dated token paths answer 403 to PUT; [H] BEAM-47:
+            // so does a trailing slash, with an empty text/plain body.
+            RequestKind::MisplacedTokenPut => (forbidden(), Outcome::WrongTokenPath),
+            RequestKind::TokenPathOther => {
+                if method == Method::OPTIONS && path.is_some_and(|p| !p.trailing_slash) {
+                    self.token_options()
+                } else {
+                    // [M] GRUBY-421: GET answers 405 "Not Allowed" with `Allow: OPTIONS, PUT`;
+                    // other methods are §12.5 [L] and get the same.
+                    (
+                        error(StatusCode::METHOD_NOT_ALLOWED, Some("OPTIONS, PUT")),
+                        Outcome::MethodNotAllowed,
+                    )
+                }
+            }
+            // Spec §12.5 [L]: metadata paths allow GET and HEAD (UG-v2); others get 405.
+            RequestKind::Other => (
                 error(StatusCode::METHOD_NOT_ALLOWED, Some("GET, HEAD")),
                 Outcome::MethodNotAllowed,
-            );
+            ),
+            RequestKind::MetadataRead => self.read(imds, headers, path),
         }
+    }
+
+    /// A metadata `GET`/`HEAD`: token checks (spec §2.3, §2.4), then the path tree.
+    fn read(
+        &self,
+        imds: &Imds,
+        headers: &HeaderMap,
+        path: Option<PathRef<'_>>,
+    ) -> (Response<Bytes>, Outcome) {
+        let opts = &self.options;
         let mut remaining = None;
         let tokens = headers.get_all(TOKEN_HEADER);
         if tokens.iter().next().is_some() {
@@ -263,81 +311,48 @@ impl State {
         (resp, outcome)
     }
 
-    /// Token endpoint rules (spec §2.1, §2.2); `None` when `path` is not a token path.
-    fn token_path(
-        &self,
-        imds: &Imds,
-        method: &Method,
-        headers: &HeaderMap,
-        path: &PathRef<'_>,
-    ) -> Option<(Response<Bytes>, Outcome)> {
-        let mut segments = path.segments();
-        let (Some(version), Some(api), Some(token), None) = (
-            segments.next(),
-            segments.next(),
-            segments.next(),
-            segments.next(),
-        ) else {
-            return None;
+    /// `PUT /latest/api/token` (spec §2.1, §2.2).
+    fn token_put(&self, imds: &Imds, headers: &HeaderMap) -> (Response<Bytes>, Outcome) {
+        // [M/H] UG-v2, K2I: a PUT through a proxy is refused.
+        if headers.contains_key(FORWARDED_FOR) {
+            return (forbidden(), Outcome::ForwardedFor);
+        }
+        // Spec §2.2: a PUT asking for `100 Continue` is refused with 417 (s3fs-fuse #1765).
+        if headers
+            .get(EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+        {
+            return (
+                error(StatusCode::EXPECTATION_FAILED, None),
+                Outcome::ExpectationFailed,
+            );
+        }
+        let mut values = headers.get_all(TTL_HEADER).iter();
+        let ttl = match (values.next(), values.next()) {
+            (Some(v), None) => parse_ttl(v.as_bytes()).ok(),
+            _ => None,
         };
-        if api != "api" || token != "token" {
-            return None;
-        }
-        if version != "latest" {
-            // [H] UG-retrieve, UGPR-183: dated token paths answer 403 to PUT.
-            return (method == Method::PUT && Version::parse(version).is_some())
-                .then(|| (forbidden(), Outcome::WrongTokenPath));
-        }
-        if method == Method::PUT {
-            if path.trailing_slash {
-                // [H] BEAM-47: trailing slash, 403 with an empty text/plain body.
-                return Some((forbidden(), Outcome::WrongTokenPath));
-            }
-            // [M/H] UG-v2, K2I: a PUT through a proxy is refused.
-            if headers.contains_key(FORWARDED_FOR) {
-                return Some((forbidden(), Outcome::ForwardedFor));
-            }
-            // Spec §2.2: a PUT asking for `100 Continue` is refused with 417 (s3fs-fuse #1765).
-            if headers
-                .get(EXPECT)
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
-            {
-                return Some((
-                    error(StatusCode::EXPECTATION_FAILED, None),
-                    Outcome::ExpectationFailed,
-                ));
-            }
-            let mut values = headers.get_all(TTL_HEADER).iter();
-            let ttl = match (values.next(), values.next()) {
-                (Some(v), None) => parse_ttl(v.as_bytes()).ok(),
-                _ => None,
-            };
-            let Some(ttl) = ttl else {
-                return Some((error(StatusCode::BAD_REQUEST, None), Outcome::BadTtl));
-            };
-            let issued = imds.tokens.issue(imds.clock.now(), ttl);
-            let mut resp = ok_text(Bytes::from(issued.token), &self.plain_headers);
-            // Spec §3.6 [H] (RS traffic): the token answer has no Accept-Ranges.
-            resp.headers_mut().remove(ACCEPT_RANGES);
-            resp.headers_mut()
-                .insert(TTL_HEADER, HeaderValue::from(issued.ttl));
-            return Some((resp, Outcome::TokenIssued));
-        }
-        if method == Method::OPTIONS && !path.trailing_slash {
-            // [L] GRUBY-421 advertises OPTIONS; we answer it with the Allow list.
-            let mut resp = ok_text(Bytes::new(), &self.plain_headers);
-            // Spec §2.2 [H] (CAPA-1609 capture): no Accept-Ranges, laid out like an error.
-            resp.headers_mut().remove(ACCEPT_RANGES);
-            resp.headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("OPTIONS, PUT"));
-            return Some((resp, Outcome::Options));
-        }
-        // [M] GRUBY-421: GET answers 405 "Not Allowed" with `Allow: OPTIONS, PUT`; other
-        // methods are §12.5 [L] and get the same.
-        Some((
-            error(StatusCode::METHOD_NOT_ALLOWED, Some("OPTIONS, PUT")),
-            Outcome::MethodNotAllowed,
-        ))
+        let Some(ttl) = ttl else {
+            return (error(StatusCode::BAD_REQUEST, None), Outcome::BadTtl);
+        };
+        let issued = imds.tokens.issue(imds.clock.now(), ttl);
+        let mut resp = ok_text(Bytes::from(issued.token), &self.content.plain_headers);
+        // Spec §3.6 [H] (RS traffic): the token answer has no Accept-Ranges.
+        resp.headers_mut().remove(ACCEPT_RANGES);
+        resp.headers_mut()
+            .insert(TTL_HEADER, HeaderValue::from(issued.ttl));
+        (resp, Outcome::TokenIssued)
+    }
+
+    /// `OPTIONS /latest/api/token`: [L] GRUBY-421 advertises OPTIONS; we answer it with the
+    /// Allow list.
+    fn token_options(&self) -> (Response<Bytes>, Outcome) {
+        let mut resp = ok_text(Bytes::new(), &self.content.plain_headers);
+        // Spec §2.2 [H] (CAPA-1609 capture): no Accept-Ranges, laid out like an error.
+        resp.headers_mut().remove(ACCEPT_RANGES);
+        resp.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("OPTIONS, PUT"));
+        (resp, Outcome::Options)
     }
 
     /// Looks a metadata path up; `None` is 404.
@@ -345,39 +360,34 @@ impl State {
         let Some((first, key)) = path.split_first() else {
             // `GET /`: the version list (no final newline, as on sub-listings).
             let list: Vec<String> = version::VERSIONS.iter().map(Version::to_string).collect();
-            return Some(ok_text(Bytes::from(list.join("\n")), &self.plain_headers));
+            return Some(ok_text(
+                Bytes::from(list.join("\n")),
+                &self.content.plain_headers,
+            ));
         };
+        let content = &*self.content;
         let at = Version::parse(first).filter(|v| version::is_served(*v))?;
-        let entry = self.tree.nodes.get(key.as_ref())?;
+        let entry = content.tree.nodes.get(key.as_ref())?;
         if entry.since > at || !self.gate_open(entry.gate) {
             return None;
         }
-        let modified = &self.served_headers;
+        let modified = &content.served_headers;
+        let gates = |g| self.gate_open(g);
         match &entry.node {
-            Node::Dir { .. } if at == Version::LATEST => {
-                let body = self.latest_listings.get(key.as_ref()).cloned();
-                Some(ok_text(body.unwrap_or_default(), modified))
+            Node::Dir { children } if at == Version::LATEST => {
+                let body = match content.latest_listings.get(key.as_ref()) {
+                    Some(l) if !l.gated => l.body.clone(),
+                    _ => listing(children, at, gates),
+                };
+                Some(ok_text(body, modified))
             }
-            Node::Dir { children } => Some(ok_text(self.listing(children, at), modified)),
+            Node::Dir { children } => Some(ok_text(listing(children, at, gates), modified)),
             // Spec §12.8 [L]: a leaf with a trailing slash is served as the leaf.
-            Node::Leaf { body } => {
-                Some(ok_text(self.tree.render(body, imds.clock.now()), modified))
-            }
+            Node::Leaf { body } => Some(ok_text(
+                content.tree.render(body, imds.clock.now()),
+                modified,
+            )),
         }
-    }
-
-    /// A directory's listing at version `at` under this state's option gates.
-    fn listing(&self, children: &[Child], at: Version) -> Bytes {
-        let mut body = String::new();
-        for c in children {
-            if c.since <= at && self.gate_open(c.gate) {
-                if !body.is_empty() {
-                    body.push('\n');
-                }
-                body.push_str(&c.line);
-            }
-        }
-        Bytes::from(body)
     }
 
     fn gate_open(&self, gate: Gate) -> bool {
@@ -386,6 +396,20 @@ impl State {
             Gate::Tags => self.options.instance_metadata_tags.is_enabled(),
         }
     }
+}
+
+/// A directory's listing at version `at`, keeping the lines whose gate `open` lets through.
+fn listing(children: &[Child], at: Version, open: impl Fn(Gate) -> bool) -> Bytes {
+    let mut body = String::new();
+    for c in children {
+        if c.since <= at && open(c.gate) {
+            if !body.is_empty() {
+                body.push('\n');
+            }
+            body.push_str(&c.line);
+        }
+    }
+    Bytes::from(body)
 }
 
 const EC2WS: HeaderValue = HeaderValue::from_static("EC2ws");

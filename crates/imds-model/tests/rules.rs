@@ -252,6 +252,24 @@ fn tags_follow_the_option() {
         f.get("/latest/meta-data/tags/instance/Name", None).status,
         404
     );
+    // The listing kept from the build must not show `tags/` once the option is off, and
+    // must show it again when it is back on (options change without a rebuild).
+    let listed = |f: &Fixture| {
+        f.get("/latest/meta-data/", None)
+            .body
+            .lines()
+            .any(|l| l == "tags/")
+    };
+    assert!(!listed(&f));
+    f.imds.set_options(MetadataOptions {
+        instance_metadata_tags: Toggle::Enabled,
+        ..MetadataOptions::default()
+    });
+    assert!(listed(&f));
+    assert_eq!(
+        f.get("/latest/meta-data/tags/instance/Name", None).status,
+        200
+    );
 }
 
 #[test]

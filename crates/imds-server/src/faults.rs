@@ -5,9 +5,9 @@
 //!
 //! | spec | effect |
 //! |---|---|
-//! | `token-put=STATUS` | every token PUT answered with STATUS (400..=599) instead of a token |
+//! | `token-put=STATUS` | every token PUT ([`imds_model::RequestKind::is_token_request`]: `PUT /latest/api/token`, or one of its misplaced forms) answered with STATUS (400..=599) instead of the model's answer |
 //! | `token-put=hang` | every token PUT held open unanswered, then the connection closed (after [`crate::Limits::hang_limit`]) |
-//! | `get=STATUS` / `get=hang` | the same for metadata requests (GET/HEAD on anything but the token path) |
+//! | `get=STATUS` / `get=hang` | the same for metadata reads ([`imds_model::RequestKind::MetadataRead`]: GET/HEAD on anything but the token path) |
 //! | `…xN` suffix, e.g. `get=500x2` | only the first N matching requests are faulted, later ones served normally |
 //! | `revoke-tokens-after=N` | after N requests, every token issued so far is revoked: it gets the model's 401 |
 //! | `endpoint=reset` | every connection is reset (RST) as soon as it is accepted: nothing listens |
@@ -18,6 +18,8 @@
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::str::FromStr;
+
+use imds_model::RequestKind;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -211,17 +213,6 @@ fn parse_scripted(value: &str) -> Result<Scripted, String> {
     Ok(Scripted { action, times })
 }
 
-/// The kind of request, as far as faults care.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum RequestKind {
-    /// PUT on a token path.
-    TokenPut,
-    /// GET or HEAD on anything but a token path.
-    Metadata,
-    /// Anything else (left to the model).
-    Other,
-}
-
 /// What the fault layer decided for one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Decision {
@@ -330,14 +321,16 @@ impl FaultState {
             c.revoked.extend(issued);
         }
         let scripted = match kind {
-            RequestKind::TokenPut => c.faults.token_put.map(|s| (s, Fault::TokenPut(s))),
-            RequestKind::Metadata => c.faults.get.map(|s| (s, Fault::Get(s))),
-            RequestKind::Other => None,
+            k if k.is_token_request() => c.faults.token_put.map(|s| (s, Fault::TokenPut(s))),
+            RequestKind::MetadataRead => c.faults.get.map(|s| (s, Fault::Get(s))),
+            // Wrong token paths and other methods are left to the model.
+            _ => None,
         };
         if let Some((s, fault)) = scripted {
-            let used = match kind {
-                RequestKind::TokenPut => &mut c.token_puts,
-                _ => &mut c.gets,
+            let used = if kind.is_token_request() {
+                &mut c.token_puts
+            } else {
+                &mut c.gets
             };
             if s.times.is_none_or(|n| *used < n) {
                 *used = used.saturating_add(1);
@@ -400,7 +393,7 @@ mod tests {
     fn counted_faults_stop_after_n() {
         let s = FaultState::new(Faults::parse_all(["get=500x2"]).unwrap());
         let d: Vec<_> = (0..3)
-            .map(|_| s.decide(RequestKind::Metadata, || None))
+            .map(|_| s.decide(RequestKind::MetadataRead, || None))
             .collect();
         assert_eq!(d[0], Decision::Status(500, "get=500x2".into()));
         assert_eq!(d[1], Decision::Status(500, "get=500x2".into()));
@@ -413,16 +406,22 @@ mod tests {
         let s = FaultState::new(Faults::parse_all(["revoke-tokens-after=2"]).unwrap());
         s.track_issued(1);
         assert_eq!(s.decide(RequestKind::TokenPut, || None), Decision::Model);
-        assert_eq!(s.decide(RequestKind::Metadata, || Some(1)), Decision::Model);
+        assert_eq!(
+            s.decide(RequestKind::MetadataRead, || Some(1)),
+            Decision::Model
+        );
         // Third request: revocation happens before it is answered.
         assert_eq!(
-            s.decide(RequestKind::Metadata, || Some(1)),
+            s.decide(RequestKind::MetadataRead, || Some(1)),
             Decision::Revoked("revoke-tokens-after=2".into())
         );
         s.track_issued(2);
-        assert_eq!(s.decide(RequestKind::Metadata, || Some(2)), Decision::Model);
         assert_eq!(
-            s.decide(RequestKind::Metadata, || Some(1)),
+            s.decide(RequestKind::MetadataRead, || Some(2)),
+            Decision::Model
+        );
+        assert_eq!(
+            s.decide(RequestKind::MetadataRead, || Some(1)),
             Decision::Revoked("revoke-tokens-after=2".into())
         );
     }

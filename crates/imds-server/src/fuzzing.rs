@@ -12,10 +12,10 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use imds_model::{Clock, Imds};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
-use crate::faults::{FaultState, Faults};
-use crate::hop::{HopControl, HopLog};
+use crate::faults::Faults;
+use crate::hop::HopControl;
 use crate::journal::{Journal, JournalEntry};
 use crate::service::{self, Conn, Shared};
 use crate::{Limits, ServerError};
@@ -47,21 +47,10 @@ impl Harness {
         faults: Faults,
         journal_capacity: usize,
     ) -> Result<Harness, ServerError> {
-        let limits = Limits::default();
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let shared = Arc::new(Shared {
-            imds,
-            clock,
-            journal: Journal::new(journal_capacity, None)?,
-            faults: FaultState::new(faults),
-            limits,
-            connections: Arc::new(Semaphore::new(limits.max_connections)),
-            hop_log: HopLog::default(),
-            shutdown: shutdown_rx,
-            next_conn: Default::default(),
-        });
-        // The same settings `ImdsServerBuilder::start` gives every listener.
-        let http = crate::http_builder(&limits);
+        let journal = Journal::new(journal_capacity, None)?;
+        // The same state and settings `ImdsServerBuilder::start` serves every listener with.
+        let (shared, http, shutdown_tx) =
+            crate::serving(imds, clock, journal, faults, Limits::default());
         Ok(Harness {
             shared,
             http,

@@ -141,26 +141,17 @@ impl HopControl {
     }
 }
 
-/// A TCP stream that applies the requested hop limit right before writing.
+/// A TCP stream that applies the requested hop limit right before writing, logging each
+/// change to the server's hop log.
 pub(crate) struct HopIo {
     stream: TcpStream,
     hop: Arc<HopControl>,
-    /// The server's state, seen only as its hop log (so this module does not depend on
-    /// the service's types).
-    shared: Arc<dyn AsRef<HopLog> + Send + Sync>,
+    log: Arc<HopLog>,
 }
 
 impl HopIo {
-    pub(crate) fn new(
-        stream: TcpStream,
-        hop: Arc<HopControl>,
-        shared: Arc<dyn AsRef<HopLog> + Send + Sync>,
-    ) -> Self {
-        HopIo {
-            stream,
-            hop,
-            shared,
-        }
+    pub(crate) fn new(stream: TcpStream, hop: Arc<HopControl>, log: Arc<HopLog>) -> Self {
+        HopIo { stream, hop, log }
     }
 }
 
@@ -181,7 +172,7 @@ impl AsyncWrite for HopIo {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        this.hop.apply(&this.stream, (*this.shared).as_ref());
+        this.hop.apply(&this.stream, &this.log);
         Pin::new(&mut this.stream).poll_write(cx, buf)
     }
 
@@ -191,7 +182,7 @@ impl AsyncWrite for HopIo {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        this.hop.apply(&this.stream, (*this.shared).as_ref());
+        this.hop.apply(&this.stream, &this.log);
         Pin::new(&mut this.stream).poll_write_vectored(cx, bufs)
     }
 

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use imds_model::RequestKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -59,9 +60,15 @@ pub struct JournalEntry {
 }
 
 impl JournalEntry {
-    /// True for a token request (`PUT` on a token path).
+    /// The request's kind, decided as the model decides it ([`imds_model::classify`]).
+    pub fn kind(&self) -> RequestKind {
+        imds_model::classify(&self.method, &self.path)
+    }
+
+    /// True for a token request: a `PUT` on a token path, the exact one or a misplaced form
+    /// that the model refuses ([`RequestKind::is_token_request`]).
     pub fn is_token_put(&self) -> bool {
-        self.method == "PUT" && self.path.trim_end_matches('/').ends_with("/api/token")
+        self.kind().is_token_request()
     }
 
     /// The value of the first request header named `name` (lower case), if any.

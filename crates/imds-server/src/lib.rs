@@ -231,19 +231,8 @@ impl ImdsServerBuilder {
                 .map_err(|source| ServerError::Bind { addr, source })?;
             listeners.push((listener, local));
         }
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let shared = Arc::new(Shared {
-            imds: imds.clone(),
-            clock: self.clock,
-            journal,
-            faults: FaultState::new(self.faults),
-            limits: self.limits,
-            connections: Arc::new(Semaphore::new(self.limits.max_connections)),
-            hop_log: hop::HopLog::default(),
-            shutdown: shutdown_rx,
-            next_conn: Default::default(),
-        });
-        let http = http_builder(&self.limits);
+        let (shared, http, shutdown_tx) =
+            serving(imds.clone(), self.clock, journal, self.faults, self.limits);
         let addrs: Vec<SocketAddr> = listeners.iter().map(|(_, a)| *a).collect();
         let tasks = listeners
             .into_iter()
@@ -361,8 +350,27 @@ impl Drop for ImdsServer {
     }
 }
 
-/// The HTTP/1 settings of every connection (listeners and the fuzz harness alike).
-pub(crate) fn http_builder(limits: &Limits) -> http1::Builder {
+/// One server's shared state, the HTTP/1 settings of its connections and the sender that
+/// stops it: what listeners and the fuzz harness alike serve with.
+pub(crate) fn serving(
+    imds: Arc<Imds>,
+    clock: Arc<dyn Clock>,
+    journal: Journal,
+    faults: Faults,
+    limits: Limits,
+) -> (Arc<Shared>, http1::Builder, watch::Sender<bool>) {
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        imds,
+        clock,
+        journal,
+        faults: FaultState::new(faults),
+        limits,
+        connections: Arc::new(Semaphore::new(limits.max_connections)),
+        hop_log: Arc::default(),
+        shutdown: shutdown_rx,
+        next_conn: Default::default(),
+    });
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -372,7 +380,7 @@ pub(crate) fn http_builder(limits: &Limits) -> http1::Builder {
         // the order comes from the model, hyper keeps it.
         .title_case_headers(true)
         .keep_alive(true);
-    http
+    (shared, http, shutdown_tx)
 }
 
 async fn accept_loop(
@@ -427,7 +435,7 @@ async fn serve_connection(
     }
     let _ = stream.set_nodelay(true);
     let hop = Arc::new(HopControl::new(local.is_ipv6(), peer));
-    let io = TokioIo::new(HopIo::new(stream, hop.clone(), shared.clone()));
+    let io = TokioIo::new(HopIo::new(stream, hop.clone(), shared.hop_log.clone()));
     let conn = Arc::new(Conn {
         id,
         local,

@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, HeaderValue, SERVER};
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use hyper::body::{Frame, Incoming, SizeHint};
 use imds_model::{Clock, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER, Timestamp};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
 
 use crate::Limits;
-use crate::faults::{Decision, FaultState, RequestKind};
+use crate::faults::{Decision, FaultState};
 use crate::hop::{HopControl, HopLog};
 use crate::journal::{Journal, JournalEntry, iso_millis, redact, token_fingerprint, token_key};
 
@@ -29,15 +29,9 @@ pub(crate) struct Shared {
     pub(crate) faults: FaultState,
     pub(crate) limits: Limits,
     pub(crate) connections: Arc<Semaphore>,
-    pub(crate) hop_log: HopLog,
+    pub(crate) hop_log: Arc<HopLog>,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) next_conn: AtomicU64,
-}
-
-impl AsRef<HopLog> for Shared {
-    fn as_ref(&self) -> &HopLog {
-        &self.hop_log
-    }
 }
 
 /// One accepted connection.
@@ -66,7 +60,7 @@ pub(crate) async fn handle(
     // IMDS requests carry no body; the model never looks at one, so it is not read.
     let (parts, _body) = req.into_parts();
     let mut req = Request::from_parts(parts, ());
-    let kind = request_kind(&req);
+    let kind = imds_model::classify(req.method().as_str(), req.uri().path());
     let token = req.headers().get(TOKEN_HEADER).map(|v| v.as_bytes());
     let journal = shared.journal.enabled();
     let seq = if journal {
@@ -128,8 +122,9 @@ pub(crate) async fn handle(
         }
     };
 
-    // Spec §2.6: the token PUT response leaves with the configured IP TTL.
-    let hop_limit = if kind == RequestKind::TokenPut {
+    // Spec §2.6: the answer to a PUT on a token path (a token, or the 403 of a misplaced
+    // one) leaves with the configured IP TTL.
+    let hop_limit = if kind.is_token_request() {
         let hops = shared.imds.options().http_put_response_hop_limit.get();
         conn.hop.request(u32::from(hops));
         Some(hops)
@@ -160,20 +155,6 @@ pub(crate) async fn handle(
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
-}
-
-fn request_kind<B>(req: &Request<B>) -> RequestKind {
-    let path = req.uri().path();
-    // Only paths mentioning api/token can be token paths; skip the parse for the rest.
-    let token_path = path.contains("api/token")
-        && imds_model::parse::parse_path(path).is_ok_and(|p| {
-            p.segments.len() == 3 && p.segments[1] == "api" && p.segments[2] == "token"
-        });
-    match *req.method() {
-        Method::PUT if token_path => RequestKind::TokenPut,
-        Method::GET | Method::HEAD if !token_path => RequestKind::Metadata,
-        _ => RequestKind::Other,
-    }
 }
 
 /// The model's response as hyper's, keeping its reason phrase and its `Content-Length`.
