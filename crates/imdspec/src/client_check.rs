@@ -98,11 +98,10 @@ pub struct ClientCheckArgs {
 }
 
 /// A bad flag or file: exit 2 with the message and a usage line, like clap does.
+const USAGE: &str = "imdspec client-check [OPTIONS] -- COMMAND [ARGS]...";
+
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!(
-        "error: {message}\n\nUsage: imdspec client-check [OPTIONS] -- COMMAND [ARGS]...\n\nFor more information, try '--help'."
-    );
-    ExitCode::from(2)
+    crate::usage::error(USAGE, message)
 }
 
 /// Runs `imdspec client-check`.
@@ -125,13 +124,8 @@ pub fn main(args: ClientCheckArgs) -> ExitCode {
             args.scenarios.join(", ")
         ));
     }
-    if let Some(path) = &args.output
-        && let Err(e) = imds_conformance::report::check_writable(path)
-    {
-        return usage_error(format!(
-            "--output {}: cannot write there: {e}",
-            path.display()
-        ));
+    if let Err(code) = crate::usage::check_output(USAGE, args.output.as_deref()) {
+        return code;
     }
     if args.list {
         let text = if args.format == Format::Json {

@@ -10,6 +10,7 @@ mod options_args;
 mod probe;
 mod run;
 mod serve;
+mod usage;
 
 /// imdspec: what correct EC2 instance metadata behaviour is, and whether an endpoint has it.
 #[derive(Debug, Parser)]

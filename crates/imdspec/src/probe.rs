@@ -14,9 +14,6 @@ use imds_probe::{
 
 use crate::options_args::OptionFlags;
 
-/// Exit code for usage errors.
-const EXIT_USAGE: u8 = 2;
-
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -67,11 +64,10 @@ pub struct ProbeArgs {
     options: OptionFlags,
 }
 
+const USAGE: &str = "imdspec probe [OPTIONS]";
+
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!(
-        "error: {message}\n\nUsage: imdspec probe [OPTIONS]\n\nFor more information, try '--help'."
-    );
-    ExitCode::from(EXIT_USAGE)
+    crate::usage::error(USAGE, message)
 }
 
 /// The endpoints to probe, or a usage error.

@@ -252,11 +252,10 @@ pub struct RunArgs {
     options: OptionFlags,
 }
 
+const USAGE: &str = "imdspec run [OPTIONS]";
+
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!(
-        "error: {message}\n\nUsage: imdspec run [OPTIONS]\n\nFor more information, try '--help'."
-    );
-    ExitCode::from(2)
+    crate::usage::error(USAGE, message)
 }
 
 fn catalogue_error(e: &CatalogueError) -> ExitCode {
@@ -375,13 +374,8 @@ pub fn main(args: RunArgs) -> ExitCode {
     if !catalogue.cases.iter().any(|c| base.selects(&c.id)) {
         return usage_error("no case matches the --case/--skip selection (see --list)");
     }
-    if let Some(path) = &args.output
-        && let Err(e) = imds_conformance::report::check_writable(path)
-    {
-        return usage_error(format!(
-            "--output {}: cannot write there: {e}",
-            path.display()
-        ));
+    if let Err(code) = crate::usage::check_output(USAGE, args.output.as_deref()) {
+        return code;
     }
     if args.list {
         let selected = catalogue.cases.iter().filter(|c| base.selects(&c.id));

@@ -76,11 +76,10 @@ fn parse_fault(spec: &str) -> Result<Fault, String> {
 }
 
 /// A bad flag value or file: exit 2 with the message and a usage line, like clap does.
+const USAGE: &str = "imdspec serve [OPTIONS]";
+
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!(
-        "error: {message}\n\nUsage: imdspec serve [OPTIONS]\n\nFor more information, try '--help'."
-    );
-    ExitCode::from(2)
+    crate::usage::error(USAGE, message)
 }
 
 /// Runs `imdspec serve`.
