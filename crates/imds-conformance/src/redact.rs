@@ -32,19 +32,8 @@ static SECRET_VALUE: LazyLock<Regex> = LazyLock::new(|| {
     regex(r"\bAQAE[A-Za-z0-9_=+/-]{16,}|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|[A-Za-z0-9+/]{40,}={0,2}")
 });
 
-/// Header names whose values are secrets (request or response).
-pub const SECRET_HEADERS: [&str; 5] = [
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "x-amz-security-token",
-    "x-aws-ec2-metadata-token",
-];
-
-/// True when a header of this name carries a secret.
-pub fn is_secret_header(name: &str) -> bool {
-    SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
-}
+/// Request headers whose values are secrets (the model's one list).
+pub use imds_model::{SECRET_HEADERS, is_secret_header};
 
 /// True when `run` (base64-ish characters only) looks like key material rather than a word:
 /// it mixes upper case, lower case and digits.

@@ -104,6 +104,21 @@ fn token_path(path: &PathRef<'_>) -> Option<TokenPath> {
     }
 }
 
+/// Request headers whose values are secrets: the IMDSv2 token and the usual credentials.
+/// Every journal and report redacts these (the server's journal, the runner's exchanges).
+pub const SECRET_HEADERS: [&str; 5] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-amz-security-token",
+    "x-aws-ec2-metadata-token",
+];
+
+/// True when a header of this name (any letter case) carries a secret.
+pub fn is_secret_header(name: &str) -> bool {
+    SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

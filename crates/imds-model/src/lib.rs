@@ -44,7 +44,7 @@ pub mod version;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use instance::{Instance, InstanceError, InstanceFormat};
-pub use kind::{RequestKind, classify};
+pub use kind::{RequestKind, SECRET_HEADERS, classify, is_secret_header};
 pub use load::LoadError;
 pub use options::{
     HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState, PartialOptions, Toggle,

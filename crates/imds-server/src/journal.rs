@@ -100,21 +100,12 @@ pub(crate) fn token_key(token: &[u8]) -> u128 {
     u128::from_be_bytes(b)
 }
 
-/// Header names whose values are secrets.
-const SECRET_HEADERS: [&str; 5] = [
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "x-amz-security-token",
-    "x-aws-ec2-metadata-token",
-];
-
 /// A header value as journaled: secrets replaced, non-UTF-8 bytes escaped.
 pub(crate) fn redact(name: &str, value: &[u8]) -> String {
     if name == "x-aws-ec2-metadata-token" {
         return format!("<redacted {}>", token_fingerprint(value));
     }
-    if SECRET_HEADERS.contains(&name) {
+    if imds_model::is_secret_header(name) {
         return "<redacted>".to_owned();
     }
     String::from_utf8_lossy(value).into_owned()
