@@ -37,6 +37,8 @@ pub mod load;
 pub mod options;
 pub mod pages;
 pub mod parse;
+/// Changes to an instance and its options over time, applied by a pure engine.
+pub mod scenario;
 mod service;
 pub mod token;
 mod tree;
@@ -49,6 +51,7 @@ pub use load::LoadError;
 pub use options::{
     HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState, PartialOptions, Toggle,
 };
+pub use scenario::{Fired, Scenario, ScenarioState};
 pub use service::{FORWARDED_FOR, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER};
 pub use token::{TokenAuthority, TokenCheck, TokenKey};
 pub use version::Version;
