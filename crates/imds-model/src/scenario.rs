@@ -27,7 +27,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::clock::Timestamp;
-use crate::instance::{Credentials, Instance, MaintenanceEvent, SpotAction, valid_tag_key};
+use crate::instance::{
+    Credentials, Instance, MaintenanceEvent, SpotAction, valid_event_time, valid_tag_key,
+};
 use crate::load::{self, Format, LoadError, Seg, Source};
 use crate::options::{HopLimit, HttpTokens, MetadataOptions, Toggle};
 
@@ -140,8 +142,9 @@ impl OptionsChange {
     }
 }
 
-/// A new scheduled maintenance event (SPEC.md §3.11). Times are EC2's `21 Jan 2026 09:00:43
-/// GMT` form when fixed, or `+DURATION` from the moment the entry fires.
+/// A new scheduled maintenance event (SPEC.md §3.11). Times are fixed (EC2's `21 Jan 2026
+/// 09:00:43 GMT` form, or a UTC `…Z` time converted to it) or `+DURATION` from the moment the
+/// entry fires.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewEvent {
     /// `Code`, e.g. `system-reboot`.
@@ -156,12 +159,14 @@ pub struct NewEvent {
     pub not_before: EventTime,
     /// `NotAfter`, if any.
     pub not_after: Option<EventTime>,
+    /// `NotBeforeDeadline`, if any.
+    pub not_before_deadline: Option<EventTime>,
 }
 
 /// A maintenance event time.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventTime {
-    /// Written as given.
+    /// A fixed time, already in EC2's form.
     Fixed(String),
     /// This long after the entry fires.
     Plus(Duration),
@@ -321,6 +326,7 @@ fn apply(
                 event_id: event_id.clone(),
                 not_before: e.not_before.resolve(now),
                 not_after: e.not_after.as_ref().map(|t| t.resolve(now)),
+                not_before_deadline: e.not_before_deadline.as_ref().map(|t| t.resolve(now)),
                 state: e.state.clone(),
             };
             if finished_state(&e.state) {
@@ -527,6 +533,8 @@ struct RawEvent {
     not_before: String,
     #[serde(default)]
     not_after: Option<String>,
+    #[serde(default)]
+    not_before_deadline: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -653,11 +661,9 @@ fn entry(src: &Source<'_>, n: usize, e: RawEntry) -> Result<Entry, LoadError> {
                 Some(rel) => parse_duration(rel)
                     .map(EventTime::Plus)
                     .map_err(|m| at(&["maintenance-event", field], m)),
-                None if s.trim().is_empty() => Err(at(
-                    &["maintenance-event", field],
-                    "must not be empty".into(),
-                )),
-                None => Ok(EventTime::Fixed(s.to_owned())),
+                None => fixed_event_time(s)
+                    .map(EventTime::Fixed)
+                    .map_err(|m| at(&["maintenance-event", field], m)),
             }
         };
         let not_before = time(&ev.not_before, "not-before")?;
@@ -665,6 +671,11 @@ fn entry(src: &Source<'_>, n: usize, e: RawEntry) -> Result<Entry, LoadError> {
             .not_after
             .as_deref()
             .map(|s| time(s, "not-after"))
+            .transpose()?;
+        let not_before_deadline = ev
+            .not_before_deadline
+            .as_deref()
+            .map(|s| time(s, "not-before-deadline"))
             .transpose()?;
         actions.push((
             "maintenance-event",
@@ -675,6 +686,7 @@ fn entry(src: &Source<'_>, n: usize, e: RawEntry) -> Result<Entry, LoadError> {
                 id: ev.id,
                 not_before,
                 not_after,
+                not_before_deadline,
             }),
         ));
     }
@@ -740,6 +752,20 @@ fn entry(src: &Source<'_>, n: usize, e: RawEntry) -> Result<Entry, LoadError> {
 fn later<'k>(src: &Source<'_>, n: usize, a: &'k str, b: &'k str) -> &'k str {
     let pos = |k: &str| src.locate(&[Seg::key("entry"), Seg::Index(n), Seg::key(k)]);
     if pos(a) > pos(b) { a } else { b }
+}
+
+/// An event time as written: EC2's form as is, or a UTC `…Z` time turned into EC2's form.
+fn fixed_event_time(s: &str) -> Result<String, String> {
+    if let Some(t) = Timestamp::parse_iso8601(s) {
+        return Ok(event_date(t));
+    }
+    if valid_event_time(s) {
+        return Ok(s.to_owned());
+    }
+    Err(format!(
+        "`{s}` is not `+DURATION`, a UTC time like `2026-01-15T10:00:00Z`, or EC2's form \
+         like `1 Jan 2021 02:00:00 GMT`"
+    ))
 }
 
 fn check_state(s: &str) -> Result<(), String> {

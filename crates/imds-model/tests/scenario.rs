@@ -139,7 +139,7 @@ fn maintenance_event_is_scheduled_then_completed() {
         r#"
 [[entry]]
 after = "5s"
-maintenance-event = { code = "system-reboot", description = "reboot", id = "instance-event-0123456789abcdef0", not-before = "+1h", not-after = "+3h" }
+maintenance-event = { code = "system-reboot", description = "reboot", id = "instance-event-0123456789abcdef0", not-before = "+1h", not-after = "+3h", not-before-deadline = "2026-01-20T00:00:00Z" }
 
 [[entry]]
 after = "10s"
@@ -157,6 +157,8 @@ maintenance-event-state = { id = "instance-event-0123456789abcdef0", state = "co
     // 09:40:05 + 1h, in EC2's date form.
     assert_eq!(v[0]["NotBefore"], "15 Jan 2026 10:40:05 GMT");
     assert_eq!(v[0]["NotAfter"], "15 Jan 2026 12:40:05 GMT");
+    assert_eq!(v[0]["NotBeforeDeadline"], "20 Jan 2026 00:00:00 GMT");
+    assert!(f.imds.instance().validate().is_ok());
 
     f.clock.advance(Duration::from_secs(5));
     assert_eq!(step(&f, &mut state, 0).len(), 1);
@@ -316,6 +318,13 @@ fn bad_files_name_the_entry_and_field() {
         "[[entry]]\nafter = \"1s\"\nasg-lifecycle = \"Inservice\"\n",
     );
     assert!(e.message.contains("did you mean `InService`?"), "{e}");
+
+    let e = err(
+        "s.toml",
+        "[[entry]]\nafter = \"1s\"\nmaintenance-event = { code = \"system-reboot\", not-before = \"tomorrow\" }\n",
+    );
+    assert_eq!(e.field, "entry[1].maintenance-event.not-before", "{e}");
+    assert_eq!(e.line, 3, "{e}");
 
     let e = err(
         "s.toml",
