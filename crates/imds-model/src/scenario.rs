@@ -210,6 +210,8 @@ pub enum Action {
     /// Changes metadata options.
     Options(OptionsChange),
     /// Issues new IAM role credentials (new keys, `LastUpdated` now, expiry six hours on).
+    /// Those times are then fixed: they no longer follow the clock's hourly rotation, so a
+    /// run longer than six hours after the rotation serves expired credentials.
     RotateCredentials,
     /// Replaces the instance's tags.
     Tags(BTreeMap<String, String>),

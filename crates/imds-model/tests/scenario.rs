@@ -334,6 +334,25 @@ fn bad_files_name_the_entry_and_field() {
 }
 
 #[test]
+fn unreadable_file_is_a_load_error() {
+    let e = Scenario::load(Path::new("/nonexistent/imdspec-scenario.toml")).unwrap_err();
+    assert_eq!(e.field, imds_model::load::WHOLE_FILE, "{e}");
+    assert!(e.message.contains("cannot read"), "{e}");
+}
+
+#[test]
+fn same_moment_entries_apply_in_file_order() {
+    let s = toml(
+        "[[entry]]\nafter = \"2s\"\nuser-data = \"first\"\n\n[[entry]]\nafter = \"1s\"\nuser-data = \"second\"\n",
+    );
+    let (mut i, mut o) = (Instance::default(), MetadataOptions::default());
+    let mut state = ScenarioState::new(s, START);
+    let fired = state.apply_due(START.plus(Duration::from_secs(5)), 0, &mut i, &mut o);
+    assert_eq!(fired.iter().map(|f| f.index).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(i.user_data.as_deref(), Some("second"));
+}
+
+#[test]
 fn durations_accept_the_documented_forms() {
     assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
     assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
