@@ -253,6 +253,10 @@ pub struct MaintenanceEvent {
     /// none), so it may be absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_after: Option<String>,
+    /// `NotBeforeDeadline`: the latest the event can be rescheduled to; served only when
+    /// given (AEMM serves it with every event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before_deadline: Option<String>,
     /// `State`: `active`, `completed` or `canceled`.
     pub state: String,
 }
@@ -340,6 +344,7 @@ impl Default for Instance {
                     event_id: "instance-event-0d59937288b749b32".into(),
                     not_before: "14 Jan 2026 03:00:00 GMT".into(),
                     not_after: Some("14 Jan 2026 05:00:00 GMT".into()),
+                    not_before_deadline: None,
                     state: "completed".into(),
                 }],
             },
@@ -688,6 +693,7 @@ impl Instance {
                 for (field, value) in [
                     ("not-before", Some(&e.not_before)),
                     ("not-after", e.not_after.as_ref()),
+                    ("not-before-deadline", e.not_before_deadline.as_ref()),
                 ] {
                     if let Some(t) = value
                         && !valid_event_time(t)
@@ -750,7 +756,7 @@ fn valid_prefix(prefix: &str, v6: bool) -> bool {
 }
 
 /// EC2's event time (SPEC.md §3.11): `D Mon YYYY HH:MM:SS GMT`, day 1–31 without a leading zero.
-fn valid_event_time(t: &str) -> bool {
+pub(crate) fn valid_event_time(t: &str) -> bool {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];

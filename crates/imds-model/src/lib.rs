@@ -2,11 +2,11 @@
 //!
 //! # Guarantees
 //! This crate does no I/O: no sockets, no files read behind your back (only
-//! [`Instance::from_file`] when you call it), no async runtime, no global random number
-//! generator, and it never reads the system clock on its own. Time comes in through the
-//! [`Clock`] trait ([`SystemClock`] for servers, [`ManualClock`] for tests); token keys come in
-//! through [`TokenKey`]. Given the same key, clock readings and requests, [`Imds::handle`]
-//! gives the same responses.
+//! [`Instance::from_file`] and [`Scenario::load`] when you call them), no async runtime, no
+//! global random number generator, and it never reads the system clock on its own. Time comes
+//! in through the [`Clock`] trait ([`SystemClock`] for servers, [`ManualClock`] for tests);
+//! token keys come in through [`TokenKey`]. Given the same key, clock readings and requests,
+//! [`Imds::handle`] gives the same responses.
 //!
 //! # Where the rules come from
 //! Every behaviour follows the project's spec, `conformance/SPEC.md`. Where the spec marks a
@@ -37,6 +37,8 @@ pub mod load;
 pub mod options;
 pub mod pages;
 pub mod parse;
+/// Changes to an instance and its options over time, applied by a pure engine.
+pub mod scenario;
 mod service;
 pub mod token;
 mod tree;
@@ -49,6 +51,7 @@ pub use load::LoadError;
 pub use options::{
     HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState, PartialOptions, Toggle,
 };
+pub use scenario::{Fired, Scenario, ScenarioState};
 pub use service::{FORWARDED_FOR, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER};
 pub use token::{TokenAuthority, TokenCheck, TokenKey};
 pub use version::Version;

@@ -608,7 +608,7 @@ fn ec2_json(fields: &[(&str, Value)]) -> String {
 }
 
 /// `events/maintenance/*` in EC2's layout (SPEC.md §3.11): `[ {` … `}, {` … `} ]`, keys at
-/// two spaces as `"Key" : "value"`, in EC2's order, `NotAfter` only when the event has one;
+/// two spaces as `"Key" : "value"`, in EC2's order, `NotAfter` and `NotBeforeDeadline` only when the event has them;
 /// `[]` when there are no events.
 fn events_json(list: &[MaintenanceEvent]) -> String {
     if list.is_empty() {
@@ -625,6 +625,9 @@ fn events_json(list: &[MaintenanceEvent]) -> String {
             ];
             if let Some(after) = &e.not_after {
                 fields.push(("NotAfter", json!(after)));
+            }
+            if let Some(deadline) = &e.not_before_deadline {
+                fields.push(("NotBeforeDeadline", json!(deadline)));
             }
             fields.push(("State", json!(e.state)));
             ec2_json(&fields)
@@ -661,6 +664,7 @@ mod tests {
             event_id: "instance-event-07a1c1c08b77d4bf1".into(),
             not_before: "1 Jan 2021 02:00:00 GMT".into(),
             not_after: None,
+            not_before_deadline: None,
             state: "active".into(),
         };
         let one = events_json(std::slice::from_ref(&stop));
@@ -673,12 +677,19 @@ mod tests {
             not_after: Some("1 Jan 2021 04:00:00 GMT".into()),
             ..stop.clone()
         };
-        let two = events_json(&[stop, reboot]);
+        let two = events_json(&[stop.clone(), reboot]);
         assert!(two.starts_with("[ {\n") && two.ends_with("\n} ]"), "{two}");
         assert!(two.contains("\n}, {\n"), "{two}");
         assert!(two.contains("\"EventId\" : \"instance-event-07a1c1c08b77d4bf1\",\n  \"NotAfter\" : \"1 Jan 2021 04:00:00 GMT\",\n  \"State\""), "{two}");
         let v: Value = serde_json::from_str(&two).unwrap();
         assert_eq!(v[1]["NotAfter"], "1 Jan 2021 04:00:00 GMT");
+        assert!(v[0].get("NotAfter").is_none());
+        let late = MaintenanceEvent {
+            not_before_deadline: Some("3 Jan 2021 02:00:00 GMT".into()),
+            ..stop
+        };
+        let v: Value = serde_json::from_str(&events_json(&[late])).unwrap();
+        assert_eq!(v[0]["NotBeforeDeadline"], "3 Jan 2021 02:00:00 GMT");
         assert!(v[0].get("NotAfter").is_none());
     }
 

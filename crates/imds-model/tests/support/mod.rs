@@ -369,6 +369,7 @@ pub fn instances() -> impl Strategy<Value = Instance> {
                     event_id: "instance-event-0123456789abcdef0".into(),
                     not_before: "21 Jan 2026 09:00:43 GMT".into(),
                     not_after: Some("21 Jan 2026 11:00:43 GMT".into()),
+                    not_before_deadline: None,
                     state: "active".into(),
                 });
             }

@@ -1,0 +1,825 @@
+//! Scenarios: changes to an instance and its options over time (a spot notice after 10 s,
+//! `HttpTokens=required` after the 5th request, …), applied by a pure engine.
+//!
+//! A file (TOML or JSON, same keys) holds a list of `entry` tables. Each has exactly one
+//! trigger — `after = "1h30m"` (since the start), `at = "2026-01-15T10:00:00Z"` or
+//! `after-requests = N` (once N requests were seen) — and exactly one action:
+//!
+//! ```toml
+//! [[entry]]
+//! after = "10s"
+//! spot-interruption = { action = "terminate", time = "+120s" }
+//!
+//! [[entry]]
+//! after-requests = 5
+//! options = { HttpTokens = "required" }
+//! ```
+//!
+//! The engine never reads a clock: [`ScenarioState::apply_due`] is given the time and the
+//! request count, and applies every entry that is due and has not fired yet, in file order.
+//! Times inside actions written `+DURATION` count from the moment the entry fires.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::clock::Timestamp;
+use crate::instance::{
+    Credentials, Instance, MaintenanceEvent, SpotAction, valid_event_time, valid_tag_key,
+};
+use crate::load::{self, Format, LoadError, Seg, Source};
+use crate::options::{HopLimit, HttpTokens, MetadataOptions, Toggle};
+
+/// A parsed scenario: its entries in file order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    /// The entries, in file order (the order they are applied in when due together).
+    pub entries: Vec<Entry>,
+}
+
+/// One scheduled change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// When it fires.
+    pub trigger: Trigger,
+    /// What it does.
+    pub action: Action,
+}
+
+/// When an entry fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// This long after the scenario starts.
+    After(Duration),
+    /// At this instant.
+    At(Timestamp),
+    /// Once this many requests were seen (the Nth request).
+    AfterRequests(u64),
+}
+
+/// A time inside an action: fixed, or relative to the moment the entry fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    /// A fixed instant (`2026-01-15T10:00:00Z`).
+    At(Timestamp),
+    /// This long after the entry fires (`+120s`).
+    Plus(Duration),
+}
+
+impl When {
+    fn resolve(self, fired: Timestamp) -> Timestamp {
+        match self {
+            When::At(t) => t,
+            When::Plus(d) => fired.plus(d),
+        }
+    }
+}
+
+/// The kind of a spot interruption (SPEC.md §3.11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpotKind {
+    /// The instance will be terminated (also sets `spot/termination-time`).
+    Terminate,
+    /// The instance will be stopped.
+    Stop,
+    /// The instance will be hibernated.
+    Hibernate,
+}
+
+impl SpotKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SpotKind::Terminate => "terminate",
+            SpotKind::Stop => "stop",
+            SpotKind::Hibernate => "hibernate",
+        }
+    }
+}
+
+/// Option changes, in describe-instances' field names (SPEC.md §1.2); `None` leaves a field
+/// as it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct OptionsChange {
+    /// `HttpTokens`.
+    #[serde(default)]
+    pub http_tokens: Option<HttpTokens>,
+    /// `HttpPutResponseHopLimit`.
+    #[serde(default)]
+    pub http_put_response_hop_limit: Option<HopLimit>,
+    /// `HttpEndpoint`.
+    #[serde(default)]
+    pub http_endpoint: Option<Toggle>,
+    /// `HttpProtocolIpv6`.
+    #[serde(default, rename = "HttpProtocolIpv6")]
+    pub http_protocol_ipv6: Option<Toggle>,
+    /// `InstanceMetadataTags`.
+    #[serde(default)]
+    pub instance_metadata_tags: Option<Toggle>,
+}
+
+impl OptionsChange {
+    fn apply(&self, o: &mut MetadataOptions) {
+        if let Some(v) = self.http_tokens {
+            o.http_tokens = v;
+        }
+        if let Some(v) = self.http_put_response_hop_limit {
+            o.http_put_response_hop_limit = v;
+        }
+        if let Some(v) = self.http_endpoint {
+            o.http_endpoint = v;
+        }
+        if let Some(v) = self.http_protocol_ipv6 {
+            o.http_protocol_ipv6 = v;
+        }
+        if let Some(v) = self.instance_metadata_tags {
+            o.instance_metadata_tags = v;
+        }
+    }
+}
+
+/// A new scheduled maintenance event (SPEC.md §3.11). Times are fixed (EC2's `21 Jan 2026
+/// 09:00:43 GMT` form, or a UTC `…Z` time converted to it) or `+DURATION` from the moment the
+/// entry fires.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEvent {
+    /// `Code`, e.g. `system-reboot`.
+    pub code: String,
+    /// `State` (normally `active`).
+    pub state: String,
+    /// `Description`.
+    pub description: String,
+    /// `EventId`; derived from the entry's position when not given.
+    pub id: Option<String>,
+    /// `NotBefore`.
+    pub not_before: EventTime,
+    /// `NotAfter`, if any.
+    pub not_after: Option<EventTime>,
+    /// `NotBeforeDeadline`, if any.
+    pub not_before_deadline: Option<EventTime>,
+}
+
+/// A maintenance event time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventTime {
+    /// A fixed time, already in EC2's form.
+    Fixed(String),
+    /// This long after the entry fires.
+    Plus(Duration),
+}
+
+impl EventTime {
+    fn resolve(&self, fired: Timestamp) -> String {
+        match self {
+            EventTime::Fixed(s) => s.clone(),
+            EventTime::Plus(d) => event_date(fired.plus(*d)),
+        }
+    }
+}
+
+/// What an entry does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Sets `spot/instance-action` (and `spot/termination-time` for terminate).
+    SpotInterruption {
+        /// What will happen.
+        action: SpotKind,
+        /// When it will happen.
+        time: When,
+    },
+    /// Sets `events/recommendations/rebalance`.
+    RebalanceRecommendation {
+        /// `noticeTime`; the firing moment when absent.
+        notice_time: Option<When>,
+    },
+    /// Adds a scheduled maintenance event.
+    MaintenanceEvent(NewEvent),
+    /// Changes an event's state; `completed` or `canceled` moves it to the history.
+    MaintenanceEventState {
+        /// `EventId` of the event.
+        id: String,
+        /// The new `State`.
+        state: String,
+    },
+    /// Sets `autoscaling/target-lifecycle-state`.
+    AsgLifecycle(String),
+    /// Changes metadata options.
+    Options(OptionsChange),
+    /// Issues new IAM role credentials (new keys, `LastUpdated` now, expiry six hours on).
+    /// Those times are then fixed: they no longer follow the clock's hourly rotation, so a
+    /// run longer than six hours after the rotation serves expired credentials.
+    RotateCredentials,
+    /// Replaces the instance's tags.
+    Tags(BTreeMap<String, String>),
+    /// Replaces the user data (as text).
+    UserData(String),
+}
+
+/// One entry applied by [`ScenarioState::apply_due`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fired {
+    /// The entry's 0-based position in the scenario.
+    pub index: usize,
+    /// The moment it was applied.
+    pub at: Timestamp,
+    /// What changed, in words (for logs).
+    pub summary: String,
+}
+
+/// A scenario being played: which entries have fired, counted from `start`.
+#[derive(Clone, Debug)]
+pub struct ScenarioState {
+    scenario: Scenario,
+    start: Timestamp,
+    fired: Vec<bool>,
+}
+
+impl ScenarioState {
+    /// A scenario starting at `start`; nothing has fired yet.
+    pub fn new(scenario: Scenario, start: Timestamp) -> Self {
+        let fired = vec![false; scenario.entries.len()];
+        ScenarioState {
+            scenario,
+            start,
+            fired,
+        }
+    }
+
+    /// The scenario being played.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// True once every entry has fired.
+    pub fn finished(&self) -> bool {
+        self.fired.iter().all(|f| *f)
+    }
+
+    /// Applies, in file order, every entry that is due at `now` with `requests_seen`
+    /// requests seen and has not fired yet. Calling it again with the same inputs does
+    /// nothing.
+    pub fn apply_due(
+        &mut self,
+        now: Timestamp,
+        requests_seen: u64,
+        instance: &mut Instance,
+        options: &mut MetadataOptions,
+    ) -> Vec<Fired> {
+        let mut out = Vec::new();
+        for (index, entry) in self.scenario.entries.iter().enumerate() {
+            if self.fired[index] {
+                continue;
+            }
+            let due = match entry.trigger {
+                Trigger::After(d) => self.start.plus(d) <= now,
+                Trigger::At(t) => t <= now,
+                Trigger::AfterRequests(n) => requests_seen >= n,
+            };
+            if !due {
+                continue;
+            }
+            self.fired[index] = true;
+            let summary = apply(index, &entry.action, now, instance, options);
+            out.push(Fired {
+                index,
+                at: now,
+                summary,
+            });
+        }
+        out
+    }
+}
+
+fn apply(
+    index: usize,
+    action: &Action,
+    now: Timestamp,
+    i: &mut Instance,
+    o: &mut MetadataOptions,
+) -> String {
+    match action {
+        Action::SpotInterruption { action, time } => {
+            let t = time.resolve(now).to_iso8601();
+            i.spot_instance_action = Some(SpotAction {
+                action: action.as_str().to_owned(),
+                time: t.clone(),
+            });
+            if *action == SpotKind::Terminate {
+                i.spot_termination_time = Some(t.clone());
+            }
+            format!("spot interruption: {} at {t}", action.as_str())
+        }
+        Action::RebalanceRecommendation { notice_time } => {
+            let t = notice_time.map_or(now, |w| w.resolve(now)).to_iso8601();
+            i.rebalance_notice_time = Some(t.clone());
+            format!("rebalance recommendation at {t}")
+        }
+        Action::MaintenanceEvent(e) => {
+            let event_id =
+                e.id.clone()
+                    .unwrap_or_else(|| format!("instance-event-{}", hex_id(index, now, 17)));
+            let event = MaintenanceEvent {
+                code: e.code.clone(),
+                description: e.description.clone(),
+                event_id: event_id.clone(),
+                not_before: e.not_before.resolve(now),
+                not_after: e.not_after.as_ref().map(|t| t.resolve(now)),
+                not_before_deadline: e.not_before_deadline.as_ref().map(|t| t.resolve(now)),
+                state: e.state.clone(),
+            };
+            if finished_state(&e.state) {
+                i.maintenance_events.history.push(event);
+            } else {
+                i.maintenance_events.scheduled.push(event);
+            }
+            format!("maintenance event {event_id} ({}) {}", e.code, e.state)
+        }
+        Action::MaintenanceEventState { id, state } => {
+            let events = &mut i.maintenance_events;
+            let Some(pos) = events.scheduled.iter().position(|e| &e.event_id == id) else {
+                if let Some(e) = events.history.iter_mut().find(|e| &e.event_id == id) {
+                    e.state = state.clone();
+                    return format!("maintenance event {id} (in history) is now {state}");
+                }
+                return format!("maintenance event {id}: no such event; nothing changed");
+            };
+            if finished_state(state) {
+                let mut e = events.scheduled.remove(pos);
+                e.state = state.clone();
+                events.history.push(e);
+                format!("maintenance event {id} is now {state} (moved to history)")
+            } else {
+                events.scheduled[pos].state = state.clone();
+                format!("maintenance event {id} is now {state}")
+            }
+        }
+        Action::AsgLifecycle(s) => {
+            i.autoscaling_target_lifecycle_state = Some(s.clone());
+            format!("auto scaling target lifecycle state {s}")
+        }
+        Action::Options(change) => {
+            change.apply(o);
+            "metadata options changed".to_owned()
+        }
+        Action::RotateCredentials => match &mut i.iam {
+            Some(role) => {
+                role.credentials = Credentials {
+                    access_key_id: format!("ASIA{}", hex_id(index, now, 16).to_uppercase()),
+                    secret_access_key: hex_id(index + 1000, now, 40),
+                    token: format!("IQoJb3JpZ2luX2Vj{}", hex_id(index + 2000, now, 64)),
+                    last_updated: Some(now.to_iso8601()),
+                    // SPEC.md §3.9: role credentials are issued for six hours.
+                    expiration: Some(now.plus(Duration::from_secs(6 * 3600)).to_iso8601()),
+                };
+                format!("credentials of {} rotated", role.role_name)
+            }
+            None => "rotate credentials: the instance has no IAM role; nothing changed".into(),
+        },
+        Action::Tags(tags) => {
+            i.tags = tags.clone();
+            format!("tags replaced ({} tags)", tags.len())
+        }
+        Action::UserData(text) => {
+            i.user_data = Some(text.clone());
+            i.user_data_base64 = None;
+            "user data replaced".to_owned()
+        }
+    }
+}
+
+fn finished_state(s: &str) -> bool {
+    matches!(s, "completed" | "canceled")
+}
+
+/// Deterministic hex, different per entry and firing moment (new keys must differ from the
+/// old ones, and the model has no random source).
+fn hex_id(index: usize, now: Timestamp, len: usize) -> String {
+    let mut out = String::new();
+    let mut round = 0u32;
+    while out.len() < len {
+        let digest = Sha256::new()
+            .chain_update(b"imdspec-scenario")
+            .chain_update((index as u64).to_be_bytes())
+            .chain_update(now.as_millis().to_be_bytes())
+            .chain_update(round.to_be_bytes())
+            .finalize();
+        out.extend(digest.iter().map(|b| format!("{b:02x}")));
+        round += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+/// EC2's event date form: `21 Jan 2026 09:00:43 GMT` (day not zero-padded, SPEC.md §3.11).
+pub fn event_date(t: Timestamp) -> String {
+    // The HTTP date is `Wed, 21 Jan 2026 09:00:43 GMT`; drop the weekday and the day's zero.
+    let http = t.to_http_date();
+    let rest = http.split_once(", ").map_or(http.as_str(), |(_, r)| r);
+    rest.strip_prefix('0').unwrap_or(rest).to_owned()
+}
+
+/// Parses a duration: one or more `<number><unit>` parts, units `h`, `m`, `s`, `ms`
+/// (`10s`, `2m`, `1h30m`, `500ms`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("`{s}` is not a duration (write e.g. `10s`, `2m`, `1h30m`, `500ms`)");
+    if s.is_empty() {
+        return Err(bad());
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let (unit, len) = if rest.starts_with("ms") {
+            (Duration::from_millis(1), 2)
+        } else if rest.starts_with('h') {
+            (Duration::from_secs(3600), 1)
+        } else if rest.starts_with('m') {
+            (Duration::from_secs(60), 1)
+        } else if rest.starts_with('s') {
+            (Duration::from_secs(1), 1)
+        } else {
+            return Err(bad());
+        };
+        rest = &rest[len..];
+        let part = unit.checked_mul(u32::try_from(n).map_err(|_| bad())?);
+        total = part.and_then(|p| total.checked_add(p)).ok_or_else(bad)?;
+    }
+    Ok(total)
+}
+
+fn parse_when(s: &str) -> Result<When, String> {
+    if let Some(rel) = s.strip_prefix('+') {
+        return parse_duration(rel).map(When::Plus);
+    }
+    Timestamp::parse_iso8601(s).map(When::At).ok_or_else(|| {
+        format!("`{s}` is neither `+DURATION` nor a UTC time like `2026-01-15T10:00:00Z`")
+    })
+}
+
+// ------------------------------------------------------------------------- file format
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    entry: Vec<RawEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawEntry {
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    at: Option<String>,
+    #[serde(default)]
+    after_requests: Option<u64>,
+    #[serde(default)]
+    spot_interruption: Option<RawSpot>,
+    #[serde(default)]
+    rebalance_recommendation: Option<RawRebalance>,
+    #[serde(default)]
+    maintenance_event: Option<RawEvent>,
+    #[serde(default)]
+    maintenance_event_state: Option<RawEventState>,
+    #[serde(default)]
+    asg_lifecycle: Option<String>,
+    #[serde(default)]
+    options: Option<OptionsChange>,
+    #[serde(default)]
+    rotate_credentials: Option<Empty>,
+    #[serde(default)]
+    tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    user_data: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawSpot {
+    action: SpotKind,
+    #[serde(default)]
+    time: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawRebalance {
+    #[serde(default)]
+    notice_time: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawEvent {
+    code: String,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    not_before: String,
+    #[serde(default)]
+    not_after: Option<String>,
+    #[serde(default)]
+    not_before_deadline: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawEventState {
+    id: String,
+    state: String,
+}
+
+const TRIGGERS: [&str; 3] = ["after", "at", "after-requests"];
+const EVENT_STATES: [&str; 3] = ["active", "completed", "canceled"];
+/// Spot notices give two minutes' warning (SPEC.md §3.11).
+const SPOT_NOTICE: Duration = Duration::from_secs(120);
+
+impl Scenario {
+    /// Reads a scenario file; the format follows the extension (`.json`, else TOML).
+    pub fn load(path: &Path) -> Result<Self, LoadError> {
+        Self::parse_file(path, &load::read(path)?)
+    }
+
+    /// Parses scenario text; JSON when `file` ends in `.json`, else TOML. `file` is used in
+    /// errors and to pick the format.
+    pub fn parse_file(file: &Path, text: &str) -> Result<Self, LoadError> {
+        let json = file
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        Self::parse(file, text, if json { Format::Json } else { Format::Toml })
+    }
+
+    /// Parses scenario text in the given format; `file` is only used in errors.
+    pub fn parse(file: &Path, text: &str, format: Format) -> Result<Self, LoadError> {
+        let src = Source { file, text, format };
+        let raw: RawFile = src.parse()?;
+        let entries = raw
+            .entry
+            .into_iter()
+            .enumerate()
+            .map(|(n, e)| entry(&src, n, e))
+            .collect::<Result<_, _>>()?;
+        Ok(Scenario { entries })
+    }
+}
+
+fn entry(src: &Source<'_>, n: usize, e: RawEntry) -> Result<Entry, LoadError> {
+    let at = |field: &[&str], message: String| {
+        let mut path = vec![Seg::key("entry"), Seg::Index(n)];
+        path.extend(field.iter().map(|f| Seg::key(*f)));
+        src.at_field(&path, message)
+    };
+
+    let mut triggers = Vec::new();
+    if let Some(s) = &e.after {
+        let d = parse_duration(s).map_err(|m| at(&["after"], m))?;
+        triggers.push(("after", Trigger::After(d)));
+    }
+    if let Some(s) = &e.at {
+        let t = Timestamp::parse_iso8601(s).ok_or_else(|| {
+            at(
+                &["at"],
+                format!("`{s}` is not a UTC time like `2026-01-15T10:00:00Z`"),
+            )
+        })?;
+        triggers.push(("at", Trigger::At(t)));
+    }
+    if let Some(n) = e.after_requests {
+        if n == 0 {
+            return Err(at(
+                &["after-requests"],
+                "must be at least 1 (the Nth request)".into(),
+            ));
+        }
+        triggers.push(("after-requests", Trigger::AfterRequests(n)));
+    }
+    let trigger = match triggers.as_slice() {
+        [(_, t)] => *t,
+        [] => {
+            return Err(at(
+                &[],
+                format!(
+                    "no trigger: give one of {}",
+                    TRIGGERS.map(|t| format!("`{t}`")).join(", ")
+                ),
+            ));
+        }
+        [(first, _), (second, _), ..] => {
+            return Err(at(
+                &[later(src, n, first, second)],
+                format!("two triggers (`{first}` and `{second}`): an entry has exactly one"),
+            ));
+        }
+    };
+
+    let mut actions: Vec<(&str, Action)> = Vec::new();
+    if let Some(s) = e.spot_interruption {
+        let time = match &s.time {
+            Some(t) => parse_when(t).map_err(|m| at(&["spot-interruption", "time"], m))?,
+            None => When::Plus(SPOT_NOTICE),
+        };
+        actions.push((
+            "spot-interruption",
+            Action::SpotInterruption {
+                action: s.action,
+                time,
+            },
+        ));
+    }
+    if let Some(r) = e.rebalance_recommendation {
+        let notice_time = r
+            .notice_time
+            .as_deref()
+            .map(parse_when)
+            .transpose()
+            .map_err(|m| at(&["rebalance-recommendation", "notice-time"], m))?;
+        actions.push((
+            "rebalance-recommendation",
+            Action::RebalanceRecommendation { notice_time },
+        ));
+    }
+    if let Some(ev) = e.maintenance_event {
+        let state = ev.state.unwrap_or_else(|| "active".into());
+        check_state(&state).map_err(|m| at(&["maintenance-event", "state"], m))?;
+        let time = |s: &str, field: &str| -> Result<EventTime, LoadError> {
+            match s.strip_prefix('+') {
+                Some(rel) => parse_duration(rel)
+                    .map(EventTime::Plus)
+                    .map_err(|m| at(&["maintenance-event", field], m)),
+                None => fixed_event_time(s)
+                    .map(EventTime::Fixed)
+                    .map_err(|m| at(&["maintenance-event", field], m)),
+            }
+        };
+        let not_before = time(&ev.not_before, "not-before")?;
+        let not_after = ev
+            .not_after
+            .as_deref()
+            .map(|s| time(s, "not-after"))
+            .transpose()?;
+        let not_before_deadline = ev
+            .not_before_deadline
+            .as_deref()
+            .map(|s| time(s, "not-before-deadline"))
+            .transpose()?;
+        actions.push((
+            "maintenance-event",
+            Action::MaintenanceEvent(NewEvent {
+                description: ev.description.unwrap_or_else(|| ev.code.clone()),
+                code: ev.code,
+                state,
+                id: ev.id,
+                not_before,
+                not_after,
+                not_before_deadline,
+            }),
+        ));
+    }
+    if let Some(s) = e.maintenance_event_state {
+        check_state(&s.state).map_err(|m| at(&["maintenance-event-state", "state"], m))?;
+        actions.push((
+            "maintenance-event-state",
+            Action::MaintenanceEventState {
+                id: s.id,
+                state: s.state,
+            },
+        ));
+    }
+    if let Some(s) = e.asg_lifecycle {
+        check_lifecycle(&s).map_err(|m| at(&["asg-lifecycle"], m))?;
+        actions.push(("asg-lifecycle", Action::AsgLifecycle(s)));
+    }
+    if let Some(o) = e.options {
+        actions.push(("options", Action::Options(o)));
+    }
+    if e.rotate_credentials.is_some() {
+        actions.push(("rotate-credentials", Action::RotateCredentials));
+    }
+    if let Some(tags) = e.tags {
+        if let Some(bad) = tags.keys().find(|k| !valid_tag_key(k)) {
+            return Err(at(
+                &["tags", bad],
+                format!("`{bad}` is not a tag key IMDS can serve (SPEC.md §3.10)"),
+            ));
+        }
+        actions.push(("tags", Action::Tags(tags)));
+    }
+    if let Some(text) = e.user_data {
+        actions.push(("user-data", Action::UserData(text)));
+    }
+    match actions.len() {
+        1 => {}
+        0 => {
+            return Err(at(
+                &[],
+                "no action: give one of `spot-interruption`, `rebalance-recommendation`, \
+                 `maintenance-event`, `maintenance-event-state`, `asg-lifecycle`, `options`, \
+                 `rotate-credentials`, `tags`, `user-data`"
+                    .into(),
+            ));
+        }
+        _ => {
+            let (first, second) = (actions[0].0, actions[1].0);
+            return Err(at(
+                &[later(src, n, first, second)],
+                format!("two actions (`{first}` and `{second}`): an entry has exactly one"),
+            ));
+        }
+    }
+    let action = actions.pop().map(|(_, a)| a);
+    match action {
+        Some(action) => Ok(Entry { trigger, action }),
+        None => Err(at(&[], "no action".into())),
+    }
+}
+
+/// Of two keys of entry `n`, the one written later in the file (the one to point at).
+fn later<'k>(src: &Source<'_>, n: usize, a: &'k str, b: &'k str) -> &'k str {
+    let pos = |k: &str| src.locate(&[Seg::key("entry"), Seg::Index(n), Seg::key(k)]);
+    if pos(a) > pos(b) { a } else { b }
+}
+
+/// An event time as written: EC2's form as is, or a UTC `…Z` time turned into EC2's form.
+fn fixed_event_time(s: &str) -> Result<String, String> {
+    if let Some(t) = Timestamp::parse_iso8601(s) {
+        return Ok(event_date(t));
+    }
+    if valid_event_time(s) {
+        return Ok(s.to_owned());
+    }
+    Err(format!(
+        "`{s}` is not `+DURATION`, a UTC time like `2026-01-15T10:00:00Z`, or EC2's form \
+         like `1 Jan 2021 02:00:00 GMT`"
+    ))
+}
+
+fn check_state(s: &str) -> Result<(), String> {
+    if EVENT_STATES.contains(&s) {
+        return Ok(());
+    }
+    Err(match load::suggest(s, EVENT_STATES) {
+        Some(k) => format!("unknown state `{s}`; did you mean `{k}`?"),
+        None => format!("unknown state `{s}` (expected `active`, `completed` or `canceled`)"),
+    })
+}
+
+/// SPEC.md §3.11: `Detached`, `InService`, `Standby`, `Terminated` or `Warmed:*`.
+fn check_lifecycle(s: &str) -> Result<(), String> {
+    const KNOWN: [&str; 4] = ["Detached", "InService", "Standby", "Terminated"];
+    if KNOWN.contains(&s) || s.strip_prefix("Warmed:").is_some_and(|w| !w.is_empty()) {
+        return Ok(());
+    }
+    Err(match load::suggest(s, KNOWN) {
+        Some(k) => format!("unknown lifecycle state `{s}`; did you mean `{k}`?"),
+        None => format!(
+            "unknown lifecycle state `{s}` (expected `Detached`, `InService`, `Standby`, \
+             `Terminated` or `Warmed:…`)"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        let s = |n| Duration::from_secs(n);
+        assert_eq!(parse_duration("10s"), Ok(s(10)));
+        assert_eq!(parse_duration("2m"), Ok(s(120)));
+        assert_eq!(parse_duration("1h30m"), Ok(s(5400)));
+        assert_eq!(parse_duration("1m500ms"), Ok(Duration::from_millis(60_500)));
+        for bad in ["", "10", "s", "1x", "1h 2m", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn event_dates_are_ec2_form() {
+        assert_eq!(
+            event_date(Timestamp::parse_iso8601("2026-01-05T03:00:09Z").unwrap()),
+            "5 Jan 2026 03:00:09 GMT"
+        );
+        assert_eq!(
+            event_date(Timestamp::parse_iso8601("2019-01-21T09:00:43Z").unwrap()),
+            "21 Jan 2019 09:00:43 GMT"
+        );
+    }
+}
