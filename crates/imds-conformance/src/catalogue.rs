@@ -24,11 +24,11 @@ use crate::check::Check;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
-    /// A rule the spec marks [H]: failing it fails the run.
+    /// A rule the spec marks \[H\]: failing it fails the run.
     Must,
-    /// A rule the spec marks [M]: fails the run only with `--strict`.
+    /// A rule the spec marks \[M\]: fails the run only with `--strict`.
     Should,
-    /// A rule the spec marks [L], or an identity hint: recorded, never fails the run.
+    /// A rule the spec marks \[L\], or an identity hint: recorded, never fails the run.
     Info,
 }
 

@@ -731,7 +731,7 @@ fn valid_role_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
-/// `block-device-mapping/` names (spec §3.13 [H]): `ami`, `root`, `swap`, `ebsN`, `ephemeralN`.
+/// `block-device-mapping/` names (spec §3.13 \[H\]): `ami`, `root`, `swap`, `ebsN`, `ephemeralN`.
 fn valid_device_name(name: &str) -> bool {
     let numbered = |prefix: &str| {
         name.strip_prefix(prefix)

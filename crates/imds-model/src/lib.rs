@@ -10,7 +10,7 @@
 //!
 //! # Where the rules come from
 //! Every behaviour follows the project's spec, `conformance/SPEC.md`. Where the spec marks a
-//! rule [M] or [L], the choice made is written beside the code with the spec section.
+//! rule \[M\] or \[L\], the choice made is written beside the code with the spec section.
 //!
 //! ```
 //! use std::sync::Arc;

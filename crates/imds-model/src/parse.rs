@@ -35,7 +35,7 @@ pub enum TtlError {
 
 /// Parses a token TTL header value: ASCII digits only, 1..=21600.
 ///
-/// Spec §2.2: missing/0/negative/non-numeric/over 21600 are 400 ([H] for missing, [M] for the
+/// Spec §2.2: missing/0/negative/non-numeric/over 21600 are 400 (\[H\] for missing, \[M\] for the
 /// rest). Signs, whitespace and decimals are an open question (§12.1); we refuse them, the strict
 /// reading of "whole number of seconds". Leading zeros are accepted (`0005` is 5).
 pub fn parse_ttl(value: &[u8]) -> Result<u32, TtlError> {

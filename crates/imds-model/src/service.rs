@@ -344,7 +344,7 @@ impl State {
         (resp, Outcome::TokenIssued)
     }
 
-    /// `OPTIONS /latest/api/token`: [L] GRUBY-421 advertises OPTIONS; we answer it with the
+    /// `OPTIONS /latest/api/token`: \[L\] GRUBY-421 advertises OPTIONS; we answer it with the
     /// Allow list.
     fn token_options(&self) -> (Response<Bytes>, Outcome) {
         let mut resp = ok_text(Bytes::new(), &self.content.plain_headers);
@@ -415,7 +415,7 @@ fn listing(children: &[Child], at: Version, open: impl Fn(Gate) -> bool) -> Byte
 const EC2WS: HeaderValue = HeaderValue::from_static("EC2ws");
 const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain");
 
-/// The headers of a 200 (spec §3.6 [H]), with room for `Content-Length` and the TTL header.
+/// The headers of a 200 (spec §3.6 \[H\]), with room for `Content-Length` and the TTL header.
 fn ok_headers(last_modified: Option<&str>) -> HeaderMap {
     let mut h = HeaderMap::with_capacity(8);
     h.insert(CONTENT_TYPE, TEXT_PLAIN);
@@ -467,7 +467,7 @@ fn error(status: StatusCode, allow: Option<&'static str>) -> Response<Bytes> {
     resp
 }
 
-/// EC2's header order on a success (spec §3.6 [H], the Ruby SDK's raw 2025 log).
+/// EC2's header order on a success (spec §3.6 \[H\], the Ruby SDK's raw 2025 log).
 const SUCCESS_ORDER: [HeaderName; 8] = [
     TTL_HEADER,
     CONTENT_TYPE,

@@ -52,8 +52,8 @@ impl fmt::Display for Version {
 
 /// The versions `GET /` lists, oldest first, ending with `latest`.
 ///
-/// Spec §3.1: the list to 2016-04-19 is documented [H]; 2016-06-30 and 2016-09-02 seen on
-/// instances [H]; 2018-03-28 … 2019-10-01 and 2020-10-27 … 2021-07-15 [M]. Whether category
+/// Spec §3.1: the list to 2016-04-19 is documented \[H\]; 2016-06-30 and 2016-09-02 seen on
+/// instances \[H\]; 2018-03-28 … 2019-10-01 and 2020-10-27 … 2021-07-15 \[M\]. Whether category
 /// release dates such as 2016-11-15 are listed is unknown, so they are not.
 pub const VERSIONS: &[Version] = &[
     Version::V1_0,
