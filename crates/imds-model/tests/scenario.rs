@@ -509,3 +509,49 @@ fn a_new_scenario_replaces_the_old_and_counts_requests_afresh() {
     assert_eq!(f.get("/latest/meta-data/instance-id").status(), 401);
     assert_eq!(f.imds.scenario_fired().len(), 1);
 }
+
+#[test]
+fn shortcut_entries_are_built_without_toml() {
+    use imds_model::scenario::{Entry, SpotKind};
+    assert_eq!(
+        Trigger::parse_when("+10s"),
+        Ok(Trigger::After(Duration::from_secs(10)))
+    );
+    assert_eq!(
+        Trigger::parse_when("2026-01-15T10:00:00Z"),
+        Ok(Trigger::At(
+            imds_model::Timestamp::parse_iso8601("2026-01-15T10:00:00Z").unwrap()
+        ))
+    );
+    assert!(Trigger::parse_when("10s").is_err());
+    assert!(Trigger::parse_when("+ten").is_err());
+    assert!("explode".parse::<SpotKind>().is_err());
+    assert!(Entry::maintenance_event(Trigger::AfterRequests(1), "reboot-now").is_err());
+
+    let now = Trigger::After(Duration::ZERO);
+    let f = Fixture::new(MetadataOptions::default(), Instance::default());
+    f.imds.set_scenario(Scenario {
+        entries: vec![
+            Entry::spot_interruption(now, "hibernate".parse().unwrap()),
+            Entry::rebalance_recommendation(now),
+            Entry::maintenance_event(now, "instance-stop").unwrap(),
+            Entry::asg_termination(now),
+        ],
+    });
+    let v: serde_json::Value =
+        serde_json::from_slice(f.get("/latest/meta-data/spot/instance-action").body()).unwrap();
+    assert_eq!(v["action"], "hibernate");
+    assert_eq!(
+        f.get("/latest/meta-data/events/recommendations/rebalance")
+            .status(),
+        200
+    );
+    let body = f.get("/latest/meta-data/events/maintenance/scheduled");
+    assert!(
+        String::from_utf8_lossy(body.body()).contains("\"instance-stop\""),
+        "{body:?}"
+    );
+    let asg = f.get("/latest/meta-data/autoscaling/target-lifecycle-state");
+    assert_eq!(asg.body().as_ref(), b"Terminated");
+    assert_eq!(f.imds.scenario_fired().len(), 4);
+}
