@@ -247,7 +247,8 @@ impl std::str::FromStr for SpotKind {
     }
 }
 
-/// Scheduled maintenance event codes EC2 uses (SPEC.md §3.11).
+/// Scheduled maintenance event codes EC2 uses (SPEC.md §3.11; the list is in
+/// <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitoring-instances-status-check_sched.html>).
 pub const EVENT_CODES: [&str; 5] = [
     "instance-reboot",
     "system-reboot",
