@@ -219,6 +219,100 @@ pub enum Action {
     UserData(String),
 }
 
+impl Trigger {
+    /// Parses a command-line WHEN: `+DURATION` after the start (`+10s`) or a UTC time
+    /// (`2026-01-15T10:00:00Z`).
+    pub fn parse_when(s: &str) -> Result<Trigger, String> {
+        match s.strip_prefix('+') {
+            Some(rel) => parse_duration(rel).map(Trigger::After),
+            None => Timestamp::parse_iso8601(s).map(Trigger::At).ok_or_else(|| {
+                format!("`{s}` is neither `+DURATION` (`+10s`) nor a UTC time like `2026-01-15T10:00:00Z`")
+            }),
+        }
+    }
+}
+
+impl std::str::FromStr for SpotKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "terminate" => Ok(SpotKind::Terminate),
+            "stop" => Ok(SpotKind::Stop),
+            "hibernate" => Ok(SpotKind::Hibernate),
+            _ => Err(format!(
+                "`{s}` is not a spot action: use terminate, stop or hibernate"
+            )),
+        }
+    }
+}
+
+/// Scheduled maintenance event codes EC2 uses (SPEC.md §3.11; the list is in
+/// <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitoring-instances-status-check_sched.html>).
+pub const EVENT_CODES: [&str; 5] = [
+    "instance-reboot",
+    "system-reboot",
+    "system-maintenance",
+    "instance-retirement",
+    "instance-stop",
+];
+
+/// How far ahead a maintenance event built by [`Entry::maintenance_event`] is scheduled.
+pub const EVENT_NOTICE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Entries built in code, for command-line shortcuts; the same as the file's entries.
+impl Entry {
+    /// A spot interruption notice of `kind`, for two minutes after it fires.
+    pub fn spot_interruption(trigger: Trigger, kind: SpotKind) -> Entry {
+        Entry {
+            trigger,
+            action: Action::SpotInterruption {
+                action: kind,
+                time: When::Plus(SPOT_NOTICE),
+            },
+        }
+    }
+
+    /// A rebalance recommendation noticed when it fires.
+    pub fn rebalance_recommendation(trigger: Trigger) -> Entry {
+        Entry {
+            trigger,
+            action: Action::RebalanceRecommendation { notice_time: None },
+        }
+    }
+
+    /// An active maintenance event with `code` (one of [`EVENT_CODES`]), due
+    /// [`EVENT_NOTICE`] after it fires.
+    pub fn maintenance_event(trigger: Trigger, code: &str) -> Result<Entry, String> {
+        if !EVENT_CODES.contains(&code) {
+            return Err(format!(
+                "`{code}` is not a maintenance event code: use one of {}",
+                EVENT_CODES.join(", ")
+            ));
+        }
+        Ok(Entry {
+            trigger,
+            action: Action::MaintenanceEvent(NewEvent {
+                code: code.into(),
+                state: "active".into(),
+                description: code.into(),
+                id: None,
+                not_before: EventTime::Plus(EVENT_NOTICE),
+                not_after: None,
+                not_before_deadline: None,
+            }),
+        })
+    }
+
+    /// An Auto Scaling termination: the target lifecycle state becomes `Terminated`.
+    pub fn asg_termination(trigger: Trigger) -> Entry {
+        Entry {
+            trigger,
+            action: Action::AsgLifecycle("Terminated".into()),
+        }
+    }
+}
+
 /// One entry applied by [`ScenarioState::apply_due`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fired {

@@ -1,7 +1,8 @@
 //! Request in, response out: every IMDS rule in one pure function.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use http::header::{
@@ -16,6 +17,7 @@ use crate::kind::{RequestKind, classify_parsed};
 use crate::options::{HttpTokens, MetadataOptions};
 use crate::pages::error_page;
 use crate::parse::{PathRef, parse_path_ref, parse_token_header, parse_ttl};
+use crate::scenario::{Fired, Scenario, ScenarioState};
 use crate::token::{TokenAuthority, TokenCheck, TokenKey};
 use crate::tree::{Child, Gate, Node, Tree};
 use crate::version::{self, Version};
@@ -71,6 +73,18 @@ pub struct Imds {
     state: RwLock<Arc<State>>,
     tokens: TokenAuthority,
     clock: Arc<dyn Clock>,
+    /// Set while a scenario has entries left, so requests without one take no extra lock.
+    scenario_live: AtomicBool,
+    /// Requests handled since the scenario started (for `after-requests`).
+    requests: AtomicU64,
+    scenario: Mutex<ScenarioRun>,
+}
+
+/// The scenario being played and what it has applied so far.
+#[derive(Default)]
+struct ScenarioRun {
+    state: Option<ScenarioState>,
+    fired: Vec<Fired>,
 }
 
 /// What requests are answered from: options, and content built for them.
@@ -121,7 +135,60 @@ impl Imds {
             })),
             tokens: TokenAuthority::new(key),
             clock,
+            scenario_live: AtomicBool::new(false),
+            requests: AtomicU64::new(0),
+            scenario: Mutex::new(ScenarioRun::default()),
         }
+    }
+
+    /// Plays `scenario` from the clock's now, replacing any earlier one; requests are counted
+    /// from here. Entries already due fire on the next request (SPEC.md §3.11).
+    pub fn set_scenario(&self, scenario: Scenario) {
+        let mut run = self.scenario_run();
+        run.state = Some(ScenarioState::new(scenario, self.clock.now()));
+        run.fired.clear();
+        self.requests.store(0, Ordering::SeqCst);
+        self.scenario_live.store(true, Ordering::SeqCst);
+    }
+
+    /// The scenario entries applied so far, in the order they fired (for logs).
+    pub fn scenario_fired(&self) -> Vec<Fired> {
+        self.scenario_run().fired.clone()
+    }
+
+    fn scenario_run(&self) -> std::sync::MutexGuard<'_, ScenarioRun> {
+        match self.scenario.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Counts this request and applies the scenario entries now due, as `set_instance` and
+    /// `set_options` would.
+    fn play_scenario(&self) {
+        let mut run = self.scenario_run();
+        let seen = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let Some(state) = run.state.as_mut() else {
+            return;
+        };
+        let current = self.current();
+        let mut instance = (*current.content.instance).clone();
+        let mut options = current.options;
+        let fired = state.apply_due(self.clock.now(), seen, &mut instance, &mut options);
+        if state.finished() {
+            self.scenario_live.store(false, Ordering::SeqCst);
+        }
+        if fired.is_empty() {
+            return;
+        }
+        // One swap, so no request sees the new instance with the old options.
+        let content = (instance != *current.content.instance)
+            .then(|| Arc::new(Content::new(Arc::new(instance))));
+        self.update(|old| State {
+            options,
+            content: content.unwrap_or_else(|| old.content.clone()),
+        });
+        run.fired.extend(fired);
     }
 
     /// The options in force.
@@ -187,6 +254,9 @@ impl Imds {
 
     /// Answers one request and says why.
     pub fn handle_with_outcome<B>(&self, req: &Request<B>) -> (Response<Bytes>, Outcome) {
+        if self.scenario_live.load(Ordering::Acquire) {
+            self.play_scenario();
+        }
         let state = self.current();
         let head = req.method() == Method::HEAD;
         let (mut resp, outcome) = state.answer(self, req);

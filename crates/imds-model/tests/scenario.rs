@@ -431,3 +431,127 @@ proptest! {
         prop_assert!(state.finished());
     }
 }
+
+// Scenarios played by the model itself: `Imds::set_scenario`, then plain `handle` calls.
+
+#[test]
+fn played_spot_notice_appears_through_handle_after_ten_seconds() {
+    let f = Fixture::new(MetadataOptions::default(), Instance::default());
+    f.imds.set_scenario(toml(
+        "[[entry]]\nafter = \"10s\"\nspot-interruption = { action = \"terminate\", time = \"+120s\" }\n",
+    ));
+    f.clock.advance(Duration::from_millis(9_999));
+    assert_eq!(
+        f.get("/latest/meta-data/spot/instance-action").status(),
+        404
+    );
+    assert!(f.imds.scenario_fired().is_empty());
+    f.clock.advance(Duration::from_millis(1));
+    let resp = f.get("/latest/meta-data/spot/instance-action");
+    assert_eq!(resp.status(), 200);
+    let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+    assert_eq!(v["action"], "terminate");
+    let when = START.plus(Duration::from_secs(130)).to_iso8601();
+    assert_eq!(v["time"], when.as_str());
+    let fired = f.imds.scenario_fired();
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].index, 0);
+    assert_eq!(fired[0].at, START.plus(Duration::from_secs(10)));
+}
+
+#[test]
+fn played_after_requests_fires_on_that_request() {
+    let f = Fixture::new(MetadataOptions::default(), Instance::default());
+    f.imds.set_scenario(toml(
+        "[[entry]]\nafter-requests = 3\nspot-interruption = { action = \"stop\", time = \"+120s\" }\n",
+    ));
+    let path = "/latest/meta-data/spot/instance-action";
+    assert_eq!(f.get(path).status(), 404);
+    assert_eq!(f.get(path).status(), 404);
+    assert!(f.imds.scenario_fired().is_empty());
+    // The third request is answered with the entry already applied.
+    let resp = f.get(path);
+    assert_eq!(resp.status(), 200);
+    let v: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
+    assert_eq!(v["action"], "stop");
+    assert_eq!(f.imds.scenario_fired().len(), 1);
+    // It fires once.
+    assert_eq!(f.get(path).status(), 200);
+    assert_eq!(f.imds.scenario_fired().len(), 1);
+}
+
+#[test]
+fn played_options_entry_makes_tokenless_gets_401() {
+    let f = Fixture::new(MetadataOptions::default(), Instance::default());
+    f.imds.set_scenario(toml(
+        "[[entry]]\nafter = \"5s\"\noptions = { HttpTokens = \"required\" }\n",
+    ));
+    assert_eq!(f.get("/latest/meta-data/instance-id").status(), 200);
+    f.clock.advance(Duration::from_secs(5));
+    assert_eq!(f.get("/latest/meta-data/instance-id").status(), 401);
+    assert_eq!(f.imds.options().http_tokens, HttpTokens::Required);
+}
+
+#[test]
+fn a_new_scenario_replaces_the_old_and_counts_requests_afresh() {
+    let f = Fixture::new(MetadataOptions::default(), Instance::default());
+    f.imds.set_scenario(toml(
+        "[[entry]]\nafter = \"1h\"\noptions = { HttpTokens = \"required\" }\n",
+    ));
+    assert_eq!(f.get("/latest/meta-data/instance-id").status(), 200);
+    f.imds.set_scenario(toml(
+        "[[entry]]\nafter-requests = 2\noptions = { HttpTokens = \"required\" }\n",
+    ));
+    assert_eq!(f.get("/latest/meta-data/instance-id").status(), 200);
+    assert_eq!(f.get("/latest/meta-data/instance-id").status(), 401);
+    // The replaced scenario's one-hour entry never fires.
+    f.clock.advance(Duration::from_secs(3600));
+    assert_eq!(f.get("/latest/meta-data/instance-id").status(), 401);
+    assert_eq!(f.imds.scenario_fired().len(), 1);
+}
+
+#[test]
+fn shortcut_entries_are_built_without_toml() {
+    use imds_model::scenario::{Entry, SpotKind};
+    assert_eq!(
+        Trigger::parse_when("+10s"),
+        Ok(Trigger::After(Duration::from_secs(10)))
+    );
+    assert_eq!(
+        Trigger::parse_when("2026-01-15T10:00:00Z"),
+        Ok(Trigger::At(
+            imds_model::Timestamp::parse_iso8601("2026-01-15T10:00:00Z").unwrap()
+        ))
+    );
+    assert!(Trigger::parse_when("10s").is_err());
+    assert!(Trigger::parse_when("+ten").is_err());
+    assert!("explode".parse::<SpotKind>().is_err());
+    assert!(Entry::maintenance_event(Trigger::AfterRequests(1), "reboot-now").is_err());
+
+    let now = Trigger::After(Duration::ZERO);
+    let f = Fixture::new(MetadataOptions::default(), Instance::default());
+    f.imds.set_scenario(Scenario {
+        entries: vec![
+            Entry::spot_interruption(now, "hibernate".parse().unwrap()),
+            Entry::rebalance_recommendation(now),
+            Entry::maintenance_event(now, "instance-stop").unwrap(),
+            Entry::asg_termination(now),
+        ],
+    });
+    let v: serde_json::Value =
+        serde_json::from_slice(f.get("/latest/meta-data/spot/instance-action").body()).unwrap();
+    assert_eq!(v["action"], "hibernate");
+    assert_eq!(
+        f.get("/latest/meta-data/events/recommendations/rebalance")
+            .status(),
+        200
+    );
+    let body = f.get("/latest/meta-data/events/maintenance/scheduled");
+    assert!(
+        String::from_utf8_lossy(body.body()).contains("\"instance-stop\""),
+        "{body:?}"
+    );
+    let asg = f.get("/latest/meta-data/autoscaling/target-lifecycle-state");
+    assert_eq!(asg.body().as_ref(), b"Terminated");
+    assert_eq!(f.imds.scenario_fired().len(), 4);
+}

@@ -42,7 +42,7 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use imds_model::{Clock, Imds, Instance, MetadataOptions, SystemClock, TokenKey};
+use imds_model::{Clock, Imds, Instance, MetadataOptions, Scenario, SystemClock, TokenKey};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -128,6 +128,7 @@ pub struct ImdsServerBuilder {
     limits: Limits,
     journal_capacity: usize,
     journal_file: Option<PathBuf>,
+    scenario: Option<Scenario>,
 }
 
 impl std::fmt::Debug for ImdsServerBuilder {
@@ -152,6 +153,7 @@ impl Default for ImdsServerBuilder {
             limits: Limits::default(),
             journal_capacity: DEFAULT_JOURNAL_CAPACITY,
             journal_file: None,
+            scenario: None,
         }
     }
 }
@@ -205,6 +207,13 @@ impl ImdsServerBuilder {
         self
     }
 
+    /// A scenario the model plays from the moment the server starts (default: none); see
+    /// [`Imds::set_scenario`].
+    pub fn scenario(mut self, scenario: Scenario) -> Self {
+        self.scenario = Some(scenario);
+        self
+    }
+
     /// Binds every listener and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<ImdsServer, ServerError> {
         let mut key = [0u8; 32];
@@ -215,6 +224,9 @@ impl ImdsServerBuilder {
             &TokenKey::new(key),
             self.clock.clone(),
         ));
+        if let Some(scenario) = self.scenario {
+            imds.set_scenario(scenario);
+        }
         let journal = Journal::new(self.journal_capacity, self.journal_file.as_deref())?;
         let addrs = if self.listen.is_empty() {
             vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 0))]

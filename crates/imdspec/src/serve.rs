@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use imds_model::Instance;
+use imds_model::scenario::{Entry, Trigger};
+use imds_model::{Instance, Scenario};
 use imds_server::{Fault, Faults, ImdsServer, ServerError};
 
 use crate::options_args::OptionFlags;
@@ -20,7 +21,7 @@ enabled, --http-put-response-hop-limit 1, --http-protocol-ipv6 disabled, \
 Exit codes:
   0  stopped by SIGINT or SIGTERM
   1  the server could not start (address in use, ...)
-  2  usage error (bad flag, unreadable --instance or --journal file)
+  2  usage error (bad flag, unreadable --instance, --scenario or --journal file)
 
 Example:
   imdspec serve --listen 127.0.0.1:1338 --http-tokens required --journal requests.jsonl";
@@ -47,6 +48,26 @@ pub struct ServeArgs {
     /// instance file. Default: 404.
     #[arg(long)]
     extended_credentials: bool,
+    /// Play a scenario file (TOML or JSON): timed changes such as spot notices or option
+    /// changes, counted from the start. See README.
+    #[arg(long, value_name = "FILE", help_heading = "Scenario")]
+    scenario: Option<PathBuf>,
+    /// Post a spot interruption notice (terminate, stop or hibernate) at WHEN: `+DURATION`
+    /// after the start (`+10s`) or a UTC time (`2026-01-15T10:00:00Z`); default at once.
+    #[arg(long, value_name = "ACTION[@WHEN]", help_heading = "Scenario")]
+    spot_interruption: Vec<String>,
+    /// Post a rebalance recommendation at WHEN (default at once).
+    #[arg(long, value_name = "WHEN", num_args = 0..=1, require_equals = true,
+          default_missing_value = "+0s", help_heading = "Scenario")]
+    rebalance_recommendation: Option<String>,
+    /// Schedule a maintenance event with CODE (system-reboot, instance-stop, ...) at WHEN,
+    /// due a week later (default at once).
+    #[arg(long, value_name = "CODE[@WHEN]", help_heading = "Scenario")]
+    maintenance_event: Vec<String>,
+    /// Set the Auto Scaling target lifecycle state to Terminated at WHEN (default at once).
+    #[arg(long, value_name = "WHEN", num_args = 0..=1, require_equals = true,
+          default_missing_value = "+0s", help_heading = "Scenario")]
+    asg_termination: Option<String>,
     /// The options the server enforces (unset: EC2's defaults, see below).
     #[command(
         flatten,
@@ -75,6 +96,56 @@ fn parse_fault(spec: &str) -> Result<Fault, String> {
     spec.parse::<Fault>().map_err(|e| e.to_string())
 }
 
+/// `WHAT[@WHEN]`: the part before `@` and the trigger (at once without `@`).
+fn split_when(s: &str) -> Result<(&str, Trigger), String> {
+    match s.split_once('@') {
+        Some((what, when)) => Ok((what, Trigger::parse_when(when)?)),
+        None => Ok((s, Trigger::After(std::time::Duration::ZERO))),
+    }
+}
+
+fn parse_spot(s: &str) -> Result<Entry, String> {
+    let (kind, when) = split_when(s)?;
+    Ok(Entry::spot_interruption(when, kind.parse()?))
+}
+
+fn parse_event(s: &str) -> Result<Entry, String> {
+    let (code, when) = split_when(s)?;
+    Entry::maintenance_event(when, code)
+}
+
+impl ServeArgs {
+    /// The file's entries, then the shortcuts'; `None` when there are none.
+    fn scenario(&self) -> Result<Option<Scenario>, ExitCode> {
+        let mut entries = match &self.scenario {
+            Some(path) => match Scenario::load(path) {
+                Ok(s) => s.entries,
+                Err(e) => return Err(usage_error(format!("--scenario: {e}"))),
+            },
+            None => Vec::new(),
+        };
+        // Checked here rather than by clap, so a bad value gets the usage line too.
+        let bad =
+            |flag: &str, value: &str, e: String| usage_error(format!("{flag} {value:?}: {e}"));
+        for v in &self.spot_interruption {
+            entries.push(parse_spot(v).map_err(|e| bad("--spot-interruption", v, e))?);
+        }
+        if let Some(v) = &self.rebalance_recommendation {
+            let when =
+                Trigger::parse_when(v).map_err(|e| bad("--rebalance-recommendation", v, e))?;
+            entries.push(Entry::rebalance_recommendation(when));
+        }
+        for v in &self.maintenance_event {
+            entries.push(parse_event(v).map_err(|e| bad("--maintenance-event", v, e))?);
+        }
+        if let Some(v) = &self.asg_termination {
+            let when = Trigger::parse_when(v).map_err(|e| bad("--asg-termination", v, e))?;
+            entries.push(Entry::asg_termination(when));
+        }
+        Ok((!entries.is_empty()).then_some(Scenario { entries }))
+    }
+}
+
 /// A bad flag value or file: exit 2 with the message and a usage line, like clap does.
 const USAGE: &str = "imdspec serve [OPTIONS]";
 
@@ -100,6 +171,10 @@ pub fn main(args: ServeArgs) -> ExitCode {
     {
         return usage_error(format!("--extended-credentials: {e}"));
     }
+    let scenario = match args.scenario() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let faults = args.faults.iter().fold(Faults::none(), |f, x| f.with(*x));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -115,6 +190,9 @@ pub fn main(args: ServeArgs) -> ExitCode {
             .faults(faults)
             // A long-running server keeps its journal in the file only.
             .journal_capacity(0);
+        if let Some(scenario) = scenario {
+            builder = builder.scenario(scenario);
+        }
         for addr in &args.listen {
             builder = builder.listen(*addr);
         }

@@ -415,3 +415,116 @@ fn extended_credentials_without_a_role_exit_2() {
     assert!(o.stdout.is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn spot_interruption_shortcut_posts_a_notice_after_its_delay() {
+    let path = "/latest/meta-data/spot/instance-action";
+    let started = std::time::Instant::now();
+    let mut server = Running::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--spot-interruption",
+            "terminate@+1s",
+        ],
+        1,
+    );
+    let first = get(&server, path);
+    assert!(first.starts_with("HTTP/1.1 404 Not Found\r\n"), "{first}");
+    let mut notice = None;
+    for _ in 0..30 {
+        let resp = get(&server, path);
+        if resp.starts_with("HTTP/1.1 200 OK\r\n") {
+            notice = Some((resp, started.elapsed()));
+            break;
+        }
+        assert!(resp.starts_with("HTTP/1.1 404 Not Found\r\n"), "{resp}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (resp, after) = notice.expect("a spot notice within 30 tries");
+    assert!(resp.contains("\"action\""), "{resp}");
+    assert!(resp.contains("terminate"), "{resp}");
+    assert!(after <= Duration::from_secs(2), "notice after {after:?}");
+    assert!(after >= Duration::from_secs(1), "notice after {after:?}");
+    assert!(server.signal("-TERM").success());
+}
+
+#[test]
+fn other_shortcuts_fire_at_once_without_when() {
+    let mut server = Running::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--rebalance-recommendation",
+            "--maintenance-event",
+            "system-reboot",
+            "--asg-termination",
+        ],
+        1,
+    );
+    let rebalance = get(
+        &server,
+        "/latest/meta-data/events/recommendations/rebalance",
+    );
+    assert!(rebalance.contains("\"noticeTime\""), "{rebalance}");
+    let events = get(&server, "/latest/meta-data/events/maintenance/scheduled");
+    assert!(events.contains("\"system-reboot\""), "{events}");
+    let asg = get(
+        &server,
+        "/latest/meta-data/autoscaling/target-lifecycle-state",
+    );
+    assert!(asg.ends_with("\r\n\r\nTerminated"), "{asg}");
+    assert!(server.signal("-TERM").success());
+}
+
+#[test]
+fn bad_scenario_file_and_shortcut_values_exit_2() {
+    let dir = std::env::temp_dir().join(format!("imdspec-serve-scn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad-scenario.toml");
+    std::fs::write(
+        &bad,
+        "[[entry]]\nafter = \"10 parsecs\"\nasg-lifecycle = \"Terminated\"\n",
+    )
+    .unwrap();
+    let o = serve(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--scenario",
+        bad.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for w in ["--scenario", "bad-scenario.toml", ":2", "after"] {
+        assert!(err.contains(w), "{w:?} missing from {err}");
+    }
+    assert!(err.contains("Usage:"), "{err}");
+    let missing = dir.join("no-such-scenario.toml");
+    let o = serve(&["--scenario", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no-such-scenario.toml"),
+        "{}",
+        stderr(&o)
+    );
+
+    let cases: &[&[&str]] = &[
+        &["--spot-interruption", "explode"],
+        &["--spot-interruption", "stop@10s"],
+        &["--spot-interruption", "stop@2026-13-01T00:00:00Z"],
+        &["--maintenance-event", "coffee-break"],
+        &["--rebalance-recommendation=soon"],
+        &["--asg-termination=+forever"],
+    ];
+    for args in cases {
+        let o = serve(args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(args[0].split('=').next().unwrap()),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("Usage:"), "{args:?}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
