@@ -52,6 +52,8 @@ pub use options::{
     HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState, PartialOptions, Toggle,
 };
 pub use scenario::{Fired, Scenario, ScenarioState};
-pub use service::{FORWARDED_FOR, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER};
+pub use service::{
+    FORWARDED_FOR, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER, error_response,
+};
 pub use token::{TokenAuthority, TokenCheck, TokenKey};
 pub use version::Version;

@@ -532,8 +532,24 @@ fn error(status: StatusCode, allow: Option<&'static str>) -> Response<Bytes> {
     h.insert(CONNECTION, HeaderValue::from_static("close"));
     if let Some(allow) = allow {
         h.insert(ALLOW, HeaderValue::from_static(allow));
+    }
+    if status == StatusCode::METHOD_NOT_ALLOWED {
         resp.extensions_mut().insert(ReasonPhrase("Not Allowed"));
     }
+    resp
+}
+
+/// EC2's answer to a refused request with `status`, complete (`Content-Length`, `Date` from
+/// `now`, EC2's error header order, spec §3.6, §6): a 403 is empty `text/plain`, any other
+/// status the XHTML page. For layers that refuse a request before the model sees it (the
+/// server's scripted faults).
+pub fn error_response(status: StatusCode, now: crate::clock::Timestamp) -> Response<Bytes> {
+    let mut resp = if status == StatusCode::FORBIDDEN {
+        forbidden()
+    } else {
+        error(status, None)
+    };
+    finish(&mut resp, false, &now.to_http_date(), &ERROR_ORDER);
     resp
 }
 

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, HeaderValue, SERVER};
+use http::header::HeaderValue;
 use http::{Request, Response, StatusCode};
 use hyper::body::{Frame, Incoming, SizeHint};
 use imds_model::{Clock, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER, Timestamp};
@@ -201,40 +201,10 @@ impl hyper::body::Body for WireBody {
     }
 }
 
-/// What a faulted request gets: shaped like EC2's own errors (spec §6).
+/// What a faulted request gets: shaped like EC2's own errors, as the model shapes them (spec §6).
 fn fault_response(status: u16, date: Timestamp) -> Response<Bytes> {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let (body, content_type) = if status == StatusCode::FORBIDDEN {
-        // EC2's captured 403 is empty text/plain (BEAM-47).
-        (Bytes::new(), "text/plain")
-    } else {
-        let reason = match status {
-            StatusCode::METHOD_NOT_ALLOWED => "Not Allowed",
-            s => s.canonical_reason().unwrap_or("Error"),
-        };
-        (
-            Bytes::from(imds_model::pages::error_page(status.as_u16(), reason)),
-            "text/html",
-        )
-    };
-    let mut resp = Response::new(body);
-    *resp.status_mut() = status;
-    let len = resp.body().len();
-    // EC2's error order (spec §3.6), as the model writes it.
-    let h = resp.headers_mut();
-    h.insert(CONTENT_LENGTH, HeaderValue::from(len));
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(d) = HeaderValue::from_str(&date.to_http_date()) {
-        h.insert(DATE, d);
-    }
-    if status != StatusCode::FORBIDDEN {
-        h.insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    h.insert(SERVER, HeaderValue::from_static("EC2ws"));
-    if status == StatusCode::METHOD_NOT_ALLOWED {
-        resp.extensions_mut().insert(ReasonPhrase("Not Allowed"));
-    }
-    resp
+    imds_model::error_response(status, date)
 }
 
 /// `endpoint=reset`: RST the connection before reading anything, and journal it.
