@@ -36,6 +36,7 @@ replay_tests!(
     metadata_options_json,
     instance_file,
     model_request,
+    scenario_file,
 );
 
 /// The listing bound needs bodies of 20 KB: generated here rather than committed as seeds,
