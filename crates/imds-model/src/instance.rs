@@ -16,7 +16,7 @@ use crate::load::{self, LoadError, Seg, Source};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Instance {
-    /// `instance-id`: `i-` and 17 hex digits.
+    /// `instance-id`: `i-` and 8 or 17 hex digits.
     pub instance_id: String,
     /// `ami-id`.
     pub ami_id: String,

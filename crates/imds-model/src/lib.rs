@@ -32,6 +32,7 @@
 pub mod clock;
 pub mod infer;
 pub mod instance;
+pub mod instance_fields;
 mod kind;
 pub mod load;
 pub mod options;
