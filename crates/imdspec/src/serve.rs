@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use imds_model::scenario::{Entry, Trigger};
-use imds_model::{Instance, Scenario};
+use imds_model::{Imds, Instance, Scenario};
 use imds_server::{Fault, Faults, ImdsServer, ServerError};
 
 use crate::options_args::OptionFlags;
@@ -23,6 +23,9 @@ Exit codes:
   1  the server could not start (address in use, ...)
   2  usage error (bad flag, unreadable --instance, --scenario or --journal file)
 
+SIGHUP re-reads --instance and --scenario (the scenario restarts from then); when either file
+is bad, nothing changes and stderr says why.
+
 Example:
   imdspec serve --listen 127.0.0.1:1338 --http-tokens required --journal requests.jsonl";
 
@@ -33,6 +36,10 @@ pub struct ServeArgs {
     /// realistic instance.
     #[arg(long, value_name = "FILE")]
     instance: Option<PathBuf>,
+    /// Print the instance that would be served (the built-in one, or --instance) as a
+    /// commented TOML instance file, every key explained, then exit.
+    #[arg(long)]
+    print_instance: bool,
     /// Address to listen on (repeatable; port 0 picks a free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1338", value_parser = parse_listen)]
     listen: Vec<SocketAddr>,
@@ -115,18 +122,32 @@ fn parse_event(s: &str) -> Result<Entry, String> {
 }
 
 impl ServeArgs {
+    /// The instance to serve: `--instance` or the built-in one, with `--extended-credentials`.
+    fn instance(&self) -> Result<Instance, String> {
+        let mut instance = match &self.instance {
+            Some(path) => Instance::from_file(path).map_err(|e| format!("--instance: {e}"))?,
+            None => Instance::default(),
+        };
+        if self.extended_credentials {
+            instance
+                .enable_extended_credentials()
+                .map_err(|e| format!("--extended-credentials: {e}"))?;
+        }
+        Ok(instance)
+    }
+
     /// The file's entries, then the shortcuts'; `None` when there are none.
-    fn scenario(&self) -> Result<Option<Scenario>, ExitCode> {
+    fn scenario(&self) -> Result<Option<Scenario>, String> {
         let mut entries = match &self.scenario {
-            Some(path) => match Scenario::load(path) {
-                Ok(s) => s.entries,
-                Err(e) => return Err(usage_error(format!("--scenario: {e}"))),
-            },
+            Some(path) => {
+                Scenario::load(path)
+                    .map_err(|e| format!("--scenario: {e}"))?
+                    .entries
+            }
             None => Vec::new(),
         };
         // Checked here rather than by clap, so a bad value gets the usage line too.
-        let bad =
-            |flag: &str, value: &str, e: String| usage_error(format!("{flag} {value:?}: {e}"));
+        let bad = |flag: &str, value: &str, e: String| format!("{flag} {value:?}: {e}");
         for v in &self.spot_interruption {
             entries.push(parse_spot(v).map_err(|e| bad("--spot-interruption", v, e))?);
         }
@@ -159,21 +180,17 @@ pub fn main(args: ServeArgs) -> ExitCode {
         Ok(d) => d.or_defaults(),
         Err(e) => return usage_error(format!("{e:#}")),
     };
-    let mut instance = match &args.instance {
-        Some(path) => match Instance::from_file(path) {
-            Ok(i) => i,
-            Err(e) => return usage_error(format!("--instance: {e}")),
-        },
-        None => Instance::default(),
+    let instance = match args.instance() {
+        Ok(i) => i,
+        Err(e) => return usage_error(e),
     };
-    if args.extended_credentials
-        && let Err(e) = instance.enable_extended_credentials()
-    {
-        return usage_error(format!("--extended-credentials: {e}"));
+    if args.print_instance {
+        print!("{}", imds_model::instance_fields::starter_file(&instance));
+        return ExitCode::SUCCESS;
     }
     let scenario = match args.scenario() {
         Ok(s) => s,
-        Err(code) => return code,
+        Err(e) => return usage_error(e),
     };
     let faults = args.faults.iter().fold(Faults::none(), |f, x| f.with(*x));
     let runtime = match tokio::runtime::Runtime::new() {
@@ -215,10 +232,35 @@ pub fn main(args: ServeArgs) -> ExitCode {
         }
         let _ = out.flush();
         drop(out);
-        wait_for_signal().await;
+        tokio::select! {
+            _ = wait_for_signal() => {}
+            _ = reload_on_hangup(&args, server.imds()) => {}
+        }
         server.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// On each SIGHUP, re-reads `--instance` and `--scenario` and applies both, or neither when
+/// either is bad (the old state stays and stderr says why). Never returns.
+async fn reload_on_hangup(args: &ServeArgs, imds: &Imds) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        return std::future::pending().await;
+    };
+    while hangup.recv().await.is_some() {
+        match args.instance().and_then(|i| Ok((i, args.scenario()?))) {
+            Ok((instance, scenario)) => {
+                imds.set_instance(instance);
+                if let Some(scenario) = scenario {
+                    imds.set_scenario(scenario);
+                }
+                eprintln!("SIGHUP: reloaded the instance and scenario");
+            }
+            Err(e) => eprintln!("SIGHUP: {e}; nothing changed"),
+        }
+    }
+    std::future::pending().await
 }
 
 /// Resolves on SIGINT or SIGTERM.

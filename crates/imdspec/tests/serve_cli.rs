@@ -528,3 +528,90 @@ fn bad_scenario_file_and_shortcut_values_exit_2() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn print_instance_prints_a_file_that_reads_back() {
+    let out = serve(&["--print-instance"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("instance-id = \"i-0123456789abcdef0\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("#kernel-id = "),
+        "unset keys are shown commented: {text}"
+    );
+    // Fed back in, it serves the same instance: the printed file is the starting point.
+    let dir = std::env::temp_dir().join(format!("imdspec-print-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("instance.toml");
+    std::fs::write(&file, text.replace("t3.micro", "m7i.large")).unwrap();
+    let again = serve(&["--instance", file.to_str().unwrap(), "--print-instance"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let again = String::from_utf8(again.stdout).unwrap();
+    assert_eq!(again, text.replace("t3.micro", "m7i.large"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sighup_rereads_the_instance_file_and_keeps_the_old_one_when_bad() {
+    let dir = std::env::temp_dir().join(format!("imdspec-hup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("instance.toml");
+    std::fs::write(&file, "instance-type = \"m5.large\"\n").unwrap();
+    let mut server = Running::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--instance",
+            file.to_str().unwrap(),
+        ],
+        1,
+    );
+    let stderr = server.child.stderr.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let body = |server: &Running| {
+        let resp = get(server, "/latest/meta-data/instance-type");
+        resp.split_once("\r\n\r\n").unwrap().1.to_owned()
+    };
+    assert_eq!(body(&server), "m5.large");
+    let hup = |server: &Running| {
+        let ok = Command::new("kill")
+            .args(["-HUP", &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+
+    std::fs::write(&file, "instance-type = \"c7g.xlarge\"\n").unwrap();
+    hup(&server);
+    let line = lines.recv_timeout(WAIT).expect("a reload line on stderr");
+    assert_eq!(line, "SIGHUP: reloaded the instance and scenario");
+    assert_eq!(body(&server), "c7g.xlarge");
+
+    std::fs::write(&file, "instance-type = \"c7g.xlarge\"\nno-such-key = 1\n").unwrap();
+    hup(&server);
+    let line = lines.recv_timeout(WAIT).expect("a refusal line on stderr");
+    assert!(
+        line.starts_with("SIGHUP: --instance: ")
+            && line.contains("instance.toml:2")
+            && line.contains("no-such-key")
+            && line.ends_with("nothing changed"),
+        "{line}"
+    );
+    assert_eq!(
+        body(&server),
+        "c7g.xlarge",
+        "a bad file keeps the old instance"
+    );
+    assert!(server.signal("-TERM").success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
