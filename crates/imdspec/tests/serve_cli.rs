@@ -615,3 +615,53 @@ fn sighup_rereads_the_instance_file_and_keeps_the_old_one_when_bad() {
     assert!(server.signal("-TERM").success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sighup_restarts_a_rewritten_scenario() {
+    let dir = std::env::temp_dir().join(format!("imdspec-hup-scn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("scenario.toml");
+    let write = |state: &str| {
+        let text = format!("[[entry]]\nafter-requests = 1\nasg-lifecycle = \"{state}\"\n");
+        std::fs::write(&file, text).unwrap();
+    };
+    write("Terminated");
+    let mut server = Running::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--scenario",
+            file.to_str().unwrap(),
+        ],
+        1,
+    );
+    let stderr = server.child.stderr.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let state = |server: &Running| {
+        let resp = get(
+            server,
+            "/latest/meta-data/autoscaling/target-lifecycle-state",
+        );
+        resp.split_once("\r\n\r\n").unwrap().1.to_owned()
+    };
+    assert_eq!(state(&server), "Terminated");
+    write("InService");
+    let ok = Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let line = lines.recv_timeout(WAIT).expect("a reload line on stderr");
+    assert_eq!(line, "SIGHUP: reloaded the instance and scenario");
+    // Requests count again from the reload: the first one after it fires the new entry.
+    assert_eq!(state(&server), "InService");
+    assert!(server.signal("-TERM").success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
