@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use imds_model::scenario::{Entry, Trigger};
-use imds_model::{Instance, Scenario};
+use imds_model::{Clock as _, Instance, ManualClock, Scenario, SystemClock};
 use imds_server::{Fault, Faults, ImdsServer, ServerError};
 
 use crate::options_args::OptionFlags;
@@ -21,7 +21,8 @@ enabled, --http-put-response-hop-limit 1, --http-protocol-ipv6 disabled, \
 Exit codes:
   0  stopped by SIGINT or SIGTERM
   1  the server could not start (address in use, ...)
-  2  usage error (bad flag, unreadable --instance, --scenario or --journal file)
+  2  usage error (bad flag, unreadable --instance, --scenario or --journal file,
+     a --control address that is not loopback)
 
 Example:
   imdspec serve --listen 127.0.0.1:1338 --http-tokens required --journal requests.jsonl";
@@ -68,6 +69,19 @@ pub struct ServeArgs {
     #[arg(long, value_name = "WHEN", num_args = 0..=1, require_equals = true,
           default_missing_value = "+0s", help_heading = "Scenario")]
     asg_termination: Option<String>,
+    /// Serve the control API (JSON over HTTP: options, instance, scenario, clock, journal,
+    /// faults, reset) on ADDR, loopback only; port 0 picks a free one. See README.
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen, help_heading = "Control")]
+    control: Option<SocketAddr>,
+    /// `system`: the wall clock. `manual`: time stands still at the start unless moved with
+    /// the control API's `POST /clock/advance`.
+    #[arg(
+        long,
+        value_name = "CLOCK",
+        default_value = "system",
+        help_heading = "Control"
+    )]
+    clock: ClockKind,
     /// The options the server enforces (unset: EC2's defaults, see below).
     #[command(
         flatten,
@@ -75,6 +89,18 @@ pub struct ServeArgs {
     )]
     options: OptionFlags,
 }
+
+/// `--clock`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ClockKind {
+    /// The wall clock.
+    System,
+    /// Stands still unless advanced through the control API.
+    Manual,
+}
+
+/// How many requests `GET /journal` can return (the newest are kept).
+const CONTROL_JOURNAL_CAPACITY: usize = 10_000;
 
 /// An IP address and port; a host name gets a hint, since the server binds addresses only.
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {
@@ -176,6 +202,12 @@ pub fn main(args: ServeArgs) -> ExitCode {
         Err(code) => return code,
     };
     let faults = args.faults.iter().fold(Faults::none(), |f, x| f.with(*x));
+    if let Some(addr) = args.control.filter(|a| !a.ip().is_loopback()) {
+        return usage_error(format!(
+            "--control {addr}: the control API listens on loopback only (e.g. 127.0.0.1:0 \
+             or [::1]:0), since it changes what the server answers"
+        ));
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -188,8 +220,22 @@ pub fn main(args: ServeArgs) -> ExitCode {
             .options(options)
             .instance(instance)
             .faults(faults)
-            // A long-running server keeps its journal in the file only.
-            .journal_capacity(0);
+            // A long-running server keeps its journal in the file only, unless the control
+            // API is there to read it.
+            .journal_capacity(if args.control.is_some() {
+                CONTROL_JOURNAL_CAPACITY
+            } else {
+                0
+            });
+        if let Some(addr) = args.control {
+            builder = builder.control(addr);
+        }
+        builder = match args.clock {
+            ClockKind::System => builder.clock(std::sync::Arc::new(SystemClock)),
+            ClockKind::Manual => {
+                builder.manual_clock(std::sync::Arc::new(ManualClock::new(SystemClock.now())))
+            }
+        };
         if let Some(scenario) = scenario {
             builder = builder.scenario(scenario);
         }
@@ -212,6 +258,9 @@ pub fn main(args: ServeArgs) -> ExitCode {
         let mut out = std::io::stdout().lock();
         for url in server.urls() {
             let _ = writeln!(out, "listening on {url}");
+        }
+        if let Some(url) = server.control_url() {
+            let _ = writeln!(out, "control on {url}");
         }
         let _ = out.flush();
         drop(out);
