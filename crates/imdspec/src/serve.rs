@@ -77,26 +77,17 @@ pub struct ServeArgs {
     /// the control API's `POST /clock/advance`.
     #[arg(
         long,
-        value_name = "CLOCK",
+        value_name = "system|manual",
         default_value = "system",
         help_heading = "Control"
     )]
-    clock: ClockKind,
+    clock: String,
     /// The options the server enforces (unset: EC2's defaults, see below).
     #[command(
         flatten,
         next_help_heading = "Instance options (what the server enforces)"
     )]
     options: OptionFlags,
-}
-
-/// `--clock`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum ClockKind {
-    /// The wall clock.
-    System,
-    /// Stands still unless advanced through the control API.
-    Manual,
 }
 
 /// How many requests `GET /journal` can return (the newest are kept).
@@ -202,6 +193,17 @@ pub fn main(args: ServeArgs) -> ExitCode {
         Err(code) => return code,
     };
     let faults = args.faults.iter().fold(Faults::none(), |f, x| f.with(*x));
+    // Checked here rather than by clap, so a bad value gets the usage line too.
+    let manual = match args.clock.as_str() {
+        "system" => false,
+        "manual" => true,
+        other => {
+            return usage_error(format!(
+                "--clock {other:?}: use `system` (the wall clock) or `manual` (stands still \
+                 unless advanced through the control API)"
+            ));
+        }
+    };
     if let Some(addr) = args.control.filter(|a| !a.ip().is_loopback()) {
         return usage_error(format!(
             "--control {addr}: the control API listens on loopback only (e.g. 127.0.0.1:0 \
@@ -230,12 +232,10 @@ pub fn main(args: ServeArgs) -> ExitCode {
         if let Some(addr) = args.control {
             builder = builder.control(addr);
         }
-        builder = match args.clock {
-            ClockKind::System => builder.clock(std::sync::Arc::new(SystemClock)),
-            ClockKind::Manual => {
-                builder.manual_clock(std::sync::Arc::new(ManualClock::new(SystemClock.now())))
-            }
-        };
+        if manual {
+            builder =
+                builder.manual_clock(std::sync::Arc::new(ManualClock::new(SystemClock.now())));
+        }
         if let Some(scenario) = scenario {
             builder = builder.scenario(scenario);
         }
