@@ -30,7 +30,6 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod clock;
-/// The control API's requests (`imdspec serve --control`), decoded and checked purely.
 pub mod control;
 pub mod infer;
 pub mod instance;
