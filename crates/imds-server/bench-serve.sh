@@ -2,7 +2,9 @@
 # Load benchmark (`just bench-serve [SECONDS] [CONNECTIONS]`): wrk against a release
 # `imdspec serve` (token-bearing leaf GET) and, side by side in the same run, against the bare
 # hyper server of examples/bare.rs (constant body), once with `Connection: close` like IMDS
-# and once with keep-alive. Rounds are interleaved so background load hits both alike.
+# and once with keep-alive; and `imdspec serve` again with a scenario still playing (so every
+# request checks it) and `--control` open (so every request is also kept in the in-memory
+# journal the control API reads). Rounds are interleaved so background load hits both alike.
 # Loopback only. Prints requests/s, p99 latency, peak RSS and the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -51,20 +53,42 @@ start() {
     exit 1
 }
 
+# A scenario with one entry fired at once and one a day away: it stays live for the whole run.
+cat >"$work/scenario.toml" <<'TOML'
+[[entry]]
+after = "0s"
+rebalance-recommendation = {}
+
+[[entry]]
+after = "24h"
+spot-interruption = { action = "terminate" }
+TOML
+
 start serve target/release/imdspec serve --listen 127.0.0.1:0
+start serve_ctl target/release/imdspec serve --listen 127.0.0.1:0 --control 127.0.0.1:0 \
+    --scenario "$work/scenario.toml"
 start bare_close target/release/examples/bare 127.0.0.1:0 --close
 start bare_keepalive target/release/examples/bare 127.0.0.1:0
 
-token="$(curl -sf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 21600' "$(cat "$work/serve.url")/latest/api/token")"
-[ "${#token}" = 56 ] || { echo "bench-serve: no token from imdspec serve" >&2; exit 1; }
-# Sanity: the token is accepted, so the benchmark measures served GETs, not 401s.
-code="$(curl -s -o /dev/null -w '%{http_code}' -H "X-aws-ec2-metadata-token: $token" "$(cat "$work/serve.url")$path")"
-[ "$code" = 200 ] || { echo "bench-serve: token GET answered $code" >&2; exit 1; }
+# Each imdspec server keys its own tokens; the bare servers ignore the header.
+for name in serve serve_ctl; do
+    token="$(curl -sf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 21600' "$(cat "$work/$name.url")/latest/api/token")"
+    [ "${#token}" = 56 ] || { echo "bench-serve: no token from $name" >&2; exit 1; }
+    # Sanity: the token is accepted, so the benchmark measures served GETs, not 401s.
+    code="$(curl -s -o /dev/null -w '%{http_code}' -H "X-aws-ec2-metadata-token: $token" "$(cat "$work/$name.url")$path")"
+    [ "$code" = 200 ] || { echo "bench-serve: $name token GET answered $code" >&2; exit 1; }
+    echo "$token" >"$work/$name.token"
+done
+cp "$work/serve.token" "$work/bare_close.token"
+cp "$work/serve.token" "$work/bare_keepalive.token"
+# The control listener is up and the scenario has fired its first entry.
+control="$(sed -n 's/^control on //p' "$work/serve_ctl.out")"
+curl -sf "$control/scenario" | grep -q rebalance || { echo "bench-serve: scenario not playing" >&2; exit 1; }
 
 # run NAME ROUND: one wrk run; keeps the output for parsing.
 run() {
     wrk -t2 -c"$conns" -d"${secs}s" --latency \
-        -H "X-aws-ec2-metadata-token: $token" \
+        -H "X-aws-ec2-metadata-token: $(cat "$work/$1.token")" \
         "$(cat "$work/$1.url")$path" >"$work/$1.$2.wrk"
     if grep -q 'Non-2xx' "$work/$1.$2.wrk"; then
         echo "bench-serve: $1 answered non-2xx responses" >&2
@@ -74,7 +98,7 @@ run() {
 }
 
 for r in $(seq "$rounds"); do
-    for name in serve bare_close bare_keepalive; do run "$name" "$r"; done
+    for name in serve serve_ctl bare_close bare_keepalive; do run "$name" "$r"; done
 done
 
 # to_ms VALUE: wrk latency (e.g. 812.00us, 1.20ms, 1.01s) in milliseconds.
@@ -102,6 +126,7 @@ summary() {
 }
 
 read -r s_rps s_p99 s_rss _ < <(summary serve)
+read -r x_rps x_p99 x_rss _ < <(summary serve_ctl)
 read -r c_rps c_p99 c_rss _ < <(summary bare_close)
 read -r k_rps k_p99 k_rss _ < <(summary bare_keepalive)
 
@@ -109,8 +134,10 @@ echo
 echo "wrk -t2 -c$conns -d${secs}s, $rounds interleaved rounds (best round shown), $(nproc) cores shared with wrk"
 printf '%-34s %12s %10s %13s\n' server 'requests/s' 'p99 (ms)' 'peak RSS (MiB)'
 printf '%-34s %12s %10s %13s\n' 'imdspec serve (token GET)' "$s_rps" "$s_p99" "$s_rss"
+printf '%-34s %12s %10s %13s\n' '  + scenario, --control, journal' "$x_rps" "$x_p99" "$x_rss"
 printf '%-34s %12s %10s %13s\n' 'bare hyper, Connection: close' "$c_rps" "$c_p99" "$c_rss"
 printf '%-34s %12s %10s %13s\n' 'bare hyper, keep-alive' "$k_rps" "$k_p99" "$k_rss"
-awk -v s="$s_rps" -v c="$c_rps" -v k="$k_rps" 'BEGIN {
+awk -v s="$s_rps" -v x="$x_rps" -v c="$c_rps" -v k="$k_rps" 'BEGIN {
     printf "ratio vs bare (Connection: close, like for like): %.2f (target >= 0.70)\n", s / c
+    printf "  with scenario + --control:                      %.2f (target >= 0.90)\n", x / c
     printf "ratio vs bare keep-alive (ceiling):               %.2f\n", s / k }'

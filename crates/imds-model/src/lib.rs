@@ -30,6 +30,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod clock;
+pub mod control;
 pub mod infer;
 pub mod instance;
 pub mod instance_fields;

@@ -123,7 +123,7 @@ pub struct OptionsChange {
 }
 
 impl OptionsChange {
-    fn apply(&self, o: &mut MetadataOptions) {
+    pub(crate) fn apply(&self, o: &mut MetadataOptions) {
         if let Some(v) = self.http_tokens {
             o.http_tokens = v;
         }

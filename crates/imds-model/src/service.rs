@@ -164,7 +164,8 @@ impl Imds {
     }
 
     /// Counts this request and applies the scenario entries now due, as `set_instance` and
-    /// `set_options` would.
+    /// `set_options` would. The scenario lock is also every writer's lock, so the state read
+    /// here is still the state in force when the result is written.
     fn play_scenario(&self) {
         let mut run = self.scenario_run();
         let seen = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
@@ -199,10 +200,22 @@ impl Imds {
     /// Replaces the options; later requests see the new ones. Cheap: the content built from
     /// the instance is kept.
     pub fn set_options(&self, options: MetadataOptions) {
+        self.update_options(|_| options);
+    }
+
+    /// Changes the options from the ones in force, as one step: no scenario entry or other
+    /// writer lands between the read and the write. Returns the new options.
+    pub fn update_options(
+        &self,
+        change: impl FnOnce(MetadataOptions) -> MetadataOptions,
+    ) -> MetadataOptions {
+        let _writer = self.scenario_run();
+        let options = change(self.current().options);
         self.update(|old| State {
             options,
             content: old.content.clone(),
         });
+        options
     }
 
     /// The instance content in force.
@@ -212,12 +225,40 @@ impl Imds {
 
     /// Replaces the instance content; later requests see the new one.
     pub fn set_instance(&self, instance: Instance) {
-        // Built before taking the lock, so requests are not held up by it.
+        // Built before taking any lock, so neither requests nor writers wait for it.
         let content = Arc::new(Content::new(Arc::new(instance)));
+        let _writer = self.scenario_run();
         self.update(|old| State {
             options: old.options,
             content,
         });
+    }
+
+    /// Changes the instance from the one in force, as one step (see
+    /// [`update_options`](Self::update_options)); when `change` fails nothing changes.
+    pub fn try_update_instance<E>(
+        &self,
+        change: impl FnOnce(&Instance) -> Result<Instance, E>,
+    ) -> Result<Arc<Instance>, E> {
+        let _writer = self.scenario_run();
+        let instance = Arc::new(change(&self.current().content.instance)?);
+        let content = Arc::new(Content::new(instance.clone()));
+        self.update(|old| State {
+            options: old.options,
+            content,
+        });
+        Ok(instance)
+    }
+
+    /// Sets options and instance together (one swap: no request sees one without the other)
+    /// and stops the scenario being played, if any.
+    pub fn reset(&self, options: MetadataOptions, instance: Instance) {
+        let content = Arc::new(Content::new(Arc::new(instance)));
+        let mut run = self.scenario_run();
+        run.state = None;
+        run.fired.clear();
+        self.scenario_live.store(false, Ordering::SeqCst);
+        self.update(|_| State { options, content });
     }
 
     /// The clock this service reads.

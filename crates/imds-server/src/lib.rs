@@ -28,6 +28,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod control;
 mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -42,17 +43,23 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use imds_model::{Clock, Imds, Instance, MetadataOptions, Scenario, SystemClock, TokenKey};
+use imds_model::control::{ControlError, ControlRequest};
+use imds_model::scenario::OptionsChange;
+use imds_model::{
+    Clock, Imds, Instance, ManualClock, MetadataOptions, Scenario, SystemClock, Timestamp, TokenKey,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
+pub use control::ControlResponse;
 pub use faults::{
     EndpointFault, FAULT_SYNTAX, Fault, FaultAction, FaultSpecError, Faults, Scripted,
 };
 pub use hop::AppliedHopLimit;
 pub use journal::{JournalEntry, token_fingerprint};
 
+use crate::control::{Controller, StartState};
 use crate::faults::FaultState;
 use crate::hop::{HopControl, HopIo};
 use crate::journal::Journal;
@@ -81,6 +88,9 @@ pub enum ServerError {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// The control listener was given an address that is not loopback.
+    #[error("the control API listens on loopback only (127.0.0.1 or [::1]), not {0}")]
+    ControlNotLoopback(SocketAddr),
 }
 
 /// Transport limits. The defaults suit both tests and `imdspec serve`.
@@ -129,6 +139,8 @@ pub struct ImdsServerBuilder {
     journal_capacity: usize,
     journal_file: Option<PathBuf>,
     scenario: Option<Scenario>,
+    control: Option<SocketAddr>,
+    manual: Option<Arc<ManualClock>>,
 }
 
 impl std::fmt::Debug for ImdsServerBuilder {
@@ -154,6 +166,8 @@ impl Default for ImdsServerBuilder {
             journal_capacity: DEFAULT_JOURNAL_CAPACITY,
             journal_file: None,
             scenario: None,
+            control: None,
+            manual: None,
         }
     }
 }
@@ -214,10 +228,34 @@ impl ImdsServerBuilder {
         self
     }
 
+    /// Time from a hand-moved clock that the control API (`POST /clock/advance`) and
+    /// [`ImdsServer::advance_clock`] may move; replaces [`clock`](Self::clock).
+    pub fn manual_clock(mut self, clock: Arc<ManualClock>) -> Self {
+        self.clock = clock.clone();
+        self.manual = Some(clock);
+        self
+    }
+
+    /// Also serve the control API (JSON over HTTP) on `addr`, which must be loopback; port 0
+    /// picks a free one (see [`ImdsServer::control_url`]).
+    pub fn control(mut self, addr: SocketAddr) -> Self {
+        self.control = Some(addr);
+        self
+    }
+
     /// Binds every listener and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<ImdsServer, ServerError> {
+        if let Some(addr) = self.control.filter(|a| !control::is_loopback(*a)) {
+            return Err(ServerError::ControlNotLoopback(addr));
+        }
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).map_err(|e| ServerError::Random(e.to_string()))?;
+        let start = StartState {
+            options: self.options,
+            instance: self.instance.clone(),
+            scenario: self.scenario.clone(),
+            faults: self.faults,
+        };
         let imds = Arc::new(Imds::new(
             self.options,
             self.instance,
@@ -243,18 +281,52 @@ impl ImdsServerBuilder {
                 .map_err(|source| ServerError::Bind { addr, source })?;
             listeners.push((listener, local));
         }
-        let (shared, http, shutdown_tx) =
-            serving(imds.clone(), self.clock, journal, self.faults, self.limits);
+        let control_listener = match self.control {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::Bind { addr, source })?;
+                let local = listener
+                    .local_addr()
+                    .map_err(|source| ServerError::Bind { addr, source })?;
+                Some((listener, local))
+            }
+            None => None,
+        };
+        let (shared, http, shutdown_tx) = serving(
+            imds.clone(),
+            self.clock.clone(),
+            journal,
+            self.faults,
+            self.limits,
+        );
+        let controller = Arc::new(Controller {
+            imds: imds.clone(),
+            shared: shared.clone(),
+            clock: self.clock,
+            manual: self.manual,
+            start,
+        });
         let addrs: Vec<SocketAddr> = listeners.iter().map(|(_, a)| *a).collect();
-        let tasks = listeners
+        let mut tasks: Vec<JoinHandle<()>> = listeners
             .into_iter()
             .map(|(listener, local)| {
                 tokio::spawn(accept_loop(listener, local, shared.clone(), http.clone()))
             })
             .collect();
+        let control_addr = control_listener.map(|(listener, local)| {
+            tasks.push(tokio::spawn(control::serve(
+                listener,
+                controller.clone(),
+                shared.shutdown.clone(),
+            )));
+            local
+        });
         Ok(ImdsServer {
             imds,
             addrs,
+            control_addr,
+            controller,
             shared,
             shutdown: shutdown_tx,
             tasks,
@@ -266,6 +338,8 @@ impl ImdsServerBuilder {
 pub struct ImdsServer {
     imds: Arc<Imds>,
     addrs: Vec<SocketAddr>,
+    control_addr: Option<SocketAddr>,
+    controller: Arc<Controller>,
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -333,6 +407,56 @@ impl ImdsServer {
     /// Forgets the in-memory journal (the file, if any, is kept).
     pub fn clear_journal(&self) {
         self.shared.journal.clear();
+    }
+
+    /// Journal entries kept in memory with `seq >= since`, oldest first (`GET /journal`).
+    pub fn journal_since(&self, since: u64) -> Vec<JournalEntry> {
+        let mut entries = self.shared.journal.entries();
+        entries.retain(|e| e.seq >= since);
+        entries
+    }
+
+    /// The control listener's base URL (`http://127.0.0.1:PORT`), if one was asked for.
+    pub fn control_url(&self) -> Option<String> {
+        self.control_addr.map(|a| format!("http://{a}"))
+    }
+
+    /// The control listener's bound address, if one was asked for.
+    pub fn control_addr(&self) -> Option<SocketAddr> {
+        self.control_addr
+    }
+
+    /// Answers one control API request in process, exactly as the control listener would
+    /// (see `imds_model::control` for the paths); a refused request changes nothing.
+    pub fn control(&self, req: &ControlRequest<'_>) -> ControlResponse {
+        self.controller.handle(req)
+    }
+
+    /// Changes the options given in `change` and keeps the rest (`PUT /options`, like
+    /// ModifyInstanceMetadataOptions); returns the options now in force.
+    pub fn change_options(&self, change: &OptionsChange) -> MetadataOptions {
+        self.imds
+            .update_options(|o| imds_model::control::apply_options(o, change))
+    }
+
+    /// Merges an RFC 7396 JSON merge patch into the instance (`PATCH /instance`); a patch
+    /// whose result the instance loader refuses changes nothing.
+    pub fn patch_instance(&self, patch: &serde_json::Value) -> Result<Arc<Instance>, ControlError> {
+        self.imds
+            .try_update_instance(|i| imds_model::control::patch_instance(i, patch))
+    }
+
+    /// Moves the manual clock forward (`POST /clock/advance`); a 409 error when the server
+    /// was not built with [`ImdsServerBuilder::manual_clock`].
+    pub fn advance_clock(&self, by: Duration) -> Result<Timestamp, ControlError> {
+        self.controller.advance_clock(by)
+    }
+
+    /// Back to the start state (`POST /reset`): the options, instance and faults the server
+    /// was built with, and its scenario played again from now. Tokens already issued stay
+    /// valid until their TTL; the journal and the clock are kept.
+    pub fn reset(&self) {
+        self.controller.reset();
     }
 
     /// Hop limits set on connections so far, as read back with `getsockopt` after setting.

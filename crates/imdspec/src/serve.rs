@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use imds_model::scenario::{Entry, Trigger};
-use imds_model::{Imds, Instance, Scenario};
+use imds_model::{Clock as _, Imds, Instance, ManualClock, Scenario, SystemClock};
 use imds_server::{Fault, Faults, ImdsServer, ServerError};
 
 use crate::options_args::OptionFlags;
@@ -21,7 +21,8 @@ enabled, --http-put-response-hop-limit 1, --http-protocol-ipv6 disabled, \
 Exit codes:
   0  stopped by SIGINT or SIGTERM
   1  the server could not start (address in use, ...)
-  2  usage error (bad flag, unreadable --instance, --scenario or --journal file)
+  2  usage error (bad flag, unreadable --instance, --scenario or --journal file,
+     a --control address that is not loopback)
 
 SIGHUP re-reads --instance and --scenario (the scenario restarts from then); when either file
 is bad, nothing changes and stderr says why.
@@ -75,6 +76,19 @@ pub struct ServeArgs {
     #[arg(long, value_name = "WHEN", num_args = 0..=1, require_equals = true,
           default_missing_value = "+0s", help_heading = "Scenario")]
     asg_termination: Option<String>,
+    /// Serve the control API (JSON over HTTP: options, instance, scenario, clock, journal,
+    /// faults, reset) on ADDR, loopback only; port 0 picks a free one. See README.
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen, help_heading = "Control")]
+    control: Option<SocketAddr>,
+    /// `system`: the wall clock. `manual`: time stands still at the start unless moved with
+    /// the control API's `POST /clock/advance`.
+    #[arg(
+        long,
+        value_name = "system|manual",
+        default_value = "system",
+        help_heading = "Control"
+    )]
+    clock: String,
     /// The options the server enforces (unset: EC2's defaults, see below).
     #[command(
         flatten,
@@ -82,6 +96,9 @@ pub struct ServeArgs {
     )]
     options: OptionFlags,
 }
+
+/// How many requests `GET /journal` can return (the newest are kept).
+const CONTROL_JOURNAL_CAPACITY: usize = 10_000;
 
 /// An IP address and port; a host name gets a hint, since the server binds addresses only.
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {
@@ -193,6 +210,23 @@ pub fn main(args: ServeArgs) -> ExitCode {
         Err(e) => return usage_error(e),
     };
     let faults = args.faults.iter().fold(Faults::none(), |f, x| f.with(*x));
+    // Checked here rather than by clap, so a bad value gets the usage line too.
+    let manual = match args.clock.as_str() {
+        "system" => false,
+        "manual" => true,
+        other => {
+            return usage_error(format!(
+                "--clock {other:?}: use `system` (the wall clock) or `manual` (stands still \
+                 unless advanced through the control API)"
+            ));
+        }
+    };
+    if let Some(addr) = args.control.filter(|a| !a.ip().is_loopback()) {
+        return usage_error(format!(
+            "--control {addr}: the control API listens on loopback only (e.g. 127.0.0.1:0 \
+             or [::1]:0), since it changes what the server answers"
+        ));
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -205,8 +239,20 @@ pub fn main(args: ServeArgs) -> ExitCode {
             .options(options)
             .instance(instance)
             .faults(faults)
-            // A long-running server keeps its journal in the file only.
-            .journal_capacity(0);
+            // A long-running server keeps its journal in the file only, unless the control
+            // API is there to read it.
+            .journal_capacity(if args.control.is_some() {
+                CONTROL_JOURNAL_CAPACITY
+            } else {
+                0
+            });
+        if let Some(addr) = args.control {
+            builder = builder.control(addr);
+        }
+        if manual {
+            builder =
+                builder.manual_clock(std::sync::Arc::new(ManualClock::new(SystemClock.now())));
+        }
         if let Some(scenario) = scenario {
             builder = builder.scenario(scenario);
         }
@@ -229,6 +275,9 @@ pub fn main(args: ServeArgs) -> ExitCode {
         let mut out = std::io::stdout().lock();
         for url in server.urls() {
             let _ = writeln!(out, "listening on {url}");
+        }
+        if let Some(url) = server.control_url() {
+            let _ = writeln!(out, "control on {url}");
         }
         let _ = out.flush();
         drop(out);
