@@ -77,7 +77,8 @@ pub(crate) struct Controller {
     pub(crate) shared: Arc<Shared>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) manual: Option<Arc<ManualClock>>,
-    pub(crate) start: StartState,
+    /// What `POST /reset` goes back to; a reload (SIGHUP) replaces it.
+    pub(crate) start: std::sync::Mutex<StartState>,
 }
 
 impl Controller {
@@ -168,12 +169,31 @@ impl Controller {
     }
 
     pub(crate) fn reset(&self) {
-        let s = &self.start;
+        let s = self.start_state();
         self.imds.reset(s.options, s.instance.clone());
         if let Some(scenario) = &s.scenario {
             self.imds.set_scenario(scenario.clone());
         }
         self.shared.faults.set(s.faults);
+    }
+
+    /// Serves `instance` and plays `scenario` from now, and makes them the state `reset`
+    /// returns to; options and faults are kept.
+    pub(crate) fn reload(&self, instance: Instance, scenario: Option<Scenario>) {
+        let mut s = self.start_state();
+        self.imds.set_instance(instance.clone());
+        if let Some(scenario) = &scenario {
+            self.imds.set_scenario(scenario.clone());
+        }
+        s.instance = instance;
+        s.scenario = scenario;
+    }
+
+    fn start_state(&self) -> std::sync::MutexGuard<'_, StartState> {
+        match self.start.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
     fn fired(&self) -> Result<ControlResponse, ControlError> {

@@ -305,7 +305,7 @@ impl ImdsServerBuilder {
             shared: shared.clone(),
             clock: self.clock,
             manual: self.manual,
-            start,
+            start: std::sync::Mutex::new(start),
         });
         let addrs: Vec<SocketAddr> = listeners.iter().map(|(_, a)| *a).collect();
         let mut tasks: Vec<JoinHandle<()>> = listeners
@@ -457,6 +457,13 @@ impl ImdsServer {
     /// valid until their TTL; the journal and the clock are kept.
     pub fn reset(&self) {
         self.controller.reset();
+    }
+
+    /// Serves `instance` and plays `scenario` (if any) from now, as a SIGHUP of
+    /// `imdspec serve` does after re-reading its files; both become what [`Self::reset`]
+    /// returns to. Options and faults are kept.
+    pub fn reload(&self, instance: Instance, scenario: Option<Scenario>) {
+        self.controller.reload(instance, scenario);
     }
 
     /// Hop limits set on connections so far, as read back with `getsockopt` after setting.

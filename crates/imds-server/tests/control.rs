@@ -428,3 +428,33 @@ fn any_control_sequence_leaves_the_server_answering() {
         let _ = token;
     });
 }
+
+#[tokio::test]
+async fn reload_replaces_what_reset_returns_to() {
+    let server = server(Some(manual_clock())).await;
+    let (ctl, imds) = (server.control_addr().unwrap(), server.addr());
+    let reloaded = imds_model::Instance {
+        instance_type: "m7i.large".into(),
+        ..imds_model::Instance::default()
+    };
+    server.reload(reloaded, None);
+    tokio::task::spawn_blocking(move || {
+        let get = || http(imds, "GET", "/latest/meta-data/instance-type", "").2;
+        assert_eq!(get(), "m7i.large");
+        http(
+            ctl,
+            "PATCH",
+            "/instance",
+            r#"{"instance-type":"c7g.xlarge"}"#,
+        );
+        assert_eq!(get(), "c7g.xlarge");
+        assert_eq!(http(ctl, "POST", "/reset", "").0, 200);
+        assert_eq!(
+            get(),
+            "m7i.large",
+            "reset goes back to the reloaded instance"
+        );
+    })
+    .await
+    .unwrap();
+}

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use imds_model::scenario::{Entry, Trigger};
-use imds_model::{Clock as _, Imds, Instance, ManualClock, Scenario, SystemClock};
+use imds_model::{Clock as _, Instance, ManualClock, Scenario, SystemClock};
 use imds_server::{Fault, Faults, ImdsServer, ServerError};
 
 use crate::options_args::OptionFlags;
@@ -24,8 +24,9 @@ Exit codes:
   2  usage error (bad flag, unreadable --instance, --scenario or --journal file,
      a --control address that is not loopback)
 
-SIGHUP re-reads --instance and --scenario (the scenario restarts from then); when either file
-is bad, nothing changes and stderr says why.
+SIGHUP re-reads --instance and --scenario (the scenario restarts from then, and both become
+what the control API's POST /reset returns to); when either file is bad, nothing changes and
+stderr says why.
 
 Example:
   imdspec serve --listen 127.0.0.1:1338 --http-tokens required --journal requests.jsonl";
@@ -283,7 +284,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
         drop(out);
         tokio::select! {
             _ = wait_for_signal() => {}
-            _ = reload_on_hangup(&args, server.imds()) => {}
+            _ = reload_on_hangup(&args, &server) => {}
         }
         server.shutdown().await;
         ExitCode::SUCCESS
@@ -292,7 +293,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
 
 /// On each SIGHUP, re-reads `--instance` and `--scenario` and applies both, or neither when
 /// either is bad (the old state stays and stderr says why). Never returns.
-async fn reload_on_hangup(args: &ServeArgs, imds: &Imds) {
+async fn reload_on_hangup(args: &ServeArgs, server: &ImdsServer) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hangup) = signal(SignalKind::hangup()) else {
         return std::future::pending().await;
@@ -300,10 +301,7 @@ async fn reload_on_hangup(args: &ServeArgs, imds: &Imds) {
     while hangup.recv().await.is_some() {
         match args.instance().and_then(|i| Ok((i, args.scenario()?))) {
             Ok((instance, scenario)) => {
-                imds.set_instance(instance);
-                if let Some(scenario) = scenario {
-                    imds.set_scenario(scenario);
-                }
+                server.reload(instance, scenario);
                 eprintln!("SIGHUP: reloaded the instance and scenario");
             }
             Err(e) => eprintln!("SIGHUP: {e}; nothing changed"),
