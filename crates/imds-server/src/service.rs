@@ -96,10 +96,23 @@ pub(crate) async fn handle(
         latency_us: 0,
     });
 
-    let (resp, outcome, fault) = match shared.faults.decide(kind, || token.map(token_key)) {
+    let decision = shared
+        .faults
+        .decide(kind, req.uri().path(), || token.map(token_key));
+    let (resp, outcome, fault) = match decision {
         Decision::Model => {
             let (r, o) = shared.imds.handle_with_outcome(&req);
             (r, Some(o), None)
+        }
+        Decision::Delay(delay, label) => {
+            // A slow IMDS: the answer is the model's, as of when the request arrived.
+            let mut shutdown = shared.shutdown.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.wait_for(|s| *s) => {}
+            }
+            let (r, o) = shared.imds.handle_with_outcome(&req);
+            (r, Some(o), Some(label))
         }
         Decision::Status(status, label) => (fault_response(status, arrived), None, Some(label)),
         Decision::Revoked(label) => {
