@@ -39,8 +39,9 @@ pub struct ServeArgs {
     /// Write one JSON line per request to FILE, emptied first (tokens and credentials redacted).
     #[arg(long, value_name = "FILE")]
     journal: Option<PathBuf>,
-    /// Misbehave on purpose (repeatable): token-put=STATUS|hang[xN], get=STATUS|hang[xN],
-    /// revoke-tokens-after=N, endpoint=reset.
+    /// Misbehave on purpose (repeatable): token-put=ACTION[xN], get=ACTION[xN],
+    /// get[GLOB]=ACTION[xN] (only paths matching GLOB), revoke-tokens-after=N, endpoint=reset;
+    /// ACTION is a status 400..=599, hang, or delay:Nms|Ns.
     #[arg(long = "fault", value_name = "SPEC", value_parser = parse_fault)]
     faults: Vec<Fault>,
     /// Also serve iam/security-credentials-extended/ for the instance's role (as EC2 does only
