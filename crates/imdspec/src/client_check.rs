@@ -88,6 +88,19 @@ pub struct ClientCheckArgs {
     /// List the scenarios and exit.
     #[arg(long)]
     list: bool,
+    /// Run every installed driver of `conformance/clients/drivers/` (the client matrix) and
+    /// write MATRIX.md and MATRIX.json; no COMMAND.
+    #[arg(long, conflicts_with_all = ["target", "expectations", "list"])]
+    all: bool,
+    /// With --all: the repository root (drivers, `{root}` in their commands).
+    #[arg(long, value_name = "DIR", default_value = ".", requires = "all")]
+    root: PathBuf,
+    /// With --all: only these drivers (repeatable).
+    #[arg(long = "driver", value_name = "NAME", requires = "all")]
+    drivers: Vec<String>,
+    /// With --all: where MATRIX.md and MATRIX.json go (default: ROOT/conformance/clients).
+    #[arg(long, value_name = "DIR", requires = "all")]
+    matrix_dir: Option<PathBuf>,
     /// A program given without `--` (refused with a hint: options of the program would be
     /// taken for ours).
     #[arg(value_name = "PROGRAM", hide = true)]
@@ -153,6 +166,21 @@ pub fn main(args: ClientCheckArgs) -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    if args.all {
+        return crate::client_matrix::main(
+            &crate::client_matrix::MatrixArgs {
+                root: args.root.clone(),
+                drivers: args.drivers.clone(),
+                matrix_dir: args.matrix_dir.clone(),
+                clients_dir: args.clients_dir.clone(),
+                timeout: Duration::from_millis(args.timeout_ms),
+                concurrency: usize::try_from(args.concurrency).unwrap_or(1),
+                strict: args.strict,
+            },
+            &scenarios,
+            selected,
+        );
     }
     if !args.stray.is_empty() {
         let program = args.stray.join(" ");
