@@ -258,9 +258,10 @@ pub fn cells_of(run: &RunResult) -> BTreeMap<String, Cell> {
         .map(|c| {
             let reason = match c.outcome {
                 Outcome::Pass => None,
-                Outcome::Xfail => c.reason.as_deref().map(|r| {
-                    one_line(r.strip_prefix("known failure: ").unwrap_or(r))
-                }),
+                Outcome::Xfail => c
+                    .reason
+                    .as_deref()
+                    .map(|r| one_line(r.strip_prefix("known failure: ").unwrap_or(r))),
                 // Only the names of the failed checks: what they observed carries token
                 // fingerprints and timings, which differ from run to run.
                 _ if !c.detail.failures.is_empty() => {
@@ -303,7 +304,10 @@ pub fn driver_expectations(
     let name = driver.expectations.as_deref().unwrap_or(&driver.name);
     match crate::target_expectations(clients_dir, name) {
         Ok(e) => Ok(Some(e)),
-        Err(e) => Err(format!("{}: expectations {name}: {e}", driver.file.display())),
+        Err(e) => Err(format!(
+            "{}: expectations {name}: {e}",
+            driver.file.display()
+        )),
     }
 }
 
@@ -329,7 +333,10 @@ pub async fn run_driver(
         not_run: None,
     };
     if let Err(why) = driver.available(places) {
-        column.not_run = Some(format!("not installed: {why} (install: {})", driver.install));
+        column.not_run = Some(format!(
+            "not installed: {why} (install: {})",
+            driver.install
+        ));
         return DriverRun {
             column,
             run: None,
@@ -445,8 +452,17 @@ impl Matrix {
         }
         out.push_str("\n## Scenarios\n\n");
         for r in &self.rows {
-            let spec = r.spec.as_deref().map(|s| format!(" (SPEC.md {s})")).unwrap_or_default();
-            out.push_str(&format!("- `{}` [{}]{spec}: {}\n", r.id, r.level, escape(&r.summary)));
+            let spec = r
+                .spec
+                .as_deref()
+                .map(|s| format!(" (SPEC.md {s})"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "- `{}` [{}]{spec}: {}\n",
+                r.id,
+                r.level,
+                escape(&r.summary)
+            ));
         }
         out.push_str("\n## Why, per client\n");
         for c in &self.columns {

@@ -253,7 +253,9 @@ fn parse_delay(value: &str) -> Result<Duration, String> {
     } else if let Some(n) = value.strip_suffix('s') {
         (n, 1000)
     } else {
-        return Err(format!("delay {value:?} needs a unit: ms or s (e.g. delay:1100ms)"));
+        return Err(format!(
+            "delay {value:?} needs a unit: ms or s (e.g. delay:1100ms)"
+        ));
     };
     let n: u64 = number
         .parse()
@@ -480,7 +482,10 @@ mod tests {
         let cases = [
             ("token-put", "expected KIND=VALUE"),
             ("token-put=200", "outside 400..=599"),
-            ("token-put=abc", "neither a status code, 'hang' nor 'delay:…'"),
+            (
+                "token-put=abc",
+                "neither a status code, 'hang' nor 'delay:…'",
+            ),
             ("get=delay:5", "needs a unit"),
             ("get=delay:1.5s", "not a whole number"),
             ("get=delay:601s", "over 600s"),
@@ -509,14 +514,20 @@ mod tests {
         assert_eq!(d[0], Decision::Status(500, "get=500x2".into()));
         assert_eq!(d[1], Decision::Status(500, "get=500x2".into()));
         assert_eq!(d[2], Decision::Model);
-        assert_eq!(s.decide(RequestKind::TokenPut, "/latest/api/token", || None), Decision::Model);
+        assert_eq!(
+            s.decide(RequestKind::TokenPut, "/latest/api/token", || None),
+            Decision::Model
+        );
     }
 
     #[test]
     fn revocation_covers_only_tokens_issued_before() {
         let s = FaultState::new(Faults::parse_all(["revoke-tokens-after=2"]).unwrap());
         s.track_issued(1);
-        assert_eq!(s.decide(RequestKind::TokenPut, "/latest/api/token", || None), Decision::Model);
+        assert_eq!(
+            s.decide(RequestKind::TokenPut, "/latest/api/token", || None),
+            Decision::Model
+        );
         assert_eq!(
             s.decide(RequestKind::MetadataRead, "/latest/meta-data/", || Some(1)),
             Decision::Model
@@ -544,14 +555,20 @@ mod tests {
             s.decide(RequestKind::TokenPut, "/latest/api/token", || None),
             Decision::Status(403, _)
         ));
-        assert_eq!(s.decide(RequestKind::TokenPut, "/latest/api/token", || None), Decision::Model);
+        assert_eq!(
+            s.decide(RequestKind::TokenPut, "/latest/api/token", || None),
+            Decision::Model
+        );
         s.set(s.get());
         assert!(matches!(
             s.decide(RequestKind::TokenPut, "/latest/api/token", || None),
             Decision::Status(403, _)
         ));
         s.set(Faults::none());
-        assert_eq!(s.decide(RequestKind::TokenPut, "/latest/api/token", || None), Decision::Model);
+        assert_eq!(
+            s.decide(RequestKind::TokenPut, "/latest/api/token", || None),
+            Decision::Model
+        );
     }
 }
 
@@ -598,7 +615,11 @@ mod scoped_tests {
             Faults::parse_all(["get[/latest/meta-data/iam/security-credentials/*]=500"]).unwrap(),
         );
         assert_eq!(
-            only.decide(RequestKind::MetadataRead, "/latest/meta-data/instance-id", || None),
+            only.decide(
+                RequestKind::MetadataRead,
+                "/latest/meta-data/instance-id",
+                || None
+            ),
             Decision::Model
         );
         assert_eq!(

@@ -314,10 +314,17 @@ async fn a_delay_fault_answers_normally_but_late() {
     assert_eq!(r.body, b"i-0123456789abcdef0");
     let started = std::time::Instant::now();
     assert_eq!(request(server.addr(), GET_ID).await.status(), 200);
-    assert!(started.elapsed() < Duration::from_millis(300), "only the first");
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "only the first"
+    );
     let j = server.journal();
     assert_eq!(j[0].fault.as_deref(), Some("get=delay:300msx1"));
-    assert_eq!(j[0].outcome.as_deref(), Some("Served"), "the model answered");
+    assert_eq!(
+        j[0].outcome.as_deref(),
+        Some("Served"),
+        "the model answered"
+    );
     assert!(j[0].latency_us >= 300_000);
     assert_eq!(j[1].fault, None);
 }
@@ -325,7 +332,9 @@ async fn a_delay_fault_answers_normally_but_late() {
 #[tokio::test]
 async fn a_path_scoped_fault_leaves_other_paths_alone() {
     let server = ImdsServer::builder()
-        .faults(faults(&["get[/latest/meta-data/iam/security-credentials/*]=500"]))
+        .faults(faults(&[
+            "get[/latest/meta-data/iam/security-credentials/*]=500",
+        ]))
         .start()
         .await
         .unwrap();

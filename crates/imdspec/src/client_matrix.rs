@@ -50,7 +50,10 @@ pub fn main(args: &MatrixArgs, catalogue: &Scenarios, selected: Vec<Scenario>) -
             let known: Vec<&str> = drivers.iter().map(|d| d.name.as_str()).collect();
             return crate::usage::error(
                 USAGE,
-                format!("--driver {name}: no such driver (known: {})", known.join(", ")),
+                format!(
+                    "--driver {name}: no such driver (known: {})",
+                    known.join(", ")
+                ),
             );
         }
     }
@@ -93,7 +96,10 @@ pub fn main(args: &MatrixArgs, catalogue: &Scenarios, selected: Vec<Scenario>) -
             None => {
                 let why = done.column.not_run.clone().unwrap_or_default();
                 if in_ci() {
-                    eprintln!("error: client {} cannot run under CI=true: {why}", driver.name);
+                    eprintln!(
+                        "error: client {} cannot run under CI=true: {why}",
+                        driver.name
+                    );
                 } else {
                     eprintln!("skipped client {}: {why}", driver.name);
                 }
@@ -117,10 +123,7 @@ pub fn main(args: &MatrixArgs, catalogue: &Scenarios, selected: Vec<Scenario>) -
                     runs: vec![run.clone()],
                     strict: args.strict,
                 };
-                let bad_caught = run
-                    .cases
-                    .iter()
-                    .any(|c| matches!(c.outcome, Outcome::Fail));
+                let bad_caught = run.cases.iter().any(|c| matches!(c.outcome, Outcome::Fail));
                 if driver.known_bad {
                     if !bad_caught {
                         eprintln!("error: the known-bad client {} failed nothing", driver.name);

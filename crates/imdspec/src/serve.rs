@@ -176,7 +176,10 @@ pub fn main(args: ServeArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let faults = args.faults.iter().fold(Faults::none(), |f, x| f.with(x.clone()));
+    let faults = args
+        .faults
+        .iter()
+        .fold(Faults::none(), |f, x| f.with(x.clone()));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

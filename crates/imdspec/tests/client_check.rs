@@ -275,7 +275,10 @@ fn curl_available() -> bool {
 #[test]
 fn an_imdsv1_only_client_is_flagged_by_the_right_scenarios() {
     if !curl_available() {
-        assert!(!in_ci(), "curl must be installed under CI=true (conformance/clients/install.sh)");
+        assert!(
+            !in_ci(),
+            "curl must be installed under CI=true (conformance/clients/install.sh)"
+        );
         println!("bad-client check not run outside CI: curl is not installed");
         return;
     }
@@ -523,27 +526,29 @@ fn usage_errors_exit_2_with_a_clear_message() {
     assert_eq!(text.lines().count(), RECORDED.len(), "{text}");
 }
 
+/// RECORDED is what conformance/clients/MATRIX.json (shown in README.md) says for the two SDKs.
 #[test]
-fn readme_records_the_sdk_results() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
-            .unwrap();
-    let section = readme
-        .split("## imdspec client-check")
-        .nth(1)
-        .expect("README has a `## imdspec client-check` section");
-    for (id, rust, boto) in RECORDED {
-        let row = section
-            .lines()
-            .find(|l| l.starts_with(&format!("| `{id}` ")))
-            .unwrap_or_else(|| panic!("README has no row for {id}"));
-        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        assert!(
-            cells[3].starts_with(rust),
-            "{id}: aws-sdk-rust column {row}"
-        );
-        assert!(cells[4].starts_with(boto), "{id}: botocore column {row}");
+fn the_matrix_records_the_sdk_results() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/clients/MATRIX.json"),
+    )
+    .unwrap();
+    let matrix: Value = serde_json::from_str(&text).unwrap();
+    let column = |name: &str| {
+        matrix["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("MATRIX.json has no {name} column"))
+            .clone()
+    };
+    let (rust, boto) = (column("aws-sdk-rust"), column("botocore"));
+    for (id, r, b) in RECORDED {
+        assert_eq!(rust["cells"][id]["outcome"], r, "{id}: aws-sdk-rust");
+        assert_eq!(boto["cells"][id]["outcome"], b, "{id}: botocore");
     }
+    assert_eq!(matrix["rows"].as_array().unwrap().len(), RECORDED.len());
 }
 
 #[test]

@@ -37,7 +37,14 @@ fn the_committed_client_matrix_matches_a_fresh_run() {
     };
     let started = std::time::Instant::now();
     let out = Command::new(IMDSPEC)
-        .args(["client-check", "--all", "--concurrency", "4", "--timeout-ms", "15000"])
+        .args([
+            "client-check",
+            "--all",
+            "--concurrency",
+            "4",
+            "--timeout-ms",
+            "15000",
+        ])
         .arg("--root")
         .arg(&root)
         .arg("--matrix-dir")
@@ -50,7 +57,10 @@ fn the_committed_client_matrix_matches_a_fresh_run() {
     println!("full matrix run: {:.1} s", started.elapsed().as_secs_f64());
     let code = out.status.code().expect("exited");
     if in_ci() {
-        assert_ne!(code, 3, "a client is not installed under CI=true:\n{stderr}");
+        assert_ne!(
+            code, 3,
+            "a client is not installed under CI=true:\n{stderr}"
+        );
     }
     assert_eq!(
         code, 0,
@@ -61,15 +71,25 @@ fn the_committed_client_matrix_matches_a_fresh_run() {
             .unwrap();
     let columns = fresh["columns"].as_array().unwrap();
     assert!(columns.len() >= 8, "{}", columns.len());
-    let not_run: Vec<&Value> = columns.iter().filter(|c| c.get("not_run").is_some()).collect();
+    let not_run: Vec<&Value> = columns
+        .iter()
+        .filter(|c| c.get("not_run").is_some())
+        .collect();
     for c in &not_run {
         // Outside CI only (asserted above): say which client and why.
         println!("skipped client {}: {}", c["name"], c["not_run"]);
     }
     // The known-bad client is caught by must-level scenarios.
-    let bad = columns.iter().find(|c| c["known_bad"] == true).expect("a known-bad row");
+    let bad = columns
+        .iter()
+        .find(|c| c["known_bad"] == true)
+        .expect("a known-bad row");
     if bad.get("not_run").is_none() {
-        for id in ["tokens.v2-first", "fallback.never-on-400", "server.required-mode"] {
+        for id in [
+            "tokens.v2-first",
+            "fallback.never-on-400",
+            "server.required-mode",
+        ] {
             assert_eq!(bad["cells"][id]["outcome"], "fail", "{id}");
         }
     }
@@ -92,7 +112,10 @@ fn the_committed_client_matrix_matches_a_fresh_run() {
         &std::fs::read_to_string(committed.join("MATRIX.json")).expect("committed MATRIX.json"),
     )
     .unwrap();
-    assert_eq!(fresh["rows"], old["rows"], "scenarios changed: IMDSPEC_BLESS=1");
+    assert_eq!(
+        fresh["rows"], old["rows"],
+        "scenarios changed: IMDSPEC_BLESS=1"
+    );
     for c in columns {
         if c.get("not_run").is_some() {
             continue;
@@ -147,13 +170,22 @@ fn readme_shows_the_committed_matrix() {
 #[test]
 fn all_refuses_a_program_and_unknown_drivers() {
     let out = Command::new(IMDSPEC)
-        .args(["client-check", "--all", "--driver", "no-such-client", "--root"])
+        .args([
+            "client-check",
+            "--all",
+            "--driver",
+            "no-such-client",
+            "--root",
+        ])
         .arg(root())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no-such-client") && err.contains("botocore"), "{err}");
+    assert!(
+        err.contains("no-such-client") && err.contains("botocore"),
+        "{err}"
+    );
     assert!(err.contains("Usage:"), "{err}");
     let out = Command::new(IMDSPEC)
         .args(["client-check", "--all", "--target", "botocore"])
