@@ -72,12 +72,12 @@ const SCENARIO_FILES: &[(&str, &str)] = &[
 /// The per-client expectations files, compiled in: (target name, text).
 const TARGET_FILES: &[(&str, &str)] = &[
     (
-        "aws-sdk-go",
-        include_str!("../../../conformance/clients/targets/aws-sdk-go.toml"),
-    ),
-    (
         "aws-sdk-go-v2",
         include_str!("../../../conformance/clients/targets/aws-sdk-go-v2.toml"),
+    ),
+    (
+        "aws-sdk-go",
+        include_str!("../../../conformance/clients/targets/aws-sdk-go.toml"),
     ),
     (
         "aws-sdk-js-v3",
