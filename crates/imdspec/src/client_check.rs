@@ -45,8 +45,11 @@ Exit codes:
   2  usage error (bad flag, scenario or expectations file, --output path, no program)
   3  the program cannot be started
 
-Example:
-  imdspec client-check --target botocore -- python3 my_client.py";
+With --all, every driver of conformance/clients/drivers/ runs instead of one COMMAND and conformance/clients/MATRIX.md and MATRIX.json are rewritten (a driver that is not installed is skipped with its reason, or exits 3 under CI=true).
+
+Examples:
+  imdspec client-check --target botocore -- python3 my_client.py
+  imdspec client-check --all --root .";
 
 /// Arguments of `imdspec client-check`.
 #[derive(Debug, Args)]
@@ -64,8 +67,9 @@ pub struct ClientCheckArgs {
     #[arg(long, value_name = "N", default_value_t = 20_000,
           value_parser = clap::value_parser!(u64).range(100..=600_000))]
     timeout_ms: u64,
-    /// Known differences of this client: `conformance/clients/targets/NAME.toml`
-    /// (known: aws-sdk-rust, botocore).
+    /// Known differences of this client: `conformance/clients/targets/NAME.toml` (known:
+    /// aws-sdk-go, aws-sdk-go-v2, aws-sdk-js-v3, aws-sdk-rust, botocore, cloud-init,
+    /// ec2-metadata).
     #[arg(long, value_name = "NAME", conflicts_with = "expectations")]
     target: Option<String>,
     /// Known differences from this expectations file.
