@@ -349,3 +349,22 @@ async fn a_path_scoped_fault_leaves_other_paths_alone() {
     );
     assert_eq!(j[1].fault, None);
 }
+
+#[tokio::test]
+async fn a_delayed_request_whose_client_gives_up_is_still_journaled() {
+    let server = ImdsServer::builder()
+        .faults(faults(&["get=delay:400ms"]))
+        .start()
+        .await
+        .unwrap();
+    let mut s = TcpStream::connect(server.addr()).await.unwrap();
+    s.write_all(GET_ID.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The client times out and goes away before the answer.
+    drop(s);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let j = server.journal();
+    assert_eq!(j.len(), 1, "{j:?}");
+    assert_eq!(j[0].path, "/latest/meta-data/instance-id");
+    assert_eq!(j[0].fault.as_deref(), Some("get=delay:400ms"));
+}
