@@ -63,3 +63,14 @@ snap:
 snap-model:
     INSTA_UPDATE=always cargo test -p imds-model --test snapshots
     git diff --stat -- snapshots/model
+
+# Install every real client of the client matrix (apt, pip venv, npm ci, offline Go builds).
+client-install *clients:
+    bash conformance/clients/install.sh {{clients}}
+
+# The client matrix: every driver in conformance/clients/drivers/ against every client scenario;
+# rewrites conformance/clients/MATRIX.md and MATRIX.json (review with git diff).
+client-matrix *args:
+    bash conformance/clients/install.sh
+    cargo build -p imdspec --bin imdspec --example rust_sdk_client
+    target/debug/imdspec client-check --all --root . --concurrency 4 --timeout-ms 15000 {{args}}

@@ -16,6 +16,7 @@
 
 mod child;
 mod judge;
+pub mod matrix;
 pub mod scenario;
 
 use std::path::{Path, PathBuf};
@@ -59,6 +60,10 @@ const SCENARIO_FILES: &[(&str, &str)] = &[
         include_str!("../../../conformance/clients/server.toml"),
     ),
     (
+        "timeouts.toml",
+        include_str!("../../../conformance/clients/timeouts.toml"),
+    ),
+    (
         "tokens.toml",
         include_str!("../../../conformance/clients/tokens.toml"),
     ),
@@ -67,12 +72,32 @@ const SCENARIO_FILES: &[(&str, &str)] = &[
 /// The per-client expectations files, compiled in: (target name, text).
 const TARGET_FILES: &[(&str, &str)] = &[
     (
+        "aws-sdk-go-v2",
+        include_str!("../../../conformance/clients/targets/aws-sdk-go-v2.toml"),
+    ),
+    (
+        "aws-sdk-go",
+        include_str!("../../../conformance/clients/targets/aws-sdk-go.toml"),
+    ),
+    (
+        "aws-sdk-js-v3",
+        include_str!("../../../conformance/clients/targets/aws-sdk-js-v3.toml"),
+    ),
+    (
         "aws-sdk-rust",
         include_str!("../../../conformance/clients/targets/aws-sdk-rust.toml"),
     ),
     (
         "botocore",
         include_str!("../../../conformance/clients/targets/botocore.toml"),
+    ),
+    (
+        "cloud-init",
+        include_str!("../../../conformance/clients/targets/cloud-init.toml"),
+    ),
+    (
+        "ec2-metadata",
+        include_str!("../../../conformance/clients/targets/ec2-metadata.toml"),
     ),
 ];
 

@@ -13,6 +13,11 @@ use serde::Deserialize;
 /// The variable every client run gets, pointing at that scenario's loopback server.
 pub const ENDPOINT_VAR: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
 
+/// `LastUpdated` of the credentials a `credentials-expired` server serves.
+const EXPIRED_UPDATED: &str = "2020-01-01T00:00:00Z";
+/// `Expiration` of those credentials: long past on any clock a test runs with.
+const EXPIRED_AT: &str = "2020-01-01T06:00:00Z";
+
 /// One client scenario.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -53,6 +58,10 @@ pub struct ServerSpec {
     /// Serve the extended credentials path (§9.8).
     #[serde(default)]
     pub extended_credentials: bool,
+    /// Serve role credentials whose `Expiration` (and `LastUpdated`) lie in the past, as
+    /// during an outage of the credential service (SDK static stability).
+    #[serde(default)]
+    pub credentials_expired: bool,
     /// Fault specs, `imdspec serve --fault` syntax.
     #[serde(default)]
     pub faults: Vec<String>,
@@ -74,6 +83,10 @@ impl ServerSpec {
         let mut i = Instance::default();
         if let Some(role) = i.iam.as_mut() {
             role.extended_credentials = self.extended_credentials;
+            if self.credentials_expired {
+                role.credentials.last_updated = Some(EXPIRED_UPDATED.into());
+                role.credentials.expiration = Some(EXPIRED_AT.into());
+            }
         }
         i
     }
@@ -440,10 +453,18 @@ exit = "zero"
             "headers.no-x-forwarded-for",
             "credentials.extended",
             "credentials.extended-404-legacy",
+            "credentials.expired-static-stability",
+            "credentials.profile-name-from-env",
+            "environment.disabled-other-value",
+            "fallback.put-500",
+            "retries.credentials-500-once",
+            "timeouts.slow-credentials-once",
+            "timeouts.slow-everything",
+            "tokens.ttl-default-21600",
         ] {
             assert!(s.ids().contains(id), "{id} missing");
         }
         let globs = [glob::Pattern::new("fallback.put-*").unwrap()];
-        assert_eq!(s.select(&globs).len(), 4);
+        assert_eq!(s.select(&globs).len(), 5);
     }
 }

@@ -174,7 +174,7 @@ impl Controller {
         if let Some(scenario) = &s.scenario {
             self.imds.set_scenario(scenario.clone());
         }
-        self.shared.faults.set(s.faults);
+        self.shared.faults.set(s.faults.clone());
     }
 
     /// Serves `instance` and plays `scenario` from now, and makes them the state `reset`

@@ -8,6 +8,8 @@
 //! | `token-put=STATUS` | every token PUT ([`imds_model::RequestKind::is_token_request`]: `PUT /latest/api/token`, or one of its misplaced forms) answered with STATUS (400..=599) instead of the model's answer |
 //! | `token-put=hang` | every token PUT held open unanswered, then the connection closed (after [`crate::Limits::hang_limit`]) |
 //! | `get=STATUS` / `get=hang` | the same for metadata reads ([`imds_model::RequestKind::MetadataRead`]: GET/HEAD on anything but the token path) |
+//! | `get=delay:1100ms` / `token-put=delay:2s` | the request is answered normally, but only after this delay (a slow IMDS; compare a client's timeout) |
+//! | `get[GLOB]=…` | a `get` fault only for paths matching GLOB, e.g. `get[/latest/meta-data/iam/security-credentials/*]=500`; `*` stays within one path segment, the query is not matched; several globs may be given, the first match wins and is tried before an unscoped `get` |
 //! | `…xN` suffix, e.g. `get=500x2` | only the first N matching requests are faulted, later ones served normally |
 //! | `revoke-tokens-after=N` | after N requests, every token issued so far is revoked: it gets the model's 401 |
 //! | `endpoint=reset` | every connection is reset (RST) as soon as it is accepted: nothing listens |
@@ -18,6 +20,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use imds_model::RequestKind;
 use std::sync::Mutex;
@@ -30,6 +33,8 @@ pub enum FaultAction {
     Status(u16),
     /// No response: the request is held, then the connection is closed unanswered.
     Hang,
+    /// The model's answer, sent only after this delay.
+    Delay(Duration),
 }
 
 /// A fault on one kind of request, for every such request or only the first `times`.
@@ -48,26 +53,54 @@ pub enum EndpointFault {
     Reset,
 }
 
+/// A `get` fault for the paths matching one glob (`get[GLOB]=…`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PathFault {
+    /// The paths it applies to (matched without the query; `*` stays within a segment).
+    pub glob: glob::Pattern,
+    /// What those requests get.
+    pub scripted: Scripted,
+}
+
+impl PathFault {
+    /// True when `path` (the query already removed) is one this fault applies to.
+    pub fn matches(&self, path: &str) -> bool {
+        self.glob.matches_with(
+            path,
+            glob::MatchOptions {
+                case_sensitive: true,
+                require_literal_separator: true,
+                require_literal_leading_dot: false,
+            },
+        )
+    }
+}
+
 /// One fault, as given by one `--fault SPEC`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Fault {
     /// `token-put=…`.
     TokenPut(Scripted),
     /// `get=…`.
     Get(Scripted),
+    /// `get[GLOB]=…`.
+    GetPath(PathFault),
     /// `revoke-tokens-after=N`.
     RevokeTokensAfter(u64),
     /// `endpoint=reset`.
     Endpoint(EndpointFault),
 }
 
-/// The set of faults in force (at most one of each kind). `Faults::default()` is none.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+/// The set of faults in force (at most one of each kind, one per glob for `get[GLOB]`).
+/// `Faults::default()` is none.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Faults {
     /// Fault on token PUTs (`PUT /latest/api/token`).
     pub token_put: Option<Scripted>,
     /// Fault on metadata requests (GET/HEAD on anything but the token path).
     pub get: Option<Scripted>,
+    /// Faults on the metadata requests of some paths, tried in order before `get`.
+    pub get_paths: Vec<PathFault>,
     /// Revoke every token issued so far once this many requests have been answered.
     pub revoke_tokens_after: Option<u64>,
     /// Connection-level fault.
@@ -85,8 +118,8 @@ pub struct FaultSpecError {
 }
 
 /// The accepted fault syntax, for error messages and `--help`.
-pub const FAULT_SYNTAX: &str = "token-put=STATUS|hang[xN], get=STATUS|hang[xN], \
-revoke-tokens-after=N, endpoint=reset; STATUS is 400..=599";
+pub const FAULT_SYNTAX: &str = "token-put=ACTION[xN], get=ACTION[xN], get[GLOB]=ACTION[xN], \
+revoke-tokens-after=N, endpoint=reset; ACTION is a STATUS of 400..=599, hang, or delay:Nms|Ns";
 
 impl Faults {
     /// No faults.
@@ -96,7 +129,7 @@ impl Faults {
 
     /// True when no fault is set.
     pub fn is_none(&self) -> bool {
-        *self == Faults::default()
+        self == &Faults::default()
     }
 
     /// These faults with `fault` added (replacing one of the same kind).
@@ -104,6 +137,10 @@ impl Faults {
         match fault {
             Fault::TokenPut(s) => self.token_put = Some(s),
             Fault::Get(s) => self.get = Some(s),
+            Fault::GetPath(p) => match self.get_paths.iter_mut().find(|q| q.glob == p.glob) {
+                Some(q) => *q = p,
+                None => self.get_paths.push(p),
+            },
             Fault::RevokeTokensAfter(n) => self.revoke_tokens_after = Some(n),
             Fault::Endpoint(e) => self.endpoint = Some(e),
         }
@@ -125,6 +162,11 @@ impl Faults {
         out.extend(self.token_put.map(|s| Fault::TokenPut(s).to_string()));
         out.extend(self.get.map(|s| Fault::Get(s).to_string()));
         out.extend(
+            self.get_paths
+                .iter()
+                .map(|p| Fault::GetPath(p.clone()).to_string()),
+        );
+        out.extend(
             self.revoke_tokens_after
                 .map(|n| Fault::RevokeTokensAfter(n).to_string()),
         );
@@ -138,6 +180,7 @@ impl fmt::Display for Scripted {
         match self.action {
             FaultAction::Status(s) => write!(f, "{s}")?,
             FaultAction::Hang => f.write_str("hang")?,
+            FaultAction::Delay(d) => write!(f, "delay:{}ms", d.as_millis())?,
         }
         if let Some(n) = self.times {
             write!(f, "x{n}")?;
@@ -151,6 +194,7 @@ impl fmt::Display for Fault {
         match self {
             Fault::TokenPut(s) => write!(f, "token-put={s}"),
             Fault::Get(s) => write!(f, "get={s}"),
+            Fault::GetPath(p) => write!(f, "get[{}]={}", p.glob.as_str(), p.scripted),
             Fault::RevokeTokensAfter(n) => write!(f, "revoke-tokens-after={n}"),
             Fault::Endpoint(EndpointFault::Reset) => f.write_str("endpoint=reset"),
         }
@@ -168,7 +212,20 @@ impl FromStr for Fault {
         let (kind, value) = spec
             .split_once('=')
             .ok_or_else(|| bad("expected KIND=VALUE".into()))?;
-        match kind.trim() {
+        let kind = kind.trim();
+        if let Some(glob) = kind
+            .strip_prefix("get[")
+            .and_then(|rest| rest.strip_suffix(']'))
+        {
+            if !glob.starts_with('/') {
+                return Err(bad(format!("path glob {glob:?} must start with '/'")));
+            }
+            let glob = glob::Pattern::new(glob)
+                .map_err(|e| bad(format!("bad path glob {glob:?}: {e}")))?;
+            let scripted = parse_scripted(value.trim()).map_err(bad)?;
+            return Ok(Fault::GetPath(PathFault { glob, scripted }));
+        }
+        match kind {
             "token-put" => Ok(Fault::TokenPut(parse_scripted(value.trim()).map_err(bad)?)),
             "get" => Ok(Fault::Get(parse_scripted(value.trim()).map_err(bad)?)),
             "revoke-tokens-after" => value
@@ -187,7 +244,31 @@ impl FromStr for Fault {
     }
 }
 
+/// Longest accepted `delay:`; a longer wait is a hang.
+const MAX_DELAY: Duration = Duration::from_secs(600);
+
+fn parse_delay(value: &str) -> Result<Duration, String> {
+    let (number, unit) = if let Some(n) = value.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = value.strip_suffix('s') {
+        (n, 1000)
+    } else {
+        return Err(format!(
+            "delay {value:?} needs a unit: ms or s (e.g. delay:1100ms)"
+        ));
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("delay {value:?} is not a whole number of ms or s"))?;
+    let d = Duration::from_millis(n.saturating_mul(unit));
+    if d > MAX_DELAY {
+        return Err(format!("delay {value:?} is over 600s (use hang)"));
+    }
+    Ok(d)
+}
+
 fn parse_scripted(value: &str) -> Result<Scripted, String> {
+    // `x` separates the count; no action contains one.
     let (action, times) = match value.split_once('x') {
         Some((a, n)) => {
             let n: u32 = n
@@ -201,10 +282,12 @@ fn parse_scripted(value: &str) -> Result<Scripted, String> {
     };
     let action = if action == "hang" {
         FaultAction::Hang
+    } else if let Some(d) = action.strip_prefix("delay:") {
+        FaultAction::Delay(parse_delay(d)?)
     } else {
         let status: u16 = action
             .parse()
-            .map_err(|_| format!("{action:?} is neither a status code nor 'hang'"))?;
+            .map_err(|_| format!("{action:?} is neither a status code, 'hang' nor 'delay:…'"))?;
         if !(400..=599).contains(&status) {
             return Err(format!("status {status} is outside 400..=599"));
         }
@@ -222,6 +305,8 @@ pub(crate) enum Decision {
     Status(u16, String),
     /// Hold the request unanswered, then close.
     Hang(String),
+    /// Let the model answer after this delay.
+    Delay(Duration, String),
     /// The presented token was revoked: let the model answer as for an invalid token.
     Revoked(String),
 }
@@ -234,6 +319,8 @@ struct Counters {
     faults: Faults,
     token_puts: u32,
     gets: u32,
+    /// Uses of each `get_paths` fault, by index.
+    path_gets: Vec<u32>,
     requests: u64,
     issued: VecDeque<u128>,
     revoked: HashSet<u128>,
@@ -270,18 +357,19 @@ impl FaultState {
     pub(crate) fn set(&self, faults: Faults) {
         let mut c = self.lock();
         let issued = std::mem::take(&mut c.issued);
+        self.active.store(!faults.is_none(), Ordering::SeqCst);
+        self.reset
+            .store(faults.endpoint.is_some(), Ordering::SeqCst);
         *c = Counters {
+            path_gets: vec![0; faults.get_paths.len()],
             faults,
             issued,
             ..Counters::default()
         };
-        self.active.store(!faults.is_none(), Ordering::SeqCst);
-        self.reset
-            .store(faults.endpoint.is_some(), Ordering::SeqCst);
     }
 
     pub(crate) fn get(&self) -> Faults {
-        self.lock().faults
+        self.lock().faults.clone()
     }
 
     pub(crate) fn endpoint_fault(&self) -> Option<EndpointFault> {
@@ -306,6 +394,7 @@ impl FaultState {
     pub(crate) fn decide(
         &self,
         kind: RequestKind,
+        path: &str,
         token: impl FnOnce() -> Option<u128>,
     ) -> Decision {
         if !self.active.load(Ordering::Relaxed) {
@@ -319,6 +408,16 @@ impl FaultState {
         {
             let issued: Vec<u128> = c.issued.drain(..).collect();
             c.revoked.extend(issued);
+        }
+        if kind == RequestKind::MetadataRead {
+            let c = &mut *c;
+            let live = c.faults.get_paths.iter().enumerate().find(|(i, p)| {
+                p.matches(path) && p.scripted.times.is_none_or(|n| c.path_gets[*i] < n)
+            });
+            if let Some((i, p)) = live {
+                c.path_gets[i] = c.path_gets[i].saturating_add(1);
+                return decision(p.scripted.action, Fault::GetPath(p.clone()).to_string());
+            }
         }
         let scripted = match kind {
             k if k.is_token_request() => c.faults.token_put.map(|s| (s, Fault::TokenPut(s))),
@@ -334,11 +433,7 @@ impl FaultState {
             };
             if s.times.is_none_or(|n| *used < n) {
                 *used = used.saturating_add(1);
-                let label = fault.to_string();
-                return match s.action {
-                    FaultAction::Status(status) => Decision::Status(status, label),
-                    FaultAction::Hang => Decision::Hang(label),
-                };
+                return decision(s.action, fault.to_string());
             }
         }
         if let (Some(t), Some(n)) = (token, c.faults.revoke_tokens_after)
@@ -347,6 +442,14 @@ impl FaultState {
             return Decision::Revoked(Fault::RevokeTokensAfter(n).to_string());
         }
         Decision::Model
+    }
+}
+
+fn decision(action: FaultAction, label: String) -> Decision {
+    match action {
+        FaultAction::Status(status) => Decision::Status(status, label),
+        FaultAction::Hang => Decision::Hang(label),
+        FaultAction::Delay(d) => Decision::Delay(d, label),
     }
 }
 
@@ -362,6 +465,10 @@ mod tests {
             "token-put=500x2",
             "get=401x1",
             "get=hang",
+            "get=delay:1100ms",
+            "token-put=delay:2000msx1",
+            "get[/latest/meta-data/iam/security-credentials/*]=500x1",
+            "get[/latest/meta-data/instance-id]=delay:300ms",
             "revoke-tokens-after=3",
             "endpoint=reset",
         ] {
@@ -375,7 +482,16 @@ mod tests {
         let cases = [
             ("token-put", "expected KIND=VALUE"),
             ("token-put=200", "outside 400..=599"),
-            ("token-put=abc", "neither a status code nor 'hang'"),
+            (
+                "token-put=abc",
+                "neither a status code, 'hang' nor 'delay:…'",
+            ),
+            ("get=delay:5", "needs a unit"),
+            ("get=delay:1.5s", "not a whole number"),
+            ("get=delay:601s", "over 600s"),
+            ("get[latest/*]=500", "must start with '/'"),
+            ("get[/a/[]=500", "bad path glob"),
+            ("get[/a/*]=hangs", "neither a status code"),
             ("get=500x0", "must be a whole number >= 1"),
             ("get=500xq", "must be a whole number >= 1"),
             ("revoke-tokens-after=-1", "not a whole number"),
@@ -393,35 +509,41 @@ mod tests {
     fn counted_faults_stop_after_n() {
         let s = FaultState::new(Faults::parse_all(["get=500x2"]).unwrap());
         let d: Vec<_> = (0..3)
-            .map(|_| s.decide(RequestKind::MetadataRead, || None))
+            .map(|_| s.decide(RequestKind::MetadataRead, "/latest/meta-data/", || None))
             .collect();
         assert_eq!(d[0], Decision::Status(500, "get=500x2".into()));
         assert_eq!(d[1], Decision::Status(500, "get=500x2".into()));
         assert_eq!(d[2], Decision::Model);
-        assert_eq!(s.decide(RequestKind::TokenPut, || None), Decision::Model);
+        assert_eq!(
+            s.decide(RequestKind::TokenPut, "/latest/api/token", || None),
+            Decision::Model
+        );
     }
 
     #[test]
     fn revocation_covers_only_tokens_issued_before() {
         let s = FaultState::new(Faults::parse_all(["revoke-tokens-after=2"]).unwrap());
         s.track_issued(1);
-        assert_eq!(s.decide(RequestKind::TokenPut, || None), Decision::Model);
         assert_eq!(
-            s.decide(RequestKind::MetadataRead, || Some(1)),
+            s.decide(RequestKind::TokenPut, "/latest/api/token", || None),
+            Decision::Model
+        );
+        assert_eq!(
+            s.decide(RequestKind::MetadataRead, "/latest/meta-data/", || Some(1)),
             Decision::Model
         );
         // Third request: revocation happens before it is answered.
         assert_eq!(
-            s.decide(RequestKind::MetadataRead, || Some(1)),
+            s.decide(RequestKind::MetadataRead, "/latest/meta-data/", || Some(1)),
             Decision::Revoked("revoke-tokens-after=2".into())
         );
         s.track_issued(2);
         assert_eq!(
-            s.decide(RequestKind::MetadataRead, || Some(2)),
+            s.decide(RequestKind::MetadataRead, "/latest/meta-data/", || Some(2)),
             Decision::Model
         );
         assert_eq!(
-            s.decide(RequestKind::MetadataRead, || Some(1)),
+            s.decide(RequestKind::MetadataRead, "/latest/meta-data/", || Some(1)),
             Decision::Revoked("revoke-tokens-after=2".into())
         );
     }
@@ -430,16 +552,98 @@ mod tests {
     fn set_faults_resets_counters() {
         let s = FaultState::new(Faults::parse_all(["token-put=403x1"]).unwrap());
         assert!(matches!(
-            s.decide(RequestKind::TokenPut, || None),
+            s.decide(RequestKind::TokenPut, "/latest/api/token", || None),
             Decision::Status(403, _)
         ));
-        assert_eq!(s.decide(RequestKind::TokenPut, || None), Decision::Model);
+        assert_eq!(
+            s.decide(RequestKind::TokenPut, "/latest/api/token", || None),
+            Decision::Model
+        );
         s.set(s.get());
         assert!(matches!(
-            s.decide(RequestKind::TokenPut, || None),
+            s.decide(RequestKind::TokenPut, "/latest/api/token", || None),
             Decision::Status(403, _)
         ));
         s.set(Faults::none());
-        assert_eq!(s.decide(RequestKind::TokenPut, || None), Decision::Model);
+        assert_eq!(
+            s.decide(RequestKind::TokenPut, "/latest/api/token", || None),
+            Decision::Model
+        );
+    }
+}
+
+#[cfg(test)]
+mod scoped_tests {
+    use super::*;
+
+    const CREDS: &str = "/latest/meta-data/iam/security-credentials/role";
+
+    #[test]
+    fn delay_specs_read_both_units() {
+        let f: Fault = "get=delay:2s".parse().unwrap();
+        assert_eq!(
+            f,
+            Fault::Get(Scripted {
+                action: FaultAction::Delay(Duration::from_secs(2)),
+                times: None
+            })
+        );
+        assert_eq!(f.to_string(), "get=delay:2000ms");
+    }
+
+    #[test]
+    fn path_faults_touch_only_their_paths_and_come_first() {
+        let s = FaultState::new(
+            Faults::parse_all([
+                "get=delay:10ms",
+                "get[/latest/meta-data/iam/security-credentials/*]=500x1",
+            ])
+            .unwrap(),
+        );
+        let label = "get[/latest/meta-data/iam/security-credentials/*]=500x1";
+        assert_eq!(
+            s.decide(RequestKind::MetadataRead, CREDS, || None),
+            Decision::Status(500, label.into())
+        );
+        // Used up: the unscoped fault applies again.
+        assert_eq!(
+            s.decide(RequestKind::MetadataRead, CREDS, || None),
+            Decision::Delay(Duration::from_millis(10), "get=delay:10ms".into())
+        );
+        // `*` stays within a segment, and token PUTs are never path-faulted.
+        let only = FaultState::new(
+            Faults::parse_all(["get[/latest/meta-data/iam/security-credentials/*]=500"]).unwrap(),
+        );
+        assert_eq!(
+            only.decide(
+                RequestKind::MetadataRead,
+                "/latest/meta-data/instance-id",
+                || None
+            ),
+            Decision::Model
+        );
+        assert_eq!(
+            only.decide(
+                RequestKind::MetadataRead,
+                "/latest/meta-data/iam/security-credentials/role/x",
+                || None
+            ),
+            Decision::Model
+        );
+        assert_eq!(
+            only.decide(RequestKind::TokenPut, "/latest/api/token", || None),
+            Decision::Model
+        );
+        assert!(matches!(
+            only.decide(RequestKind::MetadataRead, CREDS, || None),
+            Decision::Status(500, _)
+        ));
+    }
+
+    #[test]
+    fn the_same_glob_twice_keeps_the_last() {
+        let f = Faults::parse_all(["get[/a/*]=500", "get[/b]=404", "get[/a/*]=hang"]).unwrap();
+        assert_eq!(f.specs(), ["get[/a/*]=hang", "get[/b]=404"]);
+        assert!(!f.is_none());
     }
 }

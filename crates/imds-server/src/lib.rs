@@ -254,7 +254,7 @@ impl ImdsServerBuilder {
             options: self.options,
             instance: self.instance.clone(),
             scenario: self.scenario.clone(),
-            faults: self.faults,
+            faults: self.faults.clone(),
         };
         let imds = Arc::new(Imds::new(
             self.options,

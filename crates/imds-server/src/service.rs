@@ -96,10 +96,33 @@ pub(crate) async fn handle(
         latency_us: 0,
     });
 
-    let (resp, outcome, fault) = match shared.faults.decide(kind, || token.map(token_key)) {
+    let decision = shared
+        .faults
+        .decide(kind, req.uri().path(), || token.map(token_key));
+    let (resp, outcome, fault) = match decision {
         Decision::Model => {
             let (r, o) = shared.imds.handle_with_outcome(&req);
             (r, Some(o), None)
+        }
+        Decision::Delay(delay, label) => {
+            // A slow IMDS: the answer is the model's, as of when the request arrived. A client
+            // that gives up meanwhile drops this future; the guard still journals the request.
+            let mut abandoned = Abandoned {
+                shared: shared.clone(),
+                started,
+                entry: entry.take().map(|mut e| {
+                    e.fault = Some(label.clone());
+                    e
+                }),
+            };
+            let mut shutdown = shared.shutdown.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.wait_for(|s| *s) => {}
+            }
+            entry = abandoned.entry.take();
+            let (r, o) = shared.imds.handle_with_outcome(&req);
+            (r, Some(o), Some(label))
         }
         Decision::Status(status, label) => (fault_response(status, arrived), None, Some(label)),
         Decision::Revoked(label) => {
@@ -151,6 +174,22 @@ pub(crate) async fn handle(
         shared.journal.record(e);
     }
     Ok(to_hyper(resp))
+}
+
+/// Journals a delayed request whose client went away before the answer (no status).
+struct Abandoned {
+    shared: Arc<Shared>,
+    started: Instant,
+    entry: Option<JournalEntry>,
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if let Some(mut e) = self.entry.take() {
+            e.latency_us = micros(self.started.elapsed());
+            self.shared.journal.record(e);
+        }
+    }
 }
 
 fn micros(d: Duration) -> u64 {

@@ -299,3 +299,72 @@ async fn journal_file_gets_one_json_line_per_request() {
     );
     std::fs::remove_file(&path).unwrap();
 }
+
+#[tokio::test]
+async fn a_delay_fault_answers_normally_but_late() {
+    let server = ImdsServer::builder()
+        .faults(faults(&["get=delay:300msx1"]))
+        .start()
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let r = request(server.addr(), GET_ID).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.body, b"i-0123456789abcdef0");
+    let started = std::time::Instant::now();
+    assert_eq!(request(server.addr(), GET_ID).await.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "only the first"
+    );
+    let j = server.journal();
+    assert_eq!(j[0].fault.as_deref(), Some("get=delay:300msx1"));
+    assert_eq!(
+        j[0].outcome.as_deref(),
+        Some("Served"),
+        "the model answered"
+    );
+    assert!(j[0].latency_us >= 300_000);
+    assert_eq!(j[1].fault, None);
+}
+
+#[tokio::test]
+async fn a_path_scoped_fault_leaves_other_paths_alone() {
+    let server = ImdsServer::builder()
+        .faults(faults(&[
+            "get[/latest/meta-data/iam/security-credentials/*]=500",
+        ]))
+        .start()
+        .await
+        .unwrap();
+    let creds = "GET /latest/meta-data/iam/security-credentials/ HTTP/1.1\r\nHost: x\r\n\r\n";
+    // The listing itself matches (`*` may be empty); the instance id does not.
+    assert_eq!(request(server.addr(), creds).await.status(), 500);
+    assert_eq!(request(server.addr(), GET_ID).await.status(), 200);
+    let j = server.journal();
+    assert_eq!(
+        j[0].fault.as_deref(),
+        Some("get[/latest/meta-data/iam/security-credentials/*]=500")
+    );
+    assert_eq!(j[1].fault, None);
+}
+
+#[tokio::test]
+async fn a_delayed_request_whose_client_gives_up_is_still_journaled() {
+    let server = ImdsServer::builder()
+        .faults(faults(&["get=delay:400ms"]))
+        .start()
+        .await
+        .unwrap();
+    let mut s = TcpStream::connect(server.addr()).await.unwrap();
+    s.write_all(GET_ID.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The client times out and goes away before the answer.
+    drop(s);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let j = server.journal();
+    assert_eq!(j.len(), 1, "{j:?}");
+    assert_eq!(j[0].path, "/latest/meta-data/instance-id");
+    assert_eq!(j[0].fault.as_deref(), Some("get=delay:400ms"));
+}

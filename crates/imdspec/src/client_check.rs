@@ -45,8 +45,11 @@ Exit codes:
   2  usage error (bad flag, scenario or expectations file, --output path, no program)
   3  the program cannot be started
 
-Example:
-  imdspec client-check --target botocore -- python3 my_client.py";
+With --all, every driver of conformance/clients/drivers/ runs instead of one COMMAND and conformance/clients/MATRIX.md and MATRIX.json are rewritten (a driver that is not installed is skipped with its reason, or exits 3 under CI=true).
+
+Examples:
+  imdspec client-check --target botocore -- python3 my_client.py
+  imdspec client-check --all --root .";
 
 /// Arguments of `imdspec client-check`.
 #[derive(Debug, Args)]
@@ -64,8 +67,9 @@ pub struct ClientCheckArgs {
     #[arg(long, value_name = "N", default_value_t = 20_000,
           value_parser = clap::value_parser!(u64).range(100..=600_000))]
     timeout_ms: u64,
-    /// Known differences of this client: `conformance/clients/targets/NAME.toml`
-    /// (known: aws-sdk-rust, botocore).
+    /// Known differences of this client: `conformance/clients/targets/NAME.toml` (known:
+    /// aws-sdk-go, aws-sdk-go-v2, aws-sdk-js-v3, aws-sdk-rust, botocore, cloud-init,
+    /// ec2-metadata).
     #[arg(long, value_name = "NAME", conflicts_with = "expectations")]
     target: Option<String>,
     /// Known differences from this expectations file.
@@ -88,6 +92,19 @@ pub struct ClientCheckArgs {
     /// List the scenarios and exit.
     #[arg(long)]
     list: bool,
+    /// Run every installed driver of `conformance/clients/drivers/` (the client matrix) and
+    /// write MATRIX.md and MATRIX.json; no COMMAND.
+    #[arg(long, conflicts_with_all = ["target", "expectations", "list"])]
+    all: bool,
+    /// With --all: the repository root (drivers, `{root}` in their commands).
+    #[arg(long, value_name = "DIR", default_value = ".", requires = "all")]
+    root: PathBuf,
+    /// With --all: only these drivers (repeatable).
+    #[arg(long = "driver", value_name = "NAME", requires = "all")]
+    drivers: Vec<String>,
+    /// With --all: where MATRIX.md and MATRIX.json go (default: ROOT/conformance/clients).
+    #[arg(long, value_name = "DIR", requires = "all")]
+    matrix_dir: Option<PathBuf>,
     /// A program given without `--` (refused with a hint: options of the program would be
     /// taken for ours).
     #[arg(value_name = "PROGRAM", hide = true)]
@@ -153,6 +170,21 @@ pub fn main(args: ClientCheckArgs) -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    if args.all {
+        return crate::client_matrix::main(
+            &crate::client_matrix::MatrixArgs {
+                root: args.root.clone(),
+                drivers: args.drivers.clone(),
+                matrix_dir: args.matrix_dir.clone(),
+                clients_dir: args.clients_dir.clone(),
+                timeout: Duration::from_millis(args.timeout_ms),
+                concurrency: usize::try_from(args.concurrency).unwrap_or(1),
+                strict: args.strict,
+            },
+            &scenarios,
+            selected,
+        );
     }
     if !args.stray.is_empty() {
         let program = args.stray.join(" ");

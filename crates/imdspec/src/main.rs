@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod client_check;
+mod client_matrix;
 mod embedded;
 mod options_args;
 mod probe;

@@ -48,8 +48,9 @@ pub struct ServeArgs {
     /// Write one JSON line per request to FILE, emptied first (tokens and credentials redacted).
     #[arg(long, value_name = "FILE")]
     journal: Option<PathBuf>,
-    /// Misbehave on purpose (repeatable): token-put=STATUS|hang[xN], get=STATUS|hang[xN],
-    /// revoke-tokens-after=N, endpoint=reset.
+    /// Misbehave on purpose (repeatable): token-put=ACTION[xN], get=ACTION[xN],
+    /// get[GLOB]=ACTION[xN] (only paths matching GLOB), revoke-tokens-after=N, endpoint=reset;
+    /// ACTION is a status 400..=599, hang, or delay:Nms|Ns.
     #[arg(long = "fault", value_name = "SPEC", value_parser = parse_fault)]
     faults: Vec<Fault>,
     /// Also serve iam/security-credentials-extended/ for the instance's role (as EC2 does only
@@ -210,7 +211,10 @@ pub fn main(args: ServeArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
-    let faults = args.faults.iter().fold(Faults::none(), |f, x| f.with(*x));
+    let faults = args
+        .faults
+        .iter()
+        .fold(Faults::none(), |f, x| f.with(x.clone()));
     // Checked here rather than by clap, so a bad value gets the usage line too.
     let manual = match args.clock.as_str() {
         "system" => false,

@@ -13,8 +13,22 @@ use serde_json::Value;
 
 const IMDSPEC: &str = env!("CARGO_BIN_EXE_imdspec");
 
-fn clients_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
+/// The client drivers: conformance/clients/drivers/NAME/.
+fn drivers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/clients/drivers")
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// The cargo target directory (where conformance/clients/install.sh puts the clients).
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        Some(d) if Path::new(&d).is_absolute() => PathBuf::from(d),
+        Some(d) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+    }
 }
 
 fn client_check(args: &[&str]) -> Output {
@@ -73,27 +87,35 @@ fn case<'a>(report: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no case {id}"))
 }
 
-/// The results recorded in README.md: scenario → (aws-sdk-rust, botocore).
-const RECORDED: [(&str, &str, &str); 21] = [
+/// The results recorded in conformance/clients/MATRIX.md: scenario → (aws-sdk-rust, botocore).
+const RECORDED: [(&str, &str, &str); 29] = [
+    ("credentials.expired-static-stability", "pass", "pass"),
     ("credentials.extended", "xfail", "xfail"),
     ("credentials.extended-404-legacy", "pass", "pass"),
+    ("credentials.profile-name-from-env", "xfail", "xfail"),
     ("environment.disabled-no-traffic", "pass", "pass"),
+    ("environment.disabled-other-value", "pass", "pass"),
     ("fallback.never-on-400", "pass", "pass"),
     ("fallback.never-when-v1-disabled", "pass", "pass"),
     ("fallback.put-403", "xfail", "pass"),
     ("fallback.put-404", "xfail", "pass"),
     ("fallback.put-405", "xfail", "pass"),
+    ("fallback.put-500", "xfail", "pass"),
     ("fallback.put-timeout", "xfail", "pass"),
     ("headers.no-x-forwarded-for", "pass", "pass"),
     ("retries.bounded", "pass", "pass"),
+    ("retries.credentials-500-once", "pass", "xfail"),
     ("retries.get-429", "xfail", "xfail"),
     ("retries.get-500", "pass", "xfail"),
     ("server.connection-reset", "pass", "pass"),
     ("server.endpoint-disabled", "pass", "pass"),
     ("server.required-mode", "pass", "pass"),
+    ("timeouts.slow-credentials-once", "xfail", "xfail"),
+    ("timeouts.slow-everything", "xfail", "xfail"),
     ("tokens.refresh-after-401", "xfail", "xfail"),
     ("tokens.refresh-after-expiry", "xfail", "xfail"),
     ("tokens.reused", "pass", "xfail"),
+    ("tokens.ttl-default-21600", "pass", "pass"),
     ("tokens.ttl-in-range", "pass", "pass"),
     ("tokens.v2-first", "pass", "pass"),
 ];
@@ -188,32 +210,41 @@ fn aws_sdk_for_rust_meets_the_contract_except_its_documented_differences() {
     );
 }
 
-/// The interpreter behind `python3` (skipping pyenv's shim saves a second per run), if
+/// The venv python that conformance/clients/install.sh fills with the pinned botocore, if
 /// botocore imports in it.
 fn python_with_botocore() -> Result<String, String> {
-    let out = Command::new("python3")
-        .args(["-c", "import sys, botocore; print(sys.executable)"])
+    let python = target_dir().join("clients/venv/bin/python");
+    let out = Command::new(&python)
+        .args(["-c", "import botocore"])
         .output()
-        .map_err(|e| format!("python3 cannot be run: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "{} cannot be run ({e}): run conformance/clients/install.sh botocore",
+                python.display()
+            )
+        })?;
     if !out.status.success() {
         return Err(format!(
-            "botocore is not importable (pip install botocore): {}",
+            "botocore is not importable in {} (conformance/clients/install.sh botocore): {}",
+            python.display(),
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    Ok(python.to_string_lossy().into_owned())
 }
 
 #[test]
 fn botocore_meets_the_contract_except_its_documented_differences() {
     let python = match python_with_botocore() {
         Ok(p) => p,
+        // Under CI=true the install step must have put it there: a missing client fails.
+        Err(why) if in_ci() => panic!("botocore client-check cannot run under CI=true: {why}"),
         Err(why) => {
-            println!("SKIPPED botocore client-check: {why}");
+            println!("botocore client-check not run outside CI: {why}");
             return;
         }
     };
-    let script = clients_dir().join("botocore_client.py");
+    let script = drivers_dir().join("botocore/client.py");
     let (code, report) = json_report(&[
         "--target",
         "botocore",
@@ -244,10 +275,14 @@ fn curl_available() -> bool {
 #[test]
 fn an_imdsv1_only_client_is_flagged_by_the_right_scenarios() {
     if !curl_available() {
-        println!("SKIPPED bad-client check: curl is not installed");
+        assert!(
+            !in_ci(),
+            "curl must be installed under CI=true (conformance/clients/install.sh)"
+        );
+        println!("bad-client check not run outside CI: curl is not installed");
         return;
     }
-    let script = clients_dir().join("imdsv1_curl_client.sh");
+    let script = drivers_dir().join("imdsv1-curl/client.sh");
     let (code, report) = json_report(&["--", script.to_str().unwrap()]);
     assert_eq!(code, 1, "must-level failures fail the run");
     let got = outcomes(&report);
@@ -491,27 +526,29 @@ fn usage_errors_exit_2_with_a_clear_message() {
     assert_eq!(text.lines().count(), RECORDED.len(), "{text}");
 }
 
+/// RECORDED is what conformance/clients/MATRIX.json (shown in README.md) says for the two SDKs.
 #[test]
-fn readme_records_the_sdk_results() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
-            .unwrap();
-    let section = readme
-        .split("## imdspec client-check")
-        .nth(1)
-        .expect("README has a `## imdspec client-check` section");
-    for (id, rust, boto) in RECORDED {
-        let row = section
-            .lines()
-            .find(|l| l.starts_with(&format!("| `{id}` ")))
-            .unwrap_or_else(|| panic!("README has no row for {id}"));
-        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        assert!(
-            cells[3].starts_with(rust),
-            "{id}: aws-sdk-rust column {row}"
-        );
-        assert!(cells[4].starts_with(boto), "{id}: botocore column {row}");
+fn the_matrix_records_the_sdk_results() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/clients/MATRIX.json"),
+    )
+    .unwrap();
+    let matrix: Value = serde_json::from_str(&text).unwrap();
+    let column = |name: &str| {
+        matrix["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("MATRIX.json has no {name} column"))
+            .clone()
+    };
+    let (rust, boto) = (column("aws-sdk-rust"), column("botocore"));
+    for (id, r, b) in RECORDED {
+        assert_eq!(rust["cells"][id]["outcome"], r, "{id}: aws-sdk-rust");
+        assert_eq!(boto["cells"][id]["outcome"], b, "{id}: botocore");
     }
+    assert_eq!(matrix["rows"].as_array().unwrap().len(), RECORDED.len());
 }
 
 #[test]

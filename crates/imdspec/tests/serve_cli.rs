@@ -82,7 +82,15 @@ fn bad_option_values_exit_2_naming_flag_and_allowed_values() {
         (&["--listen", "localhost"], &["--listen"]),
         (
             &["--fault", "get=200"],
-            &["--fault", "400..=599", "token-put=STATUS"],
+            &["--fault", "400..=599", "token-put=ACTION", "delay:Nms"],
+        ),
+        (
+            &["--fault", "get=delay:5"],
+            &["--fault", "needs a unit", "get[GLOB]"],
+        ),
+        (
+            &["--fault", "get[latest/*]=500"],
+            &["--fault", "must start with '/'"],
         ),
         (
             &["--fault", "teapot=418"],
@@ -336,6 +344,8 @@ fn faults_from_the_command_line_and_sigint() {
             "token-put=403x1",
             "--fault",
             "get=503",
+            "--fault",
+            "get[/latest/meta-data/instance-id]=delay:200ms",
         ],
         1,
     );
@@ -354,6 +364,14 @@ fn faults_from_the_command_line_and_sigint() {
         "{get}"
     );
     assert!(get.contains("503 - Service Unavailable"), "{get}");
+    // The path-scoped fault comes first for its path: a normal answer, late.
+    let started = std::time::Instant::now();
+    let id = http(
+        server.addr(0),
+        "GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(id.starts_with("HTTP/1.1 200 OK\r\n"), "{id}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
     let status = server.signal("-INT");
     assert!(status.success(), "{status:?}");
 }
