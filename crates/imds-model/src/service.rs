@@ -1,6 +1,7 @@
 //! Request in, response out: every IMDS rule in one pure function.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -28,6 +29,12 @@ pub const TOKEN_HEADER: HeaderName = HeaderName::from_static("x-aws-ec2-metadata
 pub const TTL_HEADER: HeaderName = HeaderName::from_static("x-aws-ec2-metadata-token-ttl-seconds");
 /// `X-Forwarded-For`, which IMDSv2 refuses on token requests.
 pub const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// The address a request came from, set by the HTTP layer as a request extension; the model
+/// reads it only to decide `notice-clients` (SPEC.md §8). A request without one counts as an
+/// allowed client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientAddr(pub IpAddr);
 
 /// A non-standard reason phrase the HTTP layer should send (EC2's `405 Not Allowed`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +85,32 @@ pub struct Imds {
     /// Requests handled since the scenario started (for `after-requests`).
     requests: AtomicU64,
     scenario: Mutex<ScenarioRun>,
+    /// `notice-clients`: who may see notices, first come first served.
+    notices: Mutex<NoticeClients>,
+}
+
+/// The scenario's `notice-clients` limit and the addresses admitted so far.
+#[derive(Default)]
+struct NoticeClients {
+    limit: Option<u32>,
+    admitted: Vec<IpAddr>,
+}
+
+impl NoticeClients {
+    /// Whether `client` sees notices; `admit` records it when a place is free.
+    fn allows(&mut self, client: Option<IpAddr>, admit: bool) -> bool {
+        let (Some(limit), Some(ip)) = (self.limit, client) else {
+            return true;
+        };
+        if self.admitted.contains(&ip) {
+            return true;
+        }
+        let free = self.admitted.len() < limit as usize;
+        if free && admit {
+            self.admitted.push(ip);
+        }
+        free
+    }
 }
 
 /// The scenario being played and what it has applied so far.
@@ -138,6 +171,7 @@ impl Imds {
             scenario_live: AtomicBool::new(false),
             requests: AtomicU64::new(0),
             scenario: Mutex::new(ScenarioRun::default()),
+            notices: Mutex::new(NoticeClients::default()),
         }
     }
 
@@ -145,6 +179,10 @@ impl Imds {
     /// from here. Entries already due fire on the next request (SPEC.md §3.11).
     pub fn set_scenario(&self, scenario: Scenario) {
         let mut run = self.scenario_run();
+        *self.notice_clients() = NoticeClients {
+            limit: scenario.notice_clients,
+            admitted: Vec::new(),
+        };
         run.state = Some(ScenarioState::new(scenario, self.clock.now()));
         run.fired.clear();
         self.requests.store(0, Ordering::SeqCst);
@@ -154,6 +192,13 @@ impl Imds {
     /// The scenario entries applied so far, in the order they fired (for logs).
     pub fn scenario_fired(&self) -> Vec<Fired> {
         self.scenario_run().fired.clone()
+    }
+
+    fn notice_clients(&self) -> std::sync::MutexGuard<'_, NoticeClients> {
+        match self.notices.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
     fn scenario_run(&self) -> std::sync::MutexGuard<'_, ScenarioRun> {
@@ -333,7 +378,10 @@ impl State {
                 error(StatusCode::METHOD_NOT_ALLOWED, Some("GET, HEAD")),
                 Outcome::MethodNotAllowed,
             ),
-            RequestKind::MetadataRead => self.read(imds, headers, path),
+            RequestKind::MetadataRead => {
+                let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
+                self.read(imds, headers, path, client)
+            }
         }
     }
 
@@ -343,6 +391,7 @@ impl State {
         imds: &Imds,
         headers: &HeaderMap,
         path: Option<PathRef<'_>>,
+        client: Option<IpAddr>,
     ) -> (Response<Bytes>, Outcome) {
         let opts = &self.options;
         let mut remaining = None;
@@ -370,7 +419,7 @@ impl State {
             // Spec §12.4 [L]: 401 comes before 404, so unknown paths also get 401 without a token.
             return (unauthorized(), Outcome::TokenMissing);
         }
-        let (mut resp, outcome) = match path.and_then(|p| self.resolve(&p, imds)) {
+        let (mut resp, outcome) = match path.and_then(|p| self.resolve(&p, imds, client)) {
             Some(resp) => (resp, Outcome::Served),
             None => (error(StatusCode::NOT_FOUND, None), Outcome::NotFound),
         };
@@ -426,7 +475,12 @@ impl State {
     }
 
     /// Looks a metadata path up; `None` is 404.
-    fn resolve(&self, path: &PathRef<'_>, imds: &Imds) -> Option<Response<Bytes>> {
+    fn resolve(
+        &self,
+        path: &PathRef<'_>,
+        imds: &Imds,
+        client: Option<IpAddr>,
+    ) -> Option<Response<Bytes>> {
         let Some((first, key)) = path.split_first() else {
             // `GET /`: the version list (no final newline, as on sub-listings).
             let list: Vec<String> = version::VERSIONS.iter().map(Version::to_string).collect();
@@ -443,6 +497,24 @@ impl State {
         }
         let modified = &content.served_headers;
         let gates = |g| self.gate_open(g);
+        // `notice-clients` (SPEC.md §8): asking for a notice path takes a place if one is
+        // free; the listing only looks.
+        let notice = key
+            .strip_prefix("meta-data/")
+            .is_some_and(|rest| NOTICE_DIRS.contains(&rest.split('/').next().unwrap_or(rest)));
+        if notice && !imds.notice_clients().allows(client, true) {
+            return None;
+        }
+        if let (Node::Dir { children }, "meta-data") = (&entry.node, key.as_ref())
+            && !imds.notice_clients().allows(client, false)
+        {
+            let kept: Vec<Child> = children
+                .iter()
+                .filter(|c| !NOTICE_DIRS.contains(&c.segment.as_str()))
+                .cloned()
+                .collect();
+            return Some(ok_text(listing(&kept, at, gates), modified));
+        }
         match &entry.node {
             Node::Dir { children } if at == Version::LATEST => {
                 let body = match content.latest_listings.get(key.as_ref()) {
@@ -481,6 +553,9 @@ fn listing(children: &[Child], at: Version, open: impl Fn(Gate) -> bool) -> Byte
     }
     Bytes::from(body)
 }
+
+/// The directories under `meta-data/` that hold notices, which `notice-clients` hides.
+const NOTICE_DIRS: [&str; 3] = ["spot", "events", "autoscaling"];
 
 const EC2WS: HeaderValue = HeaderValue::from_static("EC2ws");
 const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain");

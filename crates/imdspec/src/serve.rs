@@ -142,7 +142,10 @@ impl ServeArgs {
             let when = Trigger::parse_when(v).map_err(|e| bad("--asg-termination", v, e))?;
             entries.push(Entry::asg_termination(when));
         }
-        Ok((!entries.is_empty()).then_some(Scenario { entries }))
+        Ok((!entries.is_empty()).then_some(Scenario {
+            entries,
+            ..Scenario::default()
+        }))
     }
 }
 
