@@ -225,7 +225,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
