@@ -273,8 +273,14 @@ fn instance(cfg: &Config, warnings: &mut Vec<String>) -> Result<Instance, PlanEr
             }
         }
         // AEMM's default times are fixed in 2020 (long expired); EC2's credentials always
-        // expire in the future, so only times the user set are kept (SPEC.md §3.9).
-        if cfg.is_given("metadata.values.iam-security-credentials") {
+        // expire in the future, so only times other than those defaults are kept and the
+        // model's rolling times stand in for them (SPEC.md §3.9).
+        let defaults = crate::config::defaults(Timestamp::from_secs(0));
+        let default_creds = &defaults["metadata"]["values"]["iam-security-credentials"];
+        let changed = ["LastUpdated", "Expiration"]
+            .iter()
+            .any(|k| member(creds, k) != member(default_creds, k));
+        if changed {
             c.last_updated = member(creds, "LastUpdated").map(str::to_owned);
             c.expiration = member(creds, "Expiration").map(str::to_owned);
         }
