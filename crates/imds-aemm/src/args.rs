@@ -293,7 +293,14 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 impl Cli {
     /// Parses AEMM's arguments (without the program name).
     pub fn parse(args: &[String]) -> Result<Cli, ArgError> {
-        let found = find_command(args)?;
+        match find_command(args) {
+            Ok(found) => Cli::parse_as(args, found),
+            // A bad flag before the unknown word is the clearer error.
+            Err(e) => Cli::parse_as(args, None).and(Err(e)),
+        }
+    }
+
+    fn parse_as(args: &[String], found: Option<(usize, Command)>) -> Result<Cli, ArgError> {
         let command = found.map_or(Command::All, |(_, c)| c);
         let mut cli = Cli {
             command,

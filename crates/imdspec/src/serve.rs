@@ -48,6 +48,11 @@ pub struct ServeArgs {
     /// instance file. Default: 404.
     #[arg(long)]
     extended_credentials: bool,
+    /// Serve the instance content of an amazon-ec2-metadata-mock config file (its
+    /// `metadata`, `dynamic` and `userdata` values, over AEMM's defaults) instead of
+    /// --instance; notices come from the scenario flags. See README, "Migrating from AEMM".
+    #[arg(long, value_name = "FILE", conflicts_with = "instance")]
+    aemm_config: Option<PathBuf>,
     /// Play a scenario file (TOML or JSON): timed changes such as spot notices or option
     /// changes, counted from the start. See README.
     #[arg(long, value_name = "FILE", help_heading = "Scenario")]
@@ -149,6 +154,18 @@ impl ServeArgs {
     }
 }
 
+/// The instance an AEMM config file describes; its warnings go to stderr.
+fn aemm_instance(path: &std::path::Path) -> Result<Instance, imds_aemm::Error> {
+    use imds_model::Clock as _;
+    let args = ["-c".to_owned(), path.display().to_string()];
+    let now = imds_model::SystemClock.now();
+    let p = imds_aemm::prepare(&args, &[], None, now, |p| std::fs::read_to_string(p))?;
+    for w in p.config.warnings.iter().chain(&p.plan.warnings) {
+        eprintln!("warning: --aemm-config: {w}");
+    }
+    Ok(p.plan.instance)
+}
+
 /// A bad flag value or file: exit 2 with the message and a usage line, like clap does.
 const USAGE: &str = "imdspec serve [OPTIONS]";
 
@@ -167,7 +184,13 @@ pub fn main(args: ServeArgs) -> ExitCode {
             Ok(i) => i,
             Err(e) => return usage_error(format!("--instance: {e}")),
         },
-        None => Instance::default(),
+        None => match &args.aemm_config {
+            Some(path) => match aemm_instance(path) {
+                Ok(i) => i,
+                Err(e) => return usage_error(format!("--aemm-config: {e}")),
+            },
+            None => Instance::default(),
+        },
     };
     if args.extended_credentials
         && let Err(e) = instance.enable_extended_credentials()
