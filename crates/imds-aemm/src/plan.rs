@@ -297,11 +297,13 @@ fn instance(cfg: &Config, warnings: &mut Vec<String>) -> Result<Instance, PlanEr
             .collect(),
         _ => BTreeMap::new(),
     };
-    for (k, tag) in [
-        ("tags-instance-name", "Name"),
-        ("tags-instance-test", "Test"),
+    // The per-tag keys count only when changed from AEMM's defaults, so a saved config
+    // (which lists them) reads back to the same tags.
+    for (k, tag, default) in [
+        ("tags-instance-name", "Name", "test-instance"),
+        ("tags-instance-test", "Test", "test-tag"),
     ] {
-        if cfg.is_given(&key(k)) {
+        if v(k) != default {
             i.tags.insert(tag.to_owned(), v(k));
         }
     }
