@@ -459,4 +459,4 @@ events flags:
 Environment: AEMM_<KEY> for every config key, `-` and `.` written `_` (AEMM_MOCK_DELAY_SEC,
 AEMM_SPOT_ACTION, AEMM_SERVER_PORT, AEMM_METADATA_VALUES_INSTANCE_ID, ...).
 Precedence: flag > environment > config file > default.
-Where imdspec answers as EC2 does rather than as AEMM does, see README (\"Migrating from AEMM\").";
+Where imdspec answers as EC2 does rather than as AEMM does, see README (\"imdspec aemm: migrating from amazon-ec2-metadata-mock\").";

@@ -148,8 +148,12 @@ fn member<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
 fn instance(cfg: &Config, warnings: &mut Vec<String>) -> Result<Instance, PlanError> {
     let v = |k: &str| cfg.str(&format!("metadata.values.{k}")).to_owned();
     let key = |k: &str| format!("metadata.values.{k}");
-    let mut i = Instance::default();
-    i.instance_id = v("instance-id");
+    // Starting from imdspec's default keeps the fields AEMM has no key for (rsa2048, the
+    // identity credentials); every other field is set below.
+    let mut i = Instance {
+        instance_id: v("instance-id"),
+        ..Instance::default()
+    };
     i.ami_id = v("ami-id");
     i.ami_launch_index = match v("ami-launch-index").trim().parse() {
         Ok(n) => n,

@@ -50,7 +50,7 @@ pub struct ServeArgs {
     extended_credentials: bool,
     /// Serve the instance content of an amazon-ec2-metadata-mock config file (its
     /// `metadata`, `dynamic` and `userdata` values, over AEMM's defaults) instead of
-    /// --instance; notices come from the scenario flags. See README, "Migrating from AEMM".
+    /// --instance; notices come from the scenario flags. See README, "imdspec aemm: migrating from amazon-ec2-metadata-mock".
     #[arg(long, value_name = "FILE", conflicts_with = "instance")]
     aemm_config: Option<PathBuf>,
     /// Play a scenario file (TOML or JSON): timed changes such as spot notices or option
