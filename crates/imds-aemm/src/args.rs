@@ -237,7 +237,8 @@ fn find_command(args: &[String]) -> Result<Option<(usize, Command)>, ArgError> {
                 && !matches!(long, "help" | "version")
                 && lookup(Command::All, |d| d.long == long)
                     .is_none_or(|d| !matches!(d.kind, Bool | Save));
-            i += if takes_value { 2 } else { 1 };
+            let save_file = long == "save-config-to-file" && save_file_follows(args, i);
+            i += if takes_value || save_file { 2 } else { 1 };
             continue;
         }
         if let Some(short) = a.strip_prefix('-').filter(|s| !s.is_empty()) {
@@ -248,7 +249,8 @@ fn find_command(args: &[String]) -> Result<Option<(usize, Command)>, ArgError> {
                         .is_some_and(|d| matches!(d.kind, Bool | Save))
             });
             let takes_value = short.chars().count() == 1 && !bool_cluster && last.is_some();
-            i += if takes_value { 2 } else { 1 };
+            let save_file = last == Some('s') && save_file_follows(args, i);
+            i += if takes_value || save_file { 2 } else { 1 };
             continue;
         }
         if a == "help" {
@@ -263,6 +265,13 @@ fn find_command(args: &[String]) -> Result<Option<(usize, Command)>, ArgError> {
         };
     }
     Ok(None)
+}
+
+/// `-s FILE` (an imdspec extension; AEMM's `-s` is a plain switch): the word after the
+/// save flag at `at` is its file unless it is a flag, a subcommand or `help`.
+fn save_file_follows(args: &[String], at: usize) -> bool {
+    args.get(at + 1)
+        .is_some_and(|w| !w.starts_with('-') && w != "help" && Command::from_word(w).is_none())
 }
 
 fn typed(d: &Flag, shown: &str, value: &str) -> Result<Value, ArgError> {
@@ -350,6 +359,10 @@ impl Cli {
                 let shown = format!("--{name}");
                 let value = match (inline, d.kind) {
                     (Some(v), _) => v.to_owned(),
+                    (None, Save) if save_file_follows(args, i - 1) => {
+                        i += 1;
+                        args[i - 1].clone()
+                    }
                     (None, Bool | Save) => "true".to_owned(),
                     (None, _) => match args.get(i) {
                         Some(v) => {
@@ -376,6 +389,11 @@ impl Cli {
                 let shown = format!("-{c}");
                 if let Some(v) = rest.strip_prefix('=') {
                     cli.set(d, &shown, v)?;
+                    break;
+                }
+                if d.kind == Save && rest.is_empty() && save_file_follows(args, i - 1) {
+                    i += 1;
+                    cli.set(d, &shown, &args[i - 1])?;
                     break;
                 }
                 if matches!(d.kind, Bool | Save) {
@@ -439,7 +457,7 @@ Global flags:
       --rebalance-trigger-time string   RFC 3339 time of the rebalance recommendation
       --asg-termination-delay-sec int   seconds after start before the lifecycle state is Terminated
       --asg-termination-trigger-time string  RFC 3339 time it becomes Terminated
-  -s, --save-config-to-file[=PATH]      write the effective config (default path:
+  -s, --save-config-to-file [PATH]      write the effective config (default path:
                                         $HOME/.ec2-metadata-mock/.aemm-config-used.json)
   -w, --watch-config-file               accepted; the config file is read once
 

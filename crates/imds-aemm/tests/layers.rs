@@ -226,8 +226,20 @@ fn subcommands_aliases_and_flag_positions() {
     let c = cli(&["-Iw"]);
     assert_eq!(c.flags["imdsv2"], true);
     assert_eq!(c.flags["watch-config-file"], true);
-    let c = cli(&["-s=/tmp/out.json"]);
-    assert_eq!(c.save_path.as_deref(), Some("/tmp/out.json"));
+    for form in [
+        &["-s=/tmp/out.json"][..],
+        &["-s", "/tmp/out.json"],
+        &["--save-config-to-file", "/tmp/out.json", "spot"],
+        &["spot", "-Is", "/tmp/out.json"],
+    ] {
+        let c = cli(form);
+        assert_eq!(c.save_path.as_deref(), Some("/tmp/out.json"), "{form:?}");
+        assert_eq!(c.flags["save-config-to-file"], true);
+        assert!(c.ignored.is_empty(), "{form:?}");
+    }
+    // AEMM's plain switch before a subcommand stays a switch.
+    let c = cli(&["-s", "spot"]);
+    assert_eq!((c.command, c.save_path.as_deref()), (Command::Spot, None));
     assert_eq!(c.flags["save-config-to-file"], true);
     assert_eq!(cli(&["--", "-d", "5"]).ignored, ["-d", "5"]);
     assert!(cli(&["-h"]).help && cli(&["spot", "--help"]).help && cli(&["help"]).help);
@@ -687,5 +699,26 @@ fn rfc3339_forms() {
         "x".repeat(25).as_str(),
     ] {
         assert_eq!(parse_rfc3339(bad), None, "{bad}");
+    }
+}
+
+/// Every key of AEMM's defaults can be set from a config file, without a warning.
+#[test]
+fn every_config_key_is_read_from_the_file() {
+    let every = run(&[], &[], &[]).unwrap().config;
+    let keys: Vec<String> = every.keys().map(str::to_owned).collect();
+    assert!(keys.len() > 90, "{}", keys.len());
+    for key in keys {
+        let mut value = every.get(&key).clone();
+        // Nest `a.b.c = v` as {"a": {"b": {"c": v}}}.
+        for part in key.rsplit('.') {
+            value = json!({ part: value });
+        }
+        let text = value.to_string();
+        let c = run(&["-c", "/k.json"], &[], &[("/k.json", text.as_str())])
+            .unwrap_or_else(|e| panic!("{key}: {e}"))
+            .config;
+        assert!(c.is_given(&key), "{key} not read from {text}");
+        assert!(c.warnings.is_empty(), "{key}: {:?}", c.warnings);
     }
 }
