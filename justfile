@@ -63,3 +63,7 @@ snap:
 snap-model:
     INSTA_UPDATE=always cargo test -p imds-model --test snapshots
     git diff --stat -- snapshots/model
+
+# amazon-ec2-metadata-mock's command line on the faithful server (README, "imdspec aemm").
+aemm *args:
+    cargo run -q -p imdspec -- aemm {{args}}

@@ -93,6 +93,11 @@ pub fn parse_rfc3339(s: &str) -> Option<Timestamp> {
         }
     };
     let secs = i64::try_from(base.as_secs()).ok()?.checked_sub(offset)?;
+    // HTTP dates (and EC2's event dates built from them) end with the year 9999.
+    const YEAR_10000: i64 = 253_402_300_800;
+    if secs >= YEAR_10000 {
+        return None;
+    }
     u64::try_from(secs).ok().map(Timestamp::from_secs)
 }
 
