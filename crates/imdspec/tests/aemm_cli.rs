@@ -451,3 +451,28 @@ fn serve_loads_an_aemm_config_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--aemm-config: /nonexistent.json"));
 }
+
+#[test]
+fn trigger_times_are_wall_clock() {
+    use imds_model::Clock as _;
+    let begun = Instant::now();
+    // Two whole seconds ahead, so the notice cannot be due within the first second.
+    let now = imds_model::SystemClock.now();
+    let at = imds_model::Timestamp::from_secs(now.as_secs() + 2).to_iso8601();
+    let m = start(&[
+        "-d",
+        "0",
+        "--mock-trigger-time",
+        &at,
+        "--asg-termination-trigger-time",
+        &at,
+    ]);
+    assert_eq!(get(m.port, SPOT).0, 404, "a trigger time wins over -d 0");
+    assert_eq!(get(m.port, ASG).1, "InService");
+    let spot = until_200(m.port, SPOT, begun);
+    assert!(
+        spot >= Duration::from_secs(1) && spot < Duration::from_secs(4),
+        "{spot:?}"
+    );
+    assert_eq!(get(m.port, ASG).1, "Terminated");
+}
