@@ -516,6 +516,7 @@ impl Config {
         for (key, v) in &cli.flags {
             cfg.set(key, v, Origin::Flag)?;
         }
+        cfg.follow_mac();
         Ok(cfg)
     }
 
@@ -547,6 +548,26 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// As AEMM does, paths left at their default follow a changed MAC, so a saved config
+    /// shows the paths served.
+    pub fn follow_mac(&mut self) {
+        let mac = self.str("metadata.values.mac").to_owned();
+        if mac == DEFAULT_MAC || mac.is_empty() {
+            return;
+        }
+        let keys: Vec<String> = self
+            .values
+            .keys()
+            .filter(|k| k.starts_with("metadata.paths.") && !self.is_given(k))
+            .cloned()
+            .collect();
+        for key in keys {
+            if let Some(Value::String(p)) = self.values.get_mut(&key) {
+                *p = p.replace(DEFAULT_MAC, &mac);
+            }
+        }
     }
 
     /// Applies the `AEMM_*` variables (the environment layer only).

@@ -683,6 +683,20 @@ fn saved_config_reads_back_to_the_same_configuration() {
         "{:?}",
         back.config.warnings
     );
+
+    // A changed MAC moves the default paths in the saved file too, so reading it back
+    // warns about nothing.
+    let p = ok(
+        &[],
+        &[("AEMM_METADATA_VALUES_MAC", "0e:00:00:00:00:09")],
+        &[],
+    );
+    let text = p.config.to_json();
+    assert!(text.contains("/macs/0e:00:00:00:00:09/device-number"));
+    assert!(!text.contains("macs/0e:49:61:0f:c3:11"));
+    let back = ok(&["-c", "/saved.json"], &[], &[("/saved.json", &text)]);
+    assert!(back.plan.warnings.is_empty(), "{:?}", back.plan.warnings);
+    assert_eq!(back.plan.instance, p.plan.instance);
 }
 
 #[test]
