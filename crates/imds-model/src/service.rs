@@ -87,6 +87,8 @@ pub struct Imds {
     scenario: Mutex<ScenarioRun>,
     /// `notice-clients`: who may see notices, first come first served.
     notices: Mutex<NoticeClients>,
+    /// Set while `notice-clients` limits anyone, so other requests take no extra lock.
+    notices_limited: AtomicBool,
 }
 
 /// The scenario's `notice-clients` limit and the addresses admitted so far.
@@ -172,6 +174,7 @@ impl Imds {
             requests: AtomicU64::new(0),
             scenario: Mutex::new(ScenarioRun::default()),
             notices: Mutex::new(NoticeClients::default()),
+            notices_limited: AtomicBool::new(false),
         }
     }
 
@@ -183,6 +186,8 @@ impl Imds {
             limit: scenario.notice_clients,
             admitted: Vec::new(),
         };
+        self.notices_limited
+            .store(scenario.notice_clients.is_some(), Ordering::SeqCst);
         run.state = Some(ScenarioState::new(scenario, self.clock.now()));
         run.fired.clear();
         self.requests.store(0, Ordering::SeqCst);
@@ -192,6 +197,11 @@ impl Imds {
     /// The scenario entries applied so far, in the order they fired (for logs).
     pub fn scenario_fired(&self) -> Vec<Fired> {
         self.scenario_run().fired.clone()
+    }
+
+    /// Whether `client` sees notices (`admit`: and takes a free place if it has none).
+    fn notices_allowed(&self, client: Option<IpAddr>, admit: bool) -> bool {
+        !self.notices_limited.load(Ordering::Acquire) || self.notice_clients().allows(client, admit)
     }
 
     fn notice_clients(&self) -> std::sync::MutexGuard<'_, NoticeClients> {
@@ -502,11 +512,11 @@ impl State {
         let notice = key
             .strip_prefix("meta-data/")
             .is_some_and(|rest| NOTICE_DIRS.contains(&rest.split('/').next().unwrap_or(rest)));
-        if notice && !imds.notice_clients().allows(client, true) {
+        if notice && !imds.notices_allowed(client, true) {
             return None;
         }
         if let (Node::Dir { children }, "meta-data") = (&entry.node, key.as_ref())
-            && !imds.notice_clients().allows(client, false)
+            && !imds.notices_allowed(client, false)
         {
             let kept: Vec<Child> = children
                 .iter()
