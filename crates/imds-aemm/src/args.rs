@@ -245,6 +245,7 @@ fn find_command(args: &[String]) -> Result<Option<(usize, Command)>, ArgError> {
             let last = short.chars().last();
             let bool_cluster = short.chars().all(|c| {
                 c == 'h'
+                    || c == 'v'
                     || lookup(Command::All, |d| d.short == Some(c))
                         .is_some_and(|d| matches!(d.kind, Bool | Save))
             });
@@ -381,6 +382,11 @@ impl Cli {
                 rest = &rest[c.len_utf8()..];
                 if c == 'h' {
                     cli.help = true;
+                    continue;
+                }
+                // cobra gives `--version` the shorthand `-v`.
+                if c == 'v' {
+                    cli.version = true;
                     continue;
                 }
                 let Some(d) = lookup(command, |d| d.short == Some(c)) else {

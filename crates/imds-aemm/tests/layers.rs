@@ -243,7 +243,7 @@ fn subcommands_aliases_and_flag_positions() {
     assert_eq!(c.flags["save-config-to-file"], true);
     assert_eq!(cli(&["--", "-d", "5"]).ignored, ["-d", "5"]);
     assert!(cli(&["-h"]).help && cli(&["spot", "--help"]).help && cli(&["help"]).help);
-    assert!(cli(&["--version"]).version);
+    assert!(cli(&["--version"]).version && cli(&["-v", "spot"]).version);
 }
 
 #[test]
