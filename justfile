@@ -74,3 +74,7 @@ client-matrix *args:
     bash conformance/clients/install.sh
     cargo build -p imdspec --bin imdspec --example rust_sdk_client
     target/debug/imdspec client-check --all --root . --concurrency 4 --timeout-ms 15000 {{args}}
+
+# amazon-ec2-metadata-mock's command line on the faithful server (README, "imdspec aemm").
+aemm *args:
+    cargo run -q -p imdspec -- aemm {{args}}

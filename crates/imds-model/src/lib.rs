@@ -55,7 +55,8 @@ pub use options::{
 };
 pub use scenario::{Fired, Scenario, ScenarioState};
 pub use service::{
-    FORWARDED_FOR, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER, error_response,
+    ClientAddr, FORWARDED_FOR, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER,
+    error_response,
 };
 pub use token::{TokenAuthority, TokenCheck, TokenKey};
 pub use version::Version;

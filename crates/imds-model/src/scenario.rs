@@ -18,6 +18,9 @@
 //! The engine never reads a clock: [`ScenarioState::apply_due`] is given the time and the
 //! request count, and applies every entry that is due and has not fired yet, in file order.
 //! Times inside actions written `+DURATION` count from the moment the entry fires.
+//!
+//! A top-level `notice-clients = N` shows notices to the first N client addresses only (as
+//! AEMM's `--mock-ip-count` does for DaemonSet tests); see [`Scenario::notice_clients`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,10 +37,14 @@ use crate::load::{self, Format, LoadError, Seg, Source};
 use crate::options::{HopLimit, HttpTokens, MetadataOptions, Toggle};
 
 /// A parsed scenario: its entries in file order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scenario {
     /// The entries, in file order (the order they are applied in when due together).
     pub entries: Vec<Entry>,
+    /// `notice-clients = N`: only the first N distinct client addresses that ask for a
+    /// notice path (`spot/`, `events/`, `autoscaling/`) see notices; the others get 404 there
+    /// and no such lines in the `meta-data/` listing. `None`: every client (SPEC.md §8).
+    pub notice_clients: Option<u32>,
 }
 
 /// One scheduled change.
@@ -563,7 +570,10 @@ fn parse_when(s: &str) -> Result<When, String> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename_all = "kebab-case")]
 struct RawFile {
+    #[serde(default)]
+    notice_clients: Option<u32>,
     #[serde(default)]
     entry: Vec<RawEntry>,
 }
@@ -670,7 +680,10 @@ impl Scenario {
             .enumerate()
             .map(|(n, e)| entry(&src, n, e))
             .collect::<Result<_, _>>()?;
-        Ok(Scenario { entries })
+        Ok(Scenario {
+            entries,
+            notice_clients: raw.notice_clients,
+        })
     }
 }
 

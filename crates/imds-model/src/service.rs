@@ -1,6 +1,7 @@
 //! Request in, response out: every IMDS rule in one pure function.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -28,6 +29,12 @@ pub const TOKEN_HEADER: HeaderName = HeaderName::from_static("x-aws-ec2-metadata
 pub const TTL_HEADER: HeaderName = HeaderName::from_static("x-aws-ec2-metadata-token-ttl-seconds");
 /// `X-Forwarded-For`, which IMDSv2 refuses on token requests.
 pub const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// The address a request came from, set by the HTTP layer as a request extension; the model
+/// reads it only to decide `notice-clients` (SPEC.md §8). A request without one counts as an
+/// allowed client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientAddr(pub IpAddr);
 
 /// A non-standard reason phrase the HTTP layer should send (EC2's `405 Not Allowed`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +85,34 @@ pub struct Imds {
     /// Requests handled since the scenario started (for `after-requests`).
     requests: AtomicU64,
     scenario: Mutex<ScenarioRun>,
+    /// `notice-clients`: who may see notices, first come first served.
+    notices: Mutex<NoticeClients>,
+    /// Set while `notice-clients` limits anyone, so other requests take no extra lock.
+    notices_limited: AtomicBool,
+}
+
+/// The scenario's `notice-clients` limit and the addresses admitted so far.
+#[derive(Default)]
+struct NoticeClients {
+    limit: Option<u32>,
+    admitted: Vec<IpAddr>,
+}
+
+impl NoticeClients {
+    /// Whether `client` sees notices; `admit` records it when a place is free.
+    fn allows(&mut self, client: Option<IpAddr>, admit: bool) -> bool {
+        let (Some(limit), Some(ip)) = (self.limit, client) else {
+            return true;
+        };
+        if self.admitted.contains(&ip) {
+            return true;
+        }
+        let free = self.admitted.len() < limit as usize;
+        if free && admit {
+            self.admitted.push(ip);
+        }
+        free
+    }
 }
 
 /// The scenario being played and what it has applied so far.
@@ -138,6 +173,8 @@ impl Imds {
             scenario_live: AtomicBool::new(false),
             requests: AtomicU64::new(0),
             scenario: Mutex::new(ScenarioRun::default()),
+            notices: Mutex::new(NoticeClients::default()),
+            notices_limited: AtomicBool::new(false),
         }
     }
 
@@ -145,6 +182,12 @@ impl Imds {
     /// from here. Entries already due fire on the next request (SPEC.md §3.11).
     pub fn set_scenario(&self, scenario: Scenario) {
         let mut run = self.scenario_run();
+        *self.notice_clients() = NoticeClients {
+            limit: scenario.notice_clients,
+            admitted: Vec::new(),
+        };
+        self.notices_limited
+            .store(scenario.notice_clients.is_some(), Ordering::SeqCst);
         run.state = Some(ScenarioState::new(scenario, self.clock.now()));
         run.fired.clear();
         self.requests.store(0, Ordering::SeqCst);
@@ -154,6 +197,18 @@ impl Imds {
     /// The scenario entries applied so far, in the order they fired (for logs).
     pub fn scenario_fired(&self) -> Vec<Fired> {
         self.scenario_run().fired.clone()
+    }
+
+    /// Whether `client` sees notices (`admit`: and takes a free place if it has none).
+    fn notices_allowed(&self, client: Option<IpAddr>, admit: bool) -> bool {
+        !self.notices_limited.load(Ordering::Acquire) || self.notice_clients().allows(client, admit)
+    }
+
+    fn notice_clients(&self) -> std::sync::MutexGuard<'_, NoticeClients> {
+        match self.notices.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
     fn scenario_run(&self) -> std::sync::MutexGuard<'_, ScenarioRun> {
@@ -258,6 +313,9 @@ impl Imds {
         run.state = None;
         run.fired.clear();
         self.scenario_live.store(false, Ordering::SeqCst);
+        // The stopped scenario's `notice-clients` limit goes with it.
+        *self.notice_clients() = NoticeClients::default();
+        self.notices_limited.store(false, Ordering::SeqCst);
         self.update(|_| State { options, content });
     }
 
@@ -374,7 +432,10 @@ impl State {
                 error(StatusCode::METHOD_NOT_ALLOWED, Some("GET, HEAD")),
                 Outcome::MethodNotAllowed,
             ),
-            RequestKind::MetadataRead => self.read(imds, headers, path),
+            RequestKind::MetadataRead => {
+                let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
+                self.read(imds, headers, path, client)
+            }
         }
     }
 
@@ -384,6 +445,7 @@ impl State {
         imds: &Imds,
         headers: &HeaderMap,
         path: Option<PathRef<'_>>,
+        client: Option<IpAddr>,
     ) -> (Response<Bytes>, Outcome) {
         let opts = &self.options;
         let mut remaining = None;
@@ -411,7 +473,7 @@ impl State {
             // Spec §12.4 [L]: 401 comes before 404, so unknown paths also get 401 without a token.
             return (unauthorized(), Outcome::TokenMissing);
         }
-        let (mut resp, outcome) = match path.and_then(|p| self.resolve(&p, imds)) {
+        let (mut resp, outcome) = match path.and_then(|p| self.resolve(&p, imds, client)) {
             Some(resp) => (resp, Outcome::Served),
             None => (error(StatusCode::NOT_FOUND, None), Outcome::NotFound),
         };
@@ -467,7 +529,12 @@ impl State {
     }
 
     /// Looks a metadata path up; `None` is 404.
-    fn resolve(&self, path: &PathRef<'_>, imds: &Imds) -> Option<Response<Bytes>> {
+    fn resolve(
+        &self,
+        path: &PathRef<'_>,
+        imds: &Imds,
+        client: Option<IpAddr>,
+    ) -> Option<Response<Bytes>> {
         let Some((first, key)) = path.split_first() else {
             // `GET /`: the version list (no final newline, as on sub-listings).
             let list: Vec<String> = version::VERSIONS.iter().map(Version::to_string).collect();
@@ -484,6 +551,24 @@ impl State {
         }
         let modified = &content.served_headers;
         let gates = |g| self.gate_open(g);
+        // `notice-clients` (SPEC.md §8): asking for a notice path takes a place if one is
+        // free; the listing only looks.
+        let notice = key
+            .strip_prefix("meta-data/")
+            .is_some_and(|rest| NOTICE_DIRS.contains(&rest.split('/').next().unwrap_or(rest)));
+        if notice && !imds.notices_allowed(client, true) {
+            return None;
+        }
+        if let (Node::Dir { children }, "meta-data") = (&entry.node, key.as_ref())
+            && !imds.notices_allowed(client, false)
+        {
+            let kept: Vec<Child> = children
+                .iter()
+                .filter(|c| !NOTICE_DIRS.contains(&c.segment.as_str()))
+                .cloned()
+                .collect();
+            return Some(ok_text(listing(&kept, at, gates), modified));
+        }
         match &entry.node {
             Node::Dir { children } if at == Version::LATEST => {
                 let body = match content.latest_listings.get(key.as_ref()) {
@@ -522,6 +607,9 @@ fn listing(children: &[Child], at: Version, open: impl Fn(Gate) -> bool) -> Byte
     }
     Bytes::from(body)
 }
+
+/// The directories under `meta-data/` that hold notices, which `notice-clients` hides.
+const NOTICE_DIRS: [&str; 3] = ["spot", "events", "autoscaling"];
 
 const EC2WS: HeaderValue = HeaderValue::from_static("EC2ws");
 const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain");

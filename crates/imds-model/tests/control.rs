@@ -92,7 +92,10 @@ fn option_changes_are_not_lost_to_scenario_entries() {
                 action: Action::UserData(format!("round {round} request {n}")),
             })
             .collect();
-        f.imds.set_scenario(Scenario { entries });
+        f.imds.set_scenario(Scenario {
+            entries,
+            ..Scenario::default()
+        });
         let requests = {
             let f = f.clone();
             thread::spawn(move || {
@@ -121,6 +124,7 @@ fn reset_restores_options_and_instance_and_stops_the_scenario() {
     let f = Fixture::new(MetadataOptions::default(), Instance::default());
     f.imds.set_scenario(Scenario {
         entries: vec![Entry::asg_termination(Trigger::AfterRequests(2))],
+        ..Scenario::default()
     });
     f.imds.set_options(MetadataOptions {
         http_tokens: HttpTokens::Required,

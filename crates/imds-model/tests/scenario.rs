@@ -537,6 +537,7 @@ fn shortcut_entries_are_built_without_toml() {
             Entry::maintenance_event(now, "instance-stop").unwrap(),
             Entry::asg_termination(now),
         ],
+        notice_clients: None,
     });
     let v: serde_json::Value =
         serde_json::from_slice(f.get("/latest/meta-data/spot/instance-action").body()).unwrap();
@@ -554,4 +555,50 @@ fn shortcut_entries_are_built_without_toml() {
     let asg = f.get("/latest/meta-data/autoscaling/target-lifecycle-state");
     assert_eq!(asg.body().as_ref(), b"Terminated");
     assert_eq!(f.imds.scenario_fired().len(), 4);
+}
+
+/// `notice-clients = 1` (SPEC.md §8, AEMM's `--mock-ip-count`): the first address that asks
+/// for a notice path keeps seeing notices; a second one gets 404 there and no `spot/` line.
+#[test]
+fn notice_clients_admit_the_first_addresses_only() {
+    use imds_model::ClientAddr;
+    let f = Fixture::new(MetadataOptions::default(), Instance::default());
+    let s = toml(
+        "notice-clients = 1\n[[entry]]\nafter = \"2s\"\nspot-interruption = { action = \"stop\" }\n",
+    );
+    assert_eq!(s.notice_clients, Some(1));
+    f.imds.set_scenario(s);
+    let from = |ip: &str, path: &str| {
+        let mut req = http::Request::get(path).body(()).unwrap();
+        req.extensions_mut().insert(ClientAddr(ip.parse().unwrap()));
+        f.imds.handle(&req)
+    };
+    let spot = "/latest/meta-data/spot/instance-action";
+    // Asking before the notice exists already takes the place, as AEMM does.
+    assert_eq!(from("10.0.0.1", spot).status(), 404);
+    f.clock.advance(Duration::from_secs(2));
+    assert_eq!(from("10.0.0.1", spot).status(), 200);
+    assert_eq!(from("10.0.0.2", spot).status(), 404);
+    assert_eq!(from("10.0.0.2", "/latest/meta-data/spot/").status(), 404);
+    let listing = |ip| String::from_utf8(from(ip, "/latest/meta-data/").body().to_vec()).unwrap();
+    assert!(listing("10.0.0.1").lines().any(|l| l == "spot/"));
+    assert!(!listing("10.0.0.2").lines().any(|l| l == "spot/"));
+    // Other paths are untouched; a request without an address is not limited.
+    assert_eq!(
+        from("10.0.0.2", "/latest/meta-data/instance-id").status(),
+        200
+    );
+    assert_eq!(f.get(spot).status(), 200);
+
+    // 0: nobody; absent: everybody.
+    f.imds.set_scenario(toml("notice-clients = 0\n"));
+    assert_eq!(from("10.0.0.1", spot).status(), 404);
+    f.imds.set_scenario(Scenario::default());
+    assert_eq!(from("10.0.0.2", spot).status(), 200);
+    // Reset stops the scenario and lifts its limit with it.
+    f.imds.set_scenario(toml("notice-clients = 0\n"));
+    let spotted = f.imds.instance().as_ref().clone();
+    f.imds.reset(MetadataOptions::default(), spotted);
+    assert_eq!(from("10.0.0.1", spot).status(), 200);
+    assert!(Scenario::parse_file(Path::new("s.toml"), "notice-clients = -1\n").is_err());
 }

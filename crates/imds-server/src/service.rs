@@ -12,7 +12,9 @@ use bytes::Bytes;
 use http::header::HeaderValue;
 use http::{Request, Response, StatusCode};
 use hyper::body::{Frame, Incoming, SizeHint};
-use imds_model::{Clock, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER, Timestamp};
+use imds_model::{
+    ClientAddr, Clock, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER, Timestamp,
+};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
 
@@ -60,6 +62,9 @@ pub(crate) async fn handle(
     // IMDS requests carry no body; the model never looks at one, so it is not read.
     let (parts, _body) = req.into_parts();
     let mut req = Request::from_parts(parts, ());
+    // The model decides `notice-clients` from the peer address (SPEC.md §8).
+    req.extensions_mut()
+        .insert(ClientAddr(conn.peer.ip().to_canonical()));
     let kind = imds_model::classify(req.method().as_str(), req.uri().path());
     let token = req.headers().get(TOKEN_HEADER).map(|v| v.as_bytes());
     let journal = shared.journal.enabled();

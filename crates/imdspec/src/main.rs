@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod aemm;
 mod client_check;
 mod client_matrix;
 mod embedded;
@@ -35,6 +36,9 @@ enum Command {
     /// Run a program that uses an IMDS client against scripted servers and judge its requests.
     #[command(after_help = client_check::AFTER_HELP)]
     ClientCheck(client_check::ClientCheckArgs),
+    /// Run amazon-ec2-metadata-mock's command line (flags, AEMM_* variables, config files) on
+    /// the faithful server; `imdspec aemm --help` lists AEMM's flags.
+    Aemm(aemm::AemmArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,5 +47,6 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args),
         Command::Probe(args) => probe::main(args),
         Command::ClientCheck(args) => client_check::main(args),
+        Command::Aemm(args) => aemm::main(args),
     }
 }

@@ -58,6 +58,11 @@ pub struct ServeArgs {
     /// instance file. Default: 404.
     #[arg(long)]
     extended_credentials: bool,
+    /// Serve the instance content of an amazon-ec2-metadata-mock config file (its
+    /// `metadata`, `dynamic` and `userdata` values, over AEMM's defaults) instead of
+    /// --instance; notices come from the scenario flags. See README, "imdspec aemm: migrating from amazon-ec2-metadata-mock".
+    #[arg(long, value_name = "FILE", conflicts_with = "instance")]
+    aemm_config: Option<PathBuf>,
     /// Play a scenario file (TOML or JSON): timed changes such as spot notices or option
     /// changes, counted from the start. See README.
     #[arg(long, value_name = "FILE", help_heading = "Scenario")]
@@ -141,11 +146,13 @@ fn parse_event(s: &str) -> Result<Entry, String> {
 }
 
 impl ServeArgs {
-    /// The instance to serve: `--instance` or the built-in one, with `--extended-credentials`.
+    /// The instance to serve: `--instance`, `--aemm-config` or the built-in one, with
+    /// `--extended-credentials`.
     fn instance(&self) -> Result<Instance, String> {
-        let mut instance = match &self.instance {
-            Some(path) => Instance::from_file(path).map_err(|e| format!("--instance: {e}"))?,
-            None => Instance::default(),
+        let mut instance = match (&self.instance, &self.aemm_config) {
+            (Some(path), _) => Instance::from_file(path).map_err(|e| format!("--instance: {e}"))?,
+            (None, Some(path)) => aemm_instance(path).map_err(|e| format!("--aemm-config: {e}"))?,
+            (None, None) => Instance::default(),
         };
         if self.extended_credentials {
             instance
@@ -182,8 +189,23 @@ impl ServeArgs {
             let when = Trigger::parse_when(v).map_err(|e| bad("--asg-termination", v, e))?;
             entries.push(Entry::asg_termination(when));
         }
-        Ok((!entries.is_empty()).then_some(Scenario { entries }))
+        Ok((!entries.is_empty()).then_some(Scenario {
+            entries,
+            ..Scenario::default()
+        }))
     }
+}
+
+/// The instance an AEMM config file describes; its warnings go to stderr.
+fn aemm_instance(path: &std::path::Path) -> Result<Instance, imds_aemm::Error> {
+    use imds_model::Clock as _;
+    let args = ["-c".to_owned(), path.display().to_string()];
+    let now = imds_model::SystemClock.now();
+    let p = imds_aemm::prepare(&args, &[], None, now, |p| std::fs::read_to_string(p))?;
+    for w in p.config.warnings.iter().chain(&p.plan.warnings) {
+        eprintln!("warning: --aemm-config: {w}");
+    }
+    Ok(p.plan.instance)
 }
 
 /// A bad flag value or file: exit 2 with the message and a usage line, like clap does.
@@ -315,7 +337,7 @@ async fn reload_on_hangup(args: &ServeArgs, server: &ImdsServer) {
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
