@@ -273,24 +273,10 @@ impl ImdsServerBuilder {
         };
         let mut listeners = Vec::with_capacity(addrs.len());
         for addr in addrs {
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|source| ServerError::Bind { addr, source })?;
-            let local = listener
-                .local_addr()
-                .map_err(|source| ServerError::Bind { addr, source })?;
-            listeners.push((listener, local));
+            listeners.push(bind(addr).await?);
         }
         let control_listener = match self.control {
-            Some(addr) => {
-                let listener = TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| ServerError::Bind { addr, source })?;
-                let local = listener
-                    .local_addr()
-                    .map_err(|source| ServerError::Bind { addr, source })?;
-                Some((listener, local))
-            }
+            Some(addr) => Some(bind(addr).await?),
             None => None,
         };
         let (shared, http, shutdown_tx) = serving(
@@ -351,6 +337,17 @@ impl std::fmt::Debug for ImdsServer {
             .field("addrs", &self.addrs)
             .finish_non_exhaustive()
     }
+}
+
+/// A listener on `addr` and the address it got (the port, when `addr` asked for port 0).
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ServerError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    Ok((listener, local))
 }
 
 impl ImdsServer {

@@ -2,7 +2,6 @@
 //! arguments go to `imds-aemm` untouched (AEMM's flag syntax is not clap's).
 
 use std::ffi::OsString;
-use std::io::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -147,12 +146,7 @@ pub fn main(args: AemmArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let mut out = std::io::stdout().lock();
-        for url in server.urls() {
-            let _ = writeln!(out, "listening on {url}");
-        }
-        let _ = out.flush();
-        drop(out);
+        crate::serve::announce(&server);
         crate::serve::wait_for_signal().await;
         server.shutdown().await;
         ExitCode::SUCCESS

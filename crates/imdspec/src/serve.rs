@@ -299,15 +299,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let mut out = std::io::stdout().lock();
-        for url in server.urls() {
-            let _ = writeln!(out, "listening on {url}");
-        }
-        if let Some(url) = server.control_url() {
-            let _ = writeln!(out, "control on {url}");
-        }
-        let _ = out.flush();
-        drop(out);
+        announce(&server);
         tokio::select! {
             _ = wait_for_signal() => {}
             _ = reload_on_hangup(&args, &server) => {}
@@ -315,6 +307,19 @@ pub fn main(args: ServeArgs) -> ExitCode {
         server.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// Prints where the server listens: a `listening on URL` line per listener, then
+/// `control on URL` when the control API is open (test harnesses wait for these lines).
+pub(crate) fn announce(server: &ImdsServer) {
+    let mut out = std::io::stdout().lock();
+    for url in server.urls() {
+        let _ = writeln!(out, "listening on {url}");
+    }
+    if let Some(url) = server.control_url() {
+        let _ = writeln!(out, "control on {url}");
+    }
+    let _ = out.flush();
 }
 
 /// On each SIGHUP, re-reads `--instance` and `--scenario` and applies both, or neither when

@@ -242,6 +242,31 @@ impl Running {
     }
 }
 
+impl Running {
+    /// Sends SIGHUP (reload) and returns at once.
+    fn hangup(&self) {
+        let ok = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+
+    /// The server's stderr, a line at a time, read on a thread.
+    fn stderr_lines(&mut self) -> mpsc::Receiver<String> {
+        let stderr = self.child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        lines
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -587,36 +612,21 @@ fn sighup_rereads_the_instance_file_and_keeps_the_old_one_when_bad() {
         ],
         1,
     );
-    let stderr = server.child.stderr.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = server.stderr_lines();
     let body = |server: &Running| {
         let resp = get(server, "/latest/meta-data/instance-type");
         resp.split_once("\r\n\r\n").unwrap().1.to_owned()
     };
     assert_eq!(body(&server), "m5.large");
-    let hup = |server: &Running| {
-        let ok = Command::new("kill")
-            .args(["-HUP", &server.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    };
 
     std::fs::write(&file, "instance-type = \"c7g.xlarge\"\n").unwrap();
-    hup(&server);
+    server.hangup();
     let line = lines.recv_timeout(WAIT).expect("a reload line on stderr");
     assert_eq!(line, "SIGHUP: reloaded the instance and scenario");
     assert_eq!(body(&server), "c7g.xlarge");
 
     std::fs::write(&file, "instance-type = \"c7g.xlarge\"\nno-such-key = 1\n").unwrap();
-    hup(&server);
+    server.hangup();
     let line = lines.recv_timeout(WAIT).expect("a refusal line on stderr");
     assert!(
         line.starts_with("SIGHUP: --instance: ")
@@ -653,15 +663,7 @@ fn sighup_restarts_a_rewritten_scenario() {
         ],
         1,
     );
-    let stderr = server.child.stderr.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = server.stderr_lines();
     let state = |server: &Running| {
         let resp = get(
             server,
@@ -671,11 +673,7 @@ fn sighup_restarts_a_rewritten_scenario() {
     };
     assert_eq!(state(&server), "Terminated");
     write("InService");
-    let ok = Command::new("kill")
-        .args(["-HUP", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    server.hangup();
     let line = lines.recv_timeout(WAIT).expect("a reload line on stderr");
     assert_eq!(line, "SIGHUP: reloaded the instance and scenario");
     // Requests count again from the reload: the first one after it fires the new entry.
