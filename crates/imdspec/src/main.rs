@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod client_check;
 mod embedded;
+mod fleet;
 mod options_args;
 mod probe;
 mod run;
@@ -34,6 +35,8 @@ enum Command {
     /// Run a program that uses an IMDS client against scripted servers and judge its requests.
     #[command(after_help = client_check::AFTER_HELP)]
     ClientCheck(client_check::ClientCheckArgs),
+    /// Join probe outputs of a whole fleet with the control plane's view.
+    Fleet(fleet::FleetArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,5 +45,6 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args),
         Command::Probe(args) => probe::main(args),
         Command::ClientCheck(args) => client_check::main(args),
+        Command::Fleet(args) => fleet::main(args),
     }
 }
