@@ -10,7 +10,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = n.parse()?;
     let dir = std::path::Path::new(&dir);
     std::fs::create_dir_all(dir)?;
-    let files = imds_fleet::synth::write_fleet(&dir.join("observed"), &dir.join("declared.json"), n)?;
-    println!("{files} probe files for {n} instances under {}", dir.display());
+    let files =
+        imds_fleet::synth::write_fleet(&dir.join("observed"), &dir.join("declared.json"), n)?;
+    println!(
+        "{files} probe files for {n} instances under {}",
+        dir.display()
+    );
     Ok(())
 }

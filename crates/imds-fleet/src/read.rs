@@ -281,7 +281,12 @@ where
 {
     match v {
         None | Some("") => Ok(None),
-        Some(s) => s.parse().map(Some).map_err(|e| format!("{field}: {e}")),
+        Some(s) => s.parse::<T>().map(Some).map_err(|e| {
+            // The model's message starts with its own name for the field: ours replaces it.
+            let e = e.to_string();
+            let message = e.split_once(": ").map_or(e.as_str(), |(_, m)| m);
+            format!("{field}: {message}")
+        }),
     }
 }
 

@@ -227,26 +227,28 @@ pub fn s3_key(n: usize, copy: usize) -> String {
     )
 }
 
-/// Writes instances `0..n` under `dir` in Run Command's S3 layout (formats cycling), and
-/// `dir/../declared.json`-style describe-instances output to `declared`. Returns how many
-/// probe files were written.
-pub fn write_fleet(dir: &Path, declared: &Path, n: usize) -> std::io::Result<usize> {
-    let mut files = 0;
-    for i in 0..n {
+/// Every probe file of instances `0..n` as `(S3 key, contents)`: formats cycle, duplicates
+/// come twice, instances without a probe output have none.
+pub fn files(n: usize) -> impl Iterator<Item = (String, String)> {
+    (0..n).flat_map(|i| {
         let format = FORMATS[(i / KINDS.len()) % FORMATS.len()];
         let copies = if kind(i) == Kind::Duplicate { 2 } else { 1 };
-        for copy in 0..copies {
-            let Some(text) = probe_output(i, format) else {
-                continue;
-            };
-            let path = dir.join(s3_key(i, copy));
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::File::create(&path)?.write_all(text.as_bytes())?;
-            files += 1;
+        (0..copies).filter_map(move |copy| Some((s3_key(i, copy), probe_output(i, format)?)))
+    })
+}
+
+/// Writes instances `0..n` under `dir` in Run Command's S3 layout ([`files`]) and their
+/// describe-instances output to `declared`. Returns how many probe files were written.
+pub fn write_fleet(dir: &Path, declared: &Path, n: usize) -> std::io::Result<usize> {
+    let mut written = 0;
+    for (key, text) in files(n) {
+        let path = dir.join(key);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
         }
+        std::fs::File::create(&path)?.write_all(text.as_bytes())?;
+        written += 1;
     }
     std::fs::write(declared, describe_instances(n))?;
-    Ok(files)
+    Ok(written)
 }
