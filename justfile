@@ -63,3 +63,17 @@ snap:
 snap-model:
     INSTA_UPDATE=always cargo test -p imds-model --test snapshots
     git diff --stat -- snapshots/model
+
+# Fleet report benchmark: writes a synthetic fleet of N instances (every kind, every probe
+# format, Run Command's S3 layout) under target/bench-fleet, then measures wall time and peak
+# RSS of `imdspec fleet report` over it (GNU time). Figures: crates/imds-fleet/README.md.
+bench-fleet n="100000" runs="3":
+    cargo build --release -p imdspec -p imds-fleet --example gen_fleet
+    rm -rf target/bench-fleet
+    target/release/examples/gen_fleet target/bench-fleet {{n}}
+    for i in $(seq {{runs}}); do \
+      /usr/bin/time -f "run $i: %e s wall, %U s user, %S s sys, %M KiB peak RSS" \
+        target/release/imdspec fleet report --format json \
+        --declared target/bench-fleet/declared.json target/bench-fleet/observed > /dev/null \
+        || [ $? -eq 1 ]; \
+    done

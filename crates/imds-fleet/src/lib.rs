@@ -5,8 +5,8 @@
 //! case which instances fail it.
 //!
 //! - [`read`] turns bytes into documents (every `imdspec probe` format, run reports);
-//! - [`Fleet`] takes files one by one (each read, reduced and dropped: memory grows with the
-//!   number of instances worth listing, not with the bytes read) and joins them;
+//! - [`Fleet`] takes files one by one (each read, reduced to a small record and dropped, so
+//!   memory grows with the number of instances, not with the bytes read) and joins them;
 //! - [`render`] prints the [`Report`] as human text, JSON, CSV or Markdown;
 //! - [`synth`] writes synthetic fleets (every kind of instance and format) for tests and the
 //!   benchmark.
@@ -99,7 +99,7 @@ impl Declared {
 }
 
 /// Largest describe-instances file read (it is read whole: about 5 KiB per instance).
-pub const MAX_DECLARED_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+pub const MAX_DECLARED_BYTES: u64 = 1024 * 1024 * 1024;
 
 fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;

@@ -420,13 +420,12 @@ fn run_report(o: &Map<String, Value>) -> Result<RunReport, String> {
 /// The instance id in a path: the last component that is one (`…/<instance-id>/…/stdout` of
 /// Run Command's S3 output), else the file name without extension (`i-….json`).
 pub fn instance_id_from_path(path: &std::path::Path) -> Option<String> {
-    let from_dirs = path
-        .parent()
-        .into_iter()
-        .flat_map(|p| p.components())
-        .filter_map(|c| c.as_os_str().to_str())
-        .filter(|c| is_instance_id(c))
-        .last();
+    let from_dirs = path.parent().and_then(|p| {
+        p.components()
+            .rev()
+            .filter_map(|c| c.as_os_str().to_str())
+            .find(|c| is_instance_id(c))
+    });
     from_dirs
         .or_else(|| path.file_stem()?.to_str().filter(|s| is_instance_id(s)))
         .map(str::to_owned)
