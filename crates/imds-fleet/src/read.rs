@@ -1,6 +1,6 @@
 //! Readers for what a fleet tool gathers: probe outputs in every format `imdspec probe`
 //! writes (JSON, JSON lines, SSM Inventory item, ASFF finding, OCSF finding) and `imdspec run
-//! --format json` reports. Pure: bytes in, documents out; [`crate::walk`] does the files.
+//! --format json` reports. Pure: bytes in, documents out; [`crate::Fleet`] does the files.
 
 use imds_model::{HttpTokens, PartialOptions, Toggle};
 use serde_json::{Map, Value};
