@@ -65,10 +65,12 @@ snap-model:
     git diff --stat -- snapshots/model
 
 # Fleet report benchmark: writes a synthetic fleet of N instances (every kind, every probe
-# format, Run Command's S3 layout) under target/bench-fleet, then measures wall time and peak
-# RSS of `imdspec fleet report` over it (GNU time). Figures: crates/imds-fleet/README.md.
-bench-fleet n="100000" runs="3":
-    cargo build --release -p imdspec -p imds-fleet --example gen_fleet
+# format, Run Command's S3 layout; 110,000 instances make about 100,800 probe files) under
+# target/bench-fleet, then measures wall time and peak RSS of `imdspec fleet report` over it
+# (GNU time). Figures: crates/imds-fleet/README.md.
+bench-fleet n="110000" runs="3":
+    cargo build --release -p imdspec
+    cargo build --release -p imds-fleet --example gen_fleet
     rm -rf target/bench-fleet
     target/release/examples/gen_fleet target/bench-fleet {{n}}
     for i in $(seq {{runs}}); do \
