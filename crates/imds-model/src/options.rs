@@ -380,26 +380,51 @@ impl PartialOptions {
         text: &str,
     ) -> Result<Vec<DescribedInstance>, LoadError> {
         let src = Source::json(file, text);
+        // The whole `Reservations` output is read without building a tree of the fields it
+        // does not need (a fleet's output is tens of MB); any other shape takes the general way.
+        if let Ok(out) = serde_json::from_str::<FleetOutput>(text) {
+            let mut all = Vec::new();
+            for i in out.reservations.into_iter().flat_map(|r| r.instances) {
+                let Some(options) = i.metadata_options else {
+                    continue;
+                };
+                all.push(Self::described(
+                    &src,
+                    i.instance_id.as_deref(),
+                    &options,
+                    i.state.and_then(|s| s.name).as_deref(),
+                )?);
+            }
+            return Ok(all);
+        }
         let value: serde_json::Value = src.parse()?;
         let mut found = Vec::new();
         collect_instances(&value, &mut found);
         found
             .into_iter()
-            .map(|Found { id, options, name }| {
-                let (declared, state) = Self::declared_of(&src, options).map_err(|mut e| {
-                    if let Some(id) = id {
-                        e.message = format!("instance {id}: {}", e.message);
-                    }
-                    e
-                })?;
-                Ok(DescribedInstance {
-                    instance_id: id.map(str::to_owned),
-                    instance_state: name.map(str::to_owned),
-                    options: declared,
-                    state,
-                })
-            })
+            .map(|Found { id, options, name }| Self::described(&src, id, options, name))
             .collect()
+    }
+
+    /// One instance's entry, its errors naming the instance.
+    fn described(
+        src: &Source<'_>,
+        id: Option<&str>,
+        options: &serde_json::Value,
+        name: Option<&str>,
+    ) -> Result<DescribedInstance, LoadError> {
+        let (declared, state) = Self::declared_of(src, options).map_err(|mut e| {
+            if let Some(id) = id {
+                e.message = format!("instance {id}: {}", e.message);
+            }
+            e
+        })?;
+        Ok(DescribedInstance {
+            instance_id: id.map(str::to_owned),
+            instance_state: name.map(str::to_owned),
+            options: declared,
+            state,
+        })
     }
 
     /// The declared fields of one `MetadataOptions` object (only those present are declared).
@@ -474,6 +499,36 @@ pub struct DescribedInstance {
     pub options: PartialOptions,
     /// `MetadataOptions.State` (`pending`/`applied`), when given.
     pub state: Option<OptionsState>,
+}
+
+/// The whole describe-instances output, keeping only what a fleet join needs (unknown
+/// fields are skipped while reading).
+#[derive(Deserialize)]
+struct FleetOutput {
+    #[serde(rename = "Reservations")]
+    reservations: Vec<FleetReservation>,
+}
+
+#[derive(Deserialize)]
+struct FleetReservation {
+    #[serde(rename = "Instances", default)]
+    instances: Vec<FleetInstance>,
+}
+
+#[derive(Deserialize)]
+struct FleetInstance {
+    #[serde(rename = "InstanceId", default)]
+    instance_id: Option<String>,
+    #[serde(rename = "State", default)]
+    state: Option<FleetState>,
+    #[serde(rename = "MetadataOptions", default)]
+    metadata_options: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct FleetState {
+    #[serde(rename = "Name", default)]
+    name: Option<String>,
 }
 
 /// One instance found in describe-instances output.
