@@ -387,8 +387,15 @@ impl Fleet {
     }
 
     fn walk(&mut self, dir: &Path) {
-        let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
-            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        // The entry's own type (from the directory listing, no extra stat): a symlink is
+        // neither a file nor a directory here, so a link loop is never walked.
+        let mut entries: Vec<(PathBuf, std::fs::FileType)> = match std::fs::read_dir(dir) {
+            Ok(rd) => rd
+                .filter_map(|e| {
+                    let e = e.ok()?;
+                    Some((e.path(), e.file_type().ok()?))
+                })
+                .collect(),
             Err(e) => {
                 self.unreadable(&ReadError::file(
                     &dir.display().to_string(),
@@ -397,13 +404,12 @@ impl Fleet {
                 return;
             }
         };
-        entries.sort();
-        for p in entries {
-            // symlink_metadata: a link loop must not walk forever.
-            match std::fs::symlink_metadata(&p) {
-                Ok(m) if m.is_dir() => self.walk(&p),
-                Ok(m) if m.is_file() && wanted(&p) => self.add_file(&p),
-                _ => {}
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for (p, kind) in entries {
+            if kind.is_dir() {
+                self.walk(&p);
+            } else if kind.is_file() && wanted(&p) {
+                self.add_file(&p);
             }
         }
     }
