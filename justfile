@@ -78,3 +78,19 @@ client-matrix *args:
 # amazon-ec2-metadata-mock's command line on the faithful server (README, "imdspec aemm").
 aemm *args:
     cargo run -q -p imdspec -- aemm {{args}}
+
+# Fleet report benchmark: writes a synthetic fleet of N instances (every kind, every probe
+# format, Run Command's S3 layout; 110,000 instances make about 100,800 probe files) under
+# target/bench-fleet, then measures wall time and peak RSS of `imdspec fleet report` over it
+# (GNU time). Figures: crates/imds-fleet/README.md.
+bench-fleet n="110000" runs="3":
+    cargo build --release -p imdspec
+    cargo build --release -p imds-fleet --example gen_fleet
+    rm -rf target/bench-fleet
+    target/release/examples/gen_fleet target/bench-fleet {{n}}
+    for i in $(seq {{runs}}); do \
+      /usr/bin/time -f "run $i: %e s wall, %U s user, %S s sys, %M KiB peak RSS" \
+        target/release/imdspec fleet report --format json \
+        --declared target/bench-fleet/declared.json target/bench-fleet/observed > /dev/null \
+        || [ $? -eq 1 ]; \
+    done

@@ -51,7 +51,8 @@ pub use instance::{Instance, InstanceError, InstanceFormat};
 pub use kind::{RequestKind, SECRET_HEADERS, classify, is_secret_header};
 pub use load::LoadError;
 pub use options::{
-    HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState, PartialOptions, Toggle,
+    DescribedInstance, HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState,
+    PartialOptions, Toggle,
 };
 pub use scenario::{Fired, Scenario, ScenarioState};
 pub use service::{

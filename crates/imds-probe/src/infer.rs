@@ -646,6 +646,8 @@ mod tests {
             token_get,
             tags_get: tags,
             tags_dir_get: None,
+            identity_get: None,
+            identity: None,
             timeout_ms: 1000,
             budget_ms: 2200,
             total_ms: 5,

@@ -7,7 +7,9 @@
 //! - [`observe`] sends the requests (through the conformance runner's HTTP client) and keeps
 //!   raw evidence;
 //! - [`infer`] turns evidence into findings and compares them with declared options (pure);
-//! - [`render`] prints the human table or the JSON document.
+//! - [`render`] prints the human table or the JSON document;
+//! - [`sinks`] shapes the result for fleet tools: JSON lines, SSM Inventory, Security Hub
+//!   (ASFF) and OCSF.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -31,10 +33,11 @@ mod declared;
 pub mod infer;
 pub mod observe;
 pub mod render;
+pub mod sinks;
 
 pub use declared::DeclaredOptions;
 pub use infer::{Comparison, Findings};
-pub use observe::{ConfigError, Observations, ProbeConfig, Role, Target};
+pub use observe::{ConfigError, Identity, Observations, ProbeConfig, Role, Target};
 
 /// The IPv4 IMDS endpoint.
 pub const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
@@ -118,6 +121,36 @@ impl Probe {
     pub fn json(&self, file: Option<&str>) -> String {
         render::json(&self.observations, &self.findings, self.declared(file))
     }
+
+    /// The JSON document on one line ([`sinks::jsonl`]).
+    pub fn jsonl(&self, file: Option<&str>) -> String {
+        sinks::jsonl(self, file)
+    }
+
+    /// An SSM Inventory item captured at `now` ([`sinks::ssm_inventory`]).
+    pub fn ssm_inventory(&self, file: Option<&str>, now: imds_model::Timestamp) -> String {
+        sinks::ssm_inventory(self, file, now)
+    }
+
+    /// A Security Hub finding created at `now` ([`sinks::asff`]).
+    pub fn asff(
+        &self,
+        file: Option<&str>,
+        now: imds_model::Timestamp,
+        fallback: &sinks::Where,
+    ) -> Result<String, sinks::Missing> {
+        sinks::asff(self, file, now, fallback)
+    }
+
+    /// An OCSF Compliance Finding at `now` ([`sinks::ocsf`]).
+    pub fn ocsf(
+        &self,
+        file: Option<&str>,
+        now: imds_model::Timestamp,
+        fallback: &sinks::Where,
+    ) -> Result<String, sinks::Missing> {
+        sinks::ocsf(self, file, now, fallback)
+    }
 }
 
 /// Probes the configured endpoints and compares with `declared` (when it declares anything).
@@ -173,6 +206,7 @@ mod tests {
             },
             ipv6: None,
             timeout: Duration::from_millis(DEFAULT_TIMEOUT_MS),
+            identity: false,
         }
     }
 

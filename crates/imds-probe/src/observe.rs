@@ -29,6 +29,8 @@ pub const TAGS_PATH: &str = "/latest/meta-data/tags/instance";
 pub const TAGS_DIR_PATH: &str = "/latest/meta-data/tags/";
 /// The IMDSv2 token path.
 pub const TOKEN_PATH: &str = "/latest/api/token";
+/// The instance identity document (account and region, for findings; SPEC.md §4).
+pub const IDENTITY_PATH: &str = "/latest/dynamic/instance-identity/document";
 
 /// Which endpoint of the instance a target is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -58,6 +60,9 @@ pub struct ProbeConfig {
     pub ipv6: Option<Target>,
     /// Budget of one request (connect, head and body together).
     pub timeout: Duration,
+    /// Also read the instance identity document in the second round (account and region,
+    /// which Security Hub and OCSF findings need).
+    pub identity: bool,
 }
 
 impl ProbeConfig {
@@ -108,6 +113,59 @@ impl ProbeConfig {
             primary: target(primary, Role::Primary)?,
             ipv6: ipv6.map(|u| target(u, Role::Ipv6)).transpose()?,
             timeout,
+            identity: false,
+        })
+    }
+
+    /// The same probe, also reading the instance identity document.
+    pub fn with_identity(mut self) -> ProbeConfig {
+        self.identity = true;
+        self
+    }
+}
+
+/// Where the instance runs, from its identity document: only the fields findings need, each
+/// checked for its documented shape (anything else from an endpoint is dropped).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    /// `accountId` (12 digits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// `region` (`us-east-1`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// `instanceId`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+}
+
+impl Identity {
+    /// Reads the fields from a document; `None` when it is not a JSON object.
+    pub fn parse(body: &str) -> Option<Identity> {
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        let field = |k: &str| v.get(k)?.as_str();
+        let account_id = field("accountId")
+            .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+            .map(str::to_owned);
+        let region = field("region")
+            .filter(|r| {
+                !r.is_empty()
+                    && r.len() <= 32
+                    && r.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            })
+            .map(str::to_owned);
+        let instance_id = field("instanceId")
+            .filter(|i| {
+                i.strip_prefix("i-").is_some_and(|h| {
+                    !h.is_empty() && h.len() <= 32 && h.bytes().all(|b| b.is_ascii_alphanumeric())
+                })
+            })
+            .map(str::to_owned);
+        v.is_object().then_some(Identity {
+            account_id,
+            region,
+            instance_id,
         })
     }
 }
@@ -297,6 +355,13 @@ pub struct Observations {
     /// (which alone cannot tell whether tags are on, SPEC §13.5).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags_dir_get: Option<Step>,
+    /// `GET /latest/dynamic/instance-identity/document`, when asked for (its body is not
+    /// kept: only [`Observations::identity`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_get: Option<Step>,
+    /// What the identity document said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
     /// The per-request timeout.
     pub timeout_ms: u64,
     /// The probe's total budget.
@@ -525,6 +590,7 @@ pub async fn observe(config: &ProbeConfig) -> Result<Observations, ClientError> 
         .unwrap_or(0);
 
     let (mut token_get, mut tags_get, mut tags_dir_get) = (None, None, None);
+    let (mut identity_get, mut identity) = (None, None);
     if let Some(round) = rounds.get(main).filter(|r| r.observation.answers()) {
         let second_round = Instant::now();
         let first = infer(&Evidence::first(
@@ -543,7 +609,11 @@ pub async fn observe(config: &ProbeConfig) -> Result<Observations, ClientError> 
         let tags_req = with_token(Request::get(TAGS_PATH));
         // The same rule as the conformance runner's detection.
         let tags_useful = first.tags_worth_asking(round.token.is_some());
-        let (tg, tags) = tokio::join!(
+        let identity_label = match &round.token {
+            Some(_) => format!("GET {IDENTITY_PATH} (with token)"),
+            None => format!("GET {IDENTITY_PATH} (no token)"),
+        };
+        let (tg, tags, id) = tokio::join!(
             async {
                 match &round.token {
                     Some(t) => {
@@ -575,7 +645,24 @@ pub async fn observe(config: &ProbeConfig) -> Result<Observations, ClientError> 
                 .map(|(s, _)| s);
                 (Some(tags), dir)
             },
+            async {
+                // Only worth asking when something can come back: IMDSv1 open or a token.
+                if !config.identity
+                    || (round.token.is_none()
+                        && first.http_tokens.value != Some(imds_model::HttpTokens::Optional))
+                {
+                    return None;
+                }
+                let req = with_token(Request::get(IDENTITY_PATH));
+                let (mut s, _) = step(&round.client, &identity_label, &req, false).await;
+                let doc = s.body.take().and_then(|b| Identity::parse(&b));
+                Some((s, doc))
+            },
         );
+        if let Some((s, doc)) = id {
+            identity_get = Some(s);
+            identity = doc;
+        }
         token_get = tg;
         (tags_get, tags_dir_get) = tags;
     }
@@ -585,6 +672,8 @@ pub async fn observe(config: &ProbeConfig) -> Result<Observations, ClientError> 
         token_get,
         tags_get,
         tags_dir_get,
+        identity_get,
+        identity,
         timeout_ms: ms(config.timeout),
         budget_ms: ms(config.budget()),
         total_ms: ms(start.elapsed()),

@@ -8,6 +8,7 @@ mod aemm;
 mod client_check;
 mod client_matrix;
 mod embedded;
+mod fleet;
 mod options_args;
 mod probe;
 mod run;
@@ -39,6 +40,8 @@ enum Command {
     /// Run amazon-ec2-metadata-mock's command line (flags, AEMM_* variables, config files) on
     /// the faithful server; `imdspec aemm --help` lists AEMM's flags.
     Aemm(aemm::AemmArgs),
+    /// Join probe outputs of a whole fleet with the control plane's view.
+    Fleet(fleet::FleetArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,5 +51,6 @@ fn main() -> ExitCode {
         Command::Probe(args) => probe::main(args),
         Command::ClientCheck(args) => client_check::main(args),
         Command::Aemm(args) => aemm::main(args),
+        Command::Fleet(args) => fleet::main(args),
     }
 }

@@ -4,9 +4,11 @@
 //! the declared options; 2 usage error; 3 nothing answered.
 
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, ValueEnum};
+use imds_model::Timestamp;
+use imds_probe::sinks::Where;
 use imds_probe::{
     DEFAULT_ENDPOINT, DEFAULT_IPV6_ENDPOINT, DEFAULT_TIMEOUT_MS, EXIT_NO_ANSWER, ProbeConfig,
     ProbeError, Role,
@@ -21,6 +23,28 @@ pub enum Format {
     Human,
     /// One JSON document (describe-instances field names plus raw observations).
     Json,
+    /// The JSON document on one compact line (SSM Run Command output, log shippers).
+    Jsonl,
+    /// An SSM Inventory item `Custom:ImdsProbe` (the `--items` of `aws ssm put-inventory`).
+    SsmInventory,
+    /// A Security Hub finding in ASFF (the `--findings` of `batch-import-findings`).
+    Asff,
+    /// An OCSF 1.1.0 Compliance Finding (class 2003).
+    Ocsf,
+}
+
+impl Format {
+    /// The name given on the command line.
+    fn name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Findings need the account and region from the identity document.
+    fn needs_identity(self) -> bool {
+        matches!(self, Format::SsmInventory | Format::Asff | Format::Ocsf)
+    }
 }
 
 /// The end of `imdspec probe --help`.
@@ -32,7 +56,11 @@ Exit codes:
   3  nothing answered
 
 Example (on an instance, declaring what the instance should enforce):
-  imdspec probe --http-tokens required --http-put-response-hop-limit 2";
+  imdspec probe --http-tokens required --http-put-response-hop-limit 2
+
+Formats for fleet tools: jsonl (SSM Run Command output), ssm-inventory (aws ssm put-inventory
+--items), asff (aws securityhub batch-import-findings --findings), ocsf (Compliance Finding,
+class 2003); the last three also read the instance identity document for account and region.";
 
 /// Arguments of `imdspec probe`.
 #[derive(Debug, Args)]
@@ -55,6 +83,15 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     timeout_ms: u64,
+    /// Account id for asff/ocsf findings when the identity document cannot be read.
+    #[arg(long, value_name = "ID", value_parser = account_id)]
+    aws_account_id: Option<String>,
+    /// Region for asff/ocsf findings when the identity document cannot be read.
+    #[arg(long, value_name = "REGION")]
+    aws_region: Option<String>,
+    /// Instance id for asff/ocsf findings when IMDS does not say (off or not answering).
+    #[arg(long, value_name = "ID")]
+    aws_instance_id: Option<String>,
     /// Declared options: they declare what to expect and are compared with what the endpoint
     /// does (exit 1 when it differs); nothing is changed on the instance.
     #[command(
@@ -65,6 +102,14 @@ pub struct ProbeArgs {
 }
 
 const USAGE: &str = "imdspec probe [OPTIONS]";
+
+fn account_id(s: &str) -> Result<String, String> {
+    if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s.to_owned())
+    } else {
+        Err("an AWS account id is 12 digits".into())
+    }
+}
 
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     crate::usage::error(USAGE, message)
@@ -102,6 +147,11 @@ pub fn main(args: ProbeArgs) -> ExitCode {
         Ok(d) => d,
         Err(e) => return usage_error(format!("{e:#}")),
     };
+    let config = if args.format.needs_identity() {
+        config.with_identity()
+    } else {
+        config
+    };
     let probe = match imds_probe::probe_blocking(&config, &declared, state) {
         Ok(p) => p,
         Err(e @ ProbeError::Client(_)) => return usage_error(e),
@@ -119,9 +169,33 @@ pub fn main(args: ProbeArgs) -> ExitCode {
         .metadata_options
         .as_ref()
         .map(|p| p.display().to_string());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(Timestamp(0), |d| {
+            Timestamp(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        });
+    let fallback = Where {
+        account_id: args.aws_account_id.clone(),
+        region: args.aws_region.clone(),
+        instance_id: args.aws_instance_id.clone(),
+    };
+    let file = file.as_deref();
     let text = match args.format {
-        Format::Human => probe.human(file.as_deref()),
-        Format::Json => probe.json(file.as_deref()),
+        Format::Human => Ok(probe.human(file)),
+        Format::Json => Ok(probe.json(file)),
+        Format::Jsonl => Ok(probe.jsonl(file)),
+        Format::SsmInventory => Ok(probe.ssm_inventory(file, now)),
+        Format::Asff => probe.asff(file, now, &fallback),
+        Format::Ocsf => probe.ocsf(file, now, &fallback),
+    };
+    let text = match text {
+        Ok(t) => t,
+        // Nothing answered: say so with the probe's own exit code, not as a usage error.
+        Err(e) if probe.exit_code() == EXIT_NO_ANSWER => {
+            eprintln!("error: {}: {e}", probe.findings.verdict);
+            return ExitCode::from(EXIT_NO_ANSWER);
+        }
+        Err(e) => return usage_error(format!("--format {}: {e}", args.format.name())),
     };
     print!("{text}");
     ExitCode::from(probe.exit_code())

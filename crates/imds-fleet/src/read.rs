@@ -1,0 +1,432 @@
+//! Readers for what a fleet tool gathers: probe outputs in every format `imdspec probe`
+//! writes (JSON, JSON lines, SSM Inventory item, ASFF finding, OCSF finding) and `imdspec run
+//! --format json` reports. Pure: bytes in, documents out; [`crate::Fleet`] does the files.
+
+use imds_model::{HttpTokens, PartialOptions, Toggle};
+use serde_json::{Map, Value};
+
+/// The probe JSON document's format name (`imdspec probe --format json|jsonl`).
+pub const PROBE_FORMAT: &str = "imdspec-probe/1";
+/// The SSM Inventory type name of a probe.
+pub const SSM_TYPE_NAME: &str = "Custom:ImdsProbe";
+/// Prefix of the probe's keys in an ASFF finding's `ProductFields`.
+pub const ASFF_FIELD_PREFIX: &str = "imdspec/";
+/// OCSF Compliance Finding class.
+pub const OCSF_CLASS_UID: u64 = 2003;
+/// Largest file read: a probe output is a few KiB, a run report with exchanges a few MiB.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Whether tokenless requests were answered, as the probe saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum V1 {
+    /// A tokenless GET got 200.
+    Open,
+    /// A tokenless GET got 401.
+    Closed,
+    /// 403 to everything: the endpoint is turned off.
+    Disabled,
+    /// No clear answer.
+    Unknown,
+}
+
+/// One probe output, reduced to what a fleet report needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observed {
+    /// The instance id the endpoint gave (or the identity document), when it gave one.
+    pub instance_id: Option<String>,
+    /// False when nothing answered.
+    pub answers: bool,
+    /// IMDSv1 state.
+    pub v1: V1,
+    /// Token answers do not reach the prober's position.
+    pub hop_limit_too_low: bool,
+    /// The inferred options (the hop limit is never observable).
+    pub options: PartialOptions,
+}
+
+/// One `imdspec run --format json` report: the cases that did not pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunReport {
+    /// `(case id, level, outcome)` of every failed or errored case.
+    pub failing: Vec<(String, String, String)>,
+}
+
+/// A document found in a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Doc {
+    /// A probe output.
+    Probe(Observed),
+    /// A conformance report.
+    Run(RunReport),
+}
+
+/// Why (part of) a file could not be read; shown as `FILE:LINE:COL: MESSAGE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadError {
+    /// The file.
+    pub file: String,
+    /// 1-based line, 0 when the problem is not at a position.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        } else {
+            write!(f, "{}: {}", self.file, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl ReadError {
+    /// An error about the whole file.
+    pub fn file(file: &str, message: impl Into<String>) -> ReadError {
+        ReadError {
+            file: file.to_owned(),
+            line: 0,
+            column: 0,
+            message: message.into(),
+        }
+    }
+}
+
+/// Every document in `bytes` (one JSON value, pretty or compact, or several one after the
+/// other as JSON lines), and the first error, if any: the documents before a bad line are
+/// kept. `file` names the input in errors.
+pub fn documents(file: &str, bytes: &[u8]) -> (Vec<Doc>, Option<ReadError>) {
+    let mut docs = Vec::new();
+    let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
+    let mut seen = false;
+    for item in stream.by_ref() {
+        match item {
+            Ok(v) => {
+                seen = true;
+                if let Err(message) = classify(v, &mut docs) {
+                    // The position of a value is not kept: name its order in the file.
+                    return (docs, Some(ReadError::file(file, message)));
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                let message = message
+                    .rsplit_once(" at line ")
+                    .map_or(message.as_str(), |(m, _)| m)
+                    .to_owned();
+                let message = if e.is_eof() {
+                    format!("truncated: {message}")
+                } else {
+                    message
+                };
+                return (
+                    docs,
+                    Some(ReadError {
+                        file: file.to_owned(),
+                        line: e.line(),
+                        column: e.column().max(1),
+                        message,
+                    }),
+                );
+            }
+        }
+    }
+    if !seen {
+        return (docs, Some(ReadError::file(file, "empty: no JSON document")));
+    }
+    (docs, None)
+}
+
+/// Sorts one JSON value into documents.
+fn classify(v: Value, out: &mut Vec<Doc>) -> Result<(), String> {
+    match v {
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err("an empty array: no probe output in it".into());
+            }
+            items.into_iter().try_for_each(|i| classify(i, out))
+        }
+        Value::Object(o) => {
+            out.push(object(o)?);
+            Ok(())
+        }
+        other => Err(format!(
+            "expected a JSON object (a probe output or a run report), found {}",
+            kind(&other)
+        )),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn object(mut o: Map<String, Value>) -> Result<Doc, String> {
+    if let Some(f) = o.get("format") {
+        return match f.as_str() {
+            Some(PROBE_FORMAT) => probe_json(&o).map(Doc::Probe),
+            _ => Err(format!("format {f}: not {PROBE_FORMAT}")),
+        };
+    }
+    if let Some(t) = o.get("TypeName") {
+        if t.as_str() != Some(SSM_TYPE_NAME) {
+            return Err(format!("TypeName {t}: not {SSM_TYPE_NAME}"));
+        }
+        let content = match o.remove("Content") {
+            Some(Value::Array(mut maps)) if maps.len() == 1 => maps.pop().unwrap_or_default(),
+            Some(Value::Array(maps)) => {
+                return Err(format!("Content: expected one map, found {}", maps.len()));
+            }
+            Some(v @ Value::Object(_)) => v,
+            _ => return Err("Content: missing or not a list of maps".into()),
+        };
+        let Value::Object(content) = content else {
+            return Err("Content[1]: not a map".into());
+        };
+        return flat(&content, "", "Content.").map(Doc::Probe);
+    }
+    if let Some(findings) = o.remove("Findings") {
+        // `batch-import-findings --cli-input-json` form: {"Findings": [...]}.
+        let Value::Array(items) = findings else {
+            return Err("Findings: not an array".into());
+        };
+        let mut docs = Vec::new();
+        for i in items {
+            classify(i, &mut docs)?;
+        }
+        return match <[Doc; 1]>::try_from(docs) {
+            Ok([d]) => Ok(d),
+            Err(v) => Err(format!(
+                "Findings: expected one finding per instance, found {}",
+                v.len()
+            )),
+        };
+    }
+    if let Some(fields) = o.get("ProductFields") {
+        let Value::Object(fields) = fields else {
+            return Err("ProductFields: not an object".into());
+        };
+        return flat(fields, ASFF_FIELD_PREFIX, "ProductFields.").map(Doc::Probe);
+    }
+    if let Some(c) = o.get("class_uid") {
+        if c.as_u64() != Some(OCSF_CLASS_UID) {
+            return Err(format!(
+                "class_uid {c}: not {OCSF_CLASS_UID} (Compliance Finding)"
+            ));
+        }
+        let Some(Value::Object(fields)) = o.get("unmapped") else {
+            return Err("unmapped: missing (not an imdspec finding)".into());
+        };
+        return flat(fields, "", "unmapped.").map(Doc::Probe);
+    }
+    if o.get("command").and_then(Value::as_str) == Some("imdspec run") {
+        return run_report(&o).map(Doc::Run);
+    }
+    Err(
+        "not an imdspec probe output or run report (no format, TypeName, ProductFields, \
+         class_uid or command field)"
+            .into(),
+    )
+}
+
+fn instance_id(v: Option<&str>, field: &str) -> Result<Option<String>, String> {
+    match v {
+        None | Some("") => Ok(None),
+        Some(id) if is_instance_id(id) => Ok(Some(id.to_owned())),
+        Some(id) => Err(format!("{field}: {id:?} is not an instance id")),
+    }
+}
+
+/// `i-` (or `mi-` for SSM managed instances) and 8 to 17 lowercase hex digits.
+pub fn is_instance_id(s: &str) -> bool {
+    let hex = s.strip_prefix("i-").or_else(|| s.strip_prefix("mi-"));
+    hex.is_some_and(|h| {
+        (8..=17).contains(&h.len())
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+fn v1_of(s: &str, field: &str) -> Result<V1, String> {
+    match s {
+        "open" => Ok(V1::Open),
+        "closed" => Ok(V1::Closed),
+        "disabled" => Ok(V1::Disabled),
+        "unknown" | "" => Ok(V1::Unknown),
+        other => Err(format!(
+            "{field}: expected one of open, closed, disabled, unknown, got {other:?}"
+        )),
+    }
+}
+
+fn option<T: std::str::FromStr>(v: Option<&str>, field: &str) -> Result<Option<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    match v {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse::<T>().map(Some).map_err(|e| {
+            // The model's message starts with its own name for the field: ours replaces it.
+            let e = e.to_string();
+            let message = e.split_once(": ").map_or(e.as_str(), |(_, m)| m);
+            format!("{field}: {message}")
+        }),
+    }
+}
+
+fn boolean(v: Option<&str>, field: &str) -> Result<bool, String> {
+    match v {
+        Some("true") => Ok(true),
+        Some("false") | None => Ok(false),
+        Some(other) => Err(format!("{field}: expected true or false, got {other:?}")),
+    }
+}
+
+/// The probe's flat summary (SSM `Content`, ASFF `ProductFields`, OCSF `unmapped`).
+fn flat(m: &Map<String, Value>, prefix: &str, at: &str) -> Result<Observed, String> {
+    let get = |k: &str| -> Result<Option<&str>, String> {
+        match m.get(&format!("{prefix}{k}")) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(v) => Err(format!(
+                "{at}{prefix}{k}: expected a string, found {}",
+                kind(v)
+            )),
+        }
+    };
+    let name = |k: &str| format!("{at}{prefix}{k}");
+    match get("Format")? {
+        Some(PROBE_FORMAT) => {}
+        Some(other) => {
+            return Err(format!(
+                "{}: {other:?} is not {PROBE_FORMAT}",
+                name("Format")
+            ));
+        }
+        None => {
+            return Err(format!(
+                "{}: missing (not an imdspec probe)",
+                name("Format")
+            ));
+        }
+    }
+    Ok(Observed {
+        instance_id: instance_id(get("InstanceId")?, &name("InstanceId"))?,
+        answers: boolean(get("Answers")?, &name("Answers"))?,
+        v1: v1_of(get("ImdsV1")?.unwrap_or(""), &name("ImdsV1"))?,
+        hop_limit_too_low: boolean(get("HopLimitTooLow")?, &name("HopLimitTooLow"))?,
+        options: PartialOptions {
+            http_tokens: option::<HttpTokens>(get("HttpTokens")?, &name("HttpTokens"))?,
+            http_endpoint: option::<Toggle>(get("HttpEndpoint")?, &name("HttpEndpoint"))?,
+            instance_metadata_tags: option::<Toggle>(
+                get("InstanceMetadataTags")?,
+                &name("InstanceMetadataTags"),
+            )?,
+            http_protocol_ipv6: option::<Toggle>(
+                get("HttpProtocolIpv6")?,
+                &name("HttpProtocolIpv6"),
+            )?,
+            http_put_response_hop_limit: None,
+        },
+    })
+}
+
+/// A string or null field of a JSON document.
+fn str_field<'a>(o: &'a Map<String, Value>, k: &str) -> Result<Option<&'a str>, String> {
+    match o.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(v) => Err(format!("{k}: expected a string or null, found {}", kind(v))),
+    }
+}
+
+/// `imdspec probe --format json|jsonl`.
+fn probe_json(o: &Map<String, Value>) -> Result<Observed, String> {
+    let answered = |step: &Value| step.get("status").is_some_and(Value::is_u64);
+    let answers = match o.get("observations").and_then(|x| x.get("endpoints")) {
+        Some(Value::Array(eps)) => eps
+            .iter()
+            .any(|e| answered(&e["token_put"]) || answered(&e["tokenless_get"])),
+        _ => return Err("observations.endpoints: missing or not an array".into()),
+    };
+    let hop = match o.get("hop_limit_too_low") {
+        Some(Value::Bool(b)) => *b,
+        None => false,
+        Some(v) => {
+            return Err(format!(
+                "hop_limit_too_low: expected a boolean, found {}",
+                kind(v)
+            ));
+        }
+    };
+    Ok(Observed {
+        instance_id: instance_id(str_field(o, "InstanceId")?, "InstanceId")?,
+        answers,
+        v1: v1_of(str_field(o, "imdsv1")?.unwrap_or(""), "imdsv1")?,
+        hop_limit_too_low: hop,
+        options: PartialOptions {
+            http_tokens: option(str_field(o, "HttpTokens")?, "HttpTokens")?,
+            http_endpoint: option(str_field(o, "HttpEndpoint")?, "HttpEndpoint")?,
+            instance_metadata_tags: option(
+                str_field(o, "InstanceMetadataTags")?,
+                "InstanceMetadataTags",
+            )?,
+            http_protocol_ipv6: option(str_field(o, "HttpProtocolIpv6")?, "HttpProtocolIpv6")?,
+            http_put_response_hop_limit: None,
+        },
+    })
+}
+
+/// `imdspec run --format json`: the failed and errored cases.
+fn run_report(o: &Map<String, Value>) -> Result<RunReport, String> {
+    let Some(Value::Array(cases)) = o.get("cases") else {
+        return Err("cases: missing or not an array".into());
+    };
+    let mut failing = Vec::new();
+    for (i, c) in cases.iter().enumerate() {
+        let field = |k: &str| {
+            c.get(k)
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("cases[{}].{k}: missing or not a string", i + 1))
+        };
+        let outcome = field("outcome")?;
+        if matches!(outcome, "fail" | "error") {
+            failing.push((
+                field("id")?.to_owned(),
+                field("level")?.to_owned(),
+                outcome.to_owned(),
+            ));
+        }
+    }
+    Ok(RunReport { failing })
+}
+
+/// The instance id in a path: the last component that is one (`…/<instance-id>/…/stdout` of
+/// Run Command's S3 output), else the file name without extension (`i-….json`).
+pub fn instance_id_from_path(path: &std::path::Path) -> Option<String> {
+    let from_dirs = path.parent().and_then(|p| {
+        p.components()
+            .rev()
+            .filter_map(|c| c.as_os_str().to_str())
+            .find(|c| is_instance_id(c))
+    });
+    from_dirs
+        .or_else(|| path.file_stem()?.to_str().filter(|s| is_instance_id(s)))
+        .map(str::to_owned)
+}

@@ -1,0 +1,159 @@
+//! The SSM Command document and the Ansible tasks in `deploy/` cannot run here: they must
+//! parse, have the shape their tools require, run the probe command README documents, and
+//! put its output where `imdspec fleet report` reads it.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_norway::Value;
+
+fn file(rel: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn yaml(rel: &str) -> Value {
+    serde_norway::from_str(&file(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn readme() -> String {
+    file("../../README.md")
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v:?}"))
+}
+
+/// `{{ name }}` replaced by each parameter's default.
+fn with_defaults(doc: &Value, text: &str) -> String {
+    let mut out = text.to_owned();
+    for (name, p) in doc["parameters"].as_mapping().unwrap() {
+        out = out.replace(&format!("{{{{ {} }}}}", s(name)), s(&p["default"]));
+    }
+    assert!(!out.contains("{{"), "undeclared parameter in {text}");
+    out
+}
+
+#[test]
+fn ssm_document_is_a_run_shell_script_command_running_the_documented_probe() {
+    let doc = yaml("deploy/imds-probe.ssm.yaml");
+    assert_eq!(s(&doc["schemaVersion"]), "2.2");
+    assert!(!s(&doc["description"]).is_empty());
+    let steps = doc["mainSteps"].as_sequence().unwrap();
+    assert_eq!(steps.len(), 1);
+    let step = &steps[0];
+    assert_eq!(s(&step["action"]), "aws:runShellScript");
+    assert!(s(&step["name"]).chars().all(|c| c.is_ascii_alphanumeric()));
+    for (name, p) in doc["parameters"].as_mapping().unwrap() {
+        assert_eq!(s(&p["type"]), "String", "{name:?}");
+        if let Some(allowed) = p["allowedValues"].as_sequence() {
+            assert!(
+                allowed.contains(&p["default"]),
+                "{name:?}: default not allowed"
+            );
+        }
+    }
+    let commands: Vec<String> = step["inputs"]["runCommand"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| with_defaults(&doc, s(c)))
+        .collect();
+    let probe = commands
+        .iter()
+        .find(|c| c.contains(" probe "))
+        .expect("a probe command");
+    let probe = probe.split(" ||").next().unwrap();
+    assert_eq!(probe, "imdspec probe --format jsonl");
+    let readme = readme();
+    assert!(readme.contains(probe), "README does not document {probe}");
+    assert!(readme.contains("file://crates/imds-fleet/deploy/imds-probe.ssm.yaml"));
+    // README's send-command prefix is the one it copies back from.
+    assert!(readme.contains("--output-s3-key-prefix imds-probe"));
+    assert!(readme.contains("s3://my-bucket/imds-probe/ observed/"));
+    assert!(readme.contains("imdspec fleet report --declared declared.json observed/"));
+}
+
+/// The script's exit status: 1 and 3 from the probe are findings, anything else fails.
+#[test]
+fn ssm_script_keeps_findings_and_fails_on_errors() {
+    if Command::new("bash").arg("--version").output().is_err() {
+        assert!(std::env::var("CI").is_err(), "bash is missing under CI");
+        eprintln!("skipped: no bash");
+        return;
+    }
+    let doc = yaml("deploy/imds-probe.ssm.yaml");
+    let script: Vec<&str> = doc["mainSteps"][0]["inputs"]["runCommand"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(s)
+        .collect();
+    let script = script.join("\n").replace("{{ format }}", "jsonl");
+    for (probe_rc, want) in [(0, 0), (1, 0), (3, 0), (2, 2), (101, 101)] {
+        // A stand-in for imdspec that prints a line and exits with `probe_rc`.
+        let stub = format!("imdspec_stub() {{ echo \"$*\"; return {probe_rc}; }}\n");
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "{stub}{}",
+                script.replace("{{ imdspecPath }}", "imdspec_stub")
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(want), "probe exit {probe_rc}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "probe --format jsonl\n"
+        );
+    }
+}
+
+#[test]
+fn ansible_tasks_run_the_documented_probe_and_write_one_file_per_host() {
+    let tasks = yaml("deploy/imds-probe.ansible.yml");
+    let tasks = tasks.as_sequence().expect("a task list");
+    assert_eq!(tasks.len(), 2);
+    for t in tasks {
+        assert!(!s(&t["name"]).is_empty());
+    }
+    let argv: Vec<&str> = tasks[0]["ansible.builtin.command"]["argv"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(s)
+        .collect();
+    let command = argv.join(" ");
+    assert_eq!(command, "imdspec probe --format jsonl");
+    assert!(readme().contains(&command));
+    let register = s(&tasks[0]["register"]);
+    assert!(s(&tasks[0]["failed_when"]).contains("[0, 1, 3]"));
+    let copy = &tasks[1]["ansible.builtin.copy"];
+    assert!(s(&copy["content"]).contains(&format!("{register}.stdout")));
+    let dest = s(&copy["dest"]);
+    assert!(dest.ends_with("/{{ inventory_hostname }}.jsonl"), "{dest}");
+    assert_eq!(s(&tasks[1]["delegate_to"]), "localhost");
+    assert!(readme().contains("crates/imds-fleet/deploy/imds-probe.ansible.yml"));
+}
+
+/// What both write lands where the report reads it: a `stdout` under the instance id, or a
+/// `.jsonl` per host.
+#[test]
+fn their_outputs_are_read_by_the_report() {
+    let line = {
+        let text = imds_fleet::synth::probe_output(0, "jsonl").unwrap();
+        assert_eq!(text.lines().count(), 1);
+        text
+    };
+    let mut fleet = imds_fleet::Fleet::new(None);
+    fleet.add_bytes(
+        Path::new(
+            "imds-probe/1b2c/i-00000000000000000/awsrunShellScript/0.awsrunShellScript/stdout",
+        ),
+        line.as_bytes(),
+    );
+    fleet.add_bytes(Path::new("observed/web-1.jsonl"), line.as_bytes());
+    let r = fleet.finish();
+    assert_eq!(r.totals.files, 2);
+    assert_eq!(r.totals.unreadable, 0);
+}

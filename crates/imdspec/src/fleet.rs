@@ -1,0 +1,100 @@
+//! `imdspec fleet report`: probe outputs and run reports of a whole fleet joined with
+//! describe-instances output ([`imds_fleet`]).
+//!
+//! Exit codes: 0 everything matches; 1 something differs; 2 usage error or an unreadable
+//! input (the report is still printed, the file listed).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand, ValueEnum};
+use imds_fleet::render::{self, Format as RenderFormat};
+use imds_fleet::{Declared, Fleet};
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Verdict, instances worth a line, failing cases, totals.
+    Human,
+    /// One JSON document (`imdspec-fleet/1`).
+    Json,
+    /// One line per finding.
+    Csv,
+    /// Tables, for a ticket or a wiki page.
+    Markdown,
+}
+
+/// `imdspec fleet` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Join probe outputs (and run reports) with describe-instances output.
+    #[command(after_help = AFTER_HELP)]
+    Report(ReportArgs),
+}
+
+/// Arguments of `imdspec fleet`.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    #[command(subcommand)]
+    command: FleetCommand,
+}
+
+/// Arguments of `imdspec fleet report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// `aws ec2 describe-instances` output as is (Reservations and all): the control plane's
+    /// view to compare with, and the instances expected to have a probe output.
+    #[arg(long, value_name = "FILE")]
+    declared: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Probe outputs (any `imdspec probe` format but human) and `imdspec run --format json`
+    /// reports: files, or directories walked recursively (files named `stdout` or ending in
+    /// .json, .jsonl, .ndjson).
+    #[arg(value_name = "PATH", required = true)]
+    paths: Vec<PathBuf>,
+}
+
+/// The end of `imdspec fleet report --help`.
+pub const AFTER_HELP: &str = "\
+Exit codes:
+  0  every instance behaves as the control plane says
+  1  something differs (an option, no answer, a running instance not probed, an instance
+     unknown to the control plane, a failing conformance case)
+  2  usage error, or an input could not be read (the report is still printed)
+
+Example (Run Command output copied from S3, see crates/imds-fleet/deploy/):
+  aws s3 cp --recursive s3://my-bucket/imds-probe/ observed/
+  aws ec2 describe-instances > declared.json
+  imdspec fleet report --declared declared.json observed/";
+
+const USAGE: &str = "imdspec fleet report [OPTIONS] <PATH>...";
+
+/// Runs `imdspec fleet`.
+pub fn main(args: FleetArgs) -> ExitCode {
+    match args.command {
+        FleetCommand::Report(a) => report(a),
+    }
+}
+
+fn report(args: ReportArgs) -> ExitCode {
+    let declared = match args.declared.as_deref().map(Declared::load).transpose() {
+        Ok(d) => d,
+        Err(e) => return crate::usage::error(USAGE, format!("--declared {e}")),
+    };
+    let mut fleet = Fleet::new(declared);
+    fleet.add_paths(&args.paths);
+    let report = fleet.finish();
+    let format = match args.format {
+        Format::Human => RenderFormat::Human,
+        Format::Json => RenderFormat::Json,
+        Format::Csv => RenderFormat::Csv,
+        Format::Markdown => RenderFormat::Markdown,
+    };
+    print!("{}", render::render(&report, format));
+    for u in &report.unreadable {
+        eprintln!("error: {u}");
+    }
+    ExitCode::from(report.exit_code())
+}
