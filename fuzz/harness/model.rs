@@ -265,10 +265,18 @@ pub fn scenario_file(data: &[u8]) {
             (40 * 365 * 86_400, u64::MAX),
         ] {
             let now = START.plus(Duration::from_secs(secs));
-            fired += state
+            let due = state.any_due(now, requests);
+            let applied = state
                 .apply_due(now, requests, &mut instance, &mut options)
                 .len();
+            assert_eq!(
+                due,
+                applied > 0,
+                "any_due disagrees with apply_due at +{secs}s"
+            );
+            fired += applied;
             // Applying again at the same moment does nothing.
+            assert!(!state.any_due(now, requests));
             assert!(
                 state
                     .apply_due(now, requests, &mut instance, &mut options)

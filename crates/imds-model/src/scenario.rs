@@ -360,6 +360,25 @@ impl ScenarioState {
         self.fired.iter().all(|f| *f)
     }
 
+    /// Whether some entry not fired yet is due at `now` with `requests_seen` requests seen:
+    /// what [`Self::apply_due`] would apply, found without touching an instance (the hot path
+    /// asks this on every request while a scenario plays).
+    pub fn any_due(&self, now: Timestamp, requests_seen: u64) -> bool {
+        self.scenario
+            .entries
+            .iter()
+            .zip(&self.fired)
+            .any(|(entry, fired)| !fired && self.is_due(entry.trigger, now, requests_seen))
+    }
+
+    fn is_due(&self, trigger: Trigger, now: Timestamp, requests_seen: u64) -> bool {
+        match trigger {
+            Trigger::After(d) => self.start.plus(d) <= now,
+            Trigger::At(t) => t <= now,
+            Trigger::AfterRequests(n) => requests_seen >= n,
+        }
+    }
+
     /// Applies, in file order, every entry that is due at `now` with `requests_seen`
     /// requests seen and has not fired yet. Calling it again with the same inputs does
     /// nothing.
@@ -375,12 +394,7 @@ impl ScenarioState {
             if self.fired[index] {
                 continue;
             }
-            let due = match entry.trigger {
-                Trigger::After(d) => self.start.plus(d) <= now,
-                Trigger::At(t) => t <= now,
-                Trigger::AfterRequests(n) => requests_seen >= n,
-            };
-            if !due {
+            if !self.is_due(entry.trigger, now, requests_seen) {
                 continue;
             }
             self.fired[index] = true;

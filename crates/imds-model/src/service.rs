@@ -199,6 +199,12 @@ impl Imds {
         self.scenario_run().fired.clone()
     }
 
+    /// Whether requests need a [`ClientAddr`]: true while a `notice-clients` limit is in
+    /// force. A front end may skip attaching one otherwise (it costs an allocation per request).
+    pub fn wants_client_addr(&self) -> bool {
+        self.notices_limited.load(Ordering::Acquire)
+    }
+
     /// Whether `client` sees notices (`admit`: and takes a free place if it has none).
     fn notices_allowed(&self, client: Option<IpAddr>, admit: bool) -> bool {
         !self.notices_limited.load(Ordering::Acquire) || self.notice_clients().allows(client, admit)
@@ -227,10 +233,15 @@ impl Imds {
         let Some(state) = run.state.as_mut() else {
             return;
         };
+        let now = self.clock.now();
+        // Most requests find nothing due: skip the instance copy below.
+        if !state.any_due(now, seen) {
+            return;
+        }
         let current = self.current();
         let mut instance = (*current.content.instance).clone();
         let mut options = current.options;
-        let fired = state.apply_due(self.clock.now(), seen, &mut instance, &mut options);
+        let fired = state.apply_due(now, seen, &mut instance, &mut options);
         if state.finished() {
             self.scenario_live.store(false, Ordering::SeqCst);
         }

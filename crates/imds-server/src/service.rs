@@ -62,9 +62,12 @@ pub(crate) async fn handle(
     // IMDS requests carry no body; the model never looks at one, so it is not read.
     let (parts, _body) = req.into_parts();
     let mut req = Request::from_parts(parts, ());
-    // The model decides `notice-clients` from the peer address (SPEC.md §8).
-    req.extensions_mut()
-        .insert(ClientAddr(conn.peer.ip().to_canonical()));
+    // The model decides `notice-clients` from the peer address (SPEC.md §8); only while such
+    // a limit is in force does it need one.
+    if shared.imds.wants_client_addr() {
+        req.extensions_mut()
+            .insert(ClientAddr(conn.peer.ip().to_canonical()));
+    }
     let kind = imds_model::classify(req.method().as_str(), req.uri().path());
     let token = req.headers().get(TOKEN_HEADER).map(|v| v.as_bytes());
     let journal = shared.journal.enabled();
