@@ -261,25 +261,31 @@ pub fn ssm_inventory(p: &Probe, file: Option<&str>, now: Timestamp) -> String {
     format!("{item:#}\n")
 }
 
-/// Account, region and instance id: the identity document first, then `fallback`.
-fn placement(p: &Probe, fallback: &Where) -> Result<(String, String, String), Missing> {
+/// Account, region and instance id as far as known: the probe's instance id, then the
+/// identity document's values, then `fallback`.
+fn known_placement(p: &Probe, fallback: &Where) -> [Option<String>; 3] {
     let doc = p.observations.identity.clone().unwrap_or_default();
-    let account = doc
-        .account_id
-        .or_else(|| fallback.account_id.clone())
-        .ok_or(Missing("account id"))?;
-    let region = doc
-        .region
-        .or_else(|| fallback.region.clone())
-        .ok_or(Missing("region"))?;
     let id = p
         .findings
         .instance_id
         .clone()
         .or(doc.instance_id)
-        .or_else(|| fallback.instance_id.clone())
-        .ok_or(Missing("instance id"))?;
-    Ok((account, region, id))
+        .or_else(|| fallback.instance_id.clone());
+    [
+        doc.account_id.or_else(|| fallback.account_id.clone()),
+        doc.region.or_else(|| fallback.region.clone()),
+        id,
+    ]
+}
+
+/// Account, region and instance id, all three needed.
+fn placement(p: &Probe, fallback: &Where) -> Result<(String, String, String), Missing> {
+    let [account, region, id] = known_placement(p, fallback);
+    Ok((
+        account.ok_or(Missing("account id"))?,
+        region.ok_or(Missing("region"))?,
+        id.ok_or(Missing("instance id"))?,
+    ))
 }
 
 /// The AWS partition of a region.
@@ -427,16 +433,8 @@ pub fn ocsf(
     now: Timestamp,
     fallback: &Where,
 ) -> Result<String, Missing> {
-    let doc = p.observations.identity.clone().unwrap_or_default();
-    let id = p
-        .findings
-        .instance_id
-        .clone()
-        .or(doc.instance_id)
-        .or_else(|| fallback.instance_id.clone())
-        .ok_or(Missing("instance id"))?;
-    let account = doc.account_id.or_else(|| fallback.account_id.clone());
-    let region = doc.region.or_else(|| fallback.region.clone());
+    let [account, region, id] = known_placement(p, fallback);
+    let id = id.ok_or(Missing("instance id"))?;
     let problems = problems(p);
     let severity = problems
         .iter()
