@@ -123,10 +123,8 @@ impl Controller {
             }
             ControlOp::GetJournal { since } => {
                 let mut body = String::new();
-                for e in self.shared.journal.entries() {
-                    if e.seq >= since
-                        && let Ok(line) = serde_json::to_string(&e)
-                    {
+                for e in self.shared.journal.entries_since(since) {
+                    if let Ok(line) = serde_json::to_string(&e) {
                         body.push_str(&line);
                         body.push('\n');
                     }

@@ -186,6 +186,14 @@ impl Journal {
         self.lock().iter().cloned().collect()
     }
 
+    /// The entries with `seq >= since`, oldest first; only those are copied (the list is kept
+    /// sorted by `seq`).
+    pub(crate) fn entries_since(&self, since: u64) -> Vec<JournalEntry> {
+        let m = self.lock();
+        let from = m.partition_point(|e| e.seq < since);
+        m.range(from..).cloned().collect()
+    }
+
     pub(crate) fn clear(&self) {
         self.lock().clear();
     }

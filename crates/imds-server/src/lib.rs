@@ -408,9 +408,7 @@ impl ImdsServer {
 
     /// Journal entries kept in memory with `seq >= since`, oldest first (`GET /journal`).
     pub fn journal_since(&self, since: u64) -> Vec<JournalEntry> {
-        let mut entries = self.shared.journal.entries();
-        entries.retain(|e| e.seq >= since);
-        entries
+        self.shared.journal.entries_since(since)
     }
 
     /// The control listener's base URL (`http://127.0.0.1:PORT`), if one was asked for.
