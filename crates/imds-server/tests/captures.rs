@@ -34,6 +34,8 @@ struct Setup {
     http_tokens: Option<String>,
     iam_role: Option<String>,
     #[serde(default)]
+    no_iam_role: bool,
+    #[serde(default)]
     extended_credentials: bool,
     instance_metadata_tags: Option<String>,
 }
@@ -211,6 +213,9 @@ fn instance(setup: &Setup) -> Instance {
         iam.role_name = role.clone();
     }
     iam.extended_credentials = setup.extended_credentials;
+    if setup.no_iam_role {
+        instance.iam = None;
+    }
     instance
 }
 
