@@ -1,6 +1,9 @@
 //! Keeps `conformance/SPEC.md` honest: every `§` cited in the tree exists, every rule is well
-//! formed and names real cases, must-level cases rest on [H] rules, `conformance/COVERAGE.md`
-//! matches what the spec and catalogue say, and nothing points outside the repository.
+//! formed and names real cases, must-level cases rest on [H] rules that are not single-source
+//! and name their newest evidence, rules resting on repositories alone do not grow in number,
+//! `conformance/COVERAGE.md` matches what the spec and catalogue say, and nothing points
+//! outside the repository. "Documented", "repository source" and "single-source" are defined in
+//! SPEC §0.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -31,6 +34,64 @@ struct Rule {
     /// `None` when there is no `Cases:` line.
     cases: Option<Cases>,
     model: bool,
+    /// The text after `Newest evidence:`, if the rule has that line.
+    newest: Option<String>,
+}
+
+/// Hosts whose pages are AWS's own documentation (SPEC §0).
+const AWS_DOC_HOSTS: [&str; 4] = [
+    "docs.aws.amazon.com",
+    "docs.amazonaws.cn",
+    "aws.amazon.com",
+    "repost.aws",
+];
+
+/// How many rules may rest on repository sources alone. Lower it when a rule gains AWS
+/// documentation or goes away; never raise it (SPEC §0).
+const REPOSITORY_ONLY_CEILING: usize = 40;
+
+/// An undocumented rule backs must-level cases only with a record from this year or later.
+const OLDEST_UNDOCUMENTED_MUST_YEAR: u32 = 2022;
+
+fn host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
+}
+
+fn is_aws_documentation(url: &str) -> bool {
+    AWS_DOC_HOSTS.contains(&host(url))
+}
+
+/// The repository a non-documentation link points into: `github.com/owner/name`, or the host
+/// and first path segment elsewhere.
+fn repository(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let mut parts = rest.split('/').filter(|p| !p.is_empty());
+    let host = parts.next().unwrap_or("");
+    let depth = if host == "github.com" { 2 } else { 1 };
+    std::iter::once(host)
+        .chain(parts.take(depth))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl Rule {
+    fn documented(&self) -> bool {
+        self.sources.iter().any(|u| is_aws_documentation(u))
+    }
+
+    /// Distinct repositories among the sources that are not AWS documentation.
+    fn repositories(&self) -> BTreeSet<String> {
+        self.sources
+            .iter()
+            .filter(|u| !is_aws_documentation(u))
+            .map(|u| repository(u))
+            .collect()
+    }
+
+    fn single_source(&self) -> bool {
+        !self.documented() && self.repositories().len() <= 1
+    }
 }
 
 #[derive(Debug)]
@@ -71,6 +132,7 @@ fn parse_spec(text: &str) -> Spec {
                 sources: Vec::new(),
                 cases: None,
                 model: false,
+                newest: None,
             });
             in_rule = true;
         } else if in_rule && line.starts_with("  ") {
@@ -92,6 +154,8 @@ fn parse_spec(text: &str) -> Spec {
                 });
             } else if let Some(rest) = field.strip_prefix("Model:") {
                 rule.model = !rest.trim().is_empty();
+            } else if let Some(rest) = field.strip_prefix("Newest evidence:") {
+                rule.newest = Some(rest.trim().to_owned());
             }
         } else {
             in_rule = false;
@@ -249,7 +313,7 @@ fn every_cited_section_exists() {
 #[test]
 fn the_parser_reads_rules_and_sections() {
     let spec = parse_spec(
-        "## §2.1 T\n\n- **R2.1.1** [H] A rule.\n  Why: because.\n  Sources: <https://a.example/x>, <https://b.example/y>\n  Cases: `a.b`, `client:c.d`\n\n## §3 X\n\n- **R3.1** [L] B.\n  Why: w.\n  Sources: none\n  Cases: none — not observable\n",
+        "## §2.1 T\n\n- **R2.1.1** [H] A rule.\n  Why: because.\n  Sources: <https://a.example/x>, <https://b.example/y>\n  Newest evidence: 2024-08, a log.\n  Cases: `a.b`, `client:c.d`\n\n## §3 X\n\n- **R3.1** [L] B.\n  Why: w.\n  Sources: none\n  Cases: none — not observable\n",
     );
     assert_eq!(
         spec.sections,
@@ -263,7 +327,9 @@ fn the_parser_reads_rules_and_sections() {
     );
     assert_eq!(r.sources.len(), 2);
     assert!(matches!(&r.cases, Some(Cases::Ids(ids)) if ids == &["a.b", "client:c.d"]));
+    assert_eq!(r.newest.as_deref(), Some("2024-08, a log."));
     let r = &spec.rules[1];
+    assert_eq!(r.newest, None);
     assert!(r.sources.is_empty());
     assert!(matches!(&r.cases, Some(Cases::None(reason)) if reason == "not observable"));
 }
@@ -523,5 +589,187 @@ fn captures_index_lists_every_capture_file() {
     assert!(
         missing.is_empty() && stale.is_empty(),
         "SPEC.md §14 and conformance/captures/ disagree: not indexed {missing:?}; indexed but absent {stale:?}"
+    );
+}
+
+/// Must-level catalogue cases and the [H] rules with sources that list each.
+fn must_case_backers<'a>(
+    spec: &'a Spec,
+    cases: &BTreeMap<String, Level>,
+) -> BTreeMap<String, Vec<&'a Rule>> {
+    let mut out: BTreeMap<String, Vec<&Rule>> = cases
+        .iter()
+        .filter(|(_, l)| **l == Level::Must)
+        .map(|(id, _)| (id.clone(), Vec::new()))
+        .collect();
+    for r in spec
+        .rules
+        .iter()
+        .filter(|r| r.tag == "H" && !r.sources.is_empty())
+    {
+        if let Some(Cases::Ids(list)) = &r.cases {
+            for id in list {
+                if let Some(backers) = out.get_mut(id) {
+                    backers.push(r);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn sources_are_classified_as_spec_section_0_says() {
+    let rule = |sources: &[&str]| Rule {
+        id: "R0.1".into(),
+        section: "0".into(),
+        tag: "H".into(),
+        line: 1,
+        why: true,
+        sources: sources.iter().map(|s| (*s).to_owned()).collect(),
+        cases: None,
+        model: false,
+        newest: None,
+    };
+    let doc = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/x.html";
+    let a1 = "https://github.com/owner/a/issues/1";
+    let a2 = "https://github.com/owner/a/pull/2";
+    let b = "https://github.com/owner/b/blob/main/x.rs";
+    assert!(rule(&[doc]).documented() && !rule(&[doc]).single_source());
+    assert!(rule(&[a1]).single_source());
+    assert!(
+        rule(&[a1, a2]).single_source(),
+        "two links into one repository are one source"
+    );
+    assert!(!rule(&[a1, b]).single_source());
+    assert!(!rule(&[a1, doc]).single_source());
+    assert!(!rule(&["https://docs.aws.amazon.com.evil.example/x"]).documented());
+    assert_eq!(
+        repository("https://sources.debian.org/src/pkg/1.0/x.go/"),
+        "sources.debian.org/src"
+    );
+}
+
+#[test]
+fn no_must_case_rests_only_on_single_source_rules() {
+    let spec = spec();
+    let cases = case_levels(&catalogue());
+    let backers = must_case_backers(&spec, &cases);
+    assert!(
+        backers.len() > 50,
+        "only {} must-level cases found",
+        backers.len()
+    );
+    let faults: Vec<String> = backers
+        .iter()
+        .filter(|(_, rules)| !rules.is_empty() && rules.iter().all(|r| r.single_source()))
+        .map(|(id, rules)| {
+            let named: Vec<String> = rules
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} ({})",
+                        r.id,
+                        r.repositories().into_iter().collect::<Vec<_>>().join(", ")
+                    )
+                })
+                .collect();
+            format!(
+                "{id}: backed only by single-source rules {}",
+                named.join("; ")
+            )
+        })
+        .collect();
+    assert!(
+        faults.is_empty(),
+        "must-level cases that rest on one source (find a second, independent source or AWS documentation, or re-grade the case to should; SPEC §0):\n{}",
+        faults.join("\n")
+    );
+}
+
+#[test]
+fn rules_that_back_must_cases_name_their_newest_evidence() {
+    let spec = spec();
+    let cases = case_levels(&catalogue());
+    let backing: BTreeSet<&str> = must_case_backers(&spec, &cases)
+        .values()
+        .flatten()
+        .map(|r| r.id.as_str())
+        .collect();
+    let form = Regex::new(r"^(?:documented\b|(\d{4})-(0[1-9]|1[0-2])\b)").unwrap();
+    let mut faults = Vec::new();
+    for r in &spec.rules {
+        let at = format!("SPEC.md:{} {}", r.line, r.id);
+        let must = backing.contains(r.id.as_str());
+        match &r.newest {
+            None if must => faults.push(format!(
+                "{at}: backs a must-level case but has no `Newest evidence:` line"
+            )),
+            None => {}
+            Some(text) => match form.captures(text) {
+                None => faults.push(format!(
+                    "{at}: `Newest evidence: {text}` is neither `documented` nor `YYYY-MM, …`"
+                )),
+                Some(c) => {
+                    if must && c.get(1).is_none() && !r.documented() {
+                        faults.push(format!(
+                            "{at}: says `documented` but cites no AWS documentation"
+                        ));
+                    }
+                    let year: Option<u32> = c.get(1).and_then(|y| y.as_str().parse().ok());
+                    if must
+                        && !r.documented()
+                        && year.is_some_and(|y| y < OLDEST_UNDOCUMENTED_MUST_YEAR)
+                    {
+                        faults.push(format!(
+                            "{at}: not documented and its newest evidence ({text}) predates {OLDEST_UNDOCUMENTED_MUST_YEAR}: find a newer record or re-grade its must cases to should"
+                        ));
+                    }
+                }
+            },
+        }
+    }
+    assert!(
+        backing.len() > 30,
+        "only {} rules back must-level cases",
+        backing.len()
+    );
+    assert!(
+        faults.is_empty(),
+        "{} fault(s):\n{}",
+        faults.len(),
+        faults.join("\n")
+    );
+}
+
+#[test]
+fn rules_resting_on_repositories_alone_do_not_grow() {
+    let spec = spec();
+    let listed: Vec<String> = spec
+        .rules
+        .iter()
+        .filter(|r| !r.sources.is_empty() && !r.documented())
+        .map(|r| {
+            format!(
+                "{} [{}]: {}",
+                r.id,
+                r.tag,
+                r.repositories().into_iter().collect::<Vec<_>>().join(", ")
+            )
+        })
+        .collect();
+    assert!(
+        listed.len() <= REPOSITORY_ONLY_CEILING,
+        "{} rules rest on repository sources alone, over the ceiling of {REPOSITORY_ONLY_CEILING}: back the new ones with AWS documentation (SPEC §0):\n{}",
+        listed.len(),
+        listed.join("\n")
+    );
+    assert!(
+        listed.len() == REPOSITORY_ONLY_CEILING,
+        "only {} rules rest on repository sources alone now: lower REPOSITORY_ONLY_CEILING in {} to {} so the count cannot grow back:\n{}",
+        listed.len(),
+        file!(),
+        listed.len(),
+        listed.join("\n")
     );
 }

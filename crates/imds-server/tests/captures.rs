@@ -34,6 +34,8 @@ struct Setup {
     http_tokens: Option<String>,
     iam_role: Option<String>,
     #[serde(default)]
+    no_iam_role: bool,
+    #[serde(default)]
     extended_credentials: bool,
     instance_metadata_tags: Option<String>,
     /// The instance file's `unauthorized-body`: which of EC2's two 401 forms the capture shows.
@@ -215,6 +217,9 @@ fn instance(setup: &Setup) -> Instance {
     }
     iam.extended_credentials = setup.extended_credentials;
     instance.unauthorized_body = setup.unauthorized_body;
+    if setup.no_iam_role {
+        instance.iam = None;
+    }
     instance
 }
 
