@@ -44,7 +44,10 @@ fn readme_faults() -> Vec<String> {
 /// (a free port instead of 1338): the exit code and the JSON report.
 fn run_against(fault: &str) -> (Option<i32>, Value) {
     let server = Serve::start(&[], &["--listen", "127.0.0.1:0", "--fault", fault]);
-    let out = imdspec_in(&[], &["run", "--endpoint", &server.url, "--format", "json"]);
+    let out = imdspec_in(
+        &[],
+        &["run", "--endpoint", server.url(), "--format", "json"],
+    );
     let report: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{fault}: {e}\n{}", text(&out.stderr)));
     (out.status.code(), report)
@@ -118,7 +121,10 @@ fn the_runner_catches_a_wrong_status_on_one_path() {
 #[test]
 fn without_a_fault_the_same_run_passes() {
     let server = Serve::start(&[], &["--listen", "127.0.0.1:0"]);
-    let out = imdspec_in(&[], &["run", "--endpoint", &server.url, "--format", "json"]);
+    let out = imdspec_in(
+        &[],
+        &["run", "--endpoint", server.url(), "--format", "json"],
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     for (_, case) in README_COMMANDS {
         assert_eq!(outcome(&report, case), "pass", "{case}");

@@ -15,12 +15,18 @@ pub const WAIT: Duration = Duration::from_secs(120);
 /// `PREFIX… imdspec ARGS…`, killed at [`WAIT`]; stdout and stderr read in full.
 pub fn imdspec_in(prefix: &[&str], args: &[&str]) -> Output {
     let mut cmd = command(prefix);
-    cmd.args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
+    cmd.args(args).env("NO_COLOR", "1");
+    output_within(cmd)
+}
+
+/// Runs `cmd` to the end, killed at [`WAIT`]; stdout and stderr read in full.
+pub fn output_within(mut cmd: Command) -> Output {
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     let (tx, rx) = mpsc::channel::<()>();
     let pid = child.id();
     std::thread::spawn(move || {
@@ -68,16 +74,18 @@ pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// A running `imdspec serve` with one listener, killed when dropped (also when a test fails).
+/// A running `imdspec serve`, killed when dropped (also when a test fails).
 pub struct Serve {
     child: Child,
-    /// `http://HOST:PORT` of its listener.
-    pub url: String,
+    /// `http://HOST:PORT` of each listener, in `--listen` order.
+    pub urls: Vec<String>,
 }
 
 impl Serve {
-    /// `PREFIX… imdspec serve ARGS…`; waits (bounded) for its `listening on` line.
+    /// `PREFIX… imdspec serve ARGS…`; waits (bounded) for one `listening on` line per
+    /// `--listen` in ARGS (one without any).
     pub fn start(prefix: &[&str], args: &[&str]) -> Serve {
+        let listeners = args.iter().filter(|a| **a == "--listen").count().max(1);
         let mut child = command(prefix)
             .arg("serve")
             .args(args)
@@ -97,24 +105,28 @@ impl Serve {
         });
         let mut serve = Serve {
             child,
-            url: String::new(),
+            urls: Vec::new(),
         };
-        let line = match rx.recv_timeout(WAIT) {
-            Ok(line) => line,
-            Err(_) => {
+        for _ in 0..listeners {
+            let Ok(line) = rx.recv_timeout(WAIT) else {
                 let _ = serve.child.kill();
                 let mut err = String::new();
                 if let Some(mut e) = serve.child.stderr.take() {
                     let _ = e.read_to_string(&mut err);
                 }
-                panic!("imdspec serve {args:?} printed no listening line: {err}");
-            }
-        };
-        serve.url = line
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected line {line:?}"))
-            .to_owned();
+                panic!("imdspec serve {args:?} did not print its listening lines: {err}");
+            };
+            let url = line
+                .strip_prefix("listening on ")
+                .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+            serve.urls.push(url.to_owned());
+        }
         serve
+    }
+
+    /// The first listener's URL.
+    pub fn url(&self) -> &str {
+        &self.urls[0]
     }
 }
 
