@@ -230,9 +230,10 @@ struct Journal(std::path::PathBuf);
 
 impl Journal {
     fn new(test: &str) -> Journal {
-        Journal(
-            std::env::temp_dir().join(format!("imdspec-hop-{test}-{}.jsonl", std::process::id())),
-        )
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let pid = std::process::id();
+        Journal(std::env::temp_dir().join(format!("imdspec-hop-{test}-{pid}-{n}.jsonl")))
     }
 }
 
@@ -310,22 +311,30 @@ fn hop_limit_2_lets_the_token_answer_reach_the_container_on_both_families() {
     }
 }
 
-/// A conformance run that never obtained a token cannot say PASS (issue #20).
-#[test]
-fn run_from_a_container_behind_hop_limit_1_is_not_pass() {
-    let Some(topo) = topology() else { return };
+/// `imdspec run --endpoint … --format json EXTRA…` from the container, the server behind hop
+/// limit 1 over IPv4: the exit code and the JSON report (`None` as [`topology`]).
+fn run_from_the_container_behind_hop_limit_1(extra: &[&str]) -> Option<(Option<i32>, Value)> {
+    let topo = topology()?;
     let journal = Journal::new("run");
     let _server = serve(&topo, "1", &journal.0);
     let endpoint = url(SERVER_V4);
     wait_reachable(&topo, CONTAINER, &endpoint);
-    let out = imdspec_in(
-        &topo.exec(CONTAINER),
-        &["run", "--endpoint", &endpoint, "--format", "json"],
-    );
-    let report: Value = serde_json::from_slice(&out.stdout)
+    let mut args = vec!["run", "--endpoint", &endpoint, "--format", "json"];
+    args.extend(extra);
+    let out = imdspec_in(&topo.exec(CONTAINER), &args);
+    let report = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stderr)));
+    Some((out.status.code(), report))
+}
+
+/// A conformance run that never obtained a token cannot say PASS (issue #20).
+#[test]
+fn run_from_a_container_behind_hop_limit_1_is_not_pass() {
+    let Some((code, report)) = run_from_the_container_behind_hop_limit_1(&[]) else {
+        return;
+    };
     assert_ne!(
-        out.status.code(),
+        code,
         Some(0),
         "no token reached the container, yet the run passed: {:#}",
         report["summary"]
