@@ -374,6 +374,20 @@ exit = "zero"
     }
 
     #[test]
+    fn scenarios_take_the_answer_changing_faults_and_suggest_near_misses() {
+        let s = parse(&GOOD.replace("token-put=403", "token-put=drop-ttl")).unwrap();
+        assert_eq!(s.all[0].server.faults().specs(), vec!["token-put=drop-ttl"]);
+        let e = parse(&GOOD.replace("token-put=403", "token-put=drop-tll"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("tokens.toml:8:1: scenario[1].server.faults: "),
+            "{e}"
+        );
+        assert!(e.contains("did you mean \"token-put=drop-ttl\"?"), "{e}");
+    }
+
+    #[test]
     fn bad_scenarios_name_file_line_and_field() {
         let cases = [
             (

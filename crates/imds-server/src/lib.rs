@@ -54,7 +54,7 @@ use tokio::task::JoinHandle;
 
 pub use control::ControlResponse;
 pub use faults::{
-    EndpointFault, FAULT_SYNTAX, Fault, FaultAction, FaultSpecError, Faults, Scripted,
+    EndpointFault, FAULT_SYNTAX, Fault, FaultAction, FaultSpecError, Faults, Reshape, Scripted,
 };
 pub use hop::AppliedHopLimit;
 pub use journal::{JournalEntry, token_fingerprint};

@@ -107,10 +107,16 @@ pub(crate) async fn handle(
     let decision = shared
         .faults
         .decide(kind, req.uri().path(), || token.map(token_key));
-    let (resp, outcome, fault) = match decision {
+    let mut reshape = None;
+    let (mut resp, outcome, fault) = match decision {
         Decision::Model => {
             let (r, o) = shared.imds.handle_with_outcome(&req);
             (r, Some(o), None)
+        }
+        Decision::Reshape(r, label) => {
+            reshape = Some(r);
+            let (r, o) = shared.imds.handle_with_outcome(&req);
+            (r, Some(o), Some(label))
         }
         Decision::Delay(delay, label) => {
             // A slow IMDS: the answer is the model's, as of when the request arrived. A client
@@ -166,6 +172,10 @@ pub(crate) async fn handle(
     let issued = (outcome == Some(Outcome::TokenIssued)).then(|| resp.body().clone());
     if let Some(t) = &issued {
         shared.faults.track_issued(token_key(t));
+    }
+    // After the token is tracked: a reshaped token is still the one the model issued.
+    if let Some(r) = reshape {
+        r.apply(&mut resp, req.method() != http::Method::HEAD);
     }
     if let Some(mut e) = entry {
         e.status = Some(resp.status().as_u16());

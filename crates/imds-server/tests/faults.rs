@@ -368,3 +368,137 @@ async fn a_delayed_request_whose_client_gives_up_is_still_journaled() {
     assert_eq!(j[0].path, "/latest/meta-data/instance-id");
     assert_eq!(j[0].fault.as_deref(), Some("get=delay:400ms"));
 }
+
+/// Each reshape fault on the wire: the model's answer with exactly the change named, a
+/// readable response (Content-Length matches the body), and the fault in the journal.
+#[tokio::test]
+async fn reshape_faults_change_the_answer_on_the_wire() {
+    let plain_server = ImdsServer::builder().start().await.unwrap();
+    let plain_put = request(plain_server.addr(), PUT).await;
+    let plain_get = request(plain_server.addr(), GET_ID).await;
+    let listing = "GET /latest/meta-data/ HTTP/1.1\r\nHost: x\r\n\r\n";
+    let plain_listing = request(plain_server.addr(), listing).await;
+    type Check = fn(&RawResponse, &RawResponse);
+    let cases: [(&str, &str, Check); 9] = [
+        ("token-put=drop-ttl", PUT, |r, plain| {
+            assert_eq!(r.header("x-aws-ec2-metadata-token-ttl-seconds"), None);
+            assert_eq!(r.body.len(), plain.body.len(), "a token all the same");
+        }),
+        ("token-put=ttl:21599", PUT, |r, _| {
+            assert_eq!(
+                r.header("x-aws-ec2-metadata-token-ttl-seconds"),
+                Some("21599")
+            );
+        }),
+        ("get=drop-header:server", GET_ID, |r, plain| {
+            assert_eq!(r.header("server"), None);
+            assert_eq!(r.body, plain.body);
+        }),
+        ("get=header:server:nginx", GET_ID, |r, _| {
+            assert_eq!(r.header("server"), Some("nginx"));
+        }),
+        ("get=content-type:application/json", GET_ID, |r, _| {
+            assert_eq!(r.header("content-type"), Some("application/json"));
+        }),
+        (
+            "get[/latest/meta-data/instance-id]=status:404",
+            GET_ID,
+            |r, plain| {
+                assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
+                assert_eq!(r.body, plain.body, "the model's body under a wrong status");
+            },
+        ),
+        ("get=truncate:5", GET_ID, |r, plain| {
+            assert_eq!(r.body, plain.body[..5]);
+        }),
+        ("get=trailing-newline", GET_ID, |r, plain| {
+            assert_eq!(r.body, [plain.body.as_slice(), b"\n"].concat());
+        }),
+        (
+            "get[/latest/meta-data/]=line:1:ami-idx",
+            listing,
+            |r, plain| {
+                let body = String::from_utf8(r.body.clone()).unwrap();
+                let want = String::from_utf8(plain.body.clone()).unwrap();
+                let (_, rest) = want.split_once('\n').unwrap();
+                assert_eq!(body, format!("ami-idx\n{rest}"));
+            },
+        ),
+    ];
+    for (spec, req, check) in cases {
+        let server = ImdsServer::builder()
+            .faults(faults(&[spec]))
+            .start()
+            .await
+            .unwrap();
+        let plain = match req {
+            PUT => &plain_put,
+            GET_ID => &plain_get,
+            _ => &plain_listing,
+        };
+        // `request` reads exactly Content-Length bytes: a wrong length would hang or cut.
+        let r = request(server.addr(), req).await;
+        check(&r, plain);
+        assert_eq!(
+            r.header("content-length").unwrap(),
+            r.body.len().to_string(),
+            "{spec}"
+        );
+        let j = server.journal();
+        assert_eq!(j[0].fault.as_deref(), Some(spec), "{spec}");
+        assert_eq!(j[0].status, Some(r.status()), "{spec}");
+        assert!(j[0].outcome.is_some(), "{spec}: the model answered first");
+    }
+}
+
+/// A reshaped token is still the token the model issued: it works on a later GET.
+#[tokio::test]
+async fn a_token_whose_answer_was_reshaped_still_works() {
+    let server = ImdsServer::builder()
+        .faults(faults(&["token-put=drop-ttl"]))
+        .start()
+        .await
+        .unwrap();
+    let put = request(server.addr(), PUT).await;
+    assert_eq!(put.header("x-aws-ec2-metadata-token-ttl-seconds"), None);
+    let token = String::from_utf8(put.body).unwrap();
+    let get = format!(
+        "GET /latest/meta-data/instance-id HTTP/1.1\r\nHost: x\r\nX-aws-ec2-metadata-token: {token}\r\n\r\n"
+    );
+    let r = request(server.addr(), &get).await;
+    assert_eq!(r.status(), 200);
+    // GETs are not reshaped by a token-put fault: the remaining TTL is there.
+    assert!(r.header("x-aws-ec2-metadata-token-ttl-seconds").is_some());
+}
+
+/// The control API takes the new faults through the same parser, and refuses a near miss
+/// with the spec as meant.
+#[tokio::test]
+async fn control_api_sets_reshape_faults_and_suggests_near_misses() {
+    let server = ImdsServer::builder()
+        .control("127.0.0.1:0".parse().unwrap())
+        .start()
+        .await
+        .unwrap();
+    let control = server.control_url().unwrap();
+    let r = client()
+        .put(format!("{control}/faults"))
+        .body(r#"["get=drop-heder:server"]"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains(r#"did you mean \"get=drop-header:server\"?"#),
+        "{body}"
+    );
+    let r = client()
+        .put(format!("{control}/faults"))
+        .body(r#"["get=drop-header:server"]"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    assert_eq!(request(server.addr(), GET_ID).await.header("server"), None);
+}

@@ -50,7 +50,9 @@ pub struct ServeArgs {
     journal: Option<PathBuf>,
     /// Misbehave on purpose (repeatable): token-put=ACTION[xN], get=ACTION[xN],
     /// get[GLOB]=ACTION[xN] (only paths matching GLOB), revoke-tokens-after=N, endpoint=reset;
-    /// ACTION is a status 400..=599, hang, or delay:Nms|Ns.
+    /// ACTION is a status 400..=599, hang, delay:Nms|Ns, or one change to the model's answer:
+    /// drop-ttl, ttl:VALUE, drop-header:NAME, header:NAME:VALUE, content-type:VALUE,
+    /// status:CODE, truncate:N, trailing-newline, line:N:TEXT (crates/imds-server/README.md).
     #[arg(long = "fault", value_name = "SPEC", value_parser = parse_fault)]
     faults: Vec<Fault>,
     /// Also serve iam/security-credentials-extended/ for the instance's role (as EC2 does only

@@ -96,6 +96,14 @@ fn bad_option_values_exit_2_naming_flag_and_allowed_values() {
             &["--fault", "teapot=418"],
             &["--fault", "unknown fault kind", "revoke-tokens-after=N"],
         ),
+        (
+            &["--fault", "get=drop-heder:server"],
+            &[
+                "--fault",
+                "unknown action",
+                "did you mean \"get=drop-header:server\"?",
+            ],
+        ),
     ];
     for (args, wanted) in cases {
         let o = serve(args);
