@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// Each README command's fault, and the must-level case that has to catch it.
 const README_COMMANDS: [(&str, &str); 3] = [
-    ("token-put=drop-ttl", "token.put.ttl-echoed"),
+    ("get=drop-ttl", "token.ttl.remaining-header"),
     (
         "get=content-type:application/json",
         "category.content-type.text-plain",
@@ -92,7 +92,7 @@ fn the_readme_shows_exactly_these_faults() {
 }
 
 #[test]
-fn the_runner_catches_a_token_answer_without_its_ttl_echo() {
+fn the_runner_catches_answers_without_the_remaining_ttl() {
     let (fault, case) = README_COMMANDS[0];
     assert_caught(fault, case);
 }
