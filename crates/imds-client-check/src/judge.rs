@@ -266,14 +266,28 @@ pub fn judge(
     }
     if let Some(status) = expect.new_token_after {
         let first = journal.iter().position(|e| e.status == Some(status));
+        // The refused request itself is sent again with a token issued after the refusal: a
+        // token some other component fetched later proves nothing.
         let ok = first.is_some_and(|i| {
-            journal[i + 1..]
-                .iter()
-                .any(|e| e.is_token_put() && e.issued_token.is_some())
+            let refused = &journal[i];
+            journal[i + 1..].iter().enumerate().any(|(j, put)| {
+                put.is_token_put()
+                    && put.issued_token.as_ref().is_some_and(|t| {
+                        journal[i + 1 + j + 1..].iter().any(|e| {
+                            e.method == refused.method
+                                && same_path(&e.path, &refused.path)
+                                && e.token.as_ref() == Some(t)
+                                && e.status == Some(200)
+                        })
+                    })
+            })
         });
         check(
             &format!("new token after {status}"),
-            format!("a successful token PUT after the first {status} response"),
+            format!(
+                "after the first {status} response, a new token and the same request sent \
+                 again with it, answered 200"
+            ),
             ok,
             &|| match first {
                 None => format!("no {status} response; requests: {}", listing(journal, t0)),

@@ -174,7 +174,8 @@ pub struct Expect {
     /// No request carries any of these headers (lower case).
     #[serde(default)]
     pub absent_headers: Vec<String>,
-    /// A token PUT follows the first response with this status.
+    /// After the first response with this status, a new token is fetched and the refused
+    /// request is sent again with it and answered 200.
     #[serde(default)]
     pub new_token_after: Option<u16>,
     /// The first GET answered with this status is sent again.
