@@ -57,7 +57,7 @@ fn the_committed_client_matrix_matches_a_fresh_run() {
             "--concurrency",
             "4",
             "--timeout-ms",
-            "15000",
+            "25000",
         ])
         .arg("--root")
         .arg(&root)
