@@ -73,7 +73,7 @@ client-install *clients:
 client-matrix *args:
     bash conformance/clients/install.sh
     cargo build -p imdspec --bin imdspec --example rust_sdk_client
-    target/debug/imdspec client-check --all --root . --concurrency 4 --timeout-ms 15000 {{args}}
+    target/debug/imdspec client-check --all --root . --concurrency 4 --timeout-ms 25000 {{args}}
 
 # amazon-ec2-metadata-mock's command line on the faithful server (README, "imdspec aemm").
 aemm *args:

@@ -71,6 +71,7 @@ install_one() {
     cloud-init) apt_install cloud-init python3 ;;
     ec2-metadata) apt_install amazon-ec2-utils curl ;;
     imdsv1-curl) apt_install curl ;;
+    aws-sdk-js-v3-metadata-service) install_one aws-sdk-js-v3; return ;;
     *) echo "install.sh: unknown client '$1' (see conformance/clients/drivers/)" >&2; exit 2 ;;
   esac
   echo "installed $1"

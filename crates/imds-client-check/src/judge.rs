@@ -7,9 +7,16 @@ use std::fmt::Write as _;
 use imds_conformance::report::Failure;
 /// The token TTL header, lower case as the journal keeps header names.
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
-use imds_server::JournalEntry;
+use imds_server::{Faults, JournalEntry};
 
 use crate::scenario::{ExitWant, Expect, FirstWant};
+
+/// The failed check's name when a scripted fault never fired.
+pub const NOT_EXERCISED_CHECK: &str = "not exercised";
+/// The reason a scenario whose faults did not all fire is not passed.
+pub const NOT_EXERCISED: &str = "the client never sent the request this scenario is about";
+/// Role documents of the legacy credentials path live directly under this directory.
+const LEGACY_CREDENTIALS_DIR: &str = "/latest/meta-data/iam/security-credentials/";
 
 /// How the client's process ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +50,37 @@ fn is_get(e: &JournalEntry) -> bool {
 
 fn is_tokenless_get(e: &JournalEntry) -> bool {
     is_get(e) && e.header("x-aws-ec2-metadata-token").is_none()
+}
+
+/// True when EC2 answers both paths alike: the same path, a directory with or without its
+/// trailing slash.
+pub fn same_path(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+/// A token PUT that got no token (refused, faulted or unanswered).
+fn is_failed_put(e: &JournalEntry) -> bool {
+    e.is_token_put() && e.issued_token.is_none()
+}
+
+/// The scripted faults (as `Faults::specs`) that never changed an answer: a scenario is only
+/// judged when its client sent the requests the faults are for. `revoke-tokens-after=N` has
+/// fired once the server has seen more than N requests.
+pub fn unfired(faults: &Faults, journal: &[JournalEntry]) -> Vec<String> {
+    let revoke = faults
+        .revoke_tokens_after
+        .map(|n| imds_server::Fault::RevokeTokensAfter(n).to_string());
+    faults
+        .specs()
+        .into_iter()
+        .filter(|spec| {
+            if revoke.as_ref() == Some(spec) {
+                let n = faults.revoke_tokens_after.unwrap_or(0);
+                return u64::try_from(journal.len()).unwrap_or(u64::MAX) <= n;
+            }
+            !journal.iter().any(|e| e.fault.as_ref() == Some(spec))
+        })
+        .collect()
 }
 
 /// One request as a line: order, time since the first, connection, request, answer.
@@ -105,9 +143,11 @@ fn listing<'a>(entries: impl IntoIterator<Item = &'a JournalEntry>, t0: u64) -> 
     }
 }
 
-/// The checks of `expect`: each is (what is expected, failure if unmet).
+/// The checks of `expect`: each is (what is expected, failure if unmet). `faults` are the
+/// scenario's, for the checks that refer to them.
 pub fn judge(
     expect: &Expect,
+    faults: &Faults,
     journal: &[JournalEntry],
     exit: &ChildExit,
 ) -> (Vec<String>, Vec<Failure>) {
@@ -226,14 +266,28 @@ pub fn judge(
     }
     if let Some(status) = expect.new_token_after {
         let first = journal.iter().position(|e| e.status == Some(status));
+        // The refused request itself is sent again with a token issued after the refusal: a
+        // token some other component fetched later proves nothing.
         let ok = first.is_some_and(|i| {
-            journal[i + 1..]
-                .iter()
-                .any(|e| e.is_token_put() && e.issued_token.is_some())
+            let refused = &journal[i];
+            journal[i + 1..].iter().enumerate().any(|(j, put)| {
+                put.is_token_put()
+                    && put.issued_token.as_ref().is_some_and(|t| {
+                        journal[i + 1 + j + 1..].iter().any(|e| {
+                            e.method == refused.method
+                                && same_path(&e.path, &refused.path)
+                                && e.token.as_ref() == Some(t)
+                                && e.status == Some(200)
+                        })
+                    })
+            })
         });
         check(
             &format!("new token after {status}"),
-            format!("a successful token PUT after the first {status} response"),
+            format!(
+                "after the first {status} response, a new token and the same request sent \
+                 again with it, answered 200"
+            ),
             ok,
             &|| match first {
                 None => format!("no {status} response; requests: {}", listing(journal, t0)),
@@ -273,7 +327,9 @@ pub fn judge(
     }
     if let Some(max) = expect.same_path_max {
         let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-        for e in journal.iter().filter(|e| !is_reset(e)) {
+        // The claim is about reads: a client that gets a fresh token for every attempt sends
+        // the token PUT more often without retrying any one read more.
+        for e in journal.iter().filter(|e| is_get(e)) {
             *counts.entry((&e.method, &e.path)).or_default() += 1;
         }
         let over: Vec<String> = counts
@@ -283,13 +339,117 @@ pub fn judge(
             .collect();
         check(
             "same request repeated",
-            format!("no method and path more than {max} times"),
+            format!("no read (method and path) sent more than {max} times"),
             over.is_empty(),
             &|| over.join("; "),
         );
     }
+    if expect.falls_back {
+        let first_failed = journal.iter().position(is_failed_put);
+        let early: Vec<&JournalEntry> = journal[..first_failed.unwrap_or(journal.len())]
+            .iter()
+            .filter(|e| is_tokenless_get(e))
+            .collect();
+        let served = first_failed.is_some_and(|i| {
+            journal[i + 1..]
+                .iter()
+                .any(|e| is_tokenless_get(e) && e.status == Some(200))
+        });
+        let ok = journal.first().is_some_and(is_failed_put) && early.is_empty() && served;
+        check(
+            "falls back",
+            "a token PUT first; only after a PUT that got no token, a GET without a token \
+             that succeeds"
+                .into(),
+            ok,
+            &|| listing(journal, t0),
+        );
+    }
+    if expect.retries_faulted {
+        let first = journal
+            .iter()
+            .position(|e| e.fault.is_some() && !is_reset(e));
+        let ok = first.is_some_and(|i| {
+            journal[i + 1..]
+                .iter()
+                .any(|e| e.method == journal[i].method && same_path(&e.path, &journal[i].path))
+        });
+        check(
+            "retry of the faulted request",
+            "the first request a fault answered is sent again".into(),
+            ok,
+            &|| match first {
+                None => format!("no faulted request; requests: {}", listing(journal, t0)),
+                Some(i) => format!(
+                    "after {}: {}",
+                    describe(&journal[i], t0),
+                    listing(&journal[i + 1..], t0)
+                ),
+            },
+        );
+    }
+    if expect.fresh_token_after_revocation {
+        let from = faults
+            .revoke_tokens_after
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0)
+            .min(journal.len());
+        let after = &journal[from..];
+        let ok = after.iter().enumerate().any(|(i, put)| {
+            put.is_token_put()
+                && put.issued_token.as_ref().is_some_and(|t| {
+                    after[i + 1..]
+                        .iter()
+                        .any(|e| is_get(e) && e.token.as_ref() == Some(t) && e.status == Some(200))
+                })
+        });
+        // A token once answered 401 is never sent again.
+        let reused: Vec<&JournalEntry> = after
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| {
+                e.token.is_some()
+                    && after[..*i]
+                        .iter()
+                        .any(|r| r.status == Some(401) && r.token == e.token)
+            })
+            .map(|(_, e)| e)
+            .collect();
+        check(
+            "fresh token after revocation",
+            "a token PUT after the revocation, a GET with that token answered 200, and no \
+             token sent again once it was answered 401"
+                .into(),
+            ok && reused.is_empty(),
+            &|| {
+                if reused.is_empty() {
+                    format!("after the revocation: {}", listing(after, t0))
+                } else {
+                    format!(
+                        "rejected tokens sent again: {}",
+                        listing(reused.iter().copied(), t0)
+                    )
+                }
+            },
+        );
+    }
+    if expect.legacy_credentials {
+        let ok = journal.iter().any(|e| {
+            is_get(e)
+                && e.status == Some(200)
+                && e.path
+                    .strip_prefix(LEGACY_CREDENTIALS_DIR)
+                    .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+        });
+        check(
+            "legacy credentials path",
+            format!("a GET of {LEGACY_CREDENTIALS_DIR}NAME answered 200"),
+            ok,
+            &|| listing(journal, t0),
+        );
+    }
     for path in &expect.requested {
-        let ok = journal.iter().any(|e| &e.path == path);
+        let ok = journal.iter().any(|e| same_path(&e.path, path));
         check(
             &format!("requested {path}"),
             "at least once".into(),
@@ -356,7 +516,7 @@ mod tests {
     }
 
     fn failed(expect: &Expect, journal: &[JournalEntry], exit: ChildExit) -> Vec<String> {
-        judge(expect, journal, &exit)
+        judge(expect, &Faults::default(), journal, &exit)
             .1
             .into_iter()
             .map(|f| f.check)
@@ -388,7 +548,7 @@ mod tests {
             requested: vec!["/latest/meta-data/instance-id".into()],
             ..Expect::default()
         };
-        let (expected, failures) = judge(&e, &j, &ChildExit::Code(0));
+        let (expected, failures) = judge(&e, &Faults::default(), &j, &ChildExit::Code(0));
         assert!(failures.is_empty(), "{failures:?}");
         assert_eq!(expected.len(), 10);
     }
@@ -476,6 +636,160 @@ mod tests {
             failed(&retry, &gave_up, ChildExit::Code(0)),
             ["retry after 500"]
         );
+    }
+
+    fn faulted(mut e: JournalEntry, fault: &str) -> JournalEntry {
+        e.fault = Some(fault.into());
+        e
+    }
+
+    fn refused_put(seq: u64, status: u16) -> JournalEntry {
+        faulted(
+            entry(seq, "PUT", "/latest/api/token", status),
+            &format!("token-put={status}"),
+        )
+    }
+
+    #[test]
+    fn falling_back_needs_the_put_first_then_a_tokenless_success() {
+        let e = Expect {
+            falls_back: true,
+            ..Expect::default()
+        };
+        let p = "/latest/meta-data/instance-id";
+        let ordered = vec![refused_put(0, 403), get(1, p, 200, None)];
+        assert!(failed(&e, &ordered, ChildExit::Code(0)).is_empty());
+        // IMDSv1 only: no PUT at all.
+        assert_eq!(
+            failed(&e, &[get(0, p, 200, None)], ChildExit::Code(0)),
+            ["falls back"]
+        );
+        // A tokenless GET before the PUT.
+        let early = vec![
+            get(0, p, 200, None),
+            refused_put(1, 403),
+            get(2, p, 200, None),
+        ];
+        assert_eq!(failed(&e, &early, ChildExit::Code(0)), ["falls back"]);
+        // Refused PUT, but no tokenless GET succeeded.
+        let none = vec![refused_put(0, 403), get(1, p, 401, None)];
+        assert_eq!(failed(&e, &none, ChildExit::Code(0)), ["falls back"]);
+    }
+
+    #[test]
+    fn unfired_faults_are_named() {
+        let faults = Faults::parse_all(["token-put=403", "revoke-tokens-after=2"]).unwrap();
+        let p = "/latest/meta-data/instance-id";
+        let v1_only = vec![get(0, p, 200, None), get(1, p, 200, None)];
+        assert_eq!(
+            unfired(&faults, &v1_only),
+            ["token-put=403", "revoke-tokens-after=2"]
+        );
+        let fired = vec![
+            refused_put(0, 403),
+            get(1, p, 200, None),
+            get(2, p, 200, None),
+        ];
+        assert!(unfired(&faults, &fired).is_empty());
+    }
+
+    #[test]
+    fn the_faulted_request_must_be_sent_again() {
+        let e = Expect {
+            retries_faulted: true,
+            ..Expect::default()
+        };
+        let p = "/latest/meta-data/iam/security-credentials/r";
+        let slow = faulted(get(1, p, 200, Some("sha256:a")), "delay");
+        let retried = vec![
+            put(0, "21600", "sha256:a"),
+            slow.clone(),
+            get(2, p, 200, Some("sha256:a")),
+        ];
+        assert!(failed(&e, &retried, ChildExit::Code(0)).is_empty());
+        // Waited the slow answer out: no second request.
+        let waited = vec![put(0, "21600", "sha256:a"), slow];
+        assert_eq!(
+            failed(&e, &waited, ChildExit::Code(0)),
+            ["retry of the faulted request"]
+        );
+    }
+
+    #[test]
+    fn a_fresh_token_after_revocation_passes_before_or_after_a_401() {
+        let faults = Faults::parse_all(["revoke-tokens-after=2"]).unwrap();
+        let e = Expect {
+            fresh_token_after_revocation: true,
+            ..Expect::default()
+        };
+        let p = "/latest/meta-data/instance-id";
+        let check = |j: &[JournalEntry]| -> Vec<String> {
+            judge(&e, &faults, j, &ChildExit::Code(0))
+                .1
+                .into_iter()
+                .map(|f| f.check)
+                .collect()
+        };
+        let before = vec![
+            put(0, "300", "sha256:a"),
+            get(1, p, 200, Some("sha256:a")),
+            put(2, "300", "sha256:b"),
+            get(3, p, 200, Some("sha256:b")),
+        ];
+        assert!(check(&before).is_empty());
+        let after_401 = vec![
+            put(0, "300", "sha256:a"),
+            get(1, p, 200, Some("sha256:a")),
+            get(2, p, 401, Some("sha256:a")),
+            put(3, "300", "sha256:b"),
+            get(4, p, 200, Some("sha256:b")),
+        ];
+        assert!(check(&after_401).is_empty());
+        let mut kept = after_401.clone();
+        kept.push(get(5, p, 401, Some("sha256:a")));
+        assert_eq!(check(&kept), ["fresh token after revocation"]);
+        let same = vec![
+            put(0, "300", "sha256:a"),
+            get(1, p, 200, Some("sha256:a")),
+            get(2, p, 401, Some("sha256:a")),
+            get(3, p, 401, Some("sha256:a")),
+        ];
+        assert_eq!(check(&same), ["fresh token after revocation"]);
+    }
+
+    #[test]
+    fn the_legacy_path_counts_however_the_role_was_found() {
+        let e = Expect {
+            legacy_credentials: true,
+            requested: vec!["/latest/meta-data/iam/security-credentials/".into()],
+            ..Expect::default()
+        };
+        let doc = "/latest/meta-data/iam/security-credentials/imdspec-role";
+        let no_slash = vec![
+            get(0, "/latest/meta-data/iam/security-credentials", 200, None),
+            get(1, doc, 200, None),
+        ];
+        assert!(failed(&e, &no_slash, ChildExit::Code(0)).is_empty());
+        let from_info = Expect {
+            legacy_credentials: true,
+            ..Expect::default()
+        };
+        let j = vec![
+            get(0, "/latest/meta-data/iam/info", 200, None),
+            get(1, doc, 200, None),
+        ];
+        assert!(failed(&from_info, &j, ChildExit::Code(0)).is_empty());
+        let listing_only = vec![get(
+            0,
+            "/latest/meta-data/iam/security-credentials/",
+            200,
+            None,
+        )];
+        assert_eq!(
+            failed(&from_info, &listing_only, ChildExit::Code(0)),
+            ["legacy credentials path"]
+        );
+        assert!(same_path("/a/b/", "/a/b") && !same_path("/a/b", "/a/bc"));
     }
 
     #[test]

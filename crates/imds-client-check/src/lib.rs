@@ -31,7 +31,8 @@ use imds_conformance::{CatalogueError, Expectations, Outcome, Report};
 use imds_server::{ImdsServer, JournalEntry, Limits};
 
 pub use child::find_program;
-pub use scenario::{ENDPOINT_VAR, Scenario, Scenarios};
+pub use judge::{NOT_EXERCISED, NOT_EXERCISED_CHECK, same_path};
+pub use scenario::{ENDPOINT_VAR, Imdsv1, Scenario, Scenarios};
 
 /// The scenario files, compiled in (`--clients-dir` reads them from disk instead).
 const SCENARIO_FILES: &[(&str, &str)] = &[
@@ -80,6 +81,10 @@ const TARGET_FILES: &[(&str, &str)] = &[
         include_str!("../../../conformance/clients/targets/aws-sdk-go.toml"),
     ),
     (
+        "aws-sdk-js-v3-metadata-service",
+        include_str!("../../../conformance/clients/targets/aws-sdk-js-v3-metadata-service.toml"),
+    ),
+    (
         "aws-sdk-js-v3",
         include_str!("../../../conformance/clients/targets/aws-sdk-js-v3.toml"),
     ),
@@ -110,6 +115,65 @@ fn embedded_scenarios() -> Result<Scenarios, CatalogueError> {
         .map(|(name, text)| (Path::new(CLIENTS_DIR).join(name), (*text).to_owned()))
         .collect();
     Scenarios::from_sources(&files)
+}
+
+/// The kinds of known difference an `[xfail]` reason starts with (`KIND: why (source)`):
+/// the client chose so (with its doc), fixed in a later release (with the release), an
+/// upstream bug (with the issue or source line), our own limitation (with the plan).
+pub const XFAIL_KINDS: &[&str] = &["design", "version", "bug", "harness"];
+
+/// The kind an xfail reason starts with, if it names one.
+pub fn xfail_kind(reason: &str) -> Option<&'static str> {
+    let reason = reason.strip_prefix("known failure: ").unwrap_or(reason);
+    let (kind, _) = reason.split_once(": ")?;
+    XFAIL_KINDS.iter().copied().find(|k| *k == kind)
+}
+
+/// True when `reason` names where it is written: a URL, or a source file or path.
+fn names_a_source(reason: &str) -> bool {
+    reason.contains("https://")
+        || reason
+            .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ';' | ','))
+            .any(|w| {
+                w.contains('/')
+                    || [".rs", ".py", ".go", ".js", ".ts"]
+                        .iter()
+                        .any(|x| w.ends_with(x))
+            })
+}
+
+/// Checks that every `[xfail]` reason of a client target file starts with its kind and
+/// names a source; errors give the file, line and entry.
+fn check_xfail_kinds(path: &Path, text: &str) -> Result<(), CatalogueError> {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        #[serde(default)]
+        xfail: std::collections::BTreeMap<String, String>,
+    }
+    let src = imds_model::load::Source::toml(path, text);
+    let raw: Raw = src.parse()?;
+    for (key, reason) in &raw.xfail {
+        let at = [
+            imds_model::load::Seg::key("xfail"),
+            imds_model::load::Seg::key(key.as_str()),
+        ];
+        if xfail_kind(reason).is_none() {
+            return Err(src.at_field(
+                &at,
+                format!(
+                    "the reason must start with its kind and a colon: one of {}",
+                    XFAIL_KINDS.join(", ")
+                ),
+            ));
+        }
+        if !names_a_source(reason) {
+            return Err(src.at_field(
+                &at,
+                "the reason names no source (a URL, or the source file it rests on)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Why `--target NAME` has no expectations.
@@ -156,7 +220,9 @@ pub fn target_expectations(dir: Option<&Path>, name: &str) -> Result<Expectation
         if !file.is_file() {
             return Err(TargetError::Missing(file));
         }
-        return Expectations::load(&file).map_err(TargetError::Bad);
+        let text = imds_model::load::read(&file).map_err(TargetError::Bad)?;
+        check_xfail_kinds(&file, &text).map_err(TargetError::Bad)?;
+        return Expectations::parse(&file, &text).map_err(TargetError::Bad);
     }
     let Some((_, text)) = TARGET_FILES.iter().find(|(n, _)| *n == name) else {
         return Err(TargetError::Unknown {
@@ -166,6 +232,7 @@ pub fn target_expectations(dir: Option<&Path>, name: &str) -> Result<Expectation
     let path = Path::new(CLIENTS_DIR)
         .join("targets")
         .join(format!("{name}.toml"));
+    check_xfail_kinds(&path, text).map_err(TargetError::Bad)?;
     Expectations::parse(&path, text).map_err(TargetError::Bad)
 }
 
@@ -182,6 +249,9 @@ pub struct RunConfig {
     pub concurrency: usize,
     /// Keep the exchanges of passing scenarios too.
     pub all_exchanges: bool,
+    /// What the client declares about IMDSv1: picks a scenario's expectations where they
+    /// depend on it.
+    pub imdsv1: Imdsv1,
 }
 
 /// Runs the client once per scenario of `selected`, at most `config.concurrency` at a time,
@@ -208,6 +278,7 @@ pub async fn run(
         if let Ok(mut case) = done {
             if let Some(e) = expectations {
                 e.apply(&mut case);
+                unproven_xfail_fails(&mut case);
             }
             if case.outcome == Outcome::Pass && !config.all_exchanges {
                 case.detail.exchanges.clear();
@@ -254,6 +325,25 @@ pub fn run_blocking(
 ) -> std::io::Result<RunResult> {
     let runtime = tokio::runtime::Runtime::new()?;
     Ok(runtime.block_on(run(config, selected, catalogue, expectations)))
+}
+
+/// True when the case's scripted faults did not all fire.
+pub fn not_exercised(case: &CaseResult) -> bool {
+    case.detail
+        .failures
+        .first()
+        .is_some_and(|f| f.check == NOT_EXERCISED_CHECK)
+}
+
+/// An xfail whose scenario was not exercised proves nothing: it stays a failure.
+fn unproven_xfail_fails(case: &mut CaseResult) {
+    if case.outcome == Outcome::Xfail && not_exercised(case) {
+        case.outcome = Outcome::Fail;
+        case.reason = Some(format!(
+            "{NOT_EXERCISED}, so its xfail entry is unproven ({})",
+            case.reason.as_deref().unwrap_or_default()
+        ));
+    }
 }
 
 /// Expectation entries that match no scenario.
@@ -341,7 +431,21 @@ async fn run_scenario(s: &Scenario, config: &RunConfig) -> CaseResult {
             return case;
         }
     };
-    let (expected, failures) = judge::judge(&s.expect, &journal, &run.exit);
+    let faults = s.server.faults();
+    let (expected, mut failures) =
+        judge::judge(s.expect_for(config.imdsv1), &faults, &journal, &run.exit);
+    let unfired = judge::unfired(&faults, &journal);
+    if !unfired.is_empty() {
+        failures.insert(
+            0,
+            imds_conformance::report::Failure {
+                step: None,
+                check: NOT_EXERCISED_CHECK.into(),
+                expected: format!("every scripted fault fires: {}", faults.specs().join(", ")),
+                observed: format!("never fired: {}", unfired.join(", ")),
+            },
+        );
+    }
     let t0 = journal.first().map_or(0, |e| e.time_ms);
     let mut notes = vec![format!(
         "client: {} after {} ms",
@@ -362,6 +466,12 @@ async fn run_scenario(s: &Scenario, config: &RunConfig) -> CaseResult {
     } else {
         Outcome::Fail
     };
+    if !unfired.is_empty() {
+        case.reason = Some(format!(
+            "{NOT_EXERCISED} (never fired: {})",
+            unfired.join(", ")
+        ));
+    }
     case.detail = Detail {
         expected,
         failures,

@@ -14,6 +14,11 @@
 //! probe = ["{target}/clients/venv/bin/python", "-c", "import botocore"]   # exits 0 when installed
 //! does = "credentials, region, instance id"
 //! known-bad = false                      # true: a deliberately bad client, failures expected
+//! [capabilities]                         # what the client promises, each with its source
+//! imdsv1 = "fallback"                    # fallback (403/404/405/timeout → IMDSv1) | never
+//! imdsv1-source = "botocore/utils.py IMDSFetcher._fetch_metadata_token: …"
+//! static-stability = true                # keeps expired credentials during an outage
+//! static-stability-source = "botocore/utils.py InstanceMetadataFetcher._evaluate_expiration"
 //! [not-applicable]
 //! "environment.*" = "not an SDK: reads no AWS_* settings"
 //! ```
@@ -30,7 +35,21 @@ use imds_conformance::{CatalogueError, Expectations, Outcome};
 use imds_model::load::{self, Seg, Source};
 use serde::{Deserialize, Serialize};
 
-use crate::{RunConfig, Scenario, Scenarios};
+use crate::{Imdsv1, RunConfig, Scenario, Scenarios};
+
+/// What a client promises, each claim with the source line it rests on.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Capabilities {
+    /// Whether it falls back to IMDSv1.
+    pub imdsv1: Imdsv1,
+    /// Where that is written (file and function, or a documentation URL).
+    pub imdsv1_source: String,
+    /// Whether it keeps expired credentials when it cannot refresh them.
+    pub static_stability: bool,
+    /// Where that is written.
+    pub static_stability_source: String,
+}
 
 /// One driver manifest (`driver.toml`).
 #[derive(Clone, Debug, Deserialize)]
@@ -57,6 +76,8 @@ pub struct Driver {
     /// A deliberately bad client: no expectations, failures are the point.
     #[serde(default)]
     pub known_bad: bool,
+    /// What the client promises.
+    pub capabilities: Capabilities,
     /// Scenario id or glob → why the client cannot take part.
     #[serde(default)]
     pub not_applicable: BTreeMap<String, String>,
@@ -130,6 +151,21 @@ impl Driver {
             .find(|(pattern, _)| glob::Pattern::new(pattern).is_ok_and(|p| p.matches(id)))
             .map(|(_, why)| why.as_str())
     }
+
+    /// Why `scenario` does not apply: its `[not-applicable]` entry, or a capability the
+    /// scenario's claim needs and the client does not declare.
+    pub fn not_applicable_to(&self, scenario: &Scenario) -> Option<String> {
+        if let Some(why) = self.not_applicable(&scenario.id) {
+            return Some(why.to_owned());
+        }
+        if scenario.requires_static_stability && !self.capabilities.static_stability {
+            return Some(format!(
+                "the client declares no static stability ({})",
+                self.capabilities.static_stability_source
+            ));
+        }
+        None
+    }
 }
 
 /// Loads every `*/driver.toml` under `dir`, sorted by name; names are unique. Errors name
@@ -149,6 +185,18 @@ pub fn load_drivers(dir: &Path) -> Result<Vec<Driver>, CatalogueError> {
         let mut driver: Driver = source.parse()?;
         if driver.command.is_empty() {
             return Err(source.at_field(&[Seg::key("command")], "must name a program"));
+        }
+        let caps = &driver.capabilities;
+        for (field, claim_source) in [
+            ("imdsv1-source", &caps.imdsv1_source),
+            ("static-stability-source", &caps.static_stability_source),
+        ] {
+            if claim_source.trim().is_empty() {
+                return Err(source.at_field(
+                    &[Seg::key("capabilities"), Seg::key(field)],
+                    "must name where the claim is written (source file and function, or a URL)",
+                ));
+            }
         }
         for pattern in driver.not_applicable.keys() {
             if let Err(e) = glob::Pattern::new(pattern) {
@@ -188,7 +236,18 @@ pub struct Cell {
     /// Why (xfail, n/a, fail, error), one line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The kind of a known difference (`design`, `version`, `bug`, `harness`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The requests that decided the cell, one line each: order, time since the first
+    /// request, connection, method, path, token fingerprint, status, fault. Fingerprints and
+    /// times differ from run to run, so comparisons of two matrices leave this out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<String>,
 }
+
+/// Requests kept per cell in `MATRIX.json`.
+const CELL_REQUESTS: usize = 40;
 
 /// One column of the matrix.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,7 +315,9 @@ pub fn cells_of(run: &RunResult) -> BTreeMap<String, Cell> {
     run.cases
         .iter()
         .map(|c| {
+            let not_exercised = crate::not_exercised(c);
             let reason = match c.outcome {
+                _ if not_exercised => c.reason.as_deref().map(one_line),
                 Outcome::Pass => None,
                 Outcome::Xfail => c
                     .reason
@@ -271,11 +332,33 @@ pub fn cells_of(run: &RunResult) -> BTreeMap<String, Cell> {
                 }
                 _ => c.reason.as_deref().map(one_line),
             };
+            let outcome = if not_exercised && c.outcome == Outcome::Fail {
+                "not-exercised"
+            } else {
+                c.outcome.as_str()
+            };
+            let kind = match c.outcome {
+                Outcome::Xfail | Outcome::Xpass => reason
+                    .as_deref()
+                    .and_then(crate::xfail_kind)
+                    .map(str::to_owned),
+                _ => None,
+            };
+            let requests = c
+                .detail
+                .notes
+                .iter()
+                .filter(|n| n.starts_with('#'))
+                .take(CELL_REQUESTS)
+                .cloned()
+                .collect();
             (
                 c.id.clone(),
                 Cell {
-                    outcome: c.outcome.as_str().to_owned(),
+                    outcome: outcome.to_owned(),
                     reason,
+                    kind,
+                    requests,
                 },
             )
         })
@@ -345,13 +428,14 @@ pub async fn run_driver(
     }
     let (selected, skipped): (Vec<&Scenario>, Vec<&Scenario>) = selected
         .iter()
-        .partition(|s| driver.not_applicable(&s.id).is_none());
+        .partition(|s| driver.not_applicable_to(s).is_none());
     let config = RunConfig {
         name: driver.name.clone(),
         command: driver.command(places),
         timeout,
         concurrency,
         all_exchanges: false,
+        imdsv1: driver.capabilities.imdsv1,
     };
     let selected: Vec<Scenario> = selected.into_iter().cloned().collect();
     let run = crate::run(&config, selected, catalogue, expectations).await;
@@ -361,7 +445,9 @@ pub async fn run_driver(
             s.id.clone(),
             Cell {
                 outcome: "n/a".into(),
-                reason: driver.not_applicable(&s.id).map(str::to_owned),
+                reason: driver.not_applicable_to(s),
+                kind: None,
+                requests: Vec::new(),
             },
         );
     }
@@ -445,7 +531,15 @@ impl Matrix {
         for r in &self.rows {
             out.push_str(&format!("| `{}` | {} |", r.id, r.level));
             for c in &self.columns {
-                let cell = c.cells.get(&r.id).map_or("not run", |x| x.outcome.as_str());
+                let cell = match c.cells.get(&r.id) {
+                    None => "not run".to_owned(),
+                    Some(Cell {
+                        outcome,
+                        kind: Some(kind),
+                        ..
+                    }) => format!("{outcome} ({kind})"),
+                    Some(cell) => cell.outcome.clone(),
+                };
                 out.push_str(&format!(" {cell} |"));
             }
             out.push('\n');
@@ -478,7 +572,11 @@ impl Matrix {
                 }
                 any = true;
                 let why = cell.reason.as_deref().unwrap_or("");
-                out.push_str(&format!("- `{id}` {}: {}\n", cell.outcome, escape(why)));
+                out.push_str(&format!(
+                    "- `{id}` {}: {}\n",
+                    cell.outcome,
+                    link_sources(&escape(why))
+                ));
             }
             if !any {
                 out.push_str("Every scenario passes.\n");
@@ -486,6 +584,23 @@ impl Matrix {
         }
         out
     }
+}
+
+/// The reason with its bare `https://` sources as Markdown links.
+fn link_sources(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("https://") {
+        out.push_str(&rest[..at]);
+        let url_len = rest[at..]
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | ';' | ','))
+            .unwrap_or(rest.len() - at);
+        let url = &rest[at..at + url_len];
+        out.push_str(&format!("<{url}>"));
+        rest = &rest[at + url_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Keeps a table cell one cell.
@@ -533,7 +648,7 @@ mod tests {
         std::fs::create_dir_all(&sub).unwrap();
         std::fs::write(
             sub.join("driver.toml"),
-            "name = \"x\"\nclient = \"x\"\nversion = \"1\"\ninstall = \"-\"\ncommand = [\"x\"]\ndoes = \"-\"\ncolour = 1\n",
+            "name = \"x\"\nclient = \"x\"\nversion = \"1\"\ninstall = \"-\"\ncommand = [\"x\"]\ndoes = \"-\"\ncolour = 1\n[capabilities]\nimdsv1 = \"never\"\nimdsv1-source = \"a\"\nstatic-stability = false\nstatic-stability-source = \"b\"\n",
         )
         .unwrap();
         let err = load_drivers(&dir).unwrap_err().to_string();
@@ -559,6 +674,12 @@ mod tests {
             does: "-".into(),
             expectations: None,
             known_bad: false,
+            capabilities: Capabilities {
+                imdsv1: Imdsv1::Never,
+                imdsv1_source: "x.rs".into(),
+                static_stability: false,
+                static_stability_source: "x.rs".into(),
+            },
             not_applicable: [("credentials.*".to_owned(), "no creds".to_owned())].into(),
             file: "driver.toml".into(),
         };

@@ -39,6 +39,12 @@ pub struct Scenario {
     pub env: BTreeMap<String, String>,
     /// What the run must look like.
     pub expect: Expect,
+    /// What the run must look like for a client that never uses IMDSv1 (`imdsv1 = "never"`
+    /// in its `driver.toml`), when the claim depends on it; else `expect` applies to all.
+    pub expect_imdsv1_never: Option<Expect>,
+    /// Only clients that declare static stability (`static-stability = true`) are judged;
+    /// for the others the scenario is `n/a`, with their source.
+    pub requires_static_stability: bool,
     /// Where it was defined, for messages.
     pub file: PathBuf,
     /// 1-based line of its `id`.
@@ -115,6 +121,28 @@ pub enum FirstWant {
     TokenPut,
 }
 
+/// What a client declares about IMDSv1 (`imdsv1` in its `driver.toml`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Imdsv1 {
+    /// IMDSv2 first, IMDSv1 when the token PUT is refused (403/404/405) or times out: the SDK
+    /// reference's documented behaviour.
+    #[default]
+    Fallback,
+    /// IMDSv2 only: a failed token PUT is an error.
+    Never,
+}
+
+impl Scenario {
+    /// The expectations for a client with this IMDSv1 behaviour.
+    pub fn expect_for(&self, imdsv1: Imdsv1) -> &Expect {
+        match (imdsv1, &self.expect_imdsv1_never) {
+            (Imdsv1::Never, Some(e)) => e,
+            _ => &self.expect,
+        }
+    }
+}
+
 /// Expectations over the journal and the exit status; every field set is one check.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -146,18 +174,36 @@ pub struct Expect {
     /// No request carries any of these headers (lower case).
     #[serde(default)]
     pub absent_headers: Vec<String>,
-    /// A token PUT follows the first response with this status.
+    /// After the first response with this status, a new token is fetched and the refused
+    /// request is sent again with it and answered 200.
     #[serde(default)]
     pub new_token_after: Option<u16>,
     /// The first GET answered with this status is sent again.
     #[serde(default)]
     pub retried_after: Option<u16>,
-    /// No method and path is requested more than this many times.
+    /// No read (method and path, token PUTs aside) is sent more than this many times.
     #[serde(default)]
     pub same_path_max: Option<usize>,
-    /// These paths are requested (exact match on the path).
+    /// These paths are requested (a directory with or without its trailing slash counts as
+    /// the same path, as EC2 answers both alike).
     #[serde(default)]
     pub requested: Vec<String>,
+    /// The client falls back in order: its first request is a token PUT that got no token,
+    /// no GET without a token comes before such a PUT, and a GET without a token succeeds.
+    #[serde(default)]
+    pub falls_back: bool,
+    /// The first request a scripted fault answered is sent again (same method and path).
+    #[serde(default)]
+    pub retries_faulted: bool,
+    /// Once the server revoked its tokens, the client gets a fresh token (before or after a
+    /// 401 on a revoked one), a GET with that fresh token succeeds, and no token answered 401
+    /// is sent again.
+    #[serde(default)]
+    pub fresh_token_after_revocation: bool,
+    /// Role credentials were read from the legacy path: a GET of
+    /// `iam/security-credentials/NAME` succeeded, however the name was found.
+    #[serde(default)]
+    pub legacy_credentials: bool,
 }
 
 impl Expect {
@@ -176,6 +222,10 @@ impl Expect {
             && self.retried_after.is_none()
             && self.same_path_max.is_none()
             && self.requested.is_empty()
+            && !self.falls_back
+            && !self.retries_faulted
+            && !self.fresh_token_after_revocation
+            && !self.legacy_credentials
     }
 }
 
@@ -200,6 +250,10 @@ struct RawScenario {
     #[serde(default)]
     env: BTreeMap<String, String>,
     expect: Expect,
+    #[serde(default)]
+    expect_imdsv1_never: Option<Expect>,
+    #[serde(default)]
+    requires_static_stability: bool,
 }
 
 /// All scenarios, sorted by id.
@@ -293,16 +347,19 @@ impl Scenarios {
                         return Err(env_err("not a variable name"));
                     }
                 }
-                if r.expect.is_empty() {
-                    return Err(err(
-                        "expect",
-                        "expects nothing; add at least one check".into(),
-                    ));
-                }
-                if let Some([lo, hi]) = r.expect.ttl_range
-                    && lo > hi
-                {
-                    return Err(err("expect.ttl-range", format!("{lo} > {hi}")));
+                for (field, expect) in std::iter::once(("expect", &r.expect)).chain(
+                    r.expect_imdsv1_never
+                        .iter()
+                        .map(|e| ("expect-imdsv1-never", e)),
+                ) {
+                    if expect.is_empty() {
+                        return Err(err(field, "expects nothing; add at least one check".into()));
+                    }
+                    if let Some([lo, hi]) = expect.ttl_range
+                        && lo > hi
+                    {
+                        return Err(err(&format!("{field}.ttl-range"), format!("{lo} > {hi}")));
+                    }
                 }
                 seen.insert(r.id.clone(), (file.clone(), line));
                 all.push(Scenario {
@@ -315,6 +372,8 @@ impl Scenarios {
                     server: r.server,
                     env: r.env,
                     expect: r.expect,
+                    expect_imdsv1_never: r.expect_imdsv1_never,
+                    requires_static_stability: r.requires_static_stability,
                     file: file.clone(),
                     line,
                 });

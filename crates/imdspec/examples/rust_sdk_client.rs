@@ -1,19 +1,21 @@
 //! A small program using the AWS SDK for Rust's IMDS support (aws-config), for
 //! `imdspec client-check`: it loads instance-profile credentials (`ImdsCredentialsProvider`),
-//! the region (`ImdsRegionProvider`) and the instance id (`imds::Client`), in that order,
-//! stopping at the first failure. Exit status 0 when all three loaded, 1 otherwise, 2 when
+//! the region (`ImdsRegionProvider`) and the instance id (`imds::Client`), in that order; a
+//! failure does not stop the later components, so each is judged. Exit status 0 when all
+//! three loaded, 1 otherwise, 2 when
 //! the endpoint is not a loopback one.
 //!
 //! aws-config reads `AWS_EC2_METADATA_SERVICE_ENDPOINT` itself; this program only refuses to
 //! start without a loopback value there, so it can never reach the link-local default.
-//! Timeouts are the SDK's IMDS defaults (1 s connect, 1 s read) spelled out.
+//! Each component is built with its defaults, as aws-config's default chains build them: the
+//! credentials and region providers each make their own IMDS client (and token cache), and
+//! the instance id is read through a third, default `imds::Client` (1 s connect and read).
 //!
 //! ```sh
 //! imdspec client-check --target aws-sdk-rust -- target/debug/examples/rust_sdk_client
 //! ```
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use aws_config::imds::client::Client;
 use aws_config::imds::credentials::ImdsCredentialsProvider;
@@ -27,42 +29,35 @@ async fn main() -> ExitCode {
         eprintln!("refusing endpoint {endpoint:?}: not a loopback URL");
         return ExitCode::from(2);
     }
-    let client = Client::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .read_timeout(Duration::from_secs(1))
-        .build();
-
-    let credentials = ImdsCredentialsProvider::builder()
-        .imds_client(client.clone())
-        .build();
+    let mut code = ExitCode::SUCCESS;
+    let credentials = ImdsCredentialsProvider::builder().build();
     match credentials.provide_credentials().await {
         // The key id is not secret; the secret key and session token are never printed.
         Ok(c) => eprintln!("credentials: access key id {}", c.access_key_id()),
         Err(e) => {
             eprintln!("credentials: {}", aws_smithy_error(&e));
-            return ExitCode::FAILURE;
+            code = ExitCode::FAILURE;
         }
     }
 
-    let region = ImdsRegionProvider::builder()
-        .imds_client(client.clone())
-        .build();
+    let region = ImdsRegionProvider::builder().build();
     match region.region().await {
         Some(r) => eprintln!("region: {r}"),
         None => {
             eprintln!("region: not loaded");
-            return ExitCode::FAILURE;
+            code = ExitCode::FAILURE;
         }
     }
 
+    let client = Client::builder().build();
     match client.get("/latest/meta-data/instance-id").await {
         Ok(id) => eprintln!("instance-id: {}", id.as_ref()),
         Err(e) => {
             eprintln!("instance-id: {}", aws_smithy_error(&e));
-            return ExitCode::FAILURE;
+            code = ExitCode::FAILURE;
         }
     }
-    ExitCode::SUCCESS
+    code
 }
 
 /// The error and its sources on one line.

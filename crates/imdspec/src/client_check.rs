@@ -51,6 +51,16 @@ Examples:
   imdspec client-check --target botocore -- python3 my_client.py
   imdspec client-check --all --root .";
 
+/// What the client does when the token PUT is refused (`--imdsv1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Imdsv1Arg {
+    /// It falls back to IMDSv1 on 403/404/405 or a timeout, as the SDK reference documents.
+    Fallback,
+    /// It never uses IMDSv1: a refused PUT must end the load cleanly, with no GET without a
+    /// token.
+    Never,
+}
+
 /// Arguments of `imdspec client-check`.
 #[derive(Debug, Args)]
 pub struct ClientCheckArgs {
@@ -72,6 +82,10 @@ pub struct ClientCheckArgs {
     /// ec2-metadata).
     #[arg(long, value_name = "NAME", conflicts_with = "expectations")]
     target: Option<String>,
+    /// What the client declares about IMDSv1; picks the expectations of scenarios whose
+    /// claim depends on it (`expect-imdsv1-never`).
+    #[arg(long, value_enum, default_value_t = Imdsv1Arg::Fallback)]
+    imdsv1: Imdsv1Arg,
     /// Known differences from this expectations file.
     #[arg(long, value_name = "FILE")]
     expectations: Option<PathBuf>,
@@ -227,6 +241,10 @@ pub fn main(args: ClientCheckArgs) -> ExitCode {
         timeout: Duration::from_millis(args.timeout_ms),
         concurrency: usize::try_from(args.concurrency).unwrap_or(1),
         all_exchanges: args.detail == DetailLevel::All,
+        imdsv1: match args.imdsv1 {
+            Imdsv1Arg::Fallback => imds_client_check::Imdsv1::Fallback,
+            Imdsv1Arg::Never => imds_client_check::Imdsv1::Never,
+        },
     };
     let run =
         match imds_client_check::run_blocking(&config, selected, &scenarios, expectations.as_ref())

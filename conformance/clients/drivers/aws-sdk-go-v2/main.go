@@ -1,7 +1,7 @@
 // A small program using aws-sdk-go-v2 as an application would, for `imdspec client-check`:
 // the default credential chain (which ends at ec2rolecreds), the region from IMDS
-// (config.WithEC2IMDSRegion) and the instance id (imds.Client.GetMetadata), in that order,
-// stopping at the first failure. Exit 0 when all three loaded, 1 otherwise, 2 when the endpoint
+// (config.WithEC2IMDSRegion) and the instance id (imds.Client.GetMetadata), in that order; a
+// failure does not stop the later components, so each is judged. Exit 0 when all three loaded, 1 otherwise, 2 when the endpoint
 // is not a loopback one.
 package main
 
@@ -35,18 +35,20 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "config: %v\n", err)
 		return 1
 	}
-	creds, err := cfg.Credentials.Retrieve(ctx)
-	if err != nil {
+	code := 0
+	if creds, err := cfg.Credentials.Retrieve(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "credentials: %v\n", err)
-		return 1
+		code = 1
+	} else {
+		// The key id is not secret; the secret key and session token are never printed.
+		fmt.Fprintf(os.Stderr, "credentials: access key id %s from %s\n", creds.AccessKeyID, creds.Source)
 	}
-	// The key id is not secret; the secret key and session token are never printed.
-	fmt.Fprintf(os.Stderr, "credentials: access key id %s from %s\n", creds.AccessKeyID, creds.Source)
 	if cfg.Region == "" {
 		fmt.Fprintln(os.Stderr, "region: not loaded")
-		return 1
+		code = 1
+	} else {
+		fmt.Fprintf(os.Stderr, "region: %s\n", cfg.Region)
 	}
-	fmt.Fprintf(os.Stderr, "region: %s\n", cfg.Region)
 	client := imds.NewFromConfig(cfg, func(o *imds.Options) { o.Endpoint = endpoint })
 	out, err := client.GetMetadata(ctx, &imds.GetMetadataInput{Path: "instance-id"})
 	if err != nil {
@@ -60,5 +62,5 @@ func run() int {
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "instance-id: %s\n", id)
-	return 0
+	return code
 }

@@ -1,7 +1,8 @@
 // A small program using aws-sdk-go (v1) as an application would, for `imdspec client-check`:
 // the session's default credential chain (which ends at ec2rolecreds), the region from
-// ec2metadata.Region and the instance id from ec2metadata.GetMetadata, in that order, stopping
-// at the first failure. Exit 0 when all three loaded, 1 otherwise, 2 when the endpoint is not a
+// ec2metadata.Region and the instance id from ec2metadata.GetMetadata, in that order; a
+// failure does not stop the later components, so each is judged. Exit 0 when all three
+// loaded, 1 otherwise, 2 when the endpoint is not a
 // loopback one.
 package main
 
@@ -34,25 +35,26 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "session: %v\n", err)
 		return 1
 	}
-	creds, err := sess.Config.Credentials.Get()
-	if err != nil {
+	code := 0
+	if creds, err := sess.Config.Credentials.Get(); err != nil {
 		fmt.Fprintf(os.Stderr, "credentials: %v\n", err)
-		return 1
+		code = 1
+	} else {
+		// The key id is not secret; the secret key and session token are never printed.
+		fmt.Fprintf(os.Stderr, "credentials: access key id %s from %s\n", creds.AccessKeyID, creds.ProviderName)
 	}
-	// The key id is not secret; the secret key and session token are never printed.
-	fmt.Fprintf(os.Stderr, "credentials: access key id %s from %s\n", creds.AccessKeyID, creds.ProviderName)
 	client := ec2metadata.New(sess, &aws.Config{Endpoint: aws.String(endpoint)})
-	region, err := client.Region()
-	if err != nil {
+	if region, err := client.Region(); err != nil {
 		fmt.Fprintf(os.Stderr, "region: %v\n", err)
-		return 1
+		code = 1
+	} else {
+		fmt.Fprintf(os.Stderr, "region: %s\n", region)
 	}
-	fmt.Fprintf(os.Stderr, "region: %s\n", region)
-	id, err := client.GetMetadata("instance-id")
-	if err != nil {
+	if id, err := client.GetMetadata("instance-id"); err != nil {
 		fmt.Fprintf(os.Stderr, "instance-id: %v\n", err)
-		return 1
+		code = 1
+	} else {
+		fmt.Fprintf(os.Stderr, "instance-id: %s\n", id)
 	}
-	fmt.Fprintf(os.Stderr, "instance-id: %s\n", id)
-	return 0
+	return code
 }

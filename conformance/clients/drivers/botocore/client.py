@@ -2,8 +2,9 @@
 """A small program using botocore's IMDS fetchers, for `imdspec client-check`.
 
 It loads instance-profile credentials (InstanceMetadataFetcher), the region
-(InstanceMetadataRegionFetcher) and the instance id (IMDSFetcher), in that order, stopping at
-the first failure. Exit status 0 when all three loaded, 1 otherwise, 2 when the endpoint is not
+(InstanceMetadataRegionFetcher) and the instance id (IMDSFetcher), in that order; a failure
+does not stop the later components, so each is judged. Exit status 0 when all three loaded, 1
+otherwise, 2 when the endpoint is not
 a loopback one, 3 when botocore is missing.
 
 The fetchers read the endpoint only from their `config` dict (botocore/utils.py, IMDSFetcher), so it is
@@ -41,36 +42,33 @@ def main():
         config=config,
     )
 
-    try:
+    def credentials():
         creds = InstanceMetadataFetcher(**settings).retrieve_iam_role_credentials()
-    except Exception as e:  # botocore raises some errors past its own handlers
-        print(f"credentials: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
-    if not creds:
-        print("credentials: not loaded", file=sys.stderr)
-        return 1
-    # The key id is not secret; the secret key and session token are never printed.
-    print(f"credentials: access key id {creds['access_key']}", file=sys.stderr)
+        # The key id is not secret; the secret key and session token are never printed.
+        return creds and f"access key id {creds['access_key']}"
 
-    try:
-        region = InstanceMetadataRegionFetcher(**settings).retrieve_region()
-    except Exception as e:
-        print(f"region: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
-    if not region:
-        print("region: not loaded", file=sys.stderr)
-        return 1
-    print(f"region: {region}", file=sys.stderr)
+    def region():
+        return InstanceMetadataRegionFetcher(**settings).retrieve_region()
 
-    try:
+    def instance_id():
         fetcher = IMDSFetcher(**settings)
         token = fetcher._fetch_metadata_token()
-        instance_id = fetcher._get_request("latest/meta-data/instance-id", None, token).text
-    except Exception as e:
-        print(f"instance-id: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
-    print(f"instance-id: {instance_id}", file=sys.stderr)
-    return 0
+        return fetcher._get_request("latest/meta-data/instance-id", None, token).text
+
+    code = 0
+    for what, load in [("credentials", credentials), ("region", region), ("instance-id", instance_id)]:
+        try:
+            value = load()
+        except Exception as e:  # botocore raises some errors past its own handlers
+            print(f"{what}: {type(e).__name__}: {e}", file=sys.stderr)
+            code = 1
+            continue
+        if not value:
+            print(f"{what}: not loaded", file=sys.stderr)
+            code = 1
+            continue
+        print(f"{what}: {value}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":
