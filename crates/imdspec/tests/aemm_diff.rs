@@ -24,8 +24,14 @@ const CONFIG: &str = r#"{
 }
 "#;
 
-/// Setups: name, arguments (`{config}` is the config file), environment.
-const SETUPS: &[(&str, &[&str], &[(&str, &str)])] = &[
+/// One AEMM invocation: name, arguments (`{config}` is the config file), environment.
+type Setup = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
+const SETUPS: &[Setup] = &[
     ("default", &[], &[]),
     ("spot", &["spot"], &[]),
     ("events", &["events"], &[]),

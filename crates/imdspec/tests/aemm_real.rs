@@ -16,8 +16,15 @@ use serde_json::Value;
 
 const IMDSPEC: &str = env!("CARGO_BIN_EXE_imdspec");
 
-/// AEMM's modes: name, AEMM's arguments, the runner's extra flags, cases skipped in this mode.
-const MODES: &[(&str, &[&str], &[&str], &[&str])] = &[
+/// An AEMM mode: name, AEMM's arguments, the runner's extra flags, cases skipped in this mode.
+type Mode = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+const MODES: &[Mode] = &[
     ("default", &[], &[], &[]),
     // spot and asglifecycle serve only their own notice, not events/maintenance/scheduled.
     ("spot", &["spot"], &[], &["category.events.scheduled.*"]),
