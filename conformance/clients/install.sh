@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs the real IMDS clients of the client matrix (conformance/clients/drivers/), pinned,
 # idempotent: Debian packages with apt-get, botocore into a venv under the target dir, the
-# JavaScript SDK with `npm ci` in its driver folder, and the two Go SDKs built offline from
-# Debian's packaged sources. With no argument every client is installed; else only those named.
-# A client that cannot be installed makes the script fail (CI runs it before the tests).
+# JavaScript SDK with `npm ci`, the Go SDKs from the Go module proxy (each driver's go.mod and
+# go.sum), the Java SDKs from Maven Central (each driver's pom.xml, offline after the first
+# resolve), and the real amazon-ec2-metadata-mock (`aemm`, for the runner's AEMM test). Every
+# cache (Go modules and builds, the Maven repository) lives under the target dir, so a fresh
+# clone starts from nothing. With no argument every client and AEMM are installed; else only
+# those named. A client that cannot be installed makes the script fail (CI runs it first).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
@@ -14,8 +17,7 @@ mkdir -p "$clients/bin"
 
 # Pinned versions (each driver.toml says the same).
 BOTOCORE=1.43.11
-GO_V2_DEB=1.17.1-3
-GO_V1_DEB=1.44.133-1
+AEMM=v1.13.0
 
 apt_updated=""
 apt_install() {
@@ -28,20 +30,31 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-deb_version() { dpkg-query -W -f='${Version}' "$1"; }
-
-check_version() { # package wanted
-  local have; have=$(deb_version "$1")
-  [ "$have" = "$2" ] || { echo "$1 is $have, the matrix records $2: update the driver manifest" >&2; exit 1; }
+go_env() { # command...: the machine's Go, caches under the target dir, no toolchain download
+  command -v go >/dev/null || { echo "install.sh: no go on PATH (Go 1.24 or later is needed)" >&2; exit 1; }
+  GOMODCACHE="$clients/gomod" GOCACHE="$clients/gocache" GOTOOLCHAIN=local GOFLAGS=-trimpath "$@"
 }
 
-go_build() { # name package wanted
-  apt_install golang-go "$2"
-  check_version "$2" "$3"
+go_build() { # name: the driver's module, pinned by its go.mod and go.sum
   local out="$clients/bin/$1-driver"
-  if [ ! -x "$out" ] || [ "$drivers/$1/main.go" -nt "$out" ]; then
-    (cd "$drivers/$1" && GOPATH=/usr/share/gocode GO111MODULE=off GOPROXY=off GOFLAGS= \
-      GOCACHE="$clients/gocache" go build -o "$out" .)
+  if [ ! -x "$out" ] || [ -n "$(find "$drivers/$1" -type f -newer "$out")" ]; then
+    (cd "$drivers/$1" && go_env go build -mod=readonly -o "$out" .)
+  fi
+}
+
+mvn_build() { # name: the driver's pom.xml and src/, built in a copy under the target dir
+  command -v mvn >/dev/null || apt_install maven
+  command -v java >/dev/null || apt_install default-jdk-headless
+  local dir="$clients/$1"
+  if [ ! -f "$dir/target/driver.jar" ] || ! cmp -s "$drivers/$1/pom.xml" "$dir/pom.xml" \
+      || ! diff -rq "$drivers/$1/src" "$dir/src" >/dev/null 2>&1; then
+    rm -rf "$dir/src" "$dir/target"
+    mkdir -p "$dir"
+    cp -r "$drivers/$1/pom.xml" "$drivers/$1/src" "$dir/"
+    local mvn=(mvn -B -q -Dstyle.color=never -Dmaven.repo.local="$clients/m2" -f "$dir/pom.xml" package)
+    # Offline when the repository already has everything; else one online resolve.
+    "${mvn[@]}" -o >/dev/null 2>&1 || "${mvn[@]}" >/dev/null \
+      || { echo "install.sh: maven could not build $1 (run: ${mvn[*]})" >&2; exit 1; }
   fi
 }
 
@@ -66,8 +79,13 @@ install_one() {
         (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
       fi
       ;;
-    aws-sdk-go-v2) go_build aws-sdk-go-v2 golang-github-aws-aws-sdk-go-v2-dev "$GO_V2_DEB" ;;
-    aws-sdk-go) go_build aws-sdk-go golang-github-aws-aws-sdk-go-dev "$GO_V1_DEB" ;;
+    aws-sdk-go-v2 | aws-sdk-go) go_build "$1" ;;
+    aws-sdk-java-v2 | aws-sdk-java) mvn_build "$1" ;;
+    aemm) # the real amazon-ec2-metadata-mock, pinned (crates/imdspec/tests/aemm_real.rs)
+      "$clients/bin/ec2-metadata-mock" --version 2>/dev/null | grep -q "${AEMM#v}" \
+        || go_env env GOBIN="$clients/bin" GOFLAGS="-trimpath -mod=readonly" \
+          go install "github.com/aws/amazon-ec2-metadata-mock/cmd/ec2-metadata-mock@$AEMM"
+      ;;
     cloud-init) apt_install cloud-init python3 ;;
     ec2-metadata) apt_install amazon-ec2-utils curl ;;
     imdsv1-curl) apt_install curl ;;
@@ -78,6 +96,6 @@ install_one() {
 }
 
 if [ $# -eq 0 ]; then
-  set -- $(cd "$drivers" && ls -d */ | tr -d /)
+  set -- $(cd "$drivers" && ls -d */ | tr -d /) aemm
 fi
 for c in "$@"; do install_one "$c"; done

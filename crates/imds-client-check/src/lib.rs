@@ -81,6 +81,14 @@ const TARGET_FILES: &[(&str, &str)] = &[
         include_str!("../../../conformance/clients/targets/aws-sdk-go.toml"),
     ),
     (
+        "aws-sdk-java-v2",
+        include_str!("../../../conformance/clients/targets/aws-sdk-java-v2.toml"),
+    ),
+    (
+        "aws-sdk-java",
+        include_str!("../../../conformance/clients/targets/aws-sdk-java.toml"),
+    ),
+    (
         "aws-sdk-js-v3-metadata-service",
         include_str!("../../../conformance/clients/targets/aws-sdk-js-v3-metadata-service.toml"),
     ),

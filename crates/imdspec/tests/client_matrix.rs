@@ -224,3 +224,47 @@ fn all_refuses_a_program_and_unknown_drivers() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn every_installed_driver_refuses_an_endpoint_that_is_not_loopback_port() {
+    // Each value would reach at most a loopback port or nothing if a driver did not refuse it;
+    // no test sends anything to the link-local address.
+    let root = root();
+    let places = imds_client_check::matrix::Places::new(&root);
+    let drivers =
+        imds_client_check::matrix::load_drivers(&root.join("conformance/clients/drivers")).unwrap();
+    let mut checked = 0;
+    for d in &drivers {
+        if let Err(why) = d.available(&places) {
+            assert!(!in_ci(), "{} is not installed under CI=true: {why}", d.name);
+            println!("skipped client {}: {why}", d.name);
+            continue;
+        }
+        let command = d.command(&places);
+        for endpoint in [
+            None,
+            Some(""),
+            Some("https://127.0.0.1:9"),
+            Some("http://127.0.0.2:9"),
+        ] {
+            let mut cmd = Command::new(&command[0]);
+            cmd.args(&command[1..])
+                .env_remove("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+                .env("AWS_CONFIG_FILE", "/dev/null")
+                .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+            if let Some(e) = endpoint {
+                cmd.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", e);
+            }
+            let out = cmd.output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{} with endpoint {endpoint:?}: {}",
+                d.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 0 || !in_ci());
+}
