@@ -13,7 +13,7 @@ use crate::catalogue::{Format, Presence};
 use crate::check::Check;
 use crate::client::{Request, Response, reply};
 pub use crate::ctx::{Crawl, CrawlNode, Probed};
-use crate::ctx::{Recorder, RunCtx};
+use crate::ctx::{Recorder, RunCtx, contradiction};
 
 /// Deepest crawl (segments below the version prefix).
 pub const MAX_CRAWL_DEPTH: usize = 10;
@@ -71,6 +71,7 @@ pub async fn run(check: Check, ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         Check::DeclaredHttpTokens => declared_tokens(ctx, rec).await,
         Check::DeclaredHttpEndpoint => declared_endpoint(ctx, rec).await,
         Check::DeclaredInstanceMetadataTags => declared_tags(ctx, rec).await,
+        Check::ConsistentAnswers => consistent_answers(ctx, rec).await,
     }
 }
 
@@ -814,10 +815,64 @@ async fn declared_tags(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         evidence.tags_dir = Some(reply(&Ok(d)));
     }
     let inferred = infer(&evidence).instance_metadata_tags;
-    declared_mismatch(
-        rec,
-        "InstanceMetadataTags",
-        ctx.declared.instance_metadata_tags,
-        inferred,
+    let declared = ctx.declared.instance_metadata_tags;
+    if !inferred.conclusive && inferred.value.is_some() {
+        // A 404 fits "disabled", and perhaps "enabled with no tags" too (SPEC §12.18): it
+        // agrees with a declared "disabled" and cannot refute a declared "enabled".
+        if declared == inferred.value {
+            rec.notes.push(format!(
+                "consistent with the declared value: {}",
+                inferred.reason
+            ));
+        } else {
+            rec.inconclusive = Some(format!(
+                "InstanceMetadataTags declared enabled, but {}: no tags set, or tags off?",
+                inferred.reason
+            ));
+        }
+        return;
+    }
+    declared_mismatch(rec, "InstanceMetadataTags", declared, inferred);
+}
+
+/// Detection's rounds and one more PUT and GET of its own: every answer to the same request
+/// should be the same while the options are unchanged; answers of the cases that contradicted
+/// the detection count too.
+async fn consistent_answers(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected.push(
+        "the token PUT and the tokenless GET of meta-data/instance-id get the same answer each time (detection's rounds and one more), and no later answer contradicts the detection".into(),
     );
+    let mut send = async |req: Request| {
+        let result = ctx.send_guarded(&req).await;
+        rec.exchanges.push(ctx.record(None, &req, &result));
+        reply(&result)
+    };
+    let mut puts = ctx.answers.puts.clone();
+    let mut gets = ctx.answers.gets.clone();
+    // A hop-limited PUT would only wait out its timeout again.
+    if !ctx.hop_limited {
+        puts.push(send(Request::token_put(60)).await);
+    }
+    gets.push(send(Request::get("/latest/meta-data/instance-id")).await);
+    for (what, replies) in [
+        ("token PUT", &puts),
+        ("tokenless GET /latest/meta-data/instance-id", &gets),
+    ] {
+        if let Some(c) = contradiction(replies) {
+            rec.fail(
+                None,
+                what,
+                "the same answer each time",
+                format!("answered {c}"),
+            );
+        }
+    }
+    for later in &ctx.answers.later {
+        rec.fail(
+            None,
+            "answers after detection",
+            "what detection found",
+            later,
+        );
+    }
 }

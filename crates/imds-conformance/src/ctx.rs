@@ -24,9 +24,13 @@ const REPORT_BODY_LIMIT: usize = 4096;
 /// After this many token PUT timeouts, further token fetches fail at once (a hop-limited
 /// PUT never answers; waiting for each one would only make the run slow).
 const PUT_TIMEOUT_BREAKER: u32 = 3;
-/// Why a case needing a token is skipped when the token PUT's answer never arrives while
-/// tokenless GETs are answered: EC2 dropping it at the hop limit is configuration, not a fault.
-pub const HOP_LIMITED: &str = "hop-limited: the token PUT answer did not arrive (HttpPutResponseHopLimit too low for this network position, SPEC §13.1)";
+/// Why a case needing a token is inconclusive when the token PUT's answer never arrives while
+/// tokenless GETs are answered: a hop limit dropping it is configuration, not a fault, but a
+/// run that never got a token cannot say the token rules hold either.
+pub const HOP_LIMITED: &str = "hop-limited: the token PUT answer did not arrive while tokenless GETs were answered (HttpPutResponseHopLimit too low for this network position?, SPEC §13.1)";
+/// Why such a case is skipped instead when the user declared the hop limit
+/// (`--http-put-response-hop-limit N`): they know the answer does not reach them.
+pub const HOP_LIMIT_DECLARED: &str = "hop-limited, as declared: the token PUT answer does not reach this network position (HttpPutResponseHopLimit declared, SPEC §13.1)";
 
 /// One path the crawl visited.
 #[derive(Clone, Debug)]
@@ -89,7 +93,12 @@ pub struct RunCtx {
     pub redactor: Redactor,
     /// Detection saw the token PUT time out while a tokenless GET was answered.
     pub hop_limited: bool,
+    /// What detection's rounds got, in order (see [`crate::runner`]), plus what later
+    /// answers contradicted.
+    pub answers: DetectionAnswers,
     pub(crate) put_timeouts: AtomicU32,
+    /// A case's token PUT got a token (which a turned-off endpoint never hands out).
+    pub(crate) token_issued: std::sync::atomic::AtomicBool,
     pub(crate) crawl: OnceCell<Crawl>,
     pub(crate) probed: OnceCell<Probed>,
 }
@@ -109,6 +118,19 @@ pub struct Recorder {
     pub error: Option<String>,
     /// Set when the case turned out not to apply.
     pub skip: Option<String>,
+    /// Set when the endpoint kept the case from being checked.
+    pub inconclusive: Option<String>,
+}
+
+/// The answers option detection got: one token PUT and one tokenless GET per round.
+#[derive(Clone, Debug, Default)]
+pub struct DetectionAnswers {
+    /// The token PUTs' answers, in order.
+    pub puts: Vec<imds_model::infer::Reply>,
+    /// The tokenless `meta-data/instance-id` GETs' answers, in order.
+    pub gets: Vec<imds_model::infer::Reply>,
+    /// Answers of the cases that contradicted the detection (the run re-detected).
+    pub later: Vec<String>,
 }
 
 impl Recorder {
@@ -136,6 +158,17 @@ impl Recorder {
     }
 }
 
+/// `403, 403, then 200`, or `None` when every answer was the same.
+pub fn contradiction(replies: &[imds_model::infer::Reply]) -> Option<String> {
+    let first = replies.first()?;
+    if replies.iter().all(|r| r == first) {
+        return None;
+    }
+    let words: Vec<String> = replies.iter().map(ToString::to_string).collect();
+    let (last, rest) = words.split_last()?;
+    Some(format!("{}, then {last}", rest.join(", ")))
+}
+
 /// An obviously never-issued token of EC2's shape (56 URL-safe base64 characters).
 pub const INVALID_TOKEN: &str = "AQAEAImdspecNeverIssuedThisTokenToAnyoneAnywhere0000000=";
 
@@ -153,8 +186,8 @@ impl RunCtx {
         match result {
             Ok(r) => Some(r),
             Err(e) => {
-                if self.hop_limited && req.method == http::Method::PUT {
-                    rec.skip.get_or_insert_with(|| HOP_LIMITED.to_owned());
+                if req.method == http::Method::PUT {
+                    self.mark_hop_limited(rec);
                 }
                 rec.error(format!("{} {}: {e}", req.method, req.path));
                 None
@@ -162,12 +195,22 @@ impl RunCtx {
         }
     }
 
-    /// Marks a case that cannot get a token: `skip` on a hop-limited target, else `error`.
+    /// Marks a case that cannot get a token: on a hop-limited target `inconclusive` (or
+    /// `skip` when the hop limit was declared), else `error`.
     pub fn no_token(&self, rec: &mut Recorder, message: impl Into<String>) {
-        if self.hop_limited {
-            rec.skip.get_or_insert_with(|| HOP_LIMITED.to_owned());
-        }
+        self.mark_hop_limited(rec);
         rec.error(message);
+    }
+
+    fn mark_hop_limited(&self, rec: &mut Recorder) {
+        if !self.hop_limited {
+        } else if self.declared.http_put_response_hop_limit.is_some() {
+            rec.skip
+                .get_or_insert_with(|| HOP_LIMIT_DECLARED.to_owned());
+        } else {
+            rec.inconclusive
+                .get_or_insert_with(|| HOP_LIMITED.to_owned());
+        }
     }
 
     /// Builds the report record of an exchange (redacted).
@@ -237,6 +280,9 @@ impl RunCtx {
         let result = self.client.send(req).await;
         if token_put && matches!(result, Err(ClientError::ResponseTimeout(_))) {
             self.put_timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        if token_put && matches!(&result, Ok(r) if r.status == 200 && !r.body.is_empty()) {
+            self.token_issued.store(true, Ordering::Relaxed);
         }
         result
     }
