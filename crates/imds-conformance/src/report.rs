@@ -179,16 +179,18 @@ pub fn cause_of(c: &CaseResult) -> Option<String> {
             let Some(f) = c.detail.failures.first() else {
                 return Some(c.id.clone());
             };
-            let what = if f.check == "status" {
+            // Checks written in code name the path they looked at as the check.
+            let what = if f.check == "status" || f.check.starts_with('/') {
                 String::new()
             } else {
                 format!(": {}", f.check)
             };
             Some(match failing_exchange(c, f) {
-                Some(x) => format!("{}{what}", exchange_line(x)),
-                // Checks written in code name the path they looked at, and what it got.
+                // HEAD meets the same fault as GET on the same path.
+                Some(x) => format!("{}{what}", exchange_line(x)).replacen("HEAD ", "GET ", 1),
                 None if f.check.starts_with('/') => {
-                    format!("GET {} → {}", f.check, one_line(&f.observed))
+                    let got = f.observed.strip_prefix("status ").unwrap_or(&f.observed);
+                    format!("GET {} → {}", f.check, one_line(got))
                 }
                 None => format!("{}: {}", f.check, one_line(&f.observed)),
             })
