@@ -85,7 +85,7 @@ pub struct RunCtx {
     pub declared: TargetOptions,
     /// Detected options.
     pub detected: TargetOptions,
-    /// Declared, else detected.
+    /// Declared, else detected where the answers prove it (a likely value is left out).
     pub effective: TargetOptions,
     /// Content found.
     pub discovery: Discovery,

@@ -312,7 +312,8 @@ pub struct TargetInfo {
     pub declared: TargetOptions,
     /// Options detected from the endpoint's answers.
     pub detected: TargetOptions,
-    /// Options used to decide which cases apply (declared, else detected).
+    /// Options used to decide which cases apply (declared, else detected where the answers
+    /// prove it: a value they only make likely, such as tags from a 404, is left out).
     pub effective: TargetOptions,
     /// The expectations file used, if any.
     #[serde(skip_serializing_if = "Option::is_none")]

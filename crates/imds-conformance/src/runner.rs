@@ -145,7 +145,10 @@ pub enum RunError {
 
 /// What detection found.
 struct Detection {
+    /// What the answers suggest (as `imdspec probe` reports it).
     detected: TargetOptions,
+    /// What they prove: `detected` without the values that are only likely.
+    decisive: TargetOptions,
     session: Option<String>,
     session_error: Option<String>,
     discovery: Discovery,
@@ -302,20 +305,24 @@ async fn detect(
             .is_ok_and(|r| r.status == 200);
     }
     let inference = infer(&evidence);
-    let mut detected = inference.options();
-    if !inference.instance_metadata_tags.conclusive {
+    let detected = inference.options();
+    let mut decisive = detected;
+    if !inference.instance_metadata_tags.conclusive && detected.instance_metadata_tags.is_some() {
         // A 404 is what a turned-off tags category answers, and perhaps also an instance
-        // with tags on and none set (SPEC §12.18): not enough to choose the cases by.
-        if detected.instance_metadata_tags.is_some() {
-            notes.push(format!(
-                "InstanceMetadataTags not detected: {}",
-                inference.instance_metadata_tags.reason
-            ));
-        }
-        detected.instance_metadata_tags = None;
+        // with tags on and none set (SPEC §12.18): reported, but not enough to choose by.
+        notes.push(format!(
+            "InstanceMetadataTags detected only as likely {}, so no case is chosen by it: {}",
+            inference
+                .instance_metadata_tags
+                .value
+                .map_or("?".into(), |v| v.to_string()),
+            inference.instance_metadata_tags.reason
+        ));
+        decisive.instance_metadata_tags = None;
     }
     Ok(Detection {
         detected,
+        decisive,
         session,
         session_error,
         discovery,
@@ -349,6 +356,7 @@ pub async fn run(catalogue: Arc<Catalogue>, config: RunConfig) -> Result<RunResu
         Ok(d) => d,
         Err(_) => Ok(Detection {
             detected: TargetOptions::default(),
+            decisive: TargetOptions::default(),
             session: None,
             session_error: Some("run deadline reached while detecting the target's options".into()),
             discovery: Discovery::default(),
@@ -425,6 +433,7 @@ fn context(
 ) -> Arc<RunCtx> {
     let Detection {
         detected,
+        decisive,
         session,
         session_error,
         discovery,
@@ -441,7 +450,7 @@ fn context(
         session_error,
         declared: config.declared,
         detected,
-        effective: config.declared.or(detected),
+        effective: config.declared.or(decisive),
         discovery,
         redactor: Redactor {
             show_secrets: config.show_secrets,

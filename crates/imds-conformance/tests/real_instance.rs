@@ -214,7 +214,11 @@ async fn tags_disabled_answering_an_empty_200_is_not_a_failure() {
     // Undeclared, detection does not choose cases by it: an instance with tags on and none
     // set has never been captured, and may answer meta-data/tags/ 404 too (SPEC §12.18).
     let r = run(catalogue(), config(&server.uri(), TargetOptions::default())).await;
-    assert_eq!(r.target.detected.instance_metadata_tags, None);
+    assert_eq!(
+        r.target.detected.instance_metadata_tags,
+        Some(Toggle::Disabled)
+    );
+    assert_eq!(r.target.effective.instance_metadata_tags, None);
     assert_eq!(must_failures(&r), Vec::<String>::new());
 }
 
@@ -328,12 +332,17 @@ async fn a_tags_404_is_never_a_must_failure_of_the_declared_tags_option() {
     assert_eq!(outcome(&r, check), Outcome::Pass);
     // Undeclared, detection does not choose the tags cases by a 404.
     let r = run(catalogue(), config(&server.uri(), TargetOptions::default())).await;
-    assert_eq!(r.target.detected.instance_metadata_tags, None);
+    // It reports the likely value, as `imdspec probe` does, without choosing by it.
+    assert_eq!(
+        r.target.detected.instance_metadata_tags,
+        Some(Toggle::Disabled)
+    );
+    assert_eq!(r.target.effective.instance_metadata_tags, None);
     assert_eq!(outcome(&r, "tags.disabled.not-found"), Outcome::Skip);
     assert!(
         r.notes
             .iter()
-            .any(|n| n.starts_with("InstanceMetadataTags not detected")),
+            .any(|n| n.starts_with("InstanceMetadataTags detected only as likely disabled")),
         "{:?}",
         r.notes
     );
