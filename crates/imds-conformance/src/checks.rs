@@ -13,7 +13,7 @@ use crate::catalogue::{Format, Presence};
 use crate::check::Check;
 use crate::client::{Request, Response, reply};
 pub use crate::ctx::{Crawl, CrawlNode, Probed};
-use crate::ctx::{Recorder, RunCtx, contradiction};
+use crate::ctx::{Recorder, RunCtx, Stop, contradiction};
 
 /// Deepest crawl (segments below the version prefix).
 pub const MAX_CRAWL_DEPTH: usize = 10;
@@ -60,7 +60,7 @@ pub async fn run(check: Check, ctx: &Arc<RunCtx>, rec: &mut Recorder) {
                 let p = format!("meta-data/network/interfaces/macs/{mac}/owner-id");
                 identity(ctx, rec, "accountId", &p).await;
             }
-            None => rec.skip = Some("target has no mac".into()),
+            None => rec.stop(Stop::Skip("target has no mac".into())),
         },
         Check::MacListed => mac_listed(ctx, rec).await,
         Check::MacSelf => mac_self(ctx, rec).await,
@@ -247,7 +247,7 @@ async fn entries_resolve(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
             );
         }
     }
-    if !rec.failures.is_empty() || rec.error.is_some() {
+    if !rec.failures.is_empty() || rec.stop.is_some() {
         rec.exchanges.extend(c.odd_exchanges.iter().cloned());
     }
     cap_failures(rec);
@@ -543,7 +543,7 @@ async fn identity(ctx: &Arc<RunCtx>, rec: &mut Recorder, key: &str, path: &str) 
         return;
     };
     if let Some(why) = ctx.absent_by_age(path, r.status) {
-        rec.skip = Some(why);
+        rec.stop(Stop::Skip(why));
         return;
     }
     match (r.status, &want) {
@@ -605,7 +605,7 @@ async fn az_in_region(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         return;
     };
     if let Some(why) = ctx.absent_by_age("meta-data/placement/region", r.status) {
-        rec.skip = Some(why);
+        rec.stop(Stop::Skip(why));
         return;
     }
     if r.status != 200 {
@@ -638,7 +638,7 @@ async fn local_ipv4_on_eni(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         return;
     };
     if r.status == 404 {
-        rec.skip = Some("target has no local-ipv4 (IPv6-only?)".into());
+        rec.stop(Stop::Skip("target has no local-ipv4 (IPv6-only?)".into()));
         return;
     }
     let local = r.text();
@@ -738,12 +738,10 @@ fn declared_mismatch<T: PartialEq + std::fmt::Display>(
 ) {
     let evidence = inferred.reason;
     match (declared, inferred.value) {
-        (None, _) => rec.skip = Some(format!("{name} not declared")),
-        (Some(_), None) => {
-            rec.skip = Some(format!(
-                "{name} cannot be told from the answers ({evidence})"
-            ))
-        }
+        (None, _) => rec.stop(Stop::Skip(format!("{name} not declared"))),
+        (Some(_), None) => rec.stop(Stop::Skip(format!(
+            "{name} cannot be told from the answers ({evidence})"
+        ))),
         (Some(d), Some(o)) if d == o => {}
         (Some(d), Some(o)) => rec.fail(
             None,
@@ -773,7 +771,7 @@ async fn declared_tokens(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
             .into(),
     );
     if ctx.declared.http_tokens.is_none() {
-        rec.skip = Some("HttpTokens not declared".into());
+        rec.stop(Stop::Skip("HttpTokens not declared".into()));
         return;
     }
     let evidence = first_evidence(ctx, rec).await;
@@ -786,7 +784,7 @@ async fn declared_endpoint(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         "the declared HttpEndpoint holds: disabled answers 403 to the token PUT (the documented sign; GETs are only reported)".into(),
     );
     if ctx.declared.http_endpoint.is_none() {
-        rec.skip = Some("HttpEndpoint not declared".into());
+        rec.stop(Stop::Skip("HttpEndpoint not declared".into()));
         return;
     }
     let evidence = first_evidence(ctx, rec).await;
@@ -799,7 +797,7 @@ async fn declared_tags(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         "the declared InstanceMetadataTags holds: meta-data/tags/instance lists tags (enabled), or it or meta-data/tags/ answers 404 (disabled); an empty 200 alone cannot tell".into(),
     );
     if ctx.declared.instance_metadata_tags.is_none() {
-        rec.skip = Some("InstanceMetadataTags not declared".into());
+        rec.stop(Stop::Skip("InstanceMetadataTags not declared".into()));
         return;
     }
     let mut evidence = first_evidence(ctx, rec).await;
@@ -825,10 +823,10 @@ async fn declared_tags(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
                 inferred.reason
             ));
         } else {
-            rec.inconclusive = Some(format!(
+            rec.stop(Stop::Inconclusive(format!(
                 "InstanceMetadataTags declared enabled, but {}: no tags set, or tags off?",
                 inferred.reason
-            ));
+            )));
         }
         return;
     }

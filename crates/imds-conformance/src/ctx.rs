@@ -114,12 +114,31 @@ pub struct Recorder {
     pub expected: Vec<String>,
     /// Notes.
     pub notes: Vec<String>,
-    /// Set when the case could not be run.
-    pub error: Option<String>,
-    /// Set when the case turned out not to apply.
-    pub skip: Option<String>,
-    /// Set when the endpoint kept the case from being checked.
-    pub inconclusive: Option<String>,
+    /// Why the case stopped short of a verdict from its failures, if it did.
+    pub stop: Option<Stop>,
+}
+
+/// Why a case ended without a pass or fail of its own evidence. Whoever stops a case says so
+/// with [`Recorder::stop`]; the most telling reason wins: "does not apply" over "could not be
+/// checked" over "could not run".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The case does not apply to this target (`skip`).
+    Skip(String),
+    /// The endpoint kept the case from being checked (`inconclusive`).
+    Inconclusive(String),
+    /// The case could not be run (`error`).
+    Error(String),
+}
+
+impl Stop {
+    fn rank(&self) -> u8 {
+        match self {
+            Stop::Skip(_) => 3,
+            Stop::Inconclusive(_) => 2,
+            Stop::Error(_) => 1,
+        }
+    }
 }
 
 /// The answers option detection got: one token PUT and one tokenless GET per round.
@@ -150,11 +169,17 @@ impl Recorder {
         });
     }
 
-    /// Marks the case as not runnable (the first reason wins).
-    pub fn error(&mut self, message: impl Into<String>) {
-        if self.error.is_none() {
-            self.error = Some(message.into());
+    /// Stops the case for `why`, unless it was already stopped for a more telling reason
+    /// (of equal ones, the first wins).
+    pub fn stop(&mut self, why: Stop) {
+        if self.stop.as_ref().is_none_or(|s| why.rank() > s.rank()) {
+            self.stop = Some(why);
         }
+    }
+
+    /// Marks the case as not runnable.
+    pub fn error(&mut self, message: impl Into<String>) {
+        self.stop(Stop::Error(message.into()));
     }
 }
 
@@ -205,11 +230,9 @@ impl RunCtx {
     fn mark_hop_limited(&self, rec: &mut Recorder) {
         if !self.hop_limited {
         } else if self.declared.http_put_response_hop_limit.is_some() {
-            rec.skip
-                .get_or_insert_with(|| HOP_LIMIT_DECLARED.to_owned());
+            rec.stop(Stop::Skip(HOP_LIMIT_DECLARED.to_owned()));
         } else {
-            rec.inconclusive
-                .get_or_insert_with(|| HOP_LIMITED.to_owned());
+            rec.stop(Stop::Inconclusive(HOP_LIMITED.to_owned()));
         }
     }
 
@@ -401,6 +424,20 @@ impl RunCtx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_most_telling_stop_wins() {
+        let mut rec = Recorder::default();
+        rec.error("timeout");
+        rec.error("a later timeout");
+        assert_eq!(rec.stop, Some(Stop::Error("timeout".into())));
+        rec.stop(Stop::Inconclusive("hop-limited".into()));
+        rec.error("no token");
+        assert_eq!(rec.stop, Some(Stop::Inconclusive("hop-limited".into())));
+        rec.stop(Stop::Skip("declared".into()));
+        rec.stop(Stop::Inconclusive("again".into()));
+        assert_eq!(rec.stop, Some(Stop::Skip("declared".into())));
+    }
 
     #[test]
     fn invalid_token_has_ec2_shape() {

@@ -19,7 +19,7 @@ use crate::report::{
 };
 
 pub use crate::ctx::{
-    DetectionAnswers, HOP_LIMIT_DECLARED, HOP_LIMITED, INVALID_TOKEN, Recorder, RunCtx,
+    DetectionAnswers, HOP_LIMIT_DECLARED, HOP_LIMITED, INVALID_TOKEN, Recorder, RunCtx, Stop,
     contradiction,
 };
 pub use crate::target::{Discovery, TargetOptions};
@@ -486,10 +486,11 @@ async fn run_cases(ctx: &Arc<RunCtx>, config: &RunConfig, deadline: Instant) -> 
         set.spawn(async move {
             let case_start = Instant::now();
             let rec = match ctx.applies(&case) {
-                Err(why) => Recorder {
-                    skip: Some(why),
-                    ..Recorder::default()
-                },
+                Err(why) => {
+                    let mut rec = Recorder::default();
+                    rec.stop(Stop::Skip(why));
+                    rec
+                }
                 Ok(()) => {
                     let _permit = permits.acquire().await;
                     let mut rec = Recorder::default();
@@ -589,16 +590,12 @@ fn finish(
     elapsed: Duration,
     detail: DetailLevel,
 ) -> CaseResult {
-    let (outcome, reason) = if let Some(s) = rec.skip {
-        (Outcome::Skip, Some(s))
-    } else if let Some(i) = rec.inconclusive {
-        (Outcome::Inconclusive, Some(i))
-    } else if let Some(e) = rec.error {
-        (Outcome::Error, Some(e))
-    } else if !rec.failures.is_empty() {
-        (Outcome::Fail, None)
-    } else {
-        (Outcome::Pass, None)
+    let (outcome, reason) = match rec.stop {
+        Some(Stop::Skip(why)) => (Outcome::Skip, Some(why)),
+        Some(Stop::Inconclusive(why)) => (Outcome::Inconclusive, Some(why)),
+        Some(Stop::Error(why)) => (Outcome::Error, Some(why)),
+        None if !rec.failures.is_empty() => (Outcome::Fail, None),
+        None => (Outcome::Pass, None),
     };
     let keep_exchanges =
         detail == DetailLevel::All || !matches!(outcome, Outcome::Pass | Outcome::Skip);
