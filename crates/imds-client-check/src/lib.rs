@@ -291,6 +291,7 @@ pub async fn run(
             if case.outcome == Outcome::Pass && !config.all_exchanges {
                 case.detail.exchanges.clear();
             }
+            case.group = imds_conformance::report::cause_of(&case);
             cases.push(case);
         }
     }
@@ -318,6 +319,7 @@ pub async fn run(
             "every client run had {} set to its scenario's 127.0.0.1 server",
             scenario::ENDPOINT_VAR
         )],
+        unchecked: Vec::new(),
         duration_ms: millis(started.elapsed()),
         cases,
     }
@@ -408,6 +410,7 @@ async fn run_scenario(s: &Scenario, config: &RunConfig) -> CaseResult {
         reason: None,
         duration_ms: 0,
         detail: Detail::default(),
+        group: None,
     };
     let server = ImdsServer::builder()
         .options(s.server.options())

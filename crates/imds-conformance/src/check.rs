@@ -55,6 +55,8 @@ pub enum Check {
     DeclaredHttpEndpoint,
     /// The declared `InstanceMetadataTags` holds.
     DeclaredInstanceMetadataTags,
+    /// The token PUT and a tokenless GET answer alike each time they are asked.
+    ConsistentAnswers,
 }
 
 #[cfg(test)]

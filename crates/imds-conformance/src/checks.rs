@@ -13,7 +13,7 @@ use crate::catalogue::{Format, Presence};
 use crate::check::Check;
 use crate::client::{Request, Response, reply};
 pub use crate::ctx::{Crawl, CrawlNode, Probed};
-use crate::ctx::{Recorder, RunCtx};
+use crate::ctx::{Recorder, RunCtx, Stop, contradiction};
 
 /// Deepest crawl (segments below the version prefix).
 pub const MAX_CRAWL_DEPTH: usize = 10;
@@ -60,7 +60,7 @@ pub async fn run(check: Check, ctx: &Arc<RunCtx>, rec: &mut Recorder) {
                 let p = format!("meta-data/network/interfaces/macs/{mac}/owner-id");
                 identity(ctx, rec, "accountId", &p).await;
             }
-            None => rec.skip = Some("target has no mac".into()),
+            None => rec.stop(Stop::Skip("target has no mac".into())),
         },
         Check::MacListed => mac_listed(ctx, rec).await,
         Check::MacSelf => mac_self(ctx, rec).await,
@@ -71,6 +71,7 @@ pub async fn run(check: Check, ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         Check::DeclaredHttpTokens => declared_tokens(ctx, rec).await,
         Check::DeclaredHttpEndpoint => declared_endpoint(ctx, rec).await,
         Check::DeclaredInstanceMetadataTags => declared_tags(ctx, rec).await,
+        Check::ConsistentAnswers => consistent_answers(ctx, rec).await,
     }
 }
 
@@ -246,7 +247,7 @@ async fn entries_resolve(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
             );
         }
     }
-    if !rec.failures.is_empty() || rec.error.is_some() {
+    if !rec.failures.is_empty() || rec.stop.is_some() {
         rec.exchanges.extend(c.odd_exchanges.iter().cloned());
     }
     cap_failures(rec);
@@ -542,7 +543,7 @@ async fn identity(ctx: &Arc<RunCtx>, rec: &mut Recorder, key: &str, path: &str) 
         return;
     };
     if let Some(why) = ctx.absent_by_age(path, r.status) {
-        rec.skip = Some(why);
+        rec.stop(Stop::Skip(why));
         return;
     }
     match (r.status, &want) {
@@ -604,7 +605,7 @@ async fn az_in_region(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         return;
     };
     if let Some(why) = ctx.absent_by_age("meta-data/placement/region", r.status) {
-        rec.skip = Some(why);
+        rec.stop(Stop::Skip(why));
         return;
     }
     if r.status != 200 {
@@ -637,7 +638,7 @@ async fn local_ipv4_on_eni(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         return;
     };
     if r.status == 404 {
-        rec.skip = Some("target has no local-ipv4 (IPv6-only?)".into());
+        rec.stop(Stop::Skip("target has no local-ipv4 (IPv6-only?)".into()));
         return;
     }
     let local = r.text();
@@ -737,12 +738,10 @@ fn declared_mismatch<T: PartialEq + std::fmt::Display>(
 ) {
     let evidence = inferred.reason;
     match (declared, inferred.value) {
-        (None, _) => rec.skip = Some(format!("{name} not declared")),
-        (Some(_), None) => {
-            rec.skip = Some(format!(
-                "{name} cannot be told from the answers ({evidence})"
-            ))
-        }
+        (None, _) => rec.stop(Stop::Skip(format!("{name} not declared"))),
+        (Some(_), None) => rec.stop(Stop::Skip(format!(
+            "{name} cannot be told from the answers ({evidence})"
+        ))),
         (Some(d), Some(o)) if d == o => {}
         (Some(d), Some(o)) => rec.fail(
             None,
@@ -772,7 +771,7 @@ async fn declared_tokens(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
             .into(),
     );
     if ctx.declared.http_tokens.is_none() {
-        rec.skip = Some("HttpTokens not declared".into());
+        rec.stop(Stop::Skip("HttpTokens not declared".into()));
         return;
     }
     let evidence = first_evidence(ctx, rec).await;
@@ -785,7 +784,7 @@ async fn declared_endpoint(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         "the declared HttpEndpoint holds: disabled answers 403 to the token PUT (the documented sign; GETs are only reported)".into(),
     );
     if ctx.declared.http_endpoint.is_none() {
-        rec.skip = Some("HttpEndpoint not declared".into());
+        rec.stop(Stop::Skip("HttpEndpoint not declared".into()));
         return;
     }
     let evidence = first_evidence(ctx, rec).await;
@@ -798,7 +797,7 @@ async fn declared_tags(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         "the declared InstanceMetadataTags holds: meta-data/tags/instance lists tags (enabled), or it or meta-data/tags/ answers 404 (disabled); an empty 200 alone cannot tell".into(),
     );
     if ctx.declared.instance_metadata_tags.is_none() {
-        rec.skip = Some("InstanceMetadataTags not declared".into());
+        rec.stop(Stop::Skip("InstanceMetadataTags not declared".into()));
         return;
     }
     let mut evidence = first_evidence(ctx, rec).await;
@@ -814,10 +813,64 @@ async fn declared_tags(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         evidence.tags_dir = Some(reply(&Ok(d)));
     }
     let inferred = infer(&evidence).instance_metadata_tags;
-    declared_mismatch(
-        rec,
-        "InstanceMetadataTags",
-        ctx.declared.instance_metadata_tags,
-        inferred,
+    let declared = ctx.declared.instance_metadata_tags;
+    if !inferred.conclusive && inferred.value.is_some() {
+        // A 404 fits "disabled", and perhaps "enabled with no tags" too (SPEC §12.19): it
+        // agrees with a declared "disabled" and cannot refute a declared "enabled".
+        if declared == inferred.value {
+            rec.notes.push(format!(
+                "consistent with the declared value: {}",
+                inferred.reason
+            ));
+        } else {
+            rec.stop(Stop::Inconclusive(format!(
+                "InstanceMetadataTags declared enabled, but {}: no tags set, or tags off?",
+                inferred.reason
+            )));
+        }
+        return;
+    }
+    declared_mismatch(rec, "InstanceMetadataTags", declared, inferred);
+}
+
+/// Detection's rounds and one more PUT and GET of its own: every answer to the same request
+/// should be the same while the options are unchanged; answers of the cases that contradicted
+/// the detection count too.
+async fn consistent_answers(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
+    rec.expected.push(
+        "the token PUT and the tokenless GET of meta-data/instance-id get the same answer each time (detection's rounds and one more), and no later answer contradicts the detection".into(),
     );
+    let mut send = async |req: Request| {
+        let result = ctx.send_guarded(&req).await;
+        rec.exchanges.push(ctx.record(None, &req, &result));
+        reply(&result)
+    };
+    let mut puts = ctx.answers.puts.clone();
+    let mut gets = ctx.answers.gets.clone();
+    // A hop-limited PUT would only wait out its timeout again.
+    if !ctx.hop_limited {
+        puts.push(send(Request::token_put(60)).await);
+    }
+    gets.push(send(Request::get("/latest/meta-data/instance-id")).await);
+    for (what, replies) in [
+        ("token PUT", &puts),
+        ("tokenless GET /latest/meta-data/instance-id", &gets),
+    ] {
+        if let Some(c) = contradiction(replies) {
+            rec.fail(
+                None,
+                what,
+                "the same answer each time",
+                format!("answered {c}"),
+            );
+        }
+    }
+    for later in &ctx.answers.later {
+        rec.fail(
+            None,
+            "answers after detection",
+            "what detection found",
+            later,
+        );
+    }
 }

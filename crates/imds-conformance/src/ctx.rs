@@ -24,9 +24,13 @@ const REPORT_BODY_LIMIT: usize = 4096;
 /// After this many token PUT timeouts, further token fetches fail at once (a hop-limited
 /// PUT never answers; waiting for each one would only make the run slow).
 const PUT_TIMEOUT_BREAKER: u32 = 3;
-/// Why a case needing a token is skipped when the token PUT's answer never arrives while
-/// tokenless GETs are answered: EC2 dropping it at the hop limit is configuration, not a fault.
-pub const HOP_LIMITED: &str = "hop-limited: the token PUT answer did not arrive (HttpPutResponseHopLimit too low for this network position, SPEC §13.1)";
+/// Why a case needing a token is inconclusive when the token PUT's answer never arrives while
+/// tokenless GETs are answered: a hop limit dropping it is configuration, not a fault, but a
+/// run that never got a token cannot say the token rules hold either.
+pub const HOP_LIMITED: &str = "hop-limited: the token PUT answer did not arrive while tokenless GETs were answered (HttpPutResponseHopLimit too low for this network position?, SPEC §13.1)";
+/// Why such a case is skipped instead when the user declared the hop limit
+/// (`--http-put-response-hop-limit N`): they know the answer does not reach them.
+pub const HOP_LIMIT_DECLARED: &str = "hop-limited, as declared: the token PUT answer does not reach this network position (HttpPutResponseHopLimit declared, SPEC §13.1)";
 
 /// One path the crawl visited.
 #[derive(Clone, Debug)]
@@ -81,7 +85,7 @@ pub struct RunCtx {
     pub declared: TargetOptions,
     /// Detected options.
     pub detected: TargetOptions,
-    /// Declared, else detected.
+    /// Declared, else detected where the answers prove it (a likely value is left out).
     pub effective: TargetOptions,
     /// Content found.
     pub discovery: Discovery,
@@ -89,7 +93,12 @@ pub struct RunCtx {
     pub redactor: Redactor,
     /// Detection saw the token PUT time out while a tokenless GET was answered.
     pub hop_limited: bool,
+    /// What detection's rounds got, in order (see [`crate::runner`]), plus what later
+    /// answers contradicted.
+    pub answers: DetectionAnswers,
     pub(crate) put_timeouts: AtomicU32,
+    /// A case's token PUT got a token (which a turned-off endpoint never hands out).
+    pub(crate) token_issued: std::sync::atomic::AtomicBool,
     pub(crate) crawl: OnceCell<Crawl>,
     pub(crate) probed: OnceCell<Probed>,
 }
@@ -105,10 +114,42 @@ pub struct Recorder {
     pub expected: Vec<String>,
     /// Notes.
     pub notes: Vec<String>,
-    /// Set when the case could not be run.
-    pub error: Option<String>,
-    /// Set when the case turned out not to apply.
-    pub skip: Option<String>,
+    /// Why the case stopped short of a verdict from its failures, if it did.
+    pub stop: Option<Stop>,
+}
+
+/// Why a case ended without a pass or fail of its own evidence. Whoever stops a case says so
+/// with [`Recorder::stop`]; the most telling reason wins: "does not apply" over "could not be
+/// checked" over "could not run".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The case does not apply to this target (`skip`).
+    Skip(String),
+    /// The endpoint kept the case from being checked (`inconclusive`).
+    Inconclusive(String),
+    /// The case could not be run (`error`).
+    Error(String),
+}
+
+impl Stop {
+    fn rank(&self) -> u8 {
+        match self {
+            Stop::Skip(_) => 3,
+            Stop::Inconclusive(_) => 2,
+            Stop::Error(_) => 1,
+        }
+    }
+}
+
+/// The answers option detection got: one token PUT and one tokenless GET per round.
+#[derive(Clone, Debug, Default)]
+pub struct DetectionAnswers {
+    /// The token PUTs' answers, in order.
+    pub puts: Vec<imds_model::infer::Reply>,
+    /// The tokenless `meta-data/instance-id` GETs' answers, in order.
+    pub gets: Vec<imds_model::infer::Reply>,
+    /// Answers of the cases that contradicted the detection (the run re-detected).
+    pub later: Vec<String>,
 }
 
 impl Recorder {
@@ -128,12 +169,29 @@ impl Recorder {
         });
     }
 
-    /// Marks the case as not runnable (the first reason wins).
-    pub fn error(&mut self, message: impl Into<String>) {
-        if self.error.is_none() {
-            self.error = Some(message.into());
+    /// Stops the case for `why`, unless it was already stopped for a more telling reason
+    /// (of equal ones, the first wins).
+    pub fn stop(&mut self, why: Stop) {
+        if self.stop.as_ref().is_none_or(|s| why.rank() > s.rank()) {
+            self.stop = Some(why);
         }
     }
+
+    /// Marks the case as not runnable.
+    pub fn error(&mut self, message: impl Into<String>) {
+        self.stop(Stop::Error(message.into()));
+    }
+}
+
+/// `403, 403, then 200`, or `None` when every answer was the same.
+pub fn contradiction(replies: &[imds_model::infer::Reply]) -> Option<String> {
+    let first = replies.first()?;
+    if replies.iter().all(|r| r == first) {
+        return None;
+    }
+    let words: Vec<String> = replies.iter().map(ToString::to_string).collect();
+    let (last, rest) = words.split_last()?;
+    Some(format!("{}, then {last}", rest.join(", ")))
 }
 
 /// An obviously never-issued token of EC2's shape (56 URL-safe base64 characters).
@@ -153,8 +211,8 @@ impl RunCtx {
         match result {
             Ok(r) => Some(r),
             Err(e) => {
-                if self.hop_limited && req.method == http::Method::PUT {
-                    rec.skip.get_or_insert_with(|| HOP_LIMITED.to_owned());
+                if req.method == http::Method::PUT {
+                    self.mark_hop_limited(rec);
                 }
                 rec.error(format!("{} {}: {e}", req.method, req.path));
                 None
@@ -162,12 +220,20 @@ impl RunCtx {
         }
     }
 
-    /// Marks a case that cannot get a token: `skip` on a hop-limited target, else `error`.
+    /// Marks a case that cannot get a token: on a hop-limited target `inconclusive` (or
+    /// `skip` when the hop limit was declared), else `error`.
     pub fn no_token(&self, rec: &mut Recorder, message: impl Into<String>) {
-        if self.hop_limited {
-            rec.skip.get_or_insert_with(|| HOP_LIMITED.to_owned());
-        }
+        self.mark_hop_limited(rec);
         rec.error(message);
+    }
+
+    fn mark_hop_limited(&self, rec: &mut Recorder) {
+        if !self.hop_limited {
+        } else if self.declared.http_put_response_hop_limit.is_some() {
+            rec.stop(Stop::Skip(HOP_LIMIT_DECLARED.to_owned()));
+        } else {
+            rec.stop(Stop::Inconclusive(HOP_LIMITED.to_owned()));
+        }
     }
 
     /// Builds the report record of an exchange (redacted).
@@ -237,6 +303,9 @@ impl RunCtx {
         let result = self.client.send(req).await;
         if token_put && matches!(result, Err(ClientError::ResponseTimeout(_))) {
             self.put_timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        if token_put && matches!(&result, Ok(r) if r.status == 200 && !r.body.is_empty()) {
+            self.token_issued.store(true, Ordering::Relaxed);
         }
         result
     }
@@ -355,6 +424,20 @@ impl RunCtx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_most_telling_stop_wins() {
+        let mut rec = Recorder::default();
+        rec.error("timeout");
+        rec.error("a later timeout");
+        assert_eq!(rec.stop, Some(Stop::Error("timeout".into())));
+        rec.stop(Stop::Inconclusive("hop-limited".into()));
+        rec.error("no token");
+        assert_eq!(rec.stop, Some(Stop::Inconclusive("hop-limited".into())));
+        rec.stop(Stop::Skip("declared".into()));
+        rec.stop(Stop::Inconclusive("again".into()));
+        assert_eq!(rec.stop, Some(Stop::Skip("declared".into())));
+    }
 
     #[test]
     fn invalid_token_has_ec2_shape() {

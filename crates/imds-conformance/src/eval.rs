@@ -8,7 +8,7 @@ use imds_model::parse::parse_listing;
 
 use crate::catalogue::{BodyExpect, Expect, Step, TokenUse};
 use crate::client::{Request, Response};
-use crate::ctx::{INVALID_TOKEN, Recorder, RunCtx};
+use crate::ctx::{INVALID_TOKEN, Recorder, RunCtx, Stop};
 
 /// Extra wait after a token's TTL before it is used as "expired".
 const EXPIRY_MARGIN: Duration = Duration::from_millis(200);
@@ -23,10 +23,10 @@ pub async fn run_steps(ctx: &Arc<RunCtx>, steps: &[Step], rec: &mut Recorder) {
     for (i, step) in steps.iter().enumerate() {
         let n = i + 1;
         let Some(path) = ctx.discovery.expand(&step.path) else {
-            rec.skip = Some(format!(
+            rec.stop(Stop::Skip(format!(
                 "step {n}: {} has no value on this target",
                 step.path
-            ));
+            )));
             return;
         };
         let token = match step.token {
@@ -89,7 +89,7 @@ pub async fn run_steps(ctx: &Arc<RunCtx>, steps: &[Step], rec: &mut Recorder) {
             return;
         };
         if let Some(why) = unusable_role(&req.path, &resp) {
-            rec.skip = Some(why);
+            rec.stop(Stop::Skip(why));
             return;
         }
         let shown = ctx.show_body(&req, &resp);

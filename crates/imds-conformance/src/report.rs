@@ -23,6 +23,10 @@ pub enum Outcome {
     Skip,
     /// The case could not be run (timeout, connection refused, oversized body, deadline).
     Error,
+    /// The case could not be checked because of what the endpoint did (the token PUT never
+    /// answered while tokenless GETs did, answers that contradict each other): neither a pass
+    /// nor a failure, and never green.
+    Inconclusive,
     /// Failed, and listed as a known failure for this target.
     Xfail,
     /// Passed although listed as a known failure: the expectations file is out of date.
@@ -37,6 +41,7 @@ impl Outcome {
             Outcome::Fail => "fail",
             Outcome::Skip => "skip",
             Outcome::Error => "error",
+            Outcome::Inconclusive => "inconclusive",
             Outcome::Xfail => "xfail",
             Outcome::Xpass => "xpass",
         }
@@ -149,6 +154,103 @@ pub struct CaseResult {
     pub duration_ms: u64,
     /// Expected vs observed.
     pub detail: Detail,
+    /// The cause this result shares with others (see [`cause_of`]): the failing request and
+    /// what it got, or the reason a case could not be checked. `None` for passes and skips.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+}
+
+/// The cause a non-passing result shares with others, used as its group id: the failing
+/// request and its answer (`GET /latest/meta-data/instance-id → 500`), with the failed check
+/// when it is not the status (`… → 200: header x-aws-ec2-metadata-token-ttl-seconds`); for a
+/// case that could not run or be checked, its reason. `None` when the result is not a
+/// failure of any kind.
+pub fn cause_of(c: &CaseResult) -> Option<String> {
+    match c.outcome {
+        Outcome::Pass | Outcome::Skip | Outcome::Xfail => None,
+        Outcome::Xpass => Some(format!("known failure passed: {}", c.id)),
+        Outcome::Error | Outcome::Inconclusive => Some(
+            c.reason
+                .as_deref()
+                .map(one_line)
+                .unwrap_or_else(|| c.id.clone()),
+        ),
+        Outcome::Fail => {
+            let Some(f) = c.detail.failures.first() else {
+                return Some(c.id.clone());
+            };
+            // Checks written in code name the path they looked at as the check.
+            let what = if f.check == "status" || f.check.starts_with('/') {
+                String::new()
+            } else {
+                format!(": {}", f.check)
+            };
+            Some(match failing_exchange(c, f) {
+                // HEAD meets the same fault as GET on the same path.
+                Some(x) => format!("{}{what}", exchange_line(x)).replacen("HEAD ", "GET ", 1),
+                None if f.check.starts_with('/') => {
+                    let got = f.observed.strip_prefix("status ").unwrap_or(&f.observed);
+                    format!("GET {} → {}", f.check, one_line(got))
+                }
+                None => format!("{}: {}", f.check, one_line(&f.observed)),
+            })
+        }
+    }
+}
+
+/// Something a run could not check, why, and what to do about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unchecked {
+    /// What could not be checked, and what the endpoint did.
+    pub what: String,
+    /// The cases left inconclusive by it.
+    pub cases: Vec<String>,
+    /// The likely causes, each with its fix.
+    pub causes: Vec<Cause>,
+}
+
+/// One likely cause of something a run could not check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Cause {
+    /// The cause.
+    pub cause: String,
+    /// What fixes it.
+    pub fix: String,
+}
+
+/// The verdict of a whole report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    /// Nothing fails the run, and everything that counts was checked.
+    Pass,
+    /// A case that counts failed or errored, or a known failure passed.
+    Fail,
+    /// Nothing failed, but a case that counts could not be checked (see [`Unchecked`]).
+    Inconclusive,
+}
+
+/// Exit code of an INCONCLUSIVE run (0 PASS, 1 FAIL; 2 and 3 come before a report exists).
+pub const EXIT_INCONCLUSIVE: u8 = 4;
+
+impl Verdict {
+    /// The process exit code.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Pass => 0,
+            Verdict::Fail => 1,
+            Verdict::Inconclusive => EXIT_INCONCLUSIVE,
+        }
+    }
+
+    /// The upper-case word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+        }
+    }
 }
 
 /// Counts per outcome.
@@ -162,6 +264,8 @@ pub struct Summary {
     pub skip: usize,
     /// Could not be run.
     pub error: usize,
+    /// Could not be checked because of what the endpoint did.
+    pub inconclusive: usize,
     /// Known failures.
     pub xfail: usize,
     /// Unexpected passes.
@@ -187,6 +291,7 @@ impl Summary {
             Outcome::Fail => self.fail += 1,
             Outcome::Skip => self.skip += 1,
             Outcome::Error => self.error += 1,
+            Outcome::Inconclusive => self.inconclusive += 1,
             Outcome::Xfail => self.xfail += 1,
             Outcome::Xpass => self.xpass += 1,
         }
@@ -207,7 +312,8 @@ pub struct TargetInfo {
     pub declared: TargetOptions,
     /// Options detected from the endpoint's answers.
     pub detected: TargetOptions,
-    /// Options used to decide which cases apply (declared, else detected).
+    /// Options used to decide which cases apply (declared, else detected where the answers
+    /// prove it: a value they only make likely, such as tags from a 404, is left out).
     pub effective: TargetOptions,
     /// The expectations file used, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -225,6 +331,8 @@ pub struct RunResult {
     pub stale_expectations: Vec<String>,
     /// Run-level notes (throttling, fallbacks, caps).
     pub notes: Vec<String>,
+    /// What could not be checked, with likely causes and fixes.
+    pub unchecked: Vec<Unchecked>,
     /// Milliseconds taken.
     pub duration_ms: u64,
     /// Case results, by id.
@@ -250,6 +358,8 @@ struct JsonRun<'a> {
     summary: Summary,
     stale_expectations: &'a [String],
     notes: &'a [String],
+    #[serde(skip_serializing_if = "<[Unchecked]>::is_empty")]
+    unchecked: &'a [Unchecked],
     duration_ms: u64,
 }
 
@@ -259,6 +369,7 @@ struct JsonReport<'a> {
     tool: String,
     command: &'a str,
     strict: bool,
+    verdict: Verdict,
     exit_code: u8,
     summary: Summary,
     target: serde_json::Value,
@@ -277,20 +388,41 @@ impl Report {
         Summary::of(self.cases())
     }
 
+    /// True when this case's level decides the verdict: must, and should with `--strict`.
+    pub fn counts(&self, c: &CaseResult) -> bool {
+        c.level == Level::Must || (self.strict && c.level == Level::Should)
+    }
+
     /// True when this result fails the run.
     pub fn is_failing(&self, c: &CaseResult) -> bool {
         match c.outcome {
             Outcome::Xpass => true,
-            Outcome::Fail | Outcome::Error => {
-                c.level == Level::Must || (self.strict && c.level == Level::Should)
-            }
+            Outcome::Fail | Outcome::Error => self.counts(c),
             _ => false,
         }
     }
 
-    /// 0 when nothing fails the run, 1 otherwise (2 and 3 are decided before a report exists).
+    /// True when this result keeps the run from passing without failing it.
+    pub fn is_inconclusive(&self, c: &CaseResult) -> bool {
+        c.outcome == Outcome::Inconclusive && self.counts(c)
+    }
+
+    /// FAIL when a result fails the run, else INCONCLUSIVE when one that counts could not be
+    /// checked, else PASS.
+    pub fn verdict(&self) -> Verdict {
+        if self.cases().any(|c| self.is_failing(c)) {
+            Verdict::Fail
+        } else if self.cases().any(|c| self.is_inconclusive(c)) {
+            Verdict::Inconclusive
+        } else {
+            Verdict::Pass
+        }
+    }
+
+    /// 0 PASS, 1 FAIL, [`EXIT_INCONCLUSIVE`] INCONCLUSIVE (2 and 3 are decided before a
+    /// report exists).
     pub fn exit_code(&self) -> u8 {
-        u8::from(self.cases().any(|c| self.is_failing(c)))
+        self.verdict().exit_code()
     }
 
     /// The JSON report (schema version [`SCHEMA_VERSION`]).
@@ -309,6 +441,7 @@ impl Report {
             tool: format!("imdspec {}", env!("CARGO_PKG_VERSION")),
             command: self.command,
             strict: self.strict,
+            verdict: self.verdict(),
             exit_code: self.exit_code(),
             summary: self.summary(),
             target,
@@ -320,6 +453,7 @@ impl Report {
                     summary: r.summary,
                     stale_expectations: &r.stale_expectations,
                     notes: &r.notes,
+                    unchecked: &r.unchecked,
                     duration_ms: r.duration_ms,
                 })
                 .collect(),
@@ -335,7 +469,9 @@ impl Report {
 
     /// JUnit XML: one testsuite per target and area, one testcase per case.
     /// fail → failure, error → error, skip → skipped, xfail → skipped (message says
-    /// "expected failure"), xpass → failure ("unexpected pass"). Info-level failures are
+    /// "expected failure"), xpass → failure ("unexpected pass"), inconclusive → error of type
+    /// `inconclusive` when its level decides the verdict (JUnit readers treat `skipped` as
+    /// green), else skipped with the reason. Info-level failures are
     /// reported as passing test cases with the failure in system-out, since they never fail
     /// a run; should-level ones likewise unless `--strict`.
     pub fn to_junit(&self) -> String {
@@ -364,6 +500,28 @@ impl Report {
                                 c.reason.clone().unwrap_or_default()
                             ));
                             s.set_description(text.clone());
+                            s
+                        }
+                        // JUnit readers (Jenkins, GitLab, GitHub test reporters, Azure
+                        // DevOps) count `skipped` as not failing, so a run that could not be
+                        // checked would look green; `error` is red everywhere.
+                        Outcome::Inconclusive if self.is_inconclusive(c) => {
+                            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                            s.set_message(format!(
+                                "inconclusive: {}",
+                                c.reason.clone().unwrap_or_default()
+                            ));
+                            s.set_type("inconclusive");
+                            s.set_description(text.clone());
+                            s
+                        }
+                        Outcome::Inconclusive => {
+                            let mut s = TestCaseStatus::skipped();
+                            s.set_message(format!(
+                                "inconclusive ({}-level, does not decide the run): {}",
+                                c.level,
+                                c.reason.clone().unwrap_or_default()
+                            ));
                             s
                         }
                         Outcome::Fail | Outcome::Error | Outcome::Xpass if self.is_failing(c) => {
@@ -424,62 +582,68 @@ impl Report {
     /// that do not fail the run says how many there are and why they do not count.
     pub fn human_verdict(&self, color: bool) -> String {
         let s = self.summary();
-        let verdict = if self.exit_code() == 0 {
-            let tolerated = |level: Level| {
-                self.cases()
-                    .filter(|c| {
-                        c.level == level && matches!(c.outcome, Outcome::Fail | Outcome::Error)
-                    })
-                    .count()
-            };
-            let plural = |n: usize| if n == 1 { "failure" } else { "failures" };
-            let mut why = Vec::new();
-            let should = tolerated(Level::Should);
-            if should > 0 && !self.strict {
-                why.push(format!(
-                    "{should} should-level {}; --strict makes them fail",
-                    plural(should)
-                ));
+        let verdict = match self.verdict() {
+            Verdict::Pass => {
+                let tolerated = |level: Level| {
+                    self.cases()
+                        .filter(|c| {
+                            c.level == level
+                                && matches!(
+                                    c.outcome,
+                                    Outcome::Fail | Outcome::Error | Outcome::Inconclusive
+                                )
+                        })
+                        .count()
+                };
+                let plural = |n: usize| if n == 1 { "failure" } else { "failures" };
+                let mut why = Vec::new();
+                let should = tolerated(Level::Should);
+                if should > 0 && !self.strict {
+                    why.push(format!(
+                        "{should} should-level {}; --strict makes them fail",
+                        plural(should)
+                    ));
+                }
+                let info = tolerated(Level::Info);
+                if info > 0 {
+                    why.push(format!(
+                        "{info} info-level {}; informational, never fail a run",
+                        plural(info)
+                    ));
+                }
+                let pass = ansi(color, "1;32", "PASS");
+                if why.is_empty() {
+                    pass
+                } else {
+                    format!("{pass} ({})", why.join("; "))
+                }
             }
-            let info = tolerated(Level::Info);
-            if info > 0 {
-                why.push(format!(
-                    "{info} info-level {}; informational, never fail a run",
-                    plural(info)
-                ));
-            }
-            let pass = ansi(color, "1;32", "PASS");
-            if why.is_empty() {
-                pass
-            } else {
-                format!("{pass} ({})", why.join("; "))
-            }
-        } else {
-            ansi(color, "1;31", "FAIL")
+            Verdict::Fail => ansi(color, "1;31", "FAIL"),
+            Verdict::Inconclusive => format!(
+                "{} (nothing failed, but {} could not be checked; see \"could not check\" above)",
+                ansi(color, "1;33", "INCONCLUSIVE"),
+                plural_cases(self.cases().filter(|c| self.is_inconclusive(c)).count())
+            ),
         };
         format!(
             "{}: {verdict}: {} target(s), {}{}\n",
             self.command,
             self.runs.len(),
-            counts(&s),
+            counts_by_level(&s, self.cases()),
             if self.strict { " (strict)" } else { "" }
         )
     }
 
     /// [`Report::to_human`] without the verdict line: one block per run, each ending with
     /// an empty line, so a caller can add its own section before the verdict.
+    ///
+    /// Failures are grouped by cause ([`CaseResult::group`]): the group most likely at the
+    /// root comes first (a contradicted declared option, then the highest level, then the
+    /// most cases), shown by one case in full with the request and response that show it,
+    /// then the other cases of the group as a count with their ids. `--detail all` lists every
+    /// case by area instead.
     pub fn human_runs(&self, style: HumanStyle) -> String {
         let paint = |code: &str, s: &str| ansi(style.color, code, s);
-        let outcome_word = |o: Outcome, failing: bool| {
-            let w = format!("{:<5}", o.as_str());
-            match o {
-                Outcome::Pass => paint("32", &w),
-                Outcome::Skip => paint("2", &w),
-                Outcome::Xfail => paint("33", &w),
-                _ if failing => paint("1;31", &w),
-                _ => paint("33", &w),
-            }
-        };
         let mut out = String::new();
         for run in &self.runs {
             let t = &run.target;
@@ -501,55 +665,14 @@ impl Report {
             for (area, cases) in by_area {
                 let s = Summary::of(cases.iter().copied());
                 let _ = writeln!(out, "  {:<16} {}", area, counts(&s));
-                for c in cases {
-                    let listed = match c.outcome {
-                        Outcome::Pass | Outcome::Skip => style.exchanges,
-                        // One line each, after the areas, unless everything is wanted.
-                        Outcome::Xfail => style.exchanges,
-                        _ => true,
-                    };
-                    if !listed {
-                        continue;
-                    }
-                    let _ = writeln!(
-                        out,
-                        "    {} {:<6} {}  {}",
-                        outcome_word(c.outcome, self.is_failing(c)),
-                        c.level.to_string(),
-                        c.id,
-                        c.summary
-                    );
-                    if let Some(r) = &c.reason {
-                        let _ = writeln!(out, "        {r}");
-                    }
-                    for f in c.detail.failures.iter().take(8) {
-                        let step = f.step.map(|s| format!("step {s} ")).unwrap_or_default();
-                        let _ = writeln!(out, "        {step}{}", f.check);
-                        if let Some(x) = failing_exchange(c, f) {
-                            let _ = writeln!(out, "          request:  {}", exchange_line(x));
-                        }
-                        let _ = writeln!(out, "          expected: {}", one_line(&f.expected));
-                        let _ = writeln!(out, "          observed: {}", one_line(&f.observed));
-                    }
-                    if c.detail.failures.len() > 8 {
-                        let _ = writeln!(out, "        … {} more", c.detail.failures.len() - 8);
-                    }
-                    if style.exchanges {
-                        for x in &c.detail.exchanges {
-                            write_exchange(&mut out, x);
-                        }
-                    }
-                    if matches!(c.outcome, Outcome::Fail | Outcome::Xpass | Outcome::Error) {
-                        if let Some(spec) = &c.spec {
-                            let _ = writeln!(out, "        spec: SPEC.md {spec}");
-                        }
-                        if c.outcome != Outcome::Error {
-                            let _ = writeln!(out, "        doc: {}", c.doc);
-                        }
+                if style.exchanges {
+                    for c in cases {
+                        self.write_case(&mut out, c, style, false);
                     }
                 }
             }
             if !style.exchanges {
+                self.write_groups(&mut out, run, style);
                 let mut by_reason: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
                 for c in run.cases.iter().filter(|c| c.outcome == Outcome::Xfail) {
                     by_reason
@@ -566,11 +689,28 @@ impl Report {
                         let _ = writeln!(
                             out,
                             "      {} {:<6} {}",
-                            outcome_word(c.outcome, false),
+                            outcome_word(style.color, c.outcome, false),
                             c.level.to_string(),
                             c.id
                         );
                     }
+                }
+            }
+            if !run.unchecked.is_empty() {
+                let _ = writeln!(out, "  {}", paint("1;33", "could not check:"));
+            }
+            for u in &run.unchecked {
+                let _ = writeln!(out, "    {}", u.what);
+                let _ = writeln!(
+                    out,
+                    "      {}: {}",
+                    plural_cases(u.cases.len()),
+                    ids_line(&u.cases)
+                );
+                let _ = writeln!(out, "      likely causes, and the fix for each:");
+                for c in &u.causes {
+                    let _ = writeln!(out, "      - {}", c.cause);
+                    let _ = writeln!(out, "        fix: {}", c.fix);
                 }
             }
             for n in &run.notes {
@@ -583,11 +723,112 @@ impl Report {
                 out,
                 "  {}: {} in {:.2} s\n",
                 t.name,
-                counts(&run.summary),
+                counts_by_level(&run.summary, &run.cases),
                 run.duration_ms as f64 / 1000.0
             );
         }
         out
+    }
+
+    /// The non-passing results of `run` by cause, the likely root first.
+    fn write_groups(&self, out: &mut String, run: &RunResult, style: HumanStyle) {
+        let mut groups: Vec<(&str, Vec<&CaseResult>)> = Vec::new();
+        for c in &run.cases {
+            let Some(g) = c.group.as_deref() else {
+                continue;
+            };
+            match groups.iter_mut().find(|(k, _)| *k == g) {
+                Some((_, cases)) => cases.push(c),
+                None => groups.push((g, vec![c])),
+            }
+        }
+        // Within a group, the case that explains it best leads: a declared option, then the
+        // highest level, then catalogue order (kept by the stable sort).
+        let rank = |c: &CaseResult| (c.area != "options", level_rank(c.level));
+        for (_, cases) in &mut groups {
+            cases.sort_by_key(|c| rank(c));
+        }
+        groups.sort_by_key(|(_, cases)| (rank(cases[0]), std::cmp::Reverse(cases.len())));
+        if groups.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "  failures by cause (likely root first):");
+        for (n, (cause, cases)) in groups.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  {} {cause} ({})",
+                ansi(style.color, "1", &format!("cause {}:", n + 1)),
+                level_split(cases.iter().copied())
+            );
+            self.write_case(out, cases[0], style, true);
+            if let [_, rest @ ..] = cases.as_slice()
+                && !rest.is_empty()
+            {
+                let ids: Vec<String> = rest.iter().map(|c| c.id.clone()).collect();
+                let _ = writeln!(
+                    out,
+                    "      and {} with the same cause: {}",
+                    plural_cases(rest.len()),
+                    ids_line(&ids)
+                );
+            }
+        }
+    }
+
+    /// One case: its outcome line, reason, failures and (for a group's root, or with
+    /// `--detail all`) the exchanges that show them.
+    fn write_case(&self, out: &mut String, c: &CaseResult, style: HumanStyle, root: bool) {
+        let _ = writeln!(
+            out,
+            "    {} {:<6} {}  {}",
+            outcome_word(style.color, c.outcome, self.is_failing(c)),
+            c.level.to_string(),
+            c.id,
+            c.summary
+        );
+        if let Some(r) = &c.reason {
+            let _ = writeln!(out, "        {r}");
+        }
+        for f in c.detail.failures.iter().take(8) {
+            let step = f.step.map(|s| format!("step {s} ")).unwrap_or_default();
+            let _ = writeln!(out, "        {step}{}", f.check);
+            if let Some(x) = failing_exchange(c, f) {
+                let _ = writeln!(out, "          request:  {}", exchange_line(x));
+                if root && let Some(r) = &x.response {
+                    let _ = writeln!(out, "          response: {}", response_line(r));
+                }
+            }
+            let _ = writeln!(out, "          expected: {}", one_line(&f.expected));
+            let _ = writeln!(out, "          observed: {}", one_line(&f.observed));
+        }
+        if c.detail.failures.len() > 8 {
+            let _ = writeln!(out, "        … {} more", c.detail.failures.len() - 8);
+        }
+        if root && c.detail.failures.is_empty() {
+            // No failure to point at (an error, an inconclusive case): its last exchange.
+            if let Some(x) = c.detail.exchanges.last() {
+                let _ = writeln!(out, "          request:  {}", exchange_line(x));
+                if let Some(r) = &x.response {
+                    let _ = writeln!(out, "          response: {}", response_line(r));
+                }
+            }
+        }
+        if style.exchanges {
+            for x in &c.detail.exchanges {
+                write_exchange(out, x);
+            }
+        }
+        if matches!(
+            c.outcome,
+            Outcome::Fail | Outcome::Xpass | Outcome::Error | Outcome::Inconclusive
+        ) {
+            if let Some(spec) = &c.spec {
+                let _ = writeln!(out, "        spec: SPEC.md {spec}");
+            }
+            if matches!(c.outcome, Outcome::Fail | Outcome::Xpass) {
+                let _ = writeln!(out, "        doc: {}", c.doc);
+            }
+        }
     }
 }
 
@@ -702,9 +943,104 @@ fn ansi(color: bool, code: &str, s: &str) -> String {
 
 fn counts(s: &Summary) -> String {
     format!(
-        "{} pass, {} fail, {} skip, {} error, {} xfail, {} xpass",
-        s.pass, s.fail, s.skip, s.error, s.xfail, s.xpass
+        "{} pass, {} fail, {} skip, {} error, {} inconclusive, {} xfail, {} xpass",
+        s.pass, s.fail, s.skip, s.error, s.inconclusive, s.xfail, s.xpass
     )
+}
+
+/// [`counts`] with failures, errors and inconclusive cases split by level:
+/// `22 fail (3 must, 12 should, 7 info)`.
+fn counts_by_level<'a>(s: &Summary, cases: impl IntoIterator<Item = &'a CaseResult>) -> String {
+    let cases: Vec<&CaseResult> = cases.into_iter().collect();
+    let split = |n: usize, o: Outcome| {
+        if n == 0 {
+            format!("{n} {}", o.as_str())
+        } else {
+            let of = cases.iter().copied().filter(|c| c.outcome == o);
+            format!("{n} {} ({})", o.as_str(), level_split(of))
+        }
+    };
+    format!(
+        "{} pass, {}, {} skip, {}, {}, {} xfail, {} xpass",
+        s.pass,
+        split(s.fail, Outcome::Fail),
+        s.skip,
+        split(s.error, Outcome::Error),
+        split(s.inconclusive, Outcome::Inconclusive),
+        s.xfail,
+        s.xpass
+    )
+}
+
+/// `3 must, 12 should, 7 info` (levels with none left out).
+fn level_split<'a>(cases: impl IntoIterator<Item = &'a CaseResult>) -> String {
+    let mut n = [0usize; 3];
+    for c in cases {
+        n[level_rank(c.level)] += 1;
+    }
+    [Level::Must, Level::Should, Level::Info]
+        .iter()
+        .zip(n)
+        .filter(|(_, k)| *k > 0)
+        .map(|(l, k)| format!("{k} {l}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn level_rank(l: Level) -> usize {
+    match l {
+        Level::Must => 0,
+        Level::Should => 1,
+        Level::Info => 2,
+    }
+}
+
+fn plural_cases(n: usize) -> String {
+    format!("{n} case{}", if n == 1 { "" } else { "s" })
+}
+
+/// Ids joined by commas, the first 12 of them.
+fn ids_line(ids: &[String]) -> String {
+    const SHOWN: usize = 12;
+    let mut line = ids
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() > SHOWN {
+        let _ = write!(line, ", … {} more", ids.len() - SHOWN);
+    }
+    line
+}
+
+/// `404, content-type: text/html, 339 bytes: <?xml …` on one line.
+fn response_line(r: &ResponseRecord) -> String {
+    let mut line = r.status.to_string();
+    if let Some((_, ct)) = r
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        let _ = write!(line, ", content-type: {}", one_line(ct));
+    }
+    let _ = write!(line, ", {} bytes", r.body_bytes);
+    if !r.body.is_empty() {
+        let _ = write!(line, ": {}", one_line(&r.body));
+    }
+    line
+}
+
+/// An outcome, padded and coloured: red when it fails the run.
+fn outcome_word(color: bool, o: Outcome, failing: bool) -> String {
+    let w = format!("{:<5}", o.as_str());
+    match o {
+        Outcome::Pass => ansi(color, "32", &w),
+        Outcome::Skip => ansi(color, "2", &w),
+        Outcome::Xfail | Outcome::Inconclusive => ansi(color, "33", &w),
+        _ if failing => ansi(color, "1;31", &w),
+        _ => ansi(color, "33", &w),
+    }
 }
 
 fn one_line(s: &str) -> String {
@@ -756,10 +1092,14 @@ mod tests {
             reason: None,
             duration_ms: 0,
             detail: Detail::default(),
+            group: None,
         }
     }
 
-    fn report(cases: Vec<CaseResult>, strict: bool) -> Report {
+    fn report(mut cases: Vec<CaseResult>, strict: bool) -> Report {
+        for c in &mut cases {
+            c.group = cause_of(c);
+        }
         let target = TargetInfo {
             name: "t".into(),
             endpoint: "http://127.0.0.1:1".into(),
@@ -776,6 +1116,7 @@ mod tests {
                 summary: Summary::of(&cases),
                 stale_expectations: Vec::new(),
                 notes: Vec::new(),
+                unchecked: Vec::new(),
                 duration_ms: 0,
                 cases,
             }],
@@ -906,8 +1247,13 @@ mod tests {
         );
         assert!(!human.contains("PUT /latest/api/token"), "{human}");
         assert!(human.contains("spec: SPEC.md §3.2"), "{human}");
-        // Exchanges in full only with --detail all.
-        assert!(!human.contains("body-text"), "{human}");
+        // The root of a group shows its response on one line; exchanges in full (headers)
+        // only with --detail all.
+        assert!(
+            human.contains("response: 404, 9 bytes: body-text"),
+            "{human}"
+        );
+        assert!(!human.contains("EC2ws"), "{human}");
         let all = report(vec![case("a.pass", Level::Must, Outcome::Pass)], false);
         let mut with = all.clone();
         with.runs[0].cases[0].detail.exchanges = vec![exchange(1, "GET", "/latest/x", 200)];
@@ -999,5 +1345,116 @@ mod tests {
         );
         let strict = report(vec![case("a.s1", Level::Should, Outcome::Fail)], true);
         assert!(strict.human_verdict(false).contains("FAIL"));
+    }
+
+    #[test]
+    fn inconclusive_is_its_own_verdict_exit_code_and_never_green() {
+        let mut c = case("token.put.ok", Level::Must, Outcome::Inconclusive);
+        c.reason = Some("hop-limited".into());
+        let r = report(
+            vec![c.clone(), case("a.p", Level::Must, Outcome::Pass)],
+            false,
+        );
+        assert_eq!(r.verdict(), Verdict::Inconclusive);
+        assert_eq!(r.exit_code(), EXIT_INCONCLUSIVE);
+        assert_eq!(EXIT_INCONCLUSIVE, 4);
+        let json = r.to_json_value();
+        assert_eq!(json["exit_code"], 4);
+        assert_eq!(json["verdict"], "INCONCLUSIVE");
+        assert_eq!(json["summary"]["inconclusive"], 1);
+        assert_eq!(json["cases"][0]["group"], "hop-limited");
+        // JUnit readers count <skipped> as green: a must-level inconclusive is an <error>.
+        let xml = r.to_junit();
+        assert_eq!(xml.matches("<error").count(), 1, "{xml}");
+        assert!(xml.contains("type=\"inconclusive\""), "{xml}");
+        assert!(
+            r.human_verdict(false)
+                .starts_with("imdspec run: INCONCLUSIVE")
+        );
+        // A failure still wins; a should-level inconclusive counts only with --strict.
+        let failing = report(vec![c, case("a.f", Level::Must, Outcome::Fail)], false);
+        assert_eq!(failing.verdict(), Verdict::Fail);
+        let should = || vec![case("a.s", Level::Should, Outcome::Inconclusive)];
+        assert_eq!(report(should(), false).verdict(), Verdict::Pass);
+        assert!(report(should(), false).to_junit().contains("<skipped"));
+        assert_eq!(report(should(), true).exit_code(), EXIT_INCONCLUSIVE);
+    }
+
+    #[test]
+    fn failures_sharing_a_cause_are_one_group_led_by_the_root() {
+        let failing_get = |id: &str, level: Level, area: &str| {
+            let mut c = case(id, level, Outcome::Fail);
+            c.area = area.into();
+            c.detail.exchanges = vec![exchange(1, "GET", "/latest/meta-data/instance-id", 500)];
+            c.detail.failures = vec![Failure {
+                step: Some(1),
+                check: "status".into(),
+                expected: "200".into(),
+                observed: "500".into(),
+            }];
+            c
+        };
+        let mut crawl = case("crawl.x", Level::Should, Outcome::Fail);
+        crawl.detail.failures = vec![Failure {
+            step: None,
+            check: "/latest/meta-data/instance-id".into(),
+            expected: "200".into(),
+            observed: "500".into(),
+        }];
+        let mut other = case("headers.ttl", Level::Must, Outcome::Fail);
+        other.detail.exchanges = vec![exchange(1, "PUT", "/latest/api/token", 200)];
+        other.detail.failures = vec![Failure {
+            step: Some(1),
+            check: "header x-aws-ec2-metadata-token-ttl-seconds".into(),
+            expected: "present".into(),
+            observed: "absent".into(),
+        }];
+        let r = report(
+            vec![
+                failing_get("category.id", Level::Must, "category"),
+                other,
+                crawl,
+                failing_get("consistency.id", Level::Info, "consistency"),
+                failing_get("options.declared.http-tokens", Level::Must, "options"),
+            ],
+            false,
+        );
+        let cases = &r.runs[0].cases;
+        let cause = "GET /latest/meta-data/instance-id → 500";
+        for id in [0, 2, 3, 4] {
+            assert_eq!(cases[id].group.as_deref(), Some(cause), "{}", cases[id].id);
+        }
+        assert_eq!(
+            cases[1].group.as_deref(),
+            Some("PUT /latest/api/token → 200: header x-aws-ec2-metadata-token-ttl-seconds")
+        );
+        let human = r.to_human(false);
+        // The group with a declared option leads, shown by that case with its response.
+        let first = human.find("cause 1: ").expect(&human);
+        let second = human.find("cause 2: ").expect(&human);
+        assert!(
+            human[first..second]
+                .starts_with(&format!("cause 1: {cause} (2 must, 1 should, 1 info)")),
+            "{human}"
+        );
+        assert!(
+            human[first..second].contains("options.declared.http-tokens"),
+            "{human}"
+        );
+        assert!(human[first..second].contains("response: 500"), "{human}");
+        assert!(
+            human[first..second]
+                .contains("and 3 cases with the same cause: category.id, crawl.x, consistency.id"),
+            "{human}"
+        );
+        assert_eq!(human.matches("expected: 200").count(), 1, "{human}");
+        assert!(human[second..].contains("headers.ttl"), "{human}");
+        // The summary lines split failures by level.
+        assert!(
+            r.human_verdict(false)
+                .contains("5 fail (3 must, 1 should, 1 info)"),
+            "{}",
+            r.human_verdict(false)
+        );
     }
 }

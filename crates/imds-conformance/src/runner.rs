@@ -2,10 +2,10 @@
 //! run cases concurrently under a deadline, apply expectations.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::time::{Duration, Instant};
 
-use imds_model::infer::{Evidence, infer, needs_tags_dir};
+use imds_model::infer::{Evidence, Reply, infer, needs_tags_dir};
 use imds_model::{HttpTokens, Toggle, parse::parse_listing};
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -14,9 +14,14 @@ use crate::checks;
 use crate::client::{Client, ClientConfig, ClientError, Request, Response, reply};
 use crate::expectations::Expectations;
 use crate::redact::Redactor;
-use crate::report::{CaseResult, Detail, Outcome, RunResult, Summary, TargetInfo};
+use crate::report::{
+    CaseResult, Cause, Detail, Outcome, RunResult, Summary, TargetInfo, Unchecked, cause_of,
+};
 
-pub use crate::ctx::{HOP_LIMITED, INVALID_TOKEN, Recorder, RunCtx};
+pub use crate::ctx::{
+    DetectionAnswers, HOP_LIMIT_DECLARED, HOP_LIMITED, INVALID_TOKEN, Recorder, RunCtx, Stop,
+    contradiction,
+};
 pub use crate::target::{Discovery, TargetOptions};
 
 /// Which exchanges go into the report.
@@ -61,6 +66,8 @@ pub struct RunConfig {
     pub detail: DetailLevel,
     /// Progress callback.
     pub progress: Option<Progress>,
+    /// Time between detection's rounds ([`DEFAULT_PROBE_SPACING`]; tests shorten it).
+    pub probe_spacing: Duration,
 }
 
 impl std::fmt::Debug for RunConfig {
@@ -80,6 +87,11 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 pub const DEFAULT_MAX_RPS: f64 = 50.0;
 /// Whole-run budget (`imdspec run`'s default too).
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(50);
+/// Rounds of a token PUT and a tokenless GET detection asks when the first is not clean.
+pub const DETECTION_ROUNDS: usize = 3;
+/// Time between detection's rounds: three rounds spread over a second, so one odd answer
+/// (a restart, a brief overload) does not decide the options of a whole run.
+pub const DEFAULT_PROBE_SPACING: Duration = Duration::from_millis(500);
 
 impl RunConfig {
     /// The polite defaults `imdspec run --endpoint` uses: [`DEFAULT_CONCURRENCY`] cases at
@@ -103,6 +115,7 @@ impl RunConfig {
             show_secrets: false,
             detail: DetailLevel::Failures,
             progress: None,
+            probe_spacing: DEFAULT_PROBE_SPACING,
         }
     }
 
@@ -132,48 +145,126 @@ pub enum RunError {
 
 /// What detection found.
 struct Detection {
+    /// What the answers suggest (as `imdspec probe` reports it).
     detected: TargetOptions,
+    /// What they prove: `detected` without the values that are only likely.
+    decisive: TargetOptions,
     session: Option<String>,
     session_error: Option<String>,
     discovery: Discovery,
-    put_timed_out: bool,
+    put_timeouts: u32,
     hop_limited: bool,
+    answers: DetectionAnswers,
     notes: Vec<String>,
 }
 
-/// Detects options, gets the session token and discovers content.
-async fn detect(client: &Arc<Client>, declared: TargetOptions) -> Result<Detection, ClientError> {
-    let put = client.send(&Request::token_put(21600)).await;
-    let v1 = client
-        .send(&Request::get("/latest/meta-data/instance-id"))
-        .await;
-    if let (Err(e), Err(_)) = (&put, &v1)
-        && e.is_unreachable()
-    {
-        return Err(e.clone());
+/// True when one round's answers settle the options with nothing odd: a token, and a tokenless
+/// GET answered as EC2 answers it (200 or 401). Anything else is asked again before it decides.
+fn clean(put: Reply, get: Reply) -> bool {
+    matches!(
+        put,
+        Reply::Answered {
+            status: 200,
+            blank: false
+        }
+    ) && matches!(get.status(), Some(200 | 401))
+}
+
+/// The answers of several rounds, as evidence: a token handed out beats any other PUT answer
+/// (a turned-off endpoint never issues one), and the last GET answer that tells (200, 401,
+/// 403) beats the others; otherwise the last answer.
+fn settled(answers: &DetectionAnswers) -> Evidence {
+    let put = answers
+        .puts
+        .iter()
+        .copied()
+        .find(|p| clean(*p, Reply::status_with(200, b"")))
+        .or(answers.puts.last().copied())
+        .unwrap_or(Reply::TimedOut);
+    let get = answers
+        .gets
+        .iter()
+        .rev()
+        .copied()
+        .find(|g| matches!(g.status(), Some(200 | 401 | 403)))
+        .or(answers.gets.last().copied())
+        .unwrap_or(Reply::TimedOut);
+    Evidence::first(put, get)
+}
+
+/// Detects options, gets the session token and discovers content. The token PUT and the
+/// tokenless GET are asked once; unless that round is clean ([`clean`]), twice more,
+/// `spacing` apart, before an answer that would skip whole areas decides anything.
+async fn detect(
+    client: &Arc<Client>,
+    declared: TargetOptions,
+    spacing: Duration,
+) -> Result<Detection, ClientError> {
+    let mut answers = DetectionAnswers::default();
+    let mut session = None;
+    let mut session_error = None;
+    let mut put_timeouts = 0;
+    for round in 0..DETECTION_ROUNDS {
+        if round > 0 {
+            tokio::time::sleep(spacing).await;
+        }
+        let put = client.send(&Request::token_put(21600)).await;
+        let get = client
+            .send(&Request::get("/latest/meta-data/instance-id"))
+            .await;
+        if let (Err(e), Err(_)) = (&put, &get)
+            && e.is_unreachable()
+            && round == 0
+        {
+            return Err(e.clone());
+        }
+        put_timeouts += u32::from(matches!(put, Err(ClientError::ResponseTimeout(_))));
+        match &put {
+            Ok(r) if r.status == 200 && !r.body.is_empty() => {
+                session.get_or_insert_with(|| r.text());
+            }
+            Ok(r) => session_error = Some(format!("PUT /latest/api/token answered {}", r.status)),
+            Err(e) => session_error = Some(format!("PUT /latest/api/token: {e}")),
+        }
+        answers.puts.push(reply(&put));
+        answers.gets.push(reply(&get));
+        if round == 0 && clean(answers.puts[0], answers.gets[0]) {
+            break;
+        }
     }
-    let mut evidence = Evidence::first(reply(&put), reply(&v1));
+    let session_error = if session.is_some() {
+        None
+    } else {
+        session_error
+    };
+    let mut evidence = settled(&answers);
     let first = infer(&evidence);
     let mut notes = Vec::new();
+    for (what, replies) in [
+        ("the token PUT", &answers.puts),
+        ("the tokenless GET of meta-data/instance-id", &answers.gets),
+    ] {
+        if let Some(c) = contradiction(replies) {
+            notes.push(format!(
+                "{what} answered {c}: detection used what the endpoint demonstrably does (options.consistent-answers)"
+            ));
+        }
+    }
     if first.http_endpoint.value == Some(Toggle::Disabled) {
         notes.push(format!(
             "HttpEndpoint detected as disabled: {}",
             first.http_endpoint.reason
         ));
     }
-    let put_timed_out = matches!(put, Err(ClientError::ResponseTimeout(_)));
     let hop_limited = first.hop_limited;
     if hop_limited {
-        notes.push(format!("{HOP_LIMITED}; cases needing a token are skipped"));
+        let what = if declared.http_put_response_hop_limit.is_some() {
+            "skipped, as the declared hop limit says they would be"
+        } else {
+            "inconclusive"
+        };
+        notes.push(format!("{HOP_LIMITED}; cases needing a token are {what}"));
     }
-    let (session, session_error) = match &put {
-        Ok(r) if r.status == 200 && !r.body.is_empty() => (Some(r.text()), None),
-        Ok(r) => (
-            None,
-            Some(format!("PUT /latest/api/token answered {}", r.status)),
-        ),
-        Err(e) => (None, Some(format!("PUT /latest/api/token: {e}"))),
-    };
     let mut discovery = Discovery::default();
     // Declared tokens count too: a declared `optional` lets tokenless discovery try.
     let tokens = declared.http_tokens.or(first.http_tokens.value);
@@ -213,19 +304,38 @@ async fn detect(client: &Arc<Client>, declared: TargetOptions) -> Result<Detecti
             .await
             .is_ok_and(|r| r.status == 200);
     }
-    let detected = infer(&evidence).options();
+    let inference = infer(&evidence);
+    let detected = inference.options();
+    let mut decisive = detected;
+    if !inference.instance_metadata_tags.conclusive && detected.instance_metadata_tags.is_some() {
+        // A 404 is what a turned-off tags category answers, and perhaps also an instance
+        // with tags on and none set (SPEC §12.19): reported, but not enough to choose by.
+        notes.push(format!(
+            "InstanceMetadataTags detected only as likely {}, so no case is chosen by it: {}",
+            inference
+                .instance_metadata_tags
+                .value
+                .map_or("?".into(), |v| v.to_string()),
+            inference.instance_metadata_tags.reason
+        ));
+        decisive.instance_metadata_tags = None;
+    }
     Ok(Detection {
         detected,
+        decisive,
         session,
         session_error,
         discovery,
-        put_timed_out,
+        put_timeouts,
         hop_limited,
+        answers,
         notes,
     })
 }
 
-/// Runs the catalogue against `config.endpoint`.
+/// Runs the catalogue against `config.endpoint`: detect, run every selected case, and when
+/// the cases' answers contradict the detection (a token handed out by an endpoint detected as
+/// turned off), detect once more and run them again on what the endpoint demonstrably does.
 pub async fn run(catalogue: Arc<Catalogue>, config: RunConfig) -> Result<RunResult, RunError> {
     let started = Instant::now();
     let deadline = started + config.deadline;
@@ -237,46 +347,128 @@ pub async fn run(catalogue: Arc<Catalogue>, config: RunConfig) -> Result<RunResu
         error,
     };
     client.check_reachable().await.map_err(unreachable)?;
-    let Detection {
-        detected,
-        session,
-        session_error,
-        discovery,
-        put_timed_out,
-        hop_limited,
-        notes: detect_notes,
-    } = match tokio::time::timeout_at(deadline.into(), detect(&client, config.declared)).await {
-        Ok(d) => d.map_err(unreachable)?,
-        Err(_) => Detection {
+    let detect_in_time = async || match tokio::time::timeout_at(
+        deadline.into(),
+        detect(&client, config.declared, config.probe_spacing),
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(_) => Ok(Detection {
             detected: TargetOptions::default(),
+            decisive: TargetOptions::default(),
             session: None,
             session_error: Some("run deadline reached while detecting the target's options".into()),
             discovery: Discovery::default(),
-            put_timed_out: false,
+            put_timeouts: 0,
             hop_limited: false,
+            answers: DetectionAnswers::default(),
             notes: Vec::new(),
-        },
+        }),
     };
-    let effective = config.declared.or(detected);
-    let ctx = Arc::new(RunCtx {
+    let detection = detect_in_time().await.map_err(unreachable)?;
+    let mut notes = Vec::new();
+    let mut ctx = context(&client, &catalogue, &config, detection, &mut notes);
+    let mut cases = run_cases(&ctx, &config, deadline).await;
+    let contradicted = config.declared.http_endpoint.is_none()
+        && (ctx.detected.http_endpoint == Some(Toggle::Disabled) || ctx.hop_limited)
+        && ctx.token_issued.load(std::sync::atomic::Ordering::Relaxed);
+    if contradicted {
+        let first = ctx.detected;
+        let mut again = detect_in_time().await.map_err(unreachable)?;
+        let later = "a case's token PUT was answered with a token after detection had found none"
+            .to_owned();
+        notes.push(format!(
+            "re-detected: {later}; detected {} at first, then {}",
+            first.describe(),
+            again.detected.describe()
+        ));
+        again.answers.later.push(later);
+        ctx = context(&client, &catalogue, &config, again, &mut notes);
+        cases = run_cases(&ctx, &config, deadline).await;
+    }
+    let stale = config
+        .expectations
+        .as_ref()
+        .map(|e| e.stale(&catalogue))
+        .unwrap_or_default();
+    let mut all_notes = client.notes();
+    all_notes.extend(notes);
+    if let Some(e) = &ctx.session_error
+        && ctx.effective.http_endpoint != Some(Toggle::Disabled)
+    {
+        all_notes.push(format!("no session token: {e}"));
+    }
+    if let Some(n) = config.declared.http_put_response_hop_limit {
+        all_notes.push(format!(
+            "HttpPutResponseHopLimit {n} declared: it cannot be observed over one hop, but a token PUT left unanswered while GETs are answered is then an expected skip, not inconclusive"
+        ));
+    }
+    Ok(RunResult {
+        target: TargetInfo {
+            name: config.name.clone(),
+            endpoint: client.base().url(),
+            description: config.description.clone(),
+            declared: config.declared,
+            detected: ctx.detected,
+            effective: ctx.effective,
+            expectations: config.expectations.as_ref().map(|e| e.source.clone()),
+        },
+        summary: Summary::of(&cases),
+        stale_expectations: stale,
+        unchecked: unchecked(&cases),
+        notes: all_notes,
+        duration_ms: started.elapsed().as_millis() as u64,
+        cases,
+    })
+}
+
+/// The run context for one detection; its notes go to `notes`.
+fn context(
+    client: &Arc<Client>,
+    catalogue: &Arc<Catalogue>,
+    config: &RunConfig,
+    detection: Detection,
+    notes: &mut Vec<String>,
+) -> Arc<RunCtx> {
+    let Detection {
+        detected,
+        decisive,
+        session,
+        session_error,
+        discovery,
+        put_timeouts,
+        hop_limited,
+        answers,
+        notes: detect_notes,
+    } = detection;
+    notes.extend(detect_notes);
+    Arc::new(RunCtx {
         client: client.clone(),
         catalogue: catalogue.clone(),
         session,
         session_error,
         declared: config.declared,
         detected,
-        effective,
+        effective: config.declared.or(decisive),
         discovery,
         redactor: Redactor {
             show_secrets: config.show_secrets,
         },
         hop_limited,
-        put_timeouts: AtomicU32::new(u32::from(put_timed_out)),
+        answers,
+        put_timeouts: AtomicU32::new(put_timeouts),
+        token_issued: AtomicBool::new(false),
         crawl: OnceCell::new(),
         probed: OnceCell::new(),
-    });
+    })
+}
 
-    let selected: Vec<Case> = catalogue
+/// Runs the selected cases at most `config.concurrency` at once, until `deadline`; results in
+/// catalogue order.
+async fn run_cases(ctx: &Arc<RunCtx>, config: &RunConfig, deadline: Instant) -> Vec<CaseResult> {
+    let selected: Vec<Case> = ctx
+        .catalogue
         .cases
         .iter()
         .filter(|c| config.selects(&c.id))
@@ -294,10 +486,11 @@ pub async fn run(catalogue: Arc<Catalogue>, config: RunConfig) -> Result<RunResu
         set.spawn(async move {
             let case_start = Instant::now();
             let rec = match ctx.applies(&case) {
-                Err(why) => Recorder {
-                    skip: Some(why),
-                    ..Recorder::default()
-                },
+                Err(why) => {
+                    let mut rec = Recorder::default();
+                    rec.stop(Stop::Skip(why));
+                    rec
+                }
                 Ok(()) => {
                     let _permit = permits.acquire().await;
                     let mut rec = Recorder::default();
@@ -315,6 +508,7 @@ pub async fn run(catalogue: Arc<Catalogue>, config: RunConfig) -> Result<RunResu
             if let Some(e) = &expectations {
                 e.apply(&mut result);
             }
+            result.group = cause_of(&result);
             if let Some(p) = &progress {
                 p(&result);
             }
@@ -328,41 +522,58 @@ pub async fn run(catalogue: Arc<Catalogue>, config: RunConfig) -> Result<RunResu
         }
     }
     results.sort_by_key(|(i, _)| *i);
-    let cases: Vec<CaseResult> = results.into_iter().map(|(_, r)| r).collect();
-    let stale = config
-        .expectations
-        .as_ref()
-        .map(|e| e.stale(&catalogue))
-        .unwrap_or_default();
-    let mut notes = client.notes();
-    notes.extend(detect_notes);
-    if let Some(e) = &ctx.session_error
-        && ctx.effective.http_endpoint != Some(Toggle::Disabled)
-    {
-        notes.push(format!("no session token: {e}"));
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// What the inconclusive cases could not check, with the likely causes and their fixes.
+fn unchecked(cases: &[CaseResult]) -> Vec<Unchecked> {
+    let of = |reason: &str| -> Vec<String> {
+        cases
+            .iter()
+            .filter(|c| c.outcome == Outcome::Inconclusive && c.reason.as_deref() == Some(reason))
+            .map(|c| c.id.clone())
+            .collect()
+    };
+    let mut out = Vec::new();
+    let hop = of(HOP_LIMITED);
+    if !hop.is_empty() {
+        out.push(Unchecked {
+            what: "the token rules: the token PUT never got an answer while tokenless GETs did, so no case that needs a token could run".into(),
+            cases: hop,
+            causes: vec![
+                Cause {
+                    cause: "a hop limit: the instance's HttpPutResponseHopLimit is lower than the hops to here (a container on a bridge network is one hop further than the host)".into(),
+                    fix: "aws ec2 modify-instance-metadata-options --instance-id <id> --http-put-response-hop-limit 2, or run imdspec on the host; if the limit is intended, say so with --http-put-response-hop-limit 1 and these cases become skips".into(),
+                },
+                Cause {
+                    cause: "a proxy or firewall between here and the endpoint that forwards GETs but not PUTs (or not their answers)".into(),
+                    fix: "run against the endpoint directly, or let the proxy pass PUT /latest/api/token and its answer".into(),
+                },
+                Cause {
+                    cause: "a hung or flaky endpoint that stops answering token PUTs".into(),
+                    fix: "check the endpoint's logs; `imdspec probe` shows the timings; run again with a longer --timeout-ms".into(),
+                },
+            ],
+        });
     }
-    if config.declared.http_put_response_hop_limit.is_some() {
-        notes.push(
-            "HttpPutResponseHopLimit cannot be observed over one hop; declared value only reported"
-                .into(),
-        );
+    let rest: Vec<&CaseResult> = cases
+        .iter()
+        .filter(|c| c.outcome == Outcome::Inconclusive && c.reason.as_deref() != Some(HOP_LIMITED))
+        .collect();
+    let mut reasons: Vec<&str> = rest.iter().filter_map(|c| c.reason.as_deref()).collect();
+    reasons.sort_unstable();
+    reasons.dedup();
+    for reason in reasons {
+        out.push(Unchecked {
+            what: reason.to_owned(),
+            cases: of(reason),
+            causes: vec![Cause {
+                cause: "the endpoint's answers do not tell what the rule needs to know".into(),
+                fix: "declare the option (see --help) or capture what a real instance answers and add it to SPEC.md".into(),
+            }],
+        });
     }
-    Ok(RunResult {
-        target: TargetInfo {
-            name: config.name.clone(),
-            endpoint: client.base().url(),
-            description: config.description.clone(),
-            declared: config.declared,
-            detected,
-            effective,
-            expectations: config.expectations.as_ref().map(|e| e.source.clone()),
-        },
-        summary: Summary::of(&cases),
-        stale_expectations: stale,
-        notes,
-        duration_ms: started.elapsed().as_millis() as u64,
-        cases,
-    })
+    out
 }
 
 async fn run_case(ctx: &Arc<RunCtx>, case: &Case, rec: &mut Recorder) {
@@ -379,14 +590,12 @@ fn finish(
     elapsed: Duration,
     detail: DetailLevel,
 ) -> CaseResult {
-    let (outcome, reason) = if let Some(s) = rec.skip {
-        (Outcome::Skip, Some(s))
-    } else if let Some(e) = rec.error {
-        (Outcome::Error, Some(e))
-    } else if !rec.failures.is_empty() {
-        (Outcome::Fail, None)
-    } else {
-        (Outcome::Pass, None)
+    let (outcome, reason) = match rec.stop {
+        Some(Stop::Skip(why)) => (Outcome::Skip, Some(why)),
+        Some(Stop::Inconclusive(why)) => (Outcome::Inconclusive, Some(why)),
+        Some(Stop::Error(why)) => (Outcome::Error, Some(why)),
+        None if !rec.failures.is_empty() => (Outcome::Fail, None),
+        None => (Outcome::Pass, None),
     };
     let keep_exchanges =
         detail == DetailLevel::All || !matches!(outcome, Outcome::Pass | Outcome::Skip);
@@ -411,6 +620,7 @@ fn finish(
                 Vec::new()
             },
         },
+        group: None,
     }
 }
 

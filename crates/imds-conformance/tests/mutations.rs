@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderValue;
-use imds_conformance::report::Outcome;
+use imds_conformance::report::{EXIT_INCONCLUSIVE, Outcome, Report, Verdict};
 use imds_conformance::runner::INVALID_TOKEN;
 use imds_model::{Imds, TOKEN_HEADER, TTL_HEADER};
 use support::*;
@@ -224,6 +224,54 @@ async fn identity_document_disagrees_with_meta_data() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_ids_of_another_length_are_reported() {
+    // R5.8: 8 or 17 hex digits, nothing in between (the old check accepted 9 to 16).
+    for (id, broken) in [
+        ("i-0123456789", true),
+        ("i-0123456789ABCDEF0", true),
+        ("i-01234567", false),
+    ] {
+        let (server, _imds) = model_server(profile("optional")).await;
+        // Every version's copy, so that only the shape differs.
+        for p in [
+            "^/[^/]+/meta-data/instance-id$",
+            "^/[^/]+/dynamic/instance-identity/document$",
+        ] {
+            let imds = _imds.clone();
+            mount(
+                &server,
+                Mock::given(method("GET"))
+                    .and(path_regex(p))
+                    .respond_with(Mutated::new(&imds, move |_, resp| {
+                        let text =
+                            String::from_utf8_lossy(resp.body()).replace("i-0123456789abcdef0", id);
+                        *resp.body_mut() = text.into();
+                    })),
+            )
+            .await;
+        }
+        let r = run_on(&server, "optional").await;
+        if broken {
+            assert_mutation(
+                &r,
+                &[
+                    "category.instance-id.format",
+                    "crawl.paths.documented-format",
+                ],
+                &[],
+            );
+        } else {
+            assert_eq!(
+                outcome(&r, "category.instance-id.format"),
+                Outcome::Pass,
+                "{id}"
+            );
+            assert_eq!(must_failures(&r), Vec::<String>::new(), "{id}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_served_as_application_json() {
     let (server, imds) = model_server(profile("optional")).await;
     mount(
@@ -282,7 +330,7 @@ async fn endless_body_is_an_error_not_an_oom() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hung_token_put_is_a_hop_limit_skip_and_the_run_ends() {
+async fn hung_token_put_is_inconclusive_with_the_hop_limit_fix_unless_declared() {
     let (server, _imds) = model_server(profile("optional")).await;
     mount(
         &server,
@@ -293,18 +341,41 @@ async fn hung_token_put_is_a_hop_limit_skip_and_the_run_ends() {
     .await;
     let mut cfg = config(&server.uri(), declared(&profile("optional")));
     cfg.client.timeout = Duration::from_millis(400);
-    let r = run(catalogue(), cfg).await;
+    let r = run(catalogue(), cfg.clone()).await;
     // Tokenless GETs are answered, so this looks like a hop limit dropping the PUT's answer
-    // (SPEC §13.1): EC2 configured so is not at fault, and token cases are skipped.
+    // (SPEC §13.1): not EC2's fault, but a run that never got a token cannot pass the token
+    // rules either.
     for id in [
         "token.put.ok",
         "token.ttl.missing-rejected",
         "token.use.get",
     ] {
-        assert_eq!(outcome(&r, id), Outcome::Skip, "{id}");
+        assert_eq!(outcome(&r, id), Outcome::Inconclusive, "{id}");
     }
-    // Never a must-level failure or error.
     assert_eq!(must_failures(&r), Vec::<String>::new());
+    let report = Report {
+        command: "imdspec run",
+        runs: vec![r.clone()],
+        strict: false,
+    };
+    assert_eq!(report.verdict(), Verdict::Inconclusive);
+    assert_eq!(report.exit_code(), EXIT_INCONCLUSIVE);
+    // The report says what it could not check, and the fix for each likely cause.
+    let [unchecked] = r.unchecked.as_slice() else {
+        panic!("{:#?}", r.unchecked)
+    };
+    assert!(unchecked.cases.iter().any(|id| id == "token.put.ok"));
+    assert!(
+        unchecked
+            .causes
+            .iter()
+            .any(|c| c.fix.contains("--http-put-response-hop-limit 2")),
+        "{unchecked:#?}"
+    );
+    let human = report.to_human(false);
+    assert!(human.contains("could not check:"), "{human}");
+    assert!(human.contains("a proxy"), "{human}");
+    assert!(human.contains("imdspec run: INCONCLUSIVE"), "{human}");
     // Content is still checked without a token (optional mode), and the run says why.
     assert_eq!(outcome(&r, "category.instance-id.format"), Outcome::Pass);
     assert!(
@@ -312,6 +383,21 @@ async fn hung_token_put_is_a_hop_limit_skip_and_the_run_ends() {
         "{:?}",
         r.notes
     );
+
+    // A user who declares the hop limit knows the answer does not reach them: expected skips.
+    cfg.declared.http_put_response_hop_limit = Some(imds_model::HopLimit::default());
+    let r = run(catalogue(), cfg).await;
+    for id in ["token.put.ok", "token.use.get"] {
+        assert_eq!(outcome(&r, id), Outcome::Skip, "{id}");
+    }
+    assert_eq!(r.summary.inconclusive, 0, "{:#?}", non_passing(&r));
+    assert!(r.unchecked.is_empty());
+    let report = Report {
+        command: "imdspec run",
+        runs: vec![r],
+        strict: false,
+    };
+    assert_eq!(report.verdict(), Verdict::Pass);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use imds_conformance::report::Outcome;
-use imds_conformance::runner::{HOP_LIMITED, TargetOptions};
+use imds_conformance::runner::{HOP_LIMIT_DECLARED, HOP_LIMITED, TargetOptions};
 use imds_model::{Imds, Instance, MetadataOptions, SystemClock, Toggle, TokenKey};
 use support::*;
 use wiremock::matchers::{method, path, path_regex};
@@ -36,21 +36,22 @@ async fn hang_token_put(server: &MockServer) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hop_limited_required_mode_skips_every_token_case() {
+async fn hop_limited_required_mode_leaves_every_token_case_inconclusive_or_skipped_if_declared() {
     let (server, _imds) = model_server(profile("required")).await;
     hang_token_put(&server).await;
     let mut cfg = config(&server.uri(), declared(&profile("required")));
     cfg.client.timeout = Duration::from_millis(400);
-    let r = run(catalogue(), cfg).await;
+    let r = run(catalogue(), cfg.clone()).await;
     assert_eq!(must_failures(&r), Vec::<String>::new());
-    for id in [
+    let token_cases = [
         "token.put.ok",
         "token.use.get",
         "category.instance-id.format",
         "auth.required.valid-token-ok",
         "crawl.paths.always-present",
-    ] {
-        assert_eq!(outcome(&r, id), Outcome::Skip, "{id}");
+    ];
+    for id in token_cases {
+        assert_eq!(outcome(&r, id), Outcome::Inconclusive, "{id}");
         assert_eq!(reason(&r, id), HOP_LIMITED, "{id}");
     }
     // What needs no token still runs: tokenless GETs get 401 as documented.
@@ -63,6 +64,14 @@ async fn hop_limited_required_mode_skips_every_token_case() {
         "{:?}",
         r.notes
     );
+    // Declared: the same cases are skips, as documented.
+    cfg.declared.http_put_response_hop_limit = Some(imds_model::HopLimit::default());
+    let r = run(catalogue(), cfg).await;
+    assert_eq!(must_failures(&r), Vec::<String>::new());
+    for id in token_cases {
+        assert_eq!(outcome(&r, id), Outcome::Skip, "{id}");
+        assert_eq!(reason(&r, id), HOP_LIMIT_DECLARED, "{id}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,18 +193,21 @@ async fn tags_disabled_answering_an_empty_200_is_not_a_failure() {
     let r = run_on(&server, "optional").await;
     assert_eq!(must_failures(&r), Vec::<String>::new());
     assert_eq!(outcome(&r, "tags.disabled.not-found"), Outcome::Pass);
-    // meta-data/tags/ answers 404 here, which tells "disabled" apart.
+    // meta-data/tags/ answers 404 here, which agrees with the declared "disabled".
     assert_eq!(
         outcome(&r, "options.declared.instance-metadata-tags"),
         Outcome::Pass
     );
 
-    // Undeclared, detection reads the same answers.
+    // Undeclared, detection does not choose cases by it: an instance with tags on and none
+    // set has never been captured, and may answer meta-data/tags/ 404 too (SPEC §12.19).
     let r = run(catalogue(), config(&server.uri(), TargetOptions::default())).await;
     assert_eq!(
         r.target.detected.instance_metadata_tags,
         Some(Toggle::Disabled)
     );
+    assert_eq!(r.target.effective.instance_metadata_tags, None);
+    assert_eq!(must_failures(&r), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,4 +297,42 @@ async fn credentials_of_a_misconfigured_role_are_a_skip() {
 async fn run_on(server: &MockServer, profile_name: &str) -> imds_conformance::report::RunResult {
     let cfg = config(&server.uri(), declared(&profile(profile_name)));
     run(catalogue(), cfg).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tags_404_is_never_a_must_failure_of_the_declared_tags_option() {
+    // The model answers meta-data/tags/instance 404 with tags off. An instance with tags on
+    // and none set may answer so too (SPEC §12.19): nobody has captured it.
+    let (server, _imds) = model_server(profile("optional")).await;
+    let check = "options.declared.instance-metadata-tags";
+    let mut declared = declared(&profile("optional"));
+    declared.instance_metadata_tags = Some(Toggle::Enabled);
+    let r = run(catalogue(), config(&server.uri(), declared)).await;
+    assert_eq!(outcome(&r, check), Outcome::Inconclusive);
+    assert!(
+        reason(&r, check).contains("§12.19"),
+        "{}",
+        reason(&r, check)
+    );
+    // A declared "disabled" agrees with the 404, and the case says what it rests on.
+    declared.instance_metadata_tags = Some(Toggle::Disabled);
+    let r = run(catalogue(), config(&server.uri(), declared)).await;
+    assert_eq!(outcome(&r, check), Outcome::Pass);
+    // Undeclared, detection does not choose the tags cases by a 404.
+    let r = run(catalogue(), config(&server.uri(), TargetOptions::default())).await;
+    // It reports the likely value, as `imdspec probe` does, without choosing by it.
+    assert_eq!(
+        r.target.detected.instance_metadata_tags,
+        Some(Toggle::Disabled)
+    );
+    assert_eq!(r.target.effective.instance_metadata_tags, None);
+    assert_eq!(outcome(&r, "tags.disabled.not-found"), Outcome::Skip);
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.starts_with("InstanceMetadataTags detected only as likely disabled")),
+        "{:?}",
+        r.notes
+    );
+    assert_eq!(must_failures(&r), Vec::<String>::new());
 }

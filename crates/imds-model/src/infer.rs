@@ -112,6 +112,9 @@ pub struct Inferred<T> {
     pub value: Option<T>,
     /// What in the answers decided it (or why they cannot).
     pub reason: String,
+    /// False when the value is only the likely one: the answers fit another value too, so no
+    /// must-level verdict may rest on it (a 404 on `meta-data/tags/instance`, SPEC §12.19).
+    pub conclusive: bool,
 }
 
 impl<T> Inferred<T> {
@@ -119,6 +122,15 @@ impl<T> Inferred<T> {
         Inferred {
             value: Some(value),
             reason: reason.into(),
+            conclusive: true,
+        }
+    }
+
+    fn likely(value: T, reason: impl Into<String>) -> Self {
+        Inferred {
+            value: Some(value),
+            reason: reason.into(),
+            conclusive: false,
         }
     }
 
@@ -126,6 +138,7 @@ impl<T> Inferred<T> {
         Inferred {
             value: None,
             reason: reason.into(),
+            conclusive: false,
         }
     }
 }
@@ -241,12 +254,18 @@ fn tags(instance: Option<Reply>, dir: Option<Reply>) -> Inferred<Toggle> {
             },
             _,
         ) => Inferred::known(Toggle::Enabled, "meta-data/tags/instance lists tags"),
-        (Reply::Answered { status: 404, .. }, _) => {
-            Inferred::known(Toggle::Disabled, "meta-data/tags/instance was answered 404")
-        }
-        (_, Some(404)) => Inferred::known(
+        (Reply::Answered { status: 404, .. }, _) => Inferred::likely(
             Toggle::Disabled,
-            format!("meta-data/tags/instance got {instance} and meta-data/tags/ was answered 404"),
+            "meta-data/tags/instance was answered 404: what a turned-off tags category answers, \
+             and perhaps also an instance with tags on and none set (SPEC §12.19)",
+        ),
+        (_, Some(404)) => Inferred::likely(
+            Toggle::Disabled,
+            format!(
+                "meta-data/tags/instance got {instance} and meta-data/tags/ was answered 404: what a \
+                 turned-off tags category answers, and perhaps also an instance with tags on and \
+                 none set (SPEC §12.19)"
+            ),
         ),
         (_, dir_status) => Inferred::unknown(match dir_status {
             Some(d) => format!(
@@ -365,6 +384,11 @@ mod tests {
             Some(Toggle::Disabled)
         );
         assert_eq!(on(Reply::TimedOut, None).value, None);
+        // Only a listed tag is conclusive: a 404 may also be tags on with none set (§12.19).
+        assert!(on(ok(200), None).conclusive);
+        assert!(!on(blank(404), None).conclusive);
+        assert!(!on(blank(200), Some(blank(404))).conclusive);
+        assert!(on(blank(404), None).reason.contains("§12.19"));
         assert!(needs_tags_dir(blank(200)));
         assert!(!needs_tags_dir(ok(200)) && !needs_tags_dir(blank(404)));
         // Tags say nothing about an endpoint not known to be on.

@@ -178,10 +178,13 @@ impl Profile {
 /// The end of `imdspec run --help`.
 pub const AFTER_HELP: &str = "\
 Exit codes:
-  0  no case fails the run (should-level failures only with --strict)
-  1  a must-level case failed or errored, or a known failure passed (xpass)
+  0  PASS: no case fails the run (should-level failures only with --strict)
+  1  FAIL: a must-level case failed or errored, or a known failure passed (xpass)
   2  usage error (bad flag, catalogue, expectations or --output path)
   3  the endpoint cannot be reached
+  4  INCONCLUSIVE: nothing failed, but must-level cases could not be checked (e.g. the token
+     PUT never answered while GETs did: a hop limit; the report says why and how to fix it;
+     --http-put-response-hop-limit N declares the limit and turns those cases into skips)
 
 Example:
   imdspec run --endpoint http://127.0.0.1:1338 --http-tokens required --format json --output report.json";
@@ -330,6 +333,7 @@ fn progress_char(c: &CaseResult) -> char {
         Outcome::Fail => 'F',
         Outcome::Skip => 's',
         Outcome::Error => 'E',
+        Outcome::Inconclusive => '?',
         Outcome::Xfail => 'x',
         Outcome::Xpass => 'X',
     }

@@ -327,17 +327,53 @@ fn run_from_the_container_behind_hop_limit_1(extra: &[&str]) -> Option<(Option<i
     Some((out.status.code(), report))
 }
 
-/// A conformance run that never obtained a token cannot say PASS (issue #20).
+/// A conformance run that never obtained a token cannot say PASS (issue #20): it ends
+/// INCONCLUSIVE (exit 4), the token cases are inconclusive, and the report names the fix.
 #[test]
-fn run_from_a_container_behind_hop_limit_1_is_not_pass() {
+fn run_from_a_container_behind_hop_limit_1_is_inconclusive_with_the_fix() {
     let Some((code, report)) = run_from_the_container_behind_hop_limit_1(&[]) else {
         return;
     };
-    assert_ne!(
-        code,
-        Some(0),
-        "no token reached the container, yet the run passed: {:#}",
+    assert_eq!(code, Some(4), "{:#}", report["summary"]);
+    assert_eq!(report["exit_code"], 4, "{:#}", report["summary"]);
+    assert_eq!(report["verdict"], "INCONCLUSIVE", "{:#}", report["summary"]);
+    assert_eq!(case_outcome(&report, "token.put.ok"), "inconclusive");
+    assert!(
+        report
+            .to_string()
+            .contains("--http-put-response-hop-limit 2"),
+        "the report names the fix: {:#}",
         report["summary"]
     );
-    assert_ne!(report["exit_code"], 0, "{:#}", report["summary"]);
+}
+
+/// Declaring the position (`--http-put-response-hop-limit 1`) turns the same cases into
+/// expected skips, and the run passes.
+#[test]
+fn declared_hop_limit_1_from_the_container_makes_token_cases_expected_skips() {
+    let Some((code, report)) =
+        run_from_the_container_behind_hop_limit_1(&["--http-put-response-hop-limit", "1"])
+    else {
+        return;
+    };
+    assert_eq!(code, Some(0), "{:#}", report["summary"]);
+    assert_eq!(case_outcome(&report, "token.put.ok"), "skip");
+    assert!(
+        report["cases"]
+            .as_array()
+            .expect("cases")
+            .iter()
+            .all(|c| c["outcome"] != "inconclusive")
+    );
+}
+
+fn case_outcome<'a>(report: &'a Value, id: &str) -> &'a str {
+    report["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no case {id}"))["outcome"]
+        .as_str()
+        .expect("outcome")
 }

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use imds_model::{HttpTokens, MetadataOptions};
-use imds_server::{Fault, FaultAction, Faults, ImdsServer, Scripted};
+use imds_server::{Faults, ImdsServer};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_imdspec");
@@ -159,8 +159,15 @@ fn summary_text(run: &Value, cases: &[Value]) -> String {
     let mut out = format!(
         "# imdspec run against the reference server, profile {name}.\n\
          # Regenerate: IMDSPEC_BLESS=1 cargo test -p imdspec --test run_cli\n\
-         total {}\npass {}\nfail {}\nskip {}\nerror {}\nxfail {}\nxpass {}\n\nnot passing:\n",
-        s["total"], s["pass"], s["fail"], s["skip"], s["error"], s["xfail"], s["xpass"]
+         total {}\npass {}\nfail {}\nskip {}\nerror {}\ninconclusive {}\nxfail {}\nxpass {}\n\nnot passing:\n",
+        s["total"],
+        s["pass"],
+        s["fail"],
+        s["skip"],
+        s["error"],
+        s["inconclusive"],
+        s["xfail"],
+        s["xpass"]
     );
     let mut lines: Vec<String> = cases
         .iter()
@@ -427,12 +434,21 @@ fn expectations_turn_failures_into_xfail_and_flag_xpass_and_stale() {
     assert!(stdout.contains("imdspec run: FAIL"), "{stdout}");
 }
 
+/// Outcome of case `id` in a JSON report.
+fn json_outcome(r: &Value, id: &str) -> String {
+    r["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .map(|c| c["outcome"].as_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("no case {id}"))
+}
+
 #[test]
-fn hung_token_put_is_a_hop_limit_skip_and_a_default_run_still_ends() {
-    let faults = Faults::none().with(Fault::TokenPut(Scripted {
-        action: FaultAction::Hang,
-        times: None,
-    }));
+fn hung_token_put_is_inconclusive_with_its_fix_and_a_declared_hop_limit_makes_it_skips() {
+    // `imdspec serve --fault token-put=hang`.
+    let faults = Faults::parse_all(["token-put=hang"]).unwrap();
     let options = MetadataOptions {
         http_tokens: HttpTokens::Optional,
         ..MetadataOptions::default()
@@ -441,36 +457,132 @@ fn hung_token_put_is_a_hop_limit_skip_and_a_default_run_still_ends() {
     let url = s.server.url();
     // Default flags: 2 s timeout, 50 requests/s, 4 cases at once.
     let out = imdspec(&["run", "--endpoint", &url, "--format", "json"]);
-    // Tokenless GETs are answered, so the hung PUT reads as a hop limit (SPEC §13.1): token
-    // cases are skipped, not errors, and the run passes.
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Tokenless GETs are answered, so the hung PUT reads as a hop limit (SPEC §13.1): not a
+    // failure, but no PASS either.
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let cases = r["cases"].as_array().unwrap();
-    let outcome = |id: &str| {
-        cases
-            .iter()
-            .find(|c| c["id"] == id)
-            .map(|c| c["outcome"].as_str().unwrap().to_owned())
-            .unwrap()
-    };
-    assert_eq!(outcome("token.put.ok"), "skip");
-    assert_eq!(outcome("token.use.get"), "skip");
+    assert_eq!(r["verdict"], "INCONCLUSIVE");
+    assert_eq!(r["exit_code"], 4);
+    assert_eq!(json_outcome(&r, "token.put.ok"), "inconclusive");
+    assert_eq!(json_outcome(&r, "token.use.get"), "inconclusive");
     // Content checks still run tokenless, and no must-level case got a wrong verdict.
-    assert_eq!(outcome("category.instance-id.format"), "pass");
-    let wrong: Vec<&Value> = cases
+    assert_eq!(json_outcome(&r, "category.instance-id.format"), "pass");
+    let wrong: Vec<&Value> = r["cases"]
+        .as_array()
+        .unwrap()
         .iter()
         .filter(|c| c["outcome"] == "fail" && c["level"] == "must")
         .collect();
     assert!(wrong.is_empty(), "{wrong:#?}");
+    let unchecked = &r["runs"][0]["unchecked"][0];
     assert!(
-        r["runs"][0]["notes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n.as_str().unwrap().contains("no session token")),
-        "{}",
-        r["runs"][0]["notes"]
+        unchecked["causes"]
+            .to_string()
+            .contains("--http-put-response-hop-limit 2"),
+        "{unchecked}"
     );
+
+    // The human report says what it could not check and how to fix each likely cause.
+    let out = imdspec(&["run", "--endpoint", &url]);
+    assert_eq!(out.status.code(), Some(4));
+    let human = text(&out.stdout);
+    for want in [
+        "could not check:",
+        "aws ec2 modify-instance-metadata-options",
+        "run imdspec on the host",
+        "a proxy",
+        "a hung or flaky endpoint",
+        "imdspec run: INCONCLUSIVE",
+    ] {
+        assert!(human.contains(want), "{want}: {human}");
+    }
+
+    // Declared: the user knows the answer does not reach them; the same cases are skips.
+    let out = imdspec(&[
+        "run",
+        "--endpoint",
+        &url,
+        "--http-put-response-hop-limit",
+        "1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["verdict"], "PASS");
+    assert_eq!(json_outcome(&r, "token.put.ok"), "skip");
+    assert_eq!(r["summary"]["inconclusive"], 0);
+}
+
+/// Skips of an undeclared run against a server with `faults`, and the JSON report.
+fn skips_with(faults: &[&str]) -> (u64, Value) {
+    let s = server(
+        MetadataOptions::default(),
+        Faults::parse_all(faults.iter().copied()).unwrap(),
+        "127.0.0.1:0",
+    );
+    let out = imdspec(&["run", "--endpoint", &s.server.url(), "--format", "json"]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (r["summary"]["skip"].as_u64().unwrap(), r)
+}
+
+#[test]
+fn one_off_faults_cost_at_most_ten_skips_and_no_disabled_failures() {
+    let (faithful, _) = skips_with(&[]);
+    for fault in [
+        "token-put=403x2",
+        "get[/latest/meta-data/instance-id]=500x1",
+    ] {
+        let (skips, r) = skips_with(&[fault]);
+        assert!(
+            skips <= faithful + 10,
+            "{fault}: {skips} skips, {faithful} against the faithful server; notes {}",
+            r["runs"][0]["notes"]
+        );
+        let cases = r["cases"].as_array().unwrap();
+        let failed_disabled: Vec<&Value> = cases
+            .iter()
+            .filter(|c| {
+                c["id"].as_str().unwrap().starts_with("endpoint.disabled.")
+                    && c["outcome"] != "skip"
+            })
+            .collect();
+        assert!(failed_disabled.is_empty(), "{fault}: {failed_disabled:#?}");
+        // The odd answer is reported at should level, and the run does not fail.
+        assert_eq!(
+            json_outcome(&r, "options.consistent-answers"),
+            "fail",
+            "{fault}"
+        );
+        assert_eq!(r["exit_code"], 0, "{fault}");
+    }
+}
+
+#[test]
+fn a_failing_human_report_leads_with_the_root_cause_and_splits_its_summary_by_level() {
+    // A persistent 500 on one leaf: several cases meet it.
+    let s = server(
+        MetadataOptions::default(),
+        Faults::parse_all(["get[/latest/meta-data/instance-id]=500"]).unwrap(),
+        "127.0.0.1:0",
+    );
+    let out = imdspec(&["run", "--endpoint", &s.server.url()]);
+    assert_eq!(out.status.code(), Some(1));
+    let human = text(&out.stdout);
+    let cause = human.find("cause 1: ").expect(&human);
+    let first_group = &human[cause
+        ..human[cause + 1..]
+            .find("cause 2: ")
+            .map_or(human.len(), |i| i + cause + 1)];
+    assert!(
+        first_group.starts_with("cause 1: GET /latest/meta-data/instance-id → 500"),
+        "{human}"
+    );
+    assert!(first_group.contains("response: 500"), "{human}");
+    assert!(first_group.contains("with the same cause: "), "{human}");
+    let verdict = human.lines().last().unwrap();
+    let split = regex::Regex::new(r"\d+ fail \(\d+ must(, \d+ should)?(, \d+ info)?\)").unwrap();
+    assert!(split.is_match(verdict), "{verdict}");
 }
 
 #[test]
