@@ -78,8 +78,8 @@ pub struct ClientCheckArgs {
           value_parser = clap::value_parser!(u64).range(100..=600_000))]
     timeout_ms: u64,
     /// Known differences of this client: `conformance/clients/targets/NAME.toml` (known:
-    /// aws-sdk-go, aws-sdk-go-v2, aws-sdk-js-v3, aws-sdk-rust, botocore, cloud-init,
-    /// ec2-metadata).
+    /// aws-sdk-go, aws-sdk-go-v2, aws-sdk-java, aws-sdk-java-v2, aws-sdk-js-v3,
+    /// aws-sdk-js-v3-metadata-service, aws-sdk-rust, botocore, cloud-init, ec2-metadata).
     #[arg(long, value_name = "NAME", conflicts_with = "expectations")]
     target: Option<String>,
     /// What the client declares about IMDSv1; picks the expectations of scenarios whose
