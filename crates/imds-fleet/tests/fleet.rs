@@ -348,7 +348,7 @@ fn real_probe_outputs_of_every_format_read_back() {
     let outputs = [
         ("json", p.json(None)),
         ("jsonl", p.jsonl(None)),
-        ("ssm-inventory", p.ssm_inventory(None, now)),
+        ("ssm-inventory", p.ssm_inventory(None, now, &w)),
         ("asff", p.asff(None, now, &w).unwrap()),
         ("ocsf", p.ocsf(None, now, &w).unwrap()),
     ];
