@@ -94,3 +94,9 @@ bench-fleet n="110000" runs="3":
         --declared target/bench-fleet/declared.json target/bench-fleet/observed > /dev/null \
         || [ $? -eq 1 ]; \
     done
+
+# Release artefacts in target/dist/: a Linux x86_64 imdspec linked against glibc 2.17 (checked
+# from its versioned symbols), a tarball with the licences and README, SHA256SUMS (zig and
+# cargo-zigbuild from PyPI, pinned).
+dist:
+    bash crates/imdspec/dist/build.sh

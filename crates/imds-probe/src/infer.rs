@@ -173,22 +173,30 @@ pub fn infer(obs: &Observations) -> Findings {
     let instance_id =
         instance_id(obs.token_get.as_ref()).or_else(|| instance_id(Some(&main.tokenless_get)));
 
-    let mut diagnoses = diagnose(obs, hop_limited, instance_id.as_deref());
+    let region = obs.identity.as_ref().and_then(|i| i.region.as_deref());
+    let mut diagnoses = diagnose(obs, hop_limited, instance_id.as_deref(), region);
     if v1 == V1::Open {
-        // Last, after what breaks IMDS from here; one command fixes it.
-        diagnoses.push(
-            Diagnosis {
-                code: "imdsv1-open",
-                message: "IMDSv1 is open: any process here (or a request forger, SSRF) can read \
-                          metadata and role credentials without a token"
-                    .into(),
-                advice: Some(format!(
-                    "require tokens (check first that your software uses IMDSv2): \
-                     aws ec2 modify-instance-metadata-options --instance-id {} --http-tokens required",
-                    instance_id.as_deref().unwrap_or("INSTANCE_ID")
-                )),
-            },
-        );
+        // Last, after what breaks IMDS from here; one command fixes it. Tokens that cannot
+        // reach this position make "required" alone a lock-out: both flags, in one command.
+        let (flags, warning) = if hop_limited {
+            (
+                &[REQUIRE_TOKENS, RAISE_HOP_LIMIT][..],
+                " together with the hop limit: requiring tokens alone would lock software at \
+                 this position out, since token answers do not reach it",
+            )
+        } else {
+            (&[REQUIRE_TOKENS][..], "")
+        };
+        diagnoses.push(Diagnosis {
+            code: "imdsv1-open",
+            message: "IMDSv1 is open: any process here (or a request forger, SSRF) can read \
+                      metadata and role credentials without a token"
+                .into(),
+            advice: Some(format!(
+                "require tokens{warning} (check first that your software uses IMDSv2): {}",
+                modify_command(instance_id.as_deref(), region, flags)
+            )),
+        });
     }
     let verdict = verdict(obs, answers, v1, v2);
     Findings {
@@ -260,7 +268,29 @@ fn verdict(obs: &Observations, answers: bool, v1: V1, v2: V2) -> String {
     }
 }
 
-fn diagnose(obs: &Observations, hop_limited: bool, instance_id: Option<&str>) -> Vec<Diagnosis> {
+/// The `modify-instance-metadata-options` flag that closes IMDSv1.
+pub const REQUIRE_TOKENS: &str = "--http-tokens required";
+/// The flag that lets token answers reach a container on a bridge network.
+pub const RAISE_HOP_LIMIT: &str = "--http-put-response-hop-limit 2";
+
+/// The AWS CLI command that applies `flags`, with the instance id and region when known (the
+/// CLI's own placeholders otherwise): it always names `--region`, which the CLI needs unless a
+/// profile sets one.
+pub fn modify_command(instance_id: Option<&str>, region: Option<&str>, flags: &[&str]) -> String {
+    format!(
+        "aws ec2 modify-instance-metadata-options --region {} --instance-id {} {}",
+        region.unwrap_or("REGION"),
+        instance_id.unwrap_or("INSTANCE_ID"),
+        flags.join(" ")
+    )
+}
+
+fn diagnose(
+    obs: &Observations,
+    hop_limited: bool,
+    instance_id: Option<&str>,
+    region: Option<&str>,
+) -> Vec<Diagnosis> {
     let main = obs.main();
     let put = &main.token_put;
     let mut out = Vec::new();
@@ -280,9 +310,8 @@ fn diagnose(obs: &Observations, hop_limited: bool, instance_id: Option<&str>) ->
                 obs.timeout_ms
             ),
             Some(format!(
-                "raise HttpPutResponseHopLimit (2 for a container on a bridge network): \
-                 aws ec2 modify-instance-metadata-options --instance-id {} --http-put-response-hop-limit 2",
-                instance_id.unwrap_or("INSTANCE_ID")
+                "raise HttpPutResponseHopLimit (2 for a container on a bridge network): {}",
+                modify_command(instance_id, region, &[RAISE_HOP_LIMIT])
             )),
         );
     }
@@ -681,7 +710,7 @@ mod tests {
                 .as_deref()
                 .map(|a| a.rsplit(": ").next()),
             Some(Some(
-                "aws ec2 modify-instance-metadata-options --instance-id i-0123456789abcdef0 --http-tokens required"
+                "aws ec2 modify-instance-metadata-options --region REGION --instance-id i-0123456789abcdef0 --http-tokens required"
             ))
         );
         assert_eq!(f.looks_like.verdict, "ec2");

@@ -98,11 +98,21 @@ impl Probe {
     pub fn exit_code(&self) -> u8 {
         if !self.findings.answers {
             EXIT_NO_ANSWER
-        } else if self.comparison.as_ref().is_some_and(|c| !c.matches) {
+        } else if self.differs() {
             EXIT_DIFFERS
         } else {
             0
         }
+    }
+
+    /// True when tokenless requests were answered (IMDSv1 open).
+    pub fn imdsv1_open(&self) -> bool {
+        self.findings.v1 == infer::V1::Open
+    }
+
+    /// True when the endpoint does not do what the declared options say.
+    pub fn differs(&self) -> bool {
+        self.comparison.as_ref().is_some_and(|c| !c.matches)
     }
 
     /// The comparison for the renderers; `file` names where the declaration came from.
@@ -128,8 +138,13 @@ impl Probe {
     }
 
     /// An SSM Inventory item captured at `now` ([`sinks::ssm_inventory`]).
-    pub fn ssm_inventory(&self, file: Option<&str>, now: imds_model::Timestamp) -> String {
-        sinks::ssm_inventory(self, file, now)
+    pub fn ssm_inventory(
+        &self,
+        file: Option<&str>,
+        now: imds_model::Timestamp,
+        fallback: &sinks::Where,
+    ) -> String {
+        sinks::ssm_inventory(self, file, now, fallback)
     }
 
     /// A Security Hub finding created at `now` ([`sinks::asff`]).
@@ -311,6 +326,29 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&p.json(Some("m.json"))).unwrap();
         assert_eq!(json["format"], render::JSON_FORMAT, "{json}");
         assert!(!p.human(None).is_empty());
+    }
+
+    /// A server that accepts and resets: the reset may reach the client during its connect or
+    /// after its request; either way it is one verdict, BROKEN (a listener breaking exchanges),
+    /// never NOT REACHABLE (nothing listening).
+    #[tokio::test]
+    async fn a_resetting_endpoint_always_gets_the_same_verdict() {
+        let server = ImdsServer::builder()
+            .faults(Faults::parse_all(["endpoint=reset"]).unwrap())
+            .start()
+            .await
+            .unwrap();
+        for _ in 0..8 {
+            let p = probe(&config(server.url()), &DeclaredOptions::default(), None)
+                .await
+                .unwrap();
+            assert!(
+                p.findings.verdict.starts_with("IMDS BROKEN"),
+                "{}",
+                p.findings.verdict
+            );
+            assert_eq!(p.exit_code(), EXIT_NO_ANSWER);
+        }
     }
 
     #[tokio::test]

@@ -432,6 +432,8 @@ fn outcome_of(e: &ClientError) -> StepOutcome {
         ClientError::Connect { message, .. } if is_refused_message(message) => {
             StepOutcome::ConnectRefused
         }
+        // Reset while connecting: a server accepted and broke the exchange (see tcp_connect).
+        ClientError::Connect { message, .. } if is_reset_message(message) => StepOutcome::HttpError,
         ClientError::Connect { .. } | ClientError::BadUrl(_) => StepOutcome::ConnectFailed,
         ClientError::ConnectTimeout(_) => StepOutcome::ConnectTimeout,
         ClientError::ResponseTimeout(_) => StepOutcome::ResponseTimeout,
@@ -445,6 +447,10 @@ fn outcome_of(e: &ClientError) -> StepOutcome {
 /// the error kind, this is the fallback for the HTTP steps.
 fn is_refused_message(message: &str) -> bool {
     message.to_ascii_lowercase().contains("refused")
+}
+
+fn is_reset_message(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("reset")
 }
 
 async fn step(
@@ -507,6 +513,11 @@ async fn tcp_connect(base: &BaseUrl, timeout: Duration) -> ConnectCheck {
         }
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
             (ConnectOutcome::Timeout, Some(clean(&e.to_string())))
+        }
+        // A reset is sent by something that accepted the connection (nothing listening
+        // refuses): the handshake completed, the server broke it at once.
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+            (ConnectOutcome::Connected, Some(clean(&e.to_string())))
         }
         Ok(Err(e)) => (ConnectOutcome::Failed, Some(clean(&e.to_string()))),
     };

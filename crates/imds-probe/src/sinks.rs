@@ -6,8 +6,9 @@
 //!   <https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_InventoryItem.html>;
 //! - an AWS Security Finding Format finding for `aws securityhub batch-import-findings`:
 //!   <https://docs.aws.amazon.com/securityhub/latest/userguide/asff-required-attributes.html>;
-//! - an OCSF 1.1.0 Compliance Finding (class 2003):
-//!   <https://schema.ocsf.io/1.1.0/classes/compliance_finding>.
+//! - an OCSF 1.6.0 Compliance Finding (class 2003) with the `cloud` profile, the version
+//!   Security Hub reads findings in:
+//!   <https://schema.ocsf.io/1.6.0/classes/compliance_finding?profiles=cloud>.
 //!
 //! Every format carries the same flat [`summary`] (under `Content`, `ProductFields` or
 //! `unmapped`), which is what `imdspec fleet report` reads back. Time is passed in, never read.
@@ -31,8 +32,11 @@ pub const SSM_VALUE_LIMIT: usize = 4096;
 pub const ASFF_SCHEMA_VERSION: &str = "2018-10-08";
 /// The ASFF `GeneratorId` and the prefix of `ProductFields` keys.
 pub const GENERATOR: &str = "imdspec";
-/// The OCSF schema version the finding follows.
-pub const OCSF_VERSION: &str = "1.1.0";
+/// The OCSF schema version the finding follows: Security Hub's OCSF findings are 1.6
+/// (1.1.0, the first to have Compliance Finding, has no `resources` list).
+pub const OCSF_VERSION: &str = "1.6.0";
+/// The OCSF profiles the finding uses (`cloud`: the account and region).
+pub const OCSF_PROFILES: [&str; 1] = ["cloud"];
 /// OCSF Compliance Finding class.
 pub const OCSF_CLASS_UID: u32 = 2003;
 
@@ -48,18 +52,41 @@ pub struct Where {
     pub instance_id: Option<String>,
 }
 
-/// Why a finding cannot be written.
+/// The variables SSM Agent sets for every command it runs (Run Command, State Manager): the
+/// managed node's id and region. The account is not among them.
+pub const RUN_COMMAND_ENV: [&str; 2] = ["AWS_SSM_INSTANCE_ID", "AWS_SSM_REGION_NAME"];
+
+impl Where {
+    /// Fills what is still unknown from SSM Agent's command environment ([`RUN_COMMAND_ENV`]),
+    /// read through `var` (`std::env::var`, or a map in tests).
+    pub fn or_run_command_env(self, var: impl Fn(&str) -> Option<String>) -> Where {
+        let [id, region] = RUN_COMMAND_ENV.map(|k| var(k).filter(|v| !v.is_empty()));
+        Where {
+            instance_id: self.instance_id.or(id),
+            region: self.region.or(region),
+            ..self
+        }
+    }
+}
+
+/// What a finding needs and nothing gave: every missing field, named at once.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Missing(pub &'static str);
+pub struct Missing(pub Vec<&'static str>);
 
 impl std::fmt::Display for Missing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let flags: Vec<String> = self
+            .0
+            .iter()
+            .map(|field| format!("--aws-{}", field.replace(' ', "-")))
+            .collect();
         write!(
             f,
-            "the finding needs the {} and the instance identity document did not give it \
-             (IMDS off or not answering); pass it with --aws-{}",
-            self.0,
-            self.0.replace(' ', "-")
+            "the finding needs the {} and neither the instance identity document (IMDS off or \
+             not answering) nor SSM Agent's environment ({}) gave it; pass {}",
+            self.0.join(" and the "),
+            RUN_COMMAND_ENV.join(", "),
+            flags.join(" and ")
         )
     }
 }
@@ -169,10 +196,11 @@ fn lower<T: serde::Serialize>(v: T) -> String {
 }
 
 /// The flat summary every sink carries: describe-instances names for the options, strings
-/// only, empty for unknown. `file` is the declared-options file, when there was one.
-pub fn summary(p: &Probe, file: Option<&str>) -> Vec<(&'static str, String)> {
+/// only, empty for unknown. `file` is the declared-options file, when there was one; the
+/// placement is what the probe knows, else `fallback`.
+pub fn summary(p: &Probe, file: Option<&str>, fallback: &Where) -> Vec<(&'static str, String)> {
     let f = &p.findings;
-    let id = p.observations.identity.clone().unwrap_or_default();
+    let [account, region, id] = known_placement(p, fallback);
     let (declared, differences, state) = match &p.comparison {
         None => (String::new(), String::new(), String::new()),
         Some(c) => (
@@ -192,12 +220,9 @@ pub fn summary(p: &Probe, file: Option<&str>) -> Vec<(&'static str, String)> {
     };
     let mut out = vec![
         ("Format", JSON_FORMAT.to_owned()),
-        (
-            "InstanceId",
-            word(f.instance_id.as_ref().or(id.instance_id.as_ref())),
-        ),
-        ("AccountId", word(id.account_id)),
-        ("Region", word(id.region)),
+        ("InstanceId", word(id)),
+        ("AccountId", word(account)),
+        ("Region", word(region)),
         ("Endpoint", p.observations.main().url.clone()),
         ("Answers", f.answers.to_string()),
         ("Verdict", f.verdict.clone()),
@@ -246,9 +271,10 @@ pub fn jsonl(p: &Probe, file: Option<&str>) -> String {
     line
 }
 
-/// One SSM Inventory item, as the array `aws ssm put-inventory --items` takes.
-pub fn ssm_inventory(p: &Probe, file: Option<&str>, now: Timestamp) -> String {
-    let content: Map<String, Value> = summary(p, file)
+/// One SSM Inventory item, as the array `aws ssm put-inventory --items` takes; the
+/// placement as in [`summary`].
+pub fn ssm_inventory(p: &Probe, file: Option<&str>, now: Timestamp, fallback: &Where) -> String {
+    let content: Map<String, Value> = summary(p, file, fallback)
         .into_iter()
         .map(|(k, v)| (k.to_owned(), Value::String(v)))
         .collect();
@@ -278,14 +304,18 @@ fn known_placement(p: &Probe, fallback: &Where) -> [Option<String>; 3] {
     ]
 }
 
-/// Account, region and instance id, all three needed.
+/// Account, region and instance id, all three needed; every missing one is named.
 fn placement(p: &Probe, fallback: &Where) -> Result<(String, String, String), Missing> {
-    let [account, region, id] = known_placement(p, fallback);
-    Ok((
-        account.ok_or(Missing("account id"))?,
-        region.ok_or(Missing("region"))?,
-        id.ok_or(Missing("instance id"))?,
-    ))
+    match known_placement(p, fallback) {
+        [Some(account), Some(region), Some(id)] => Ok((account, region, id)),
+        known => Err(Missing(
+            ["account id", "region", "instance id"]
+                .into_iter()
+                .zip(known)
+                .filter_map(|(name, v)| v.is_none().then_some(name))
+                .collect(),
+        )),
+    }
 }
 
 /// The AWS partition of a region.
@@ -299,14 +329,20 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
-/// What to do, with the exact command where one fixes it.
-fn remediation(p: &Probe, problems: &[Problem], id: &str) -> String {
+/// What to do, with the exact command (region included) where one fixes it.
+fn remediation(p: &Probe, problems: &[Problem], id: &str, region: Option<&str>) -> String {
     let mut flags = Vec::new();
     let mut text = Vec::new();
+    if problems.contains(&Problem::Imdsv1Open) && problems.contains(&Problem::HopLimitTooLow) {
+        text.push(
+            "Apply both flags together: requiring tokens alone would lock software at this \
+             position out, since token answers do not reach it.",
+        );
+    }
     for pr in problems {
         match pr {
-            Problem::Imdsv1Open => flags.push("--http-tokens required"),
-            Problem::HopLimitTooLow => flags.push("--http-put-response-hop-limit 2"),
+            Problem::Imdsv1Open => flags.push(crate::infer::REQUIRE_TOKENS),
+            Problem::HopLimitTooLow => flags.push(crate::infer::RAISE_HOP_LIMIT),
             Problem::Differs => text.push(
                 if p.comparison.as_ref().is_some_and(|c| c.state.is_some()) {
                     "A metadata options change is pending: probe again once it is applied."
@@ -324,9 +360,8 @@ fn remediation(p: &Probe, problems: &[Problem], id: &str) -> String {
     let mut out = String::new();
     if !flags.is_empty() {
         out = format!(
-            "Run: aws ec2 modify-instance-metadata-options --instance-id {id} {} (check first \
-             that software on the instance uses IMDSv2).",
-            flags.join(" ")
+            "Run: {} (check first that software on the instance uses IMDSv2).",
+            crate::infer::modify_command(Some(id), region, &flags)
         );
     }
     for t in text {
@@ -387,8 +422,10 @@ pub fn asff(
         Some(_) => "FAILED",
     };
     let (title, description) = title_and_description(p, &problems);
-    let fields: Map<String, Value> = summary(p, file)
+    // ProductFields values are NonEmptyString in the service model: unknown is left out.
+    let fields: Map<String, Value> = summary(p, file, fallback)
         .into_iter()
+        .filter(|(_, v)| !v.is_empty())
         .map(|(k, mut v)| {
             cut(&mut v, 2048);
             (format!("{GENERATOR}/{k}"), Value::String(v))
@@ -408,7 +445,7 @@ pub fn asff(
         "Title": title,
         "Description": description,
         "Remediation": {"Recommendation": {
-            "Text": remediation(p, &problems, &id),
+            "Text": remediation(p, &problems, &id, Some(&region)),
             "Url": "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-options.html",
         }},
         "ProductFields": fields,
@@ -434,7 +471,7 @@ pub fn ocsf(
     fallback: &Where,
 ) -> Result<String, Missing> {
     let [account, region, id] = known_placement(p, fallback);
-    let id = id.ok_or(Missing("instance id"))?;
+    let id = id.ok_or_else(|| Missing(vec!["instance id"]))?;
     let problems = problems(p);
     let severity = problems
         .iter()
@@ -448,7 +485,7 @@ pub fn ocsf(
         Some(_) => (3, "Fail"),
     };
     let (title, desc) = title_and_description(p, &problems);
-    let unmapped: Map<String, Value> = summary(p, file)
+    let unmapped: Map<String, Value> = summary(p, file, fallback)
         .into_iter()
         .map(|(k, v)| (k.to_owned(), Value::String(v)))
         .collect();
@@ -481,6 +518,7 @@ pub fn ocsf(
         "message": p.findings.verdict,
         "metadata": {
             "version": OCSF_VERSION,
+            "profiles": OCSF_PROFILES,
             "product": {"name": "imdspec", "vendor_name": "imdspec", "version": env!("CARGO_PKG_VERSION")},
         },
         "finding_info": {
@@ -495,7 +533,7 @@ pub fn ocsf(
             "status_id": status_id,
             "status": status,
         },
-        "remediation": {"desc": remediation(p, &problems, &id)},
+        "remediation": {"desc": remediation(p, &problems, &id, region.as_deref())},
         "cloud": cloud,
         "resources": [resource],
         "unmapped": unmapped,

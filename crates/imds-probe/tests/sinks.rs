@@ -4,9 +4,16 @@
 //!   (TypeName, SchemaVersion and CaptureTime patterns; Content limits);
 //! - ASFF: <https://docs.aws.amazon.com/securityhub/latest/userguide/asff-required-attributes.html>
 //!   and the `AwsSecurityFinding` API reference (lengths, enums, `Types` namespaces);
-//! - OCSF 1.1.0 Compliance Finding: <https://schema.ocsf.io/1.1.0/classes/compliance_finding>
+//! - OCSF 1.6.0 Compliance Finding: <https://schema.ocsf.io/1.6.0/classes/compliance_finding>
 //!   (required attributes, enum ids, `type_uid`).
+//!
+//! Beyond those hand checks of what each value means, every emitted document goes through the
+//! real schemas (`validators/validate.py`, pinned in `validators/requirements.txt`): OCSF's
+//! JSON Schema of the version and profiles the finding declares, and botocore's service models
+//! of `BatchImportFindings` and `PutInventory` with every limit they record.
 
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 use imds_model::{HttpTokens, MetadataOptions, Timestamp, Toggle};
@@ -119,7 +126,8 @@ fn check_ssm_item(item: &Value) {
 #[test]
 fn ssm_inventory_item_follows_the_put_inventory_rules() {
     for p in [optional(), required_as_declared(), no_answer()] {
-        let out: Value = serde_json::from_str(&p.ssm_inventory(Some("d.json"), NOW)).unwrap();
+        let out: Value =
+            serde_json::from_str(&p.ssm_inventory(Some("d.json"), NOW, &Where::default())).unwrap();
         let items = out.as_array().unwrap();
         assert_eq!(items.len(), 1);
         check_ssm_item(&items[0]);
@@ -127,7 +135,7 @@ fn ssm_inventory_item_follows_the_put_inventory_rules() {
         assert_eq!(items[0]["CaptureTime"], "2026-03-01T12:00:00Z");
     }
     let p = optional();
-    let out: Value = serde_json::from_str(&p.ssm_inventory(None, NOW)).unwrap();
+    let out: Value = serde_json::from_str(&p.ssm_inventory(None, NOW, &Where::default())).unwrap();
     let c = &out[0]["Content"][0];
     assert_eq!(c["HttpTokens"], "optional");
     assert_eq!(c["ImdsV1"], "open");
@@ -141,7 +149,7 @@ fn ssm_inventory_item_follows_the_put_inventory_rules() {
 fn ssm_values_are_cut_to_the_limit() {
     let mut p = optional();
     p.findings.verdict = "é".repeat(5000);
-    let out: Value = serde_json::from_str(&p.ssm_inventory(None, NOW)).unwrap();
+    let out: Value = serde_json::from_str(&p.ssm_inventory(None, NOW, &Where::default())).unwrap();
     check_ssm_item(&out[0]);
     assert_eq!(chars(&out[0]["Content"][0]["Verdict"]), 4096);
 }
@@ -243,10 +251,22 @@ fn asff_imdsv1_open_is_high_with_the_exact_command() {
     let text = f["Remediation"]["Recommendation"]["Text"].as_str().unwrap();
     assert!(
         text.contains(
-            "aws ec2 modify-instance-metadata-options --instance-id i-0123456789abcdef0 --http-tokens required"
+            "aws ec2 modify-instance-metadata-options --region us-east-1 --instance-id i-0123456789abcdef0 --http-tokens required"
         ),
         "{text}"
     );
+    assert!(!text.contains("lock"), "no hop limit, no lock-out: {text}");
+
+    // IMDSv1 open and tokens lost on the way: both flags in one command, and the warning.
+    let mut hop = optional();
+    hop.findings.v2 = V2::HopLimited;
+    let f = asff_of(&hop, &Where::default());
+    let text = f["Remediation"]["Recommendation"]["Text"].as_str().unwrap();
+    assert!(
+        text.contains("--http-tokens required --http-put-response-hop-limit 2"),
+        "{text}"
+    );
+    assert!(text.contains("requiring tokens alone would lock"), "{text}");
     // The same instance always has the same finding id: a re-import updates it.
     assert_eq!(f["Id"], asff_of(&optional(), &Where::default())["Id"]);
 }
@@ -292,8 +312,34 @@ fn asff_passes_when_required_as_declared_and_flags_differences_and_hop_limit() {
 #[test]
 fn asff_without_identity_needs_the_placement_given() {
     let p = no_answer();
+    // Every missing field is named at once.
     let e = p.asff(None, NOW, &Where::default()).unwrap_err();
-    assert!(e.to_string().contains("--aws-account-id"), "{e}");
+    assert_eq!(e.0, ["account id", "region", "instance id"]);
+    for flag in ["--aws-account-id", "--aws-region", "--aws-instance-id"] {
+        assert!(e.to_string().contains(flag), "{e}");
+    }
+    // SSM Agent's command environment gives the id and region; only the account is left.
+    let env = |k: &str| match k {
+        "AWS_SSM_INSTANCE_ID" => Some("i-0fedcba9876543210".to_owned()),
+        "AWS_SSM_REGION_NAME" => Some("eu-west-1".to_owned()),
+        _ => None,
+    };
+    let from_agent = Where::default().or_run_command_env(env);
+    let e = p.asff(None, NOW, &from_agent).unwrap_err();
+    assert_eq!(e.0, ["account id"], "{e}");
+    let f: Value = serde_json::from_str(&p.ocsf(None, NOW, &from_agent).unwrap()).unwrap();
+    assert_eq!(f["resources"][0]["uid"], "i-0fedcba9876543210");
+    assert_eq!(f["cloud"]["region"], "eu-west-1");
+    let item: Value = serde_json::from_str(&p.ssm_inventory(None, NOW, &from_agent)).unwrap();
+    assert_eq!(item[0]["Content"][0]["InstanceId"], "i-0fedcba9876543210");
+    assert_eq!(item[0]["Content"][0]["Region"], "eu-west-1");
+    // A flag wins over the agent's environment.
+    let flagged = Where {
+        region: Some("us-west-2".into()),
+        ..Where::default()
+    }
+    .or_run_command_env(env);
+    assert_eq!(flagged.region.as_deref(), Some("us-west-2"));
     let given = Where {
         account_id: Some("210987654321".into()),
         region: Some("cn-north-1".into()),
@@ -417,4 +463,184 @@ fn identity_document_is_read_only_when_asked() {
             .as_deref(),
         Some("123456789012")
     );
+}
+
+/// The validators' Python: `IMDSPEC_VALIDATOR_PYTHON`, else the client matrix's venv under the
+/// target dir (`validators/install.sh` puts the packages there). `Err` says why it cannot run.
+fn validator_python() -> Result<PathBuf, String> {
+    let python = match std::env::var_os("IMDSPEC_VALIDATOR_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .map_or_else(|| root.join("target"), |t| root.join(t));
+            target.join("clients/venv/bin/python")
+        }
+    };
+    let check = Command::new(&python)
+        .args(["-c", "import botocore, jsonschema, ocsf_json_schema"])
+        .output()
+        .map_err(|e| format!("{}: {e}", python.display()))?;
+    if !check.status.success() {
+        return Err(format!(
+            "{}: {}",
+            python.display(),
+            String::from_utf8_lossy(&check.stderr).trim()
+        ));
+    }
+    Ok(python)
+}
+
+/// Runs `validate.py KIND` on `docs` (written to files): its exit code and output. `None`
+/// outside CI when the validators are not installed (a failure under `CI=true`).
+fn validate(kind: &str, docs: &[(&str, String)]) -> Option<(i32, String)> {
+    let python = match validator_python() {
+        Ok(p) => p,
+        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
+            "the schema validators must be installed under CI=true \
+             (bash crates/imds-probe/validators/install.sh): {why}"
+        ),
+        Err(why) => {
+            println!("schema validation not run outside CI: {why}");
+            return None;
+        }
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "imdspec-schemas-{}-{kind}-{}",
+        std::process::id(),
+        docs.len()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files: Vec<PathBuf> = docs
+        .iter()
+        .map(|(name, text)| {
+            let f = dir.join(format!("{name}.json"));
+            std::fs::write(&f, text).unwrap();
+            f
+        })
+        .collect();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("validators/validate.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(kind)
+        .args(&files)
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    Some((out.status.code().unwrap_or(-1), text))
+}
+
+/// Every kind of probe result the sinks see: IMDSv1 open, required as declared, hop-limited,
+/// differing from the declaration, and nothing answering.
+fn every_kind() -> Vec<(&'static str, Probe)> {
+    let required = required_as_declared();
+    let mut hop = required.clone();
+    hop.findings.v2 = V2::HopLimited;
+    let options = MetadataOptions {
+        http_tokens: HttpTokens::Required,
+        ..MetadataOptions::default()
+    };
+    let differs = probe_of(
+        options,
+        DeclaredOptions {
+            instance_metadata_tags: Some(Toggle::Enabled),
+            ..DeclaredOptions::all_of(&options)
+        },
+    );
+    vec![
+        ("imdsv1-open", optional()),
+        ("required", required),
+        ("hop-limited", hop),
+        ("differs", differs),
+        ("no-answer", no_answer()),
+    ]
+}
+
+/// For a probe that reached no identity document.
+fn given() -> Where {
+    Where {
+        account_id: Some("210987654321".into()),
+        region: Some("eu-west-1".into()),
+        instance_id: Some("i-0fedcba9876543210".into()),
+    }
+}
+
+#[test]
+fn every_ocsf_finding_is_valid_for_the_version_it_declares() {
+    let docs: Vec<(&str, String)> = every_kind()
+        .into_iter()
+        .map(|(name, p)| (name, p.ocsf(Some("d.json"), NOW, &given()).unwrap()))
+        .collect();
+    let Some((code, out)) = validate("ocsf", &docs) else {
+        return;
+    };
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.matches(": ok").count(), docs.len(), "{out}");
+
+    // The same finding claiming 1.1.0 is refused: that version has no `resources` list.
+    let mut old: Value = serde_json::from_str(&docs[0].1).unwrap();
+    old["metadata"]["version"] = "1.1.0".into();
+    let (code, out) = validate("ocsf", &[("claims-1.1.0", old.to_string())]).unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("'resources' was unexpected"), "{out}");
+}
+
+#[test]
+fn every_asff_finding_passes_botocore_batch_import_findings() {
+    let docs: Vec<(&str, String)> = every_kind()
+        .into_iter()
+        .map(|(name, p)| (name, p.asff(Some("d.json"), NOW, &given()).unwrap()))
+        .collect();
+    let Some((code, out)) = validate("asff", &docs) else {
+        return;
+    };
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.matches(": ok").count(), docs.len(), "{out}");
+
+    // What the model forbids is caught: a missing required member, an empty ProductFields value.
+    let mut bad: Value = serde_json::from_str(&docs[0].1).unwrap();
+    bad[0].as_object_mut().unwrap().remove("Title");
+    bad[0]["ProductFields"]["imdspec/Empty"] = "".into();
+    let (code, out) = validate("asff", &[("broken", bad.to_string())]).unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("Missing required parameter") && out.contains("Title"),
+        "{out}"
+    );
+    assert!(out.contains("imdspec/Empty"), "{out}");
+}
+
+#[test]
+fn every_ssm_inventory_item_passes_botocore_put_inventory() {
+    let docs: Vec<(&str, String)> = every_kind()
+        .into_iter()
+        .map(|(name, p)| (name, p.ssm_inventory(Some("d.json"), NOW, &given())))
+        .collect();
+    let Some((code, out)) = validate("ssm-inventory", &docs) else {
+        return;
+    };
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.matches(": ok").count(), docs.len(), "{out}");
+
+    // The documented limits come from the model: 50 keys, 4,096-character values, the
+    // CaptureTime pattern (no fractions of a second).
+    let mut bad: Value = serde_json::from_str(&docs[0].1).unwrap();
+    let content = bad[0]["Content"][0].as_object_mut().unwrap();
+    for i in 0..50 {
+        content.insert(format!("Extra{i}"), "x".into());
+    }
+    content.insert("Verdict".into(), "v".repeat(4097).into());
+    bad[0]["CaptureTime"] = "2026-03-01T12:00:00.000Z".into();
+    let (code, out) = validate("ssm-inventory", &[("broken", bad.to_string())]).unwrap();
+    assert_eq!(code, 1, "{out}");
+    for want in [
+        "over the maximum 50",
+        "4097 is over the maximum 4096",
+        "CaptureTime",
+    ] {
+        assert!(out.contains(want), "{want}: {out}");
+    }
 }

@@ -1,15 +1,18 @@
 //! `imdspec fleet report`: probe outputs and run reports of a whole fleet joined with
 //! describe-instances output ([`imds_fleet`]).
 //!
-//! Exit codes: 0 everything matches; 1 something differs; 2 usage error or an unreadable
-//! input (the report is still printed, the file listed).
+//! Exit codes: 0 nothing needs attention; 1 something does; 2 usage error or an unreadable
+//! input (the report is still printed, the file listed). With `--fail-on`, 1 when a chosen
+//! condition holds and 0 otherwise (2 stays the usage error).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand, ValueEnum};
 use imds_fleet::render::{self, Format as RenderFormat};
-use imds_fleet::{Declared, Fleet};
+use imds_fleet::{Condition, Declared, Fleet};
+
+use crate::fail_on::FailOn;
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -18,7 +21,7 @@ pub enum Format {
     Human,
     /// One JSON document (`imdspec-fleet/1`).
     Json,
-    /// One line per finding.
+    /// One line per instance (every option declared and observed), case and unreadable input.
     Csv,
     /// Tables, for a ticket or a wiki page.
     Markdown,
@@ -49,6 +52,10 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// Exit 1 when this holds anywhere in the fleet (repeatable), else 0: imdsv1-open,
+    /// differs, unreachable, unreadable, any.
+    #[arg(long, value_enum, value_name = "CONDITION")]
+    fail_on: Vec<FailOn>,
     /// Probe outputs (any `imdspec probe` format but human) and `imdspec run --format json`
     /// reports: files, or directories walked recursively (files named `stdout` or ending in
     /// .json, .jsonl, .ndjson).
@@ -59,10 +66,22 @@ pub struct ReportArgs {
 /// The end of `imdspec fleet report --help`.
 pub const AFTER_HELP: &str = "\
 Exit codes:
-  0  every instance behaves as the control plane says
-  1  something differs (an option, no answer, a running instance not probed, an instance
-     unknown to the control plane, a failing conformance case)
+  0  nothing needs attention
+  1  something needs attention (marked !: an option differs from the control plane, no
+     answer, a running instance not probed, an instance unknown to the control plane; or a
+     failing conformance case)
   2  usage error, or an input could not be read (the report is still printed)
+With --fail-on CONDITION (repeatable), the gate for pipelines: 1 when a chosen condition
+holds anywhere in the fleet, else 0 (2 stays the usage error; unreadable inputs are still
+listed):
+  imdsv1-open  an instance answers tokenless requests, whatever is declared
+  differs      an endpoint does not do what the control plane declares (needs --declared)
+  unreachable  an endpoint answered nothing
+  unreadable   an input could not be read
+  any          any of these
+
+Example (a pipeline step that fails while any instance still allows IMDSv1):
+  imdspec fleet report --fail-on imdsv1-open observed/
 
 Example (Run Command output copied from S3, see crates/imds-fleet/deploy/):
   aws s3 cp --recursive s3://my-bucket/imds-probe/ observed/
@@ -96,5 +115,15 @@ fn report(args: ReportArgs) -> ExitCode {
     for u in &report.unreadable {
         eprintln!("error: {u}");
     }
-    ExitCode::from(report.exit_code())
+    if args.fail_on.is_empty() {
+        return ExitCode::from(report.exit_code());
+    }
+    crate::fail_on::exit_code(&args.fail_on, |c| match c {
+        FailOn::Imdsv1Open => report.holds(Condition::Imdsv1Open),
+        FailOn::Differs => report.holds(Condition::Differs),
+        FailOn::Unreachable => report.holds(Condition::Unreachable),
+        FailOn::Unreadable => report.holds(Condition::Unreadable),
+        // Expanded by exit_code.
+        FailOn::Any => false,
+    })
 }

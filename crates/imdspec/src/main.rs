@@ -8,6 +8,7 @@ mod aemm;
 mod client_check;
 mod client_matrix;
 mod embedded;
+mod fail_on;
 mod fleet;
 mod options_args;
 mod probe;

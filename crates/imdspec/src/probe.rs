@@ -1,7 +1,8 @@
 //! `imdspec probe`: the arguments of [`imds_probe`], its output and its exit codes.
 //!
 //! Exit codes: 0 answered (and, with declared options, behaves as declared); 1 differs from
-//! the declared options; 2 usage error; 3 nothing answered.
+//! the declared options; 2 usage error; 3 nothing answered. With `--fail-on`, 1 when a chosen
+//! condition holds and 0 otherwise (2 stays the usage error).
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,6 +15,7 @@ use imds_probe::{
     ProbeError, Role,
 };
 
+use crate::fail_on::FailOn;
 use crate::options_args::OptionFlags;
 
 /// Output format.
@@ -29,7 +31,7 @@ pub enum Format {
     SsmInventory,
     /// A Security Hub finding in ASFF (the `--findings` of `batch-import-findings`).
     Asff,
-    /// An OCSF 1.1.0 Compliance Finding (class 2003).
+    /// An OCSF 1.6.0 Compliance Finding (class 2003), the version Security Hub reads.
     Ocsf,
 }
 
@@ -54,13 +56,19 @@ Exit codes:
   1  the endpoint differs from the declared options
   2  usage error (bad flag, unreadable --metadata-options file)
   3  nothing answered
+With --fail-on CONDITION (repeatable): 1 when a chosen condition holds, else 0 (2 stays the
+usage error): imdsv1-open (tokenless requests answered), differs (not as declared),
+unreachable (nothing answered), unreadable (never holds for one probe), any.
 
 Example (on an instance, declaring what the instance should enforce):
   imdspec probe --http-tokens required --http-put-response-hop-limit 2
 
 Formats for fleet tools: jsonl (SSM Run Command output), ssm-inventory (aws ssm put-inventory
 --items), asff (aws securityhub batch-import-findings --findings), ocsf (Compliance Finding,
-class 2003); the last three also read the instance identity document for account and region.";
+class 2003); the last three also read the instance identity document for account and region.
+When IMDS does not answer, the instance id, account and region come from --aws-instance-id,
+--aws-account-id and --aws-region, else from SSM Agent's AWS_SSM_INSTANCE_ID and
+AWS_SSM_REGION_NAME (set for Run Command), so an unreachable endpoint still gets a finding.";
 
 /// Arguments of `imdspec probe`.
 #[derive(Debug, Args)]
@@ -83,13 +91,19 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     timeout_ms: u64,
-    /// Account id for asff/ocsf findings when the identity document cannot be read.
+    /// Exit 1 when this holds (repeatable), else 0: imdsv1-open, differs, unreachable,
+    /// unreadable, any.
+    #[arg(long, value_enum, value_name = "CONDITION")]
+    fail_on: Vec<crate::fail_on::FailOn>,
+    /// Account id for ssm-inventory/asff/ocsf when the identity document cannot be read.
     #[arg(long, value_name = "ID", value_parser = account_id)]
     aws_account_id: Option<String>,
-    /// Region for asff/ocsf findings when the identity document cannot be read.
+    /// Region for ssm-inventory/asff/ocsf when the identity document cannot be read (else
+    /// AWS_SSM_REGION_NAME).
     #[arg(long, value_name = "REGION")]
     aws_region: Option<String>,
-    /// Instance id for asff/ocsf findings when IMDS does not say (off or not answering).
+    /// Instance id for ssm-inventory/asff/ocsf when IMDS does not say (off or not answering;
+    /// else AWS_SSM_INSTANCE_ID).
     #[arg(long, value_name = "ID")]
     aws_instance_id: Option<String>,
     /// Declared options: they declare what to expect and are compared with what the endpoint
@@ -178,13 +192,14 @@ pub fn main(args: ProbeArgs) -> ExitCode {
         account_id: args.aws_account_id.clone(),
         region: args.aws_region.clone(),
         instance_id: args.aws_instance_id.clone(),
-    };
+    }
+    .or_run_command_env(|k| std::env::var(k).ok());
     let file = file.as_deref();
     let text = match args.format {
         Format::Human => Ok(probe.human(file)),
         Format::Json => Ok(probe.json(file)),
         Format::Jsonl => Ok(probe.jsonl(file)),
-        Format::SsmInventory => Ok(probe.ssm_inventory(file, now)),
+        Format::SsmInventory => Ok(probe.ssm_inventory(file, now, &fallback)),
         Format::Asff => probe.asff(file, now, &fallback),
         Format::Ocsf => probe.ocsf(file, now, &fallback),
     };
@@ -198,5 +213,15 @@ pub fn main(args: ProbeArgs) -> ExitCode {
         Err(e) => return usage_error(format!("--format {}: {e}", args.format.name())),
     };
     print!("{text}");
-    ExitCode::from(probe.exit_code())
+    if args.fail_on.is_empty() {
+        return ExitCode::from(probe.exit_code());
+    }
+    let holds = |c| match c {
+        FailOn::Imdsv1Open => probe.imdsv1_open(),
+        FailOn::Differs => probe.differs(),
+        FailOn::Unreachable => !probe.findings.answers,
+        // One probe reads no input; `Any` is expanded by exit_code.
+        FailOn::Unreadable | FailOn::Any => false,
+    };
+    crate::fail_on::exit_code(&args.fail_on, holds)
 }

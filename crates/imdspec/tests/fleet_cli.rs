@@ -17,7 +17,19 @@ fn temp(name: &str) -> PathBuf {
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
+    run_with(args, &[])
+}
+
+/// Runs the binary without SSM Agent's variables of this machine, plus `env`.
+fn run_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("AWS_SSM_INSTANCE_ID")
+        .env_remove("AWS_SSM_REGION_NAME");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
 }
 
 fn p(path: &Path) -> &str {
@@ -33,7 +45,7 @@ fn a_generated_fleet_differs_and_every_format_renders() {
     let out = run(&["fleet", "report", "--declared", p(&declared), p(&observed)]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("FLEET DIFFERS: "), "{text}");
+    assert!(text.starts_with("FLEET: 48 instance(s): "), "{text}");
     assert!(
         text.contains("HttpTokens: declared required, observed optional"),
         "{text}"
@@ -112,6 +124,40 @@ fn an_unreadable_file_is_named_and_the_rest_still_reported() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `--fail-on`: exit 1 exactly when a chosen condition holds, 0 otherwise, whatever else the
+/// report finds.
+#[test]
+fn fail_on_gates_the_fleet_on_the_chosen_conditions() {
+    let dir = temp("gate");
+    let of = |k: synth::Kind| (0..).find(|&i| synth::kind(i) == k).unwrap();
+    let write = |name: &str, i: usize| {
+        std::fs::write(dir.join(name), synth::probe_output(i, "json").unwrap()).unwrap();
+    };
+    write("required.json", of(synth::Kind::RequiredAsDeclared));
+    write("off.json", of(synth::Kind::EndpointOff));
+    let code = |args: &[&str]| {
+        let mut all = vec!["fleet", "report"];
+        all.extend_from_slice(args);
+        all.push(p(&dir));
+        run(&all).status.code()
+    };
+    assert_eq!(code(&["--fail-on", "imdsv1-open"]), Some(0), "none open");
+    write("open.json", of(synth::Kind::OpenAsDeclared));
+    assert_eq!(code(&[]), Some(0), "open as declared needs no attention");
+    assert_eq!(code(&["--fail-on", "imdsv1-open"]), Some(1), "one open");
+    assert_eq!(code(&["--fail-on", "unreachable"]), Some(0));
+    std::fs::write(dir.join("bad.json"), "{").unwrap();
+    assert_eq!(code(&[]), Some(2), "the 0/1/2 contract without --fail-on");
+    assert_eq!(code(&["--fail-on", "unreachable"]), Some(0));
+    assert_eq!(
+        code(&["--fail-on", "unreachable", "--fail-on", "unreadable"]),
+        Some(1)
+    );
+    assert_eq!(code(&["--fail-on", "any"]), Some(1));
+    assert_eq!(code(&["--fail-on", "sometimes"]), Some(2), "a usage error");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn usage_errors_exit_2_with_the_usage_line() {
     let out = run(&["fleet", "report"]);
@@ -170,7 +216,58 @@ fn probe_fleet_formats_through_the_binary() {
         "asff",
     ]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--aws-account-id"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for flag in ["--aws-account-id", "--aws-region", "--aws-instance-id"] {
+        assert!(err.contains(flag), "every missing flag at once: {err}");
+    }
+    // Under Run Command, SSM Agent's variables give the id and region.
+    let agent = [
+        ("AWS_SSM_INSTANCE_ID", "i-0123456789abcdef0"),
+        ("AWS_SSM_REGION_NAME", "eu-west-1"),
+    ];
+    let base = ["probe", "--endpoint", &closed, "--timeout-ms", "200"];
+    fn with<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [base, extra].concat()
+    }
+    let out = run_with(&with(&base, &["--format", "ocsf"]), &agent);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["resources"][0]["uid"], "i-0123456789abcdef0");
+    let out = run_with(&with(&base, &["--format", "ssm-inventory"]), &agent);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["Content"][0]["InstanceId"], "i-0123456789abcdef0");
+    assert_eq!(v[0]["Content"][0]["Region"], "eu-west-1");
+    let out = run_with(&with(&base, &["--format", "asff"]), &agent);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--aws-account-id") && !err.contains("--aws-region"),
+        "{err}"
+    );
+    // The gate for one instance.
+    assert_eq!(
+        run(&with(&base, &["--fail-on", "imdsv1-open"]))
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&with(&base, &["--fail-on", "unreachable"]))
+            .status
+            .code(),
+        Some(1)
+    );
+    let open = [
+        "probe",
+        "--endpoint",
+        url.as_str(),
+        "--fail-on",
+        "imdsv1-open",
+    ];
+    assert_eq!(
+        run(&open).status.code(),
+        Some(1),
+        "EC2's default is optional"
+    );
     let out = run(&[
         "probe",
         "--endpoint",

@@ -807,7 +807,7 @@ async fn a_mismatch_with_the_declared_options_is_the_first_line() {
     // The open IMDSv1 comes with the command that closes it, for this instance.
     assert!(
         run.stdout.contains(
-            "aws ec2 modify-instance-metadata-options --instance-id i-0123456789abcdef0 --http-tokens required"
+            "aws ec2 modify-instance-metadata-options --region REGION --instance-id i-0123456789abcdef0 --http-tokens required"
         ),
         "{}",
         run.stdout
