@@ -66,6 +66,10 @@ pub struct Instance {
     pub placement: Placement,
     /// `block-device-mapping/…`: name (`ami`, `root`, `ebs1`, …) → device.
     pub block_device_mapping: BTreeMap<String, String>,
+    /// How many network cards the instance type has. SPEC.md R3.12.4: with one (most types)
+    /// EC2 leaves `macs/<mac>/network-card` out (404); with several it serves each
+    /// interface's card.
+    pub network_cards: u32,
     /// `network/interfaces/macs/…`; the first one is device 0 and gives `mac`.
     pub network_interfaces: Vec<NetworkInterface>,
     /// `public-keys/…`, index order.
@@ -128,9 +132,9 @@ pub struct NetworkInterface {
     pub mac: String,
     /// `device-number`.
     pub device_number: u32,
-    /// `network-card`: the network card the interface is attached to (0 on single-card
-    /// types). SPEC.md §3.12: EC2 serves `network-card`; the category table's older
-    /// `network-card-index` name is accepted here as an alias.
+    /// `network-card`: the network card the interface is attached to, below the instance's
+    /// `network-cards`; served only on multi-card types (SPEC.md R3.12.4). The category
+    /// table's older `network-card-index` name is accepted here as an alias.
     #[serde(alias = "network-card-index")]
     pub network_card: u32,
     /// `interface-id`.
@@ -319,6 +323,7 @@ impl Default for Instance {
                 ("ami".into(), "/dev/xvda".into()),
                 ("root".into(), "/dev/xvda".into()),
             ]),
+            network_cards: 1,
             network_interfaces: vec![NetworkInterface {
                 mac,
                 ..NetworkInterface::default()
@@ -582,6 +587,24 @@ impl Instance {
                 return bad(
                     &[k("network-interfaces"), Seg::Index(i), k("mac")],
                     format!("expected a lower-case colon MAC, got {:?}", eni.mac),
+                );
+            }
+        }
+        if self.network_cards == 0 {
+            return bad(
+                &[k("network-cards")],
+                "an instance type has at least one network card".into(),
+            );
+        }
+        for (i, eni) in self.network_interfaces.iter().enumerate() {
+            if eni.network_card >= self.network_cards {
+                return bad(
+                    &[k("network-interfaces"), Seg::Index(i), k("network-card")],
+                    format!(
+                        "card {} does not exist: network-cards = {} (cards are numbered from 0; \
+                         set network-cards for a multi-card instance type)",
+                        eni.network_card, self.network_cards
+                    ),
                 );
             }
         }

@@ -169,6 +169,10 @@ pub const FIELDS: &[Field] = &[
         "`autoscaling/target-lifecycle-state`, for Auto Scaling group members",
         "\"InService\"",
     ),
+    value(
+        "network-cards",
+        "network cards of the instance type: with 1 (most types) `network-card` answers 404; with more, each interface's card is served",
+    ),
     group("placement", Kind::Table, "`placement/…`"),
     value("placement.region", "`placement/region`"),
     value(
@@ -366,7 +370,7 @@ pub const FIELDS: &[Field] = &[
     value("network-interfaces.device-number", "`device-number`"),
     value(
         "network-interfaces.network-card",
-        "`network-card` (0 on single-card types; `network-card-index` is read as an alias)",
+        "`network-card`, below `network-cards`; served only when `network-cards` is over 1 (`network-card-index` is read as an alias)",
     ),
     value("network-interfaces.interface-id", "`interface-id`"),
     value("network-interfaces.local-hostname", "`local-hostname`"),
