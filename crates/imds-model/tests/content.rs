@@ -53,7 +53,10 @@ fn network_card_is_served_on_a_multi_card_instance_type() {
          [[network-interfaces]]\nmac = \"0e:49:61:0f:c3:11\"\n\
          [[network-interfaces]]\nmac = \"0e:49:61:0f:c3:12\"\nnetwork-card = 1\n",
     );
-    assert_eq!(get(i.clone(), &format!("{MAC}network-card")), (200, "0".into()));
+    assert_eq!(
+        get(i.clone(), &format!("{MAC}network-card")),
+        (200, "0".into())
+    );
     let (_, listing) = get(i.clone(), MAC);
     assert!(listing.lines().any(|l| l == "network-card"), "{listing}");
     assert!(!listing.contains("network-card-index"), "{listing}");
@@ -83,7 +86,11 @@ fn a_card_the_instance_type_lacks_is_refused() {
         InstanceFormat::Toml,
     )
     .unwrap_err();
-    assert_eq!((e.line, e.field.as_str()), (3, "network-interfaces[1].network-card"), "{e}");
+    assert_eq!(
+        (e.line, e.field.as_str()),
+        (3, "network-interfaces[1].network-card"),
+        "{e}"
+    );
     assert!(e.message.contains("network-cards"), "{e}");
     let e = Instance::from_text("t.toml", "network-cards = 0\n", InstanceFormat::Toml).unwrap_err();
     assert_eq!(e.field, "network-cards", "{e}");
