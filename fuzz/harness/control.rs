@@ -185,7 +185,8 @@ fn apply(imds: &Imds, clock: &ManualClock, op: ControlOp) {
         | ControlOp::GetClock
         | ControlOp::GetFaults
         | ControlOp::PutFaults(_)
-        | ControlOp::DeleteFaults => {}
+        | ControlOp::DeleteFaults
+        | ControlOp::GetOpenApi => {}
         ControlOp::Reset => imds.reset(MetadataOptions::default(), Instance::default()),
     }
 }

@@ -15,6 +15,7 @@
 //! | `GET /journal?since=SEQ` | [`ControlOp::GetJournal`] |
 //! | `GET`, `PUT`, `DELETE /faults` | [`ControlOp::GetFaults`], [`ControlOp::PutFaults`], [`ControlOp::DeleteFaults`] |
 //! | `POST /reset` | [`ControlOp::Reset`] |
+//! | `GET /openapi.json` | [`ControlOp::GetOpenApi`]: [`OPENAPI`], this API as an OpenAPI 3.1 document |
 
 use std::path::Path;
 use std::time::Duration;
@@ -32,6 +33,10 @@ pub const MAX_BODY: usize = 1024 * 1024;
 
 /// Longest single clock advance: ten years, in seconds.
 pub const MAX_ADVANCE_SECS: f64 = 10.0 * 365.0 * 86_400.0;
+
+/// The control API as an OpenAPI 3.1 document (`GET /openapi.json`), for generating clients
+/// in any language; a test keeps it in step with [`ROUTES`] and the instance file's keys.
+pub const OPENAPI: &str = include_str!("../openapi/control.json");
 
 /// What a body is called in errors (`(body):1:5: HttpTokens: …`).
 pub const BODY: &str = "(body)";
@@ -85,6 +90,8 @@ pub enum ControlOp {
     DeleteFaults,
     /// Back to the start state.
     Reset,
+    /// [`OPENAPI`].
+    GetOpenApi,
 }
 
 /// Why a control request was refused; nothing was changed.
@@ -149,7 +156,7 @@ impl ControlError {
 }
 
 /// Every control path and the methods it allows (for 404 and 405 answers).
-pub const ROUTES: [(&str, &str); 8] = [
+pub const ROUTES: [(&str, &str); 9] = [
     ("/options", "GET, PUT"),
     ("/instance", "GET, PUT, PATCH"),
     ("/scenario", "GET, POST"),
@@ -158,6 +165,7 @@ pub const ROUTES: [(&str, &str); 8] = [
     ("/journal", "GET"),
     ("/faults", "GET, PUT, DELETE"),
     ("/reset", "POST"),
+    ("/openapi.json", "GET"),
 ];
 
 /// Decodes and checks one control request. Pure: the same request always gives the same
@@ -201,6 +209,7 @@ pub fn decode(req: &ControlRequest<'_>) -> Result<ControlOp, ControlError> {
         ("/faults", "PUT") => ControlOp::PutFaults(fault_specs(body_text(req.body)?)?),
         ("/faults", "DELETE") => ControlOp::DeleteFaults,
         ("/reset", "POST") => ControlOp::Reset,
+        ("/openapi.json", "GET") => ControlOp::GetOpenApi,
         _ => {
             return Err(ControlError {
                 status: 405,

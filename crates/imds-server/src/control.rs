@@ -146,6 +146,12 @@ impl Controller {
                 self.shared.faults.set(Faults::none());
                 self.faults_json()?
             }
+            ControlOp::GetOpenApi => ControlResponse {
+                status: 200,
+                content_type: JSON,
+                allow: None,
+                body: control::OPENAPI.to_owned(),
+            },
             ControlOp::Reset => {
                 self.reset();
                 ControlResponse::json(&json!({ "reset": true }))?
