@@ -562,6 +562,9 @@ impl Instance {
         if !doc.is_object() {
             return Err(src.at_field(&[], "expected a table (object) of instance keys"));
         }
+        if let Some((path, message)) = missing_required(doc) {
+            return Err(src.at_field(&path, message));
+        }
         let mut merged = serde_json::to_value(base)
             .map_err(|e| src.at_field(&[], format!("cannot render the base instance: {e}")))?;
         overlay(&mut merged, doc);
@@ -1091,6 +1094,51 @@ impl Instance {
         }
         Ok(())
     }
+}
+
+/// The first list entry in `doc` lacking keys its list requires, with all of them named at
+/// once (`instance_fields::FIELDS` says which keys each entry must give).
+fn missing_required(doc: &serde_json::Value) -> Option<(Vec<Seg>, String)> {
+    use crate::instance_fields::{FIELDS, Kind, required_in};
+    for list in FIELDS.iter().filter(|f| f.kind == Kind::Tables) {
+        let required = required_in(list.key);
+        if required.is_empty() {
+            continue;
+        }
+        let Some(items) = list
+            .key
+            .split('.')
+            .try_fold(doc, |v, part| v.get(part))
+            .and_then(|v| v.as_array())
+        else {
+            continue;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let Some(entry) = item.as_object() else {
+                continue;
+            };
+            let missing: Vec<&str> = required
+                .iter()
+                .copied()
+                .filter(|k| !entry.contains_key(*k))
+                .collect();
+            let mut path: Vec<Seg> = list.key.split('.').map(Seg::key).collect();
+            path.push(Seg::Index(i));
+            match missing.as_slice() {
+                [] => {}
+                // One alone is left to serde, whose error has the entry's exact position.
+                [_] => {}
+                many => {
+                    let names: Vec<String> = many.iter().map(|k| format!("`{k}`")).collect();
+                    return Some((
+                        path,
+                        format!("required keys {} are missing", names.join(", ")),
+                    ));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Lays `doc` over `base`: tables merge key by key, anything else (lists, values, null)

@@ -31,6 +31,9 @@ pub struct Field {
     pub doc: &'static str,
     /// A TOML value shown, commented out, when the default instance leaves the key unset.
     pub example: Option<&'static str>,
+    /// Each entry of its list must give it (the others take defaults); only keys inside a
+    /// list of tables are required.
+    pub required: bool,
 }
 
 const fn value(key: &'static str, doc: &'static str) -> Field {
@@ -39,6 +42,7 @@ const fn value(key: &'static str, doc: &'static str) -> Field {
         kind: Kind::Value,
         doc,
         example: None,
+        required: false,
     }
 }
 
@@ -48,6 +52,19 @@ const fn optional(key: &'static str, doc: &'static str, example: &'static str) -
         kind: Kind::Value,
         doc,
         example: Some(example),
+        required: false,
+    }
+}
+
+/// A key each entry of its list must give; `example` is shown when the default instance's
+/// list is empty.
+const fn required(key: &'static str, doc: &'static str, example: &'static str) -> Field {
+    Field {
+        key,
+        kind: Kind::Value,
+        doc,
+        example: Some(example),
+        required: true,
     }
 }
 
@@ -57,6 +74,7 @@ const fn group(key: &'static str, kind: Kind, doc: &'static str) -> Field {
         kind,
         doc,
         example: None,
+        required: false,
     }
 }
 
@@ -304,22 +322,22 @@ pub const FIELDS: &[Field] = &[
         Kind::Tables,
         "active events (`events/maintenance/scheduled`)",
     ),
-    optional(
+    required(
         "maintenance-events.scheduled.code",
         "`Code`, e.g. `system-reboot`",
         "\"system-reboot\"",
     ),
-    optional(
+    required(
         "maintenance-events.scheduled.description",
         "`Description`",
         "\"scheduled reboot\"",
     ),
-    optional(
+    required(
         "maintenance-events.scheduled.event-id",
         "`EventId`",
         "\"instance-event-0123456789abcdef0\"",
     ),
-    optional(
+    required(
         "maintenance-events.scheduled.not-before",
         "`NotBefore`, in EC2's `D Mon YYYY HH:MM:SS GMT` form",
         "\"21 Jan 2026 03:00:00 GMT\"",
@@ -334,7 +352,7 @@ pub const FIELDS: &[Field] = &[
         "`NotBeforeDeadline`, served only when given",
         "\"28 Jan 2026 03:00:00 GMT\"",
     ),
-    optional(
+    required(
         "maintenance-events.scheduled.state",
         "`State`: `active`",
         "\"active\"",
@@ -344,22 +362,40 @@ pub const FIELDS: &[Field] = &[
         Kind::Tables,
         "past events (`events/maintenance/history`)",
     ),
-    value("maintenance-events.history.code", "`Code`"),
-    value("maintenance-events.history.description", "`Description`"),
-    value("maintenance-events.history.event-id", "`EventId`"),
-    value("maintenance-events.history.not-before", "`NotBefore`"),
-    value(
+    required(
+        "maintenance-events.history.code",
+        "`Code`",
+        "\"system-reboot\"",
+    ),
+    required(
+        "maintenance-events.history.description",
+        "`Description`",
+        "\"scheduled reboot\"",
+    ),
+    required(
+        "maintenance-events.history.event-id",
+        "`EventId`",
+        "\"instance-event-0d59937288b749b32\"",
+    ),
+    required(
+        "maintenance-events.history.not-before",
+        "`NotBefore`",
+        "\"14 Jan 2026 03:00:00 GMT\"",
+    ),
+    optional(
         "maintenance-events.history.not-after",
         "`NotAfter` (optional)",
+        "\"14 Jan 2026 05:00:00 GMT\"",
     ),
     optional(
         "maintenance-events.history.not-before-deadline",
         "`NotBeforeDeadline` (optional)",
         "\"21 Jan 2026 03:00:00 GMT\"",
     ),
-    value(
+    required(
         "maintenance-events.history.state",
         "`State`: `completed` or `canceled`",
+        "\"completed\"",
     ),
     group(
         "network-interfaces",
@@ -425,8 +461,12 @@ pub const FIELDS: &[Field] = &[
         Kind::Tables,
         "`public-keys/N=NAME/openssh-key`, in index order",
     ),
-    value("public-keys.name", "key pair name"),
-    value("public-keys.openssh-key", "the `openssh-key` line"),
+    required("public-keys.name", "key pair name", "\"my-key\""),
+    required(
+        "public-keys.openssh-key",
+        "the `openssh-key` line",
+        "\"ssh-ed25519 AAAA… my-key\"",
+    ),
 ];
 
 /// The keys directly under `parent` (`""`: the top level), in [`FIELDS`] order.
@@ -446,7 +486,9 @@ fn children(parent: &str) -> impl Iterator<Item = (&'static str, &'static Field)
 pub fn starter_file(instance: &Instance) -> String {
     let mut out = String::from(
         "# imdspec instance file (`imdspec serve --instance FILE`); every key is optional and\n\
-         # falls back to the value shown. Lines starting `#` without a space are unset keys.\n",
+         # falls back to the value shown. Lines starting `#` without a space are unset keys.\n\
+         # In a list of tables (`[[network-interfaces]]`) keys left out of an entry take the\n\
+         # built-in entry's values, except keys marked \"required in each entry\".\n",
     );
     match toml::Value::try_from(instance) {
         Ok(toml::Value::Table(root)) => render(&mut out, "", Some(&root), false),
@@ -462,12 +504,12 @@ fn render(out: &mut String, path: &str, table: Option<&toml::Table>, commented: 
     for (name, field) in children(path).filter(|(_, f)| f.kind == Kind::Value) {
         match table.and_then(|t| t.get(name)) {
             Some(v) => {
-                let _ = writeln!(out, "# {}", field.doc);
+                let _ = writeln!(out, "# {}{}", field.doc, required_note(field));
                 let _ = write!(out, "{off}{}", key_value(name, v));
             }
             None => {
                 if let Some(example) = field.example {
-                    let _ = writeln!(out, "# {}", field.doc);
+                    let _ = writeln!(out, "# {}{}", field.doc, required_note(field));
                     let _ = writeln!(out, "#{name} = {example}");
                 }
             }
@@ -507,6 +549,24 @@ fn render(out: &mut String, path: &str, table: Option<&toml::Table>, commented: 
     }
 }
 
+fn required_note(field: &Field) -> &'static str {
+    if field.required {
+        " (required in each entry)"
+    } else {
+        ""
+    }
+}
+
+/// The keys each entry of the list of tables `list` must give.
+pub fn required_in(list: &str) -> Vec<&'static str> {
+    FIELDS
+        .iter()
+        .filter(|f| f.required)
+        .filter_map(|f| f.key.strip_prefix(list)?.strip_prefix('.'))
+        .filter(|rest| !rest.contains('.'))
+        .collect()
+}
+
 /// `name = value` as TOML writes it (quoting the key when it needs it), with its newline.
 fn key_value(name: &str, value: &toml::Value) -> String {
     let mut one = toml::Table::new();
@@ -519,6 +579,7 @@ pub fn markdown_table() -> String {
     let mut out = String::from("| key | kind | what it sets |\n| --- | --- | --- |\n");
     for f in FIELDS {
         let kind = match f.kind {
+            Kind::Value if f.required => "value, required in each entry",
             Kind::Value if f.example.is_some() => "value, optional",
             Kind::Value => "value",
             Kind::Table => "table",

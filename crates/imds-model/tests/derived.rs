@@ -132,3 +132,56 @@ fn type_errors_name_the_kind_of_value_not_a_rust_type() {
     let e = load("placement = \"eu-west-1\"\n").unwrap_err();
     assert!(!e.message.contains("struct"), "{e}");
 }
+
+#[test]
+fn every_missing_key_of_an_entry_is_named_at_once() {
+    let e =
+        load("[maintenance-events]\n[[maintenance-events.scheduled]]\ncode = \"system-reboot\"\n")
+            .unwrap_err();
+    assert_eq!(e.field, "maintenance-events.scheduled[1]", "{e}");
+    for key in ["description", "event-id", "not-before", "state"] {
+        assert!(e.message.contains(&format!("`{key}`")), "{e}");
+    }
+    assert!(!e.message.contains("`code`"), "{e}");
+}
+
+/// What README and `--print-instance` call "required in each entry" is what the loader needs:
+/// an entry without the key is refused, and one without any other key loads.
+#[test]
+fn required_keys_in_the_docs_are_the_loaders() {
+    use imds_model::instance_fields::{FIELDS, Kind, required_in};
+    let full = serde_json::to_value(Instance::default()).unwrap();
+    let event = full["maintenance-events"]["history"][0].clone();
+    let interface = full["network-interfaces"][0].clone();
+    let key = full["public-keys"][0].clone();
+    let mut lists = 0;
+    for list in FIELDS.iter().filter(|f| f.kind == Kind::Tables) {
+        lists += 1;
+        let entry = match list.key {
+            "maintenance-events.scheduled" | "maintenance-events.history" => &event,
+            "network-interfaces" => &interface,
+            "public-keys" => &key,
+            other => panic!("no sample entry for list {other}"),
+        };
+        let required = required_in(list.key);
+        for k in entry.as_object().unwrap().keys() {
+            let mut one = entry.clone();
+            one.as_object_mut().unwrap().remove(k);
+            let mut doc = serde_json::json!({});
+            let parts: Vec<&str> = list.key.split('.').collect();
+            let mut at = &mut doc;
+            for p in &parts[..parts.len() - 1] {
+                at = &mut at[*p];
+            }
+            at[parts[parts.len() - 1]] = serde_json::json!([one]);
+            let loaded = Instance::from_text("i.json", &doc.to_string(), InstanceFormat::Json);
+            assert_eq!(
+                loaded.is_err(),
+                required.contains(&k.as_str()),
+                "{}.{k}: {loaded:?}",
+                list.key
+            );
+        }
+    }
+    assert_eq!(lists, 4);
+}

@@ -59,7 +59,10 @@ fn the_instance_schema_has_the_instance_files_keys() {
     for (key, value) in shown.as_object().unwrap() {
         let ty = &schemas["Instance"]["properties"][key]["type"];
         let nullable = ty.as_array().is_some_and(|t| t.iter().any(|x| x == "null"));
-        assert!(!value.is_null() || nullable, "{key} is null but not nullable");
+        assert!(
+            !value.is_null() || nullable,
+            "{key} is null but not nullable"
+        );
     }
 }
 

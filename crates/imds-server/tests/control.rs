@@ -466,7 +466,11 @@ async fn syntax_errors_answer_400_with_a_null_field() {
     let ctl = server.control_addr().unwrap();
     tokio::task::spawn_blocking(move || {
         let before = snapshot(ctl);
-        for (method, path) in [("PUT", "/options"), ("PUT", "/instance"), ("PATCH", "/instance")] {
+        for (method, path) in [
+            ("PUT", "/options"),
+            ("PUT", "/instance"),
+            ("PATCH", "/instance"),
+        ] {
             let (status, _, text) = http(ctl, method, path, r#"{"HttpTokens":"#);
             assert_eq!(status, 400, "{method} {path}: {text}");
             let v: Value = serde_json::from_str(&text).unwrap();
@@ -505,7 +509,12 @@ async fn put_and_patch_null_fall_back_to_the_start_instance() {
         assert_eq!(field(&body, "instance-type"), "c7i.large");
         assert_eq!(field(&body, "local-ipv4"), "10.0.0.5");
         assert_eq!(field(&body, "ami-launch-index"), 2);
-        let (_, _, body) = http(ctl, "PATCH", "/instance", r#"{"instance-type": "m7g.large"}"#);
+        let (_, _, body) = http(
+            ctl,
+            "PATCH",
+            "/instance",
+            r#"{"instance-type": "m7g.large"}"#,
+        );
         assert_eq!(field(&body, "instance-type"), "m7g.large");
         let (status, _, body) = http(ctl, "PATCH", "/instance", r#"{"instance-type": null}"#);
         assert_eq!(status, 200, "{body}");
