@@ -23,19 +23,7 @@ fn reason<'a>(r: &'a imds_conformance::report::RunResult, id: &str) -> &'a str {
 
 /// A wiremock server answering from a model of `instance`.
 async fn instance_server(options: MetadataOptions, instance: Instance) -> MockServer {
-    let imds = Arc::new(Imds::new(
-        options,
-        instance,
-        &TokenKey::new([42; 32]),
-        Arc::new(SystemClock),
-    ));
-    let server = MockServer::start().await;
-    Mock::given(wiremock::matchers::any())
-        .respond_with(ModelResponder(imds))
-        .with_priority(u8::MAX)
-        .mount(&server)
-        .await;
-    server
+    instance_model_server(options, instance).await.0
 }
 
 async fn hang_token_put(server: &MockServer) {

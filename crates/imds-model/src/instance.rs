@@ -104,6 +104,20 @@ pub struct Instance {
     pub marketplace_product_codes: Option<Vec<String>>,
     /// `dynamic/fws/instance-monitoring`: `enabled` or `disabled`.
     pub instance_monitoring: String,
+    /// The form of every 401 this instance's IMDS sends (SPEC R6.1: both are seen on EC2).
+    pub unauthorized_body: UnauthorizedBody,
+}
+
+/// The two forms of a 401 seen on real EC2 (SPEC R6.1); what decides between them is not
+/// known (SPEC §12), so an instance file picks one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnauthorizedBody {
+    /// An empty `text/plain` body (`Content-Length: 0`), as in the newest raw record (2024).
+    #[default]
+    Empty,
+    /// EC2's XHTML "401 - Unauthorized" page as `text/html`, as in the 2020 raw capture.
+    XhtmlPage,
 }
 
 /// `placement/…`.
@@ -367,6 +381,7 @@ impl Default for Instance {
             billing_products: None,
             marketplace_product_codes: None,
             instance_monitoring: "disabled".into(),
+            unauthorized_body: UnauthorizedBody::default(),
         }
     }
 }

@@ -162,6 +162,10 @@ pub const FIELDS: &[Field] = &[
         "instance-monitoring",
         "`dynamic/fws/instance-monitoring`: `enabled` or `disabled`",
     ),
+    value(
+        "unauthorized-body",
+        "the body of every 401: `empty` (empty `text/plain`) or `xhtml-page` (EC2's `text/html` page); both are seen on EC2 (SPEC R6.1)",
+    ),
     optional(
         "billing-products",
         "identity document `billingProducts`",

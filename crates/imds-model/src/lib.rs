@@ -47,7 +47,7 @@ mod tree;
 pub mod version;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use instance::{Instance, InstanceError, InstanceFormat};
+pub use instance::{Instance, InstanceError, InstanceFormat, UnauthorizedBody};
 pub use kind::{RequestKind, SECRET_HEADERS, classify, is_secret_header};
 pub use load::LoadError;
 pub use options::{

@@ -13,7 +13,7 @@ use http::header::{
 use http::{Method, Request, Response, StatusCode};
 
 use crate::clock::Clock;
-use crate::instance::Instance;
+use crate::instance::{Instance, UnauthorizedBody};
 use crate::kind::{RequestKind, classify_parsed};
 use crate::options::{HttpTokens, MetadataOptions};
 use crate::pages::error_page;
@@ -373,6 +373,8 @@ impl Imds {
         // The OPTIONS answer is a 200 but EC2 lays it out like its errors (spec §2.2, §3.6).
         let order = if resp.status().is_success() && outcome != Outcome::Options {
             &SUCCESS_ORDER[..]
+        } else if resp.status() == StatusCode::UNAUTHORIZED && resp.body().is_empty() {
+            &EMPTY_UNAUTHORIZED_ORDER[..]
         } else {
             &ERROR_ORDER[..]
         };
@@ -477,12 +479,12 @@ impl State {
             };
             match check {
                 TokenCheck::Valid { remaining: r } => remaining = Some(r),
-                TokenCheck::Expired => return (unauthorized(), Outcome::TokenExpired),
-                TokenCheck::Invalid => return (unauthorized(), Outcome::TokenInvalid),
+                TokenCheck::Expired => return (self.unauthorized(), Outcome::TokenExpired),
+                TokenCheck::Invalid => return (self.unauthorized(), Outcome::TokenInvalid),
             }
         } else if opts.http_tokens == HttpTokens::Required {
             // Spec §12.4 [L]: 401 comes before 404, so unknown paths also get 401 without a token.
-            return (unauthorized(), Outcome::TokenMissing);
+            return (self.unauthorized(), Outcome::TokenMissing);
         }
         let (mut resp, outcome) = match path.and_then(|p| self.resolve(&p, imds, client)) {
             Some(resp) => (resp, Outcome::Served),
@@ -493,6 +495,14 @@ impl State {
             resp.headers_mut().insert(TTL_HEADER, HeaderValue::from(r));
         }
         (resp, outcome)
+    }
+
+    /// A 401 in the form this instance's file chose (spec R6.1: both forms are seen on EC2).
+    fn unauthorized(&self) -> Response<Bytes> {
+        match self.content.instance.unauthorized_body {
+            UnauthorizedBody::Empty => empty_unauthorized(),
+            UnauthorizedBody::XhtmlPage => error(StatusCode::UNAUTHORIZED, None),
+        }
     }
 
     /// `PUT /latest/api/token` (spec §2.1, §2.2).
@@ -654,8 +664,15 @@ fn forbidden() -> Response<Bytes> {
     resp
 }
 
-fn unauthorized() -> Response<Bytes> {
-    error(StatusCode::UNAUTHORIZED, None)
+/// 401 with an empty `text/plain` body and `Connection: close` (the 2024 raw record, R6.1).
+fn empty_unauthorized() -> Response<Bytes> {
+    let mut resp = Response::new(Bytes::new());
+    *resp.status_mut() = StatusCode::UNAUTHORIZED;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, TEXT_PLAIN);
+    h.insert(SERVER, EC2WS);
+    h.insert(CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// An XHTML error page; 405 carries `Allow` and EC2's "Not Allowed" reason phrase.
@@ -716,6 +733,11 @@ const ERROR_ORDER: [HeaderName; 7] = [
     CONNECTION,
     SERVER,
 ];
+
+/// The empty 401's header order, as `curl -v` showed it on an IMDSv2-only instance in 2024
+/// (spec R6.1).
+const EMPTY_UNAUTHORIZED_ORDER: [HeaderName; 5] =
+    [CONTENT_LENGTH, DATE, SERVER, CONNECTION, CONTENT_TYPE];
 
 /// Sets `Content-Length` and `Date`, puts the headers in EC2's order (the HTTP layer keeps
 /// it) and, for HEAD, drops the body (keeping the length).

@@ -218,26 +218,53 @@ fn status_matrix_matches_the_spec_table() {
     }
 }
 
-/// The error kinds carry the headers the spec lists (§6): 401/404 XHTML `text/html`, 405 with
-/// `Allow` and the "Not Allowed" reason, 403 empty `text/plain`.
+/// The error kinds carry the headers the spec lists (§6): a 401 in the instance's form (empty
+/// `text/plain` by default, or the XHTML page), 404 XHTML `text/html`, 405 with `Allow` and
+/// the "Not Allowed" reason, 403 empty `text/plain`.
 #[test]
 fn error_headers_follow_the_spec() {
-    let f = Fixture::new(
-        MetadataOptions {
-            http_tokens: HttpTokens::Required,
-            ..MetadataOptions::default()
-        },
-        Instance::default(),
-    );
+    let required = MetadataOptions {
+        http_tokens: HttpTokens::Required,
+        ..MetadataOptions::default()
+    };
+    let f = Fixture::new(required.clone(), Instance::default());
     let r401 = f.get("/latest/meta-data/ami-id");
     assert_eq!(r401.status(), 401);
-    assert_eq!(r401.headers()["content-type"], "text/html");
-    assert_eq!(r401.headers()["content-length"], "343");
-    assert!(
-        std::str::from_utf8(r401.body())
-            .unwrap()
-            .contains("<title>401 - Unauthorized</title>")
+    assert_eq!(r401.headers()["content-type"], "text/plain");
+    assert_eq!(r401.headers()["content-length"], "0");
+    assert!(r401.body().is_empty());
+    let names: Vec<&str> = r401.headers().keys().map(|k| k.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "content-length",
+            "date",
+            "server",
+            "connection",
+            "content-type"
+        ]
     );
+    let paged = Fixture::new(
+        required,
+        Instance {
+            unauthorized_body: imds_model::UnauthorizedBody::XhtmlPage,
+            ..Instance::default()
+        },
+    );
+    for token in [None, Some("not-a-token")] {
+        let headers: Vec<(&str, &str)> = token
+            .map(|t| vec![("x-aws-ec2-metadata-token", t)])
+            .unwrap_or_default();
+        let page = paged.send("GET", "/latest/meta-data/ami-id", &headers);
+        assert_eq!(page.status(), 401);
+        assert_eq!(page.headers()["content-type"], "text/html");
+        assert_eq!(page.headers()["content-length"], "343");
+        assert!(
+            std::str::from_utf8(page.body())
+                .unwrap()
+                .contains("<title>401 - Unauthorized</title>")
+        );
+    }
     let r405 = f.send("GET", "/latest/api/token", &[]);
     assert_eq!(r405.headers()["allow"], "OPTIONS, PUT");
     assert_eq!(

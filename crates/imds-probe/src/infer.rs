@@ -459,7 +459,8 @@ fn looks_like(obs: &Observations) -> LooksLike {
                     ErrorPage::Other => "not EC2's XHTML",
                 }
             ),
-            p == ErrorPage::Ec2Xhtml,
+            // SPEC R6.1: EC2 answers a 401 either with its page or with an empty body.
+            p == ErrorPage::Ec2Xhtml || (status == 401 && p == ErrorPage::Empty),
         );
     }
     let verdict = match (clues.is_empty(), ec2) {

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use common::{RawResponse, manual_clock, request};
-use imds_model::{HttpTokens, Instance, MetadataOptions, Toggle};
+use imds_model::{HttpTokens, Instance, MetadataOptions, Toggle, UnauthorizedBody};
 use imds_server::ImdsServer;
 use serde::Deserialize;
 
@@ -36,6 +36,9 @@ struct Setup {
     #[serde(default)]
     extended_credentials: bool,
     instance_metadata_tags: Option<String>,
+    /// The instance file's `unauthorized-body`: which of EC2's two 401 forms the capture shows.
+    #[serde(default)]
+    unauthorized_body: UnauthorizedBody,
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,6 +214,7 @@ fn instance(setup: &Setup) -> Instance {
         iam.role_name = role.clone();
     }
     iam.extended_credentials = setup.extended_credentials;
+    instance.unauthorized_body = setup.unauthorized_body;
     instance
 }
 

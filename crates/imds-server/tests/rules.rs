@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use imds_model::{HttpTokens, ManualClock, MetadataOptions, Toggle};
+use imds_model::{HttpTokens, Instance, ManualClock, MetadataOptions, Toggle, UnauthorizedBody};
 use imds_server::ImdsServer;
 
 struct Reply {
@@ -78,10 +78,14 @@ fn profiles() -> Vec<(&'static str, MetadataOptions)> {
 }
 
 /// Everything an enabled endpoint must do, whatever the token mode and tags setting.
-async fn check_enabled_profile(name: &str, options: MetadataOptions) {
+async fn check_enabled_profile(name: &str, options: MetadataOptions, form: UnauthorizedBody) {
     let clock = manual_clock();
     let server = ImdsServer::builder()
         .options(options)
+        .instance(Instance {
+            unauthorized_body: form,
+            ..Instance::default()
+        })
         .clock(clock.clone())
         .start()
         .await
@@ -128,7 +132,7 @@ async fn check_enabled_profile(name: &str, options: MetadataOptions) {
         .unwrap();
     assert!(remaining <= 21600, "{name}");
 
-    // §11.9: tokenless GET: 200 when optional, 401 text/html when required.
+    // §11.9: tokenless GET: 200 when optional, 401 when required, in the instance's form (R6.1).
     let r = get(&base, "/latest/meta-data/instance-id", None).await;
     match options.http_tokens {
         HttpTokens::Optional => {
@@ -137,8 +141,16 @@ async fn check_enabled_profile(name: &str, options: MetadataOptions) {
         }
         HttpTokens::Required => {
             assert_eq!(r.status, 401, "{name}");
-            assert_eq!(r.header("content-type"), Some("text/html"), "{name}");
-            assert!(r.body.contains("401 - Unauthorized"), "{name}");
+            match instance.unauthorized_body {
+                UnauthorizedBody::Empty => {
+                    assert_eq!(r.header("content-type"), Some("text/plain"), "{name}");
+                    assert!(r.body.is_empty(), "{name}");
+                }
+                UnauthorizedBody::XhtmlPage => {
+                    assert_eq!(r.header("content-type"), Some("text/html"), "{name}");
+                    assert!(r.body.contains("401 - Unauthorized"), "{name}");
+                }
+            }
         }
     }
 
@@ -274,7 +286,9 @@ async fn check_enabled_profile(name: &str, options: MetadataOptions) {
 #[tokio::test]
 async fn h_rules_hold_in_every_enabled_profile() {
     for (name, options) in profiles() {
-        check_enabled_profile(name, options).await;
+        for form in [UnauthorizedBody::Empty, UnauthorizedBody::XhtmlPage] {
+            check_enabled_profile(name, options.clone(), form).await;
+        }
     }
 }
 

@@ -124,7 +124,20 @@ pub fn declared(o: &MetadataOptions) -> TargetOptions {
 
 /// A wiremock server answering from the model with these options (lowest priority).
 pub async fn model_server(options: MetadataOptions) -> (MockServer, Arc<Imds>) {
-    let imds = model(options);
+    instance_model_server(options, Instance::default()).await
+}
+
+/// A wiremock server answering from a model of `instance` with these options.
+pub async fn instance_model_server(
+    options: MetadataOptions,
+    instance: Instance,
+) -> (MockServer, Arc<Imds>) {
+    let imds = Arc::new(Imds::new(
+        options,
+        instance,
+        &TokenKey::new([42; 32]),
+        Arc::new(SystemClock),
+    ));
     let server = MockServer::start().await;
     Mock::given(wiremock::matchers::any())
         .respond_with(ModelResponder(imds.clone()))
