@@ -491,8 +491,8 @@ pub fn starter_file(instance: &Instance) -> String {
     let mut out = String::from(
         "# imdspec instance file (`imdspec serve --instance FILE`); every key is optional and\n\
          # falls back to the value shown. Lines starting `#` without a space are unset keys.\n\
-         # In a list of tables (`[[network-interfaces]]`) keys left out of an entry take the\n\
-         # built-in entry's values, except keys marked \"required in each entry\".\n",
+         # In a list of tables keys left out of an entry take defaults (an interface: the\n\
+         # built-in interface's values), except keys marked \"required in each entry\".\n",
     );
     match toml::Value::try_from(instance) {
         Ok(toml::Value::Table(root)) => render(&mut out, "", Some(&root), false),
