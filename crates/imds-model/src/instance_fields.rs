@@ -1,10 +1,8 @@
 //! Every key of the instance file, documented once: `imdspec serve --print-instance` and the
 //! table in README.md are both rendered from [`FIELDS`], and a test checks that the list and
-//! the [`Instance`] type name the same keys.
+//! the `Instance` type name the same keys.
 
 use std::fmt::Write as _;
-
-use crate::instance::Instance;
 
 /// How a key holds its value, which decides how the starter file lays it out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -487,7 +485,7 @@ fn children(parent: &str) -> impl Iterator<Item = (&'static str, &'static Field)
 
 /// `instance` as a commented TOML instance file: every key with a line saying what it sets,
 /// and keys it leaves unset shown commented out (`#key = example`) to start from.
-pub fn starter_file(instance: &Instance) -> String {
+pub fn starter_file(instance: &impl serde::Serialize) -> String {
     let mut out = String::from(
         "# imdspec instance file (`imdspec serve --instance FILE`); every key is optional and\n\
          # falls back to the value shown. Lines starting `#` without a space are unset keys.\n\
