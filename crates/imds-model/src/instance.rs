@@ -688,14 +688,14 @@ impl Instance {
             }
         }
         // The zone follows the region.
-        if given(&["placement", "region"]) && !given(&["placement", "availability-zone"]) {
-            if let Some(letter) = base
+        if given(&["placement", "region"])
+            && !given(&["placement", "availability-zone"])
+            && let Some(letter) = base
                 .placement
                 .availability_zone
                 .strip_prefix(base.placement.region.as_str())
-            {
-                self.placement.availability_zone = format!("{}{letter}", self.placement.region);
-            }
+        {
+            self.placement.availability_zone = format!("{}{letter}", self.placement.region);
         }
         // IP-based hostnames follow their address and region.
         let region_given = given(&["placement", "region"]);
