@@ -124,9 +124,13 @@ fn apply(imds: &Imds, clock: &ManualClock, op: ControlOp) {
                 other => panic!("GET's options body refused: {other:?}"),
             }
         }
-        ControlOp::PutInstance(instance) => {
+        ControlOp::PutInstance(text) => {
+            let start = Instance::default();
+            let Ok(instance) = control::put_instance(&start, &text) else {
+                return;
+            };
             // What GET shows can be sent back as it is.
-            let body = serde_json::to_string(&*instance).expect("instance renders");
+            let body = serde_json::to_string(&instance).expect("instance renders");
             let again = control::decode(&ControlRequest {
                 method: "PUT",
                 path: "/instance",
@@ -134,17 +138,22 @@ fn apply(imds: &Imds, clock: &ManualClock, op: ControlOp) {
                 body: body.as_bytes(),
             });
             match again {
-                Ok(ControlOp::PutInstance(i)) => assert_eq!(i, instance),
+                Ok(ControlOp::PutInstance(t)) => assert_eq!(
+                    control::put_instance(&start, &t).expect("GET's body loads"),
+                    instance
+                ),
                 other => panic!("GET's instance body refused: {other:?}"),
             }
-            imds.set_instance(*instance);
+            imds.set_instance(instance);
         }
         ControlOp::PatchInstance(patch) => {
             let before = imds.instance();
-            match imds.try_update_instance(|i| patch_instance(i, &patch)) {
+            let start = Instance::default();
+            match imds.try_update_instance(|i| patch_instance(i, &start, &patch)) {
                 Ok(after) => {
                     // RFC 7396 patches are idempotent.
-                    let twice = patch_instance(&after, &patch).expect("patch applies again");
+                    let twice =
+                        patch_instance(&after, &start, &patch).expect("patch applies again");
                     assert_eq!(twice, *after, "merge patch not idempotent");
                 }
                 Err(e) => {
@@ -176,7 +185,8 @@ fn apply(imds: &Imds, clock: &ManualClock, op: ControlOp) {
         | ControlOp::GetClock
         | ControlOp::GetFaults
         | ControlOp::PutFaults(_)
-        | ControlOp::DeleteFaults => {}
+        | ControlOp::DeleteFaults
+        | ControlOp::GetOpenApi => {}
         ControlOp::Reset => imds.reset(MetadataOptions::default(), Instance::default()),
     }
 }

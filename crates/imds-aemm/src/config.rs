@@ -543,8 +543,11 @@ impl Config {
             if self.values.contains_key(&key) {
                 self.set(&key, &v, Origin::File(path.to_owned()))?;
             } else {
-                self.warnings
-                    .push(format!("{}: unknown key `{key}` ignored", path.display()));
+                let hint = did_you_mean(&key, self.values.keys().map(String::as_str));
+                self.warnings.push(format!(
+                    "{}: unknown key `{key}` ignored{hint}",
+                    path.display()
+                ));
             }
         }
         Ok(())
@@ -591,9 +594,11 @@ impl Config {
                         Origin::Env(name.clone()),
                     )?;
                 }
-                None => self
-                    .warnings
-                    .push(format!("unknown environment variable {name} ignored")),
+                None => {
+                    let hint = did_you_mean(name, names.keys().map(String::as_str));
+                    self.warnings
+                        .push(format!("unknown environment variable {name} ignored{hint}"));
+                }
             }
         }
         if let Some((_, v)) = env.iter().rev().find(|(k, _)| k == CONFIG_FILE_ENV) {
@@ -684,4 +689,12 @@ impl Config {
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.values.keys().map(String::as_str)
     }
+}
+
+/// `; did you mean `KEY`?` for the known name nearest a typo, else nothing (the project's one
+/// suggestion rule, `imds_model::load::suggest`).
+fn did_you_mean<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    imds_model::load::suggest(unknown, known)
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default()
 }

@@ -219,10 +219,13 @@ fn instance(cfg: &Config, warnings: &mut Vec<String>) -> Result<Instance, PlanEr
             v("mac-mac")
         ));
     }
+    let card = num("mac-network-interface-card-index")?;
+    // A card above 0 exists only on a multi-card instance type (SPEC.md R3.12.4).
+    i.network_cards = i.network_cards.max(card.saturating_add(1));
     i.network_interfaces = vec![NetworkInterface {
         mac,
         device_number: num("mac-device-number")?,
-        network_card: num("mac-network-interface-card-index")?,
+        network_card: card,
         interface_id: v("mac-network-interface-id"),
         local_hostname: v("mac-local-hostname"),
         local_ipv4s: lines(&v("mac-local-ipv4s")),

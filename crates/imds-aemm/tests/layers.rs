@@ -396,6 +396,35 @@ fn config_file_keys_and_unknown_keys() {
 }
 
 #[test]
+fn unknown_keys_and_variables_get_the_nearest_known_name() {
+    let file = r#"{"mock-delay-secs": 3, "spot": {"acton": "stop"}, "zzz": 1}"#;
+    let p = ok(
+        &["-c", "/etc/aemm.json"],
+        &[("AEMM_MOCK_DELAY_SECS", "4")],
+        &[("/etc/aemm.json", file)],
+    );
+    let w = &p.config.warnings;
+    let has = |s: &str| w.iter().any(|x| x == s);
+    assert!(
+        has(
+            "/etc/aemm.json: unknown key `mock-delay-secs` ignored; did you mean `mock-delay-sec`?"
+        ),
+        "{w:?}"
+    );
+    assert!(
+        has("/etc/aemm.json: unknown key `spot.acton` ignored; did you mean `spot.action`?"),
+        "{w:?}"
+    );
+    assert!(has("/etc/aemm.json: unknown key `zzz` ignored"), "{w:?}");
+    assert!(
+        has(
+            "unknown environment variable AEMM_MOCK_DELAY_SECS ignored; did you mean `AEMM_MOCK_DELAY_SEC`?"
+        ),
+        "{w:?}"
+    );
+}
+
+#[test]
 fn config_file_is_found_by_flag_then_environment_then_home() {
     let files = [
         ("/flag.json", r#"{"mock-delay-sec": 1}"#),

@@ -15,6 +15,7 @@
 //! | `GET /journal?since=SEQ` | [`ControlOp::GetJournal`] |
 //! | `GET`, `PUT`, `DELETE /faults` | [`ControlOp::GetFaults`], [`ControlOp::PutFaults`], [`ControlOp::DeleteFaults`] |
 //! | `POST /reset` | [`ControlOp::Reset`] |
+//! | `GET /openapi.json` | [`ControlOp::GetOpenApi`]: [`OPENAPI`], this API as an OpenAPI 3.1 document |
 
 use std::path::Path;
 use std::time::Duration;
@@ -23,7 +24,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::instance::{Instance, InstanceFormat};
-use crate::load::{Format, LoadError, Source};
+use crate::load::{Format, LoadError, Source, WHOLE_FILE};
 use crate::options::{MetadataOptions, OptionsState};
 use crate::scenario::{OptionsChange, Scenario};
 
@@ -32,6 +33,10 @@ pub const MAX_BODY: usize = 1024 * 1024;
 
 /// Longest single clock advance: ten years, in seconds.
 pub const MAX_ADVANCE_SECS: f64 = 10.0 * 365.0 * 86_400.0;
+
+/// The control API as an OpenAPI 3.1 document (`GET /openapi.json`), for generating clients
+/// in any language; a test keeps it in step with [`ROUTES`] and the instance file's keys.
+pub const OPENAPI: &str = include_str!("../openapi/control.json");
 
 /// What a body is called in errors (`(body):1:5: HttpTokens: …`).
 pub const BODY: &str = "(body)";
@@ -58,11 +63,12 @@ pub enum ControlOp {
     PutOptions(OptionsChange),
     /// The instance in force, as JSON.
     GetInstance,
-    /// Replaces the instance.
-    PutInstance(Box<Instance>),
-    /// Merges an RFC 7396 JSON merge patch (an object) into the instance; see
-    /// [`patch_instance`].
-    PatchInstance(Value),
+    /// Replaces the instance with this JSON object (checked to be one), laid over the start
+    /// instance (the `--instance` file's) as a file is; see [`put_instance`].
+    PutInstance(String),
+    /// Merges this RFC 7396 JSON merge patch (checked to be an object) into the instance;
+    /// see [`patch_instance`].
+    PatchInstance(String),
     /// What the scenario has applied so far.
     GetScenario,
     /// Plays a new scenario from now, replacing the one being played.
@@ -84,6 +90,8 @@ pub enum ControlOp {
     DeleteFaults,
     /// Back to the start state.
     Reset,
+    /// [`OPENAPI`].
+    GetOpenApi,
 }
 
 /// Why a control request was refused; nothing was changed.
@@ -131,8 +139,13 @@ impl ControlError {
         }
     }
 
-    /// A 400 from a loader error: its field, and its whole text (which has line and column).
+    /// A 400 from a loader error: its field (none for a syntax error, which concerns the
+    /// whole body), and its whole text (which has line and column).
     pub fn from_load(e: &LoadError) -> ControlError {
+        if e.field == WHOLE_FILE {
+            let at = format!("{}:{}:{}", e.file.display(), e.line, e.column);
+            return ControlError::bad(None, format!("{at}: {}", e.message));
+        }
         ControlError::bad(Some(&e.field), e.to_string())
     }
 
@@ -143,7 +156,7 @@ impl ControlError {
 }
 
 /// Every control path and the methods it allows (for 404 and 405 answers).
-pub const ROUTES: [(&str, &str); 8] = [
+pub const ROUTES: [(&str, &str); 9] = [
     ("/options", "GET, PUT"),
     ("/instance", "GET, PUT, PATCH"),
     ("/scenario", "GET, POST"),
@@ -152,6 +165,7 @@ pub const ROUTES: [(&str, &str); 8] = [
     ("/journal", "GET"),
     ("/faults", "GET, PUT, DELETE"),
     ("/reset", "POST"),
+    ("/openapi.json", "GET"),
 ];
 
 /// Decodes and checks one control request. Pure: the same request always gives the same
@@ -176,21 +190,13 @@ pub fn decode(req: &ControlRequest<'_>) -> Result<ControlOp, ControlError> {
         ("/instance", "GET") => ControlOp::GetInstance,
         ("/instance", "PUT") => {
             let text = body_text(req.body)?;
-            let instance = Instance::from_text(BODY, text, InstanceFormat::Json)
-                .map_err(|e| ControlError::from_load(&e))?;
-            ControlOp::PutInstance(Box::new(instance))
+            json_object(text, "an instance must be a JSON object of instance keys")?;
+            ControlOp::PutInstance(text.to_owned())
         }
         ("/instance", "PATCH") => {
-            let patch: Value = Source::json(Path::new(BODY), body_text(req.body)?)
-                .parse()
-                .map_err(|e| ControlError::from_load(&e))?;
-            if !patch.is_object() {
-                return Err(ControlError::bad(
-                    None,
-                    "a merge patch for the instance must be a JSON object",
-                ));
-            }
-            ControlOp::PatchInstance(patch)
+            let text = body_text(req.body)?;
+            json_object(text, "a merge patch for the instance must be a JSON object")?;
+            ControlOp::PatchInstance(text.to_owned())
         }
         ("/scenario", "GET") => ControlOp::GetScenario,
         ("/scenario", "POST") => ControlOp::PostScenario(scenario(body_text(req.body)?)?),
@@ -203,6 +209,7 @@ pub fn decode(req: &ControlRequest<'_>) -> Result<ControlOp, ControlError> {
         ("/faults", "PUT") => ControlOp::PutFaults(fault_specs(body_text(req.body)?)?),
         ("/faults", "DELETE") => ControlOp::DeleteFaults,
         ("/reset", "POST") => ControlOp::Reset,
+        ("/openapi.json", "GET") => ControlOp::GetOpenApi,
         _ => {
             return Err(ControlError {
                 status: 405,
@@ -224,6 +231,17 @@ pub fn decode(req: &ControlRequest<'_>) -> Result<ControlOp, ControlError> {
         ));
     }
     Ok(op)
+}
+
+/// `text` read as JSON, refused unless it is an object.
+fn json_object(text: &str, not_object: &str) -> Result<Value, ControlError> {
+    let value: Value = Source::json(Path::new(BODY), text)
+        .parse()
+        .map_err(|e| ControlError::from_load(&e))?;
+    if !value.is_object() {
+        return Err(ControlError::bad(None, not_object));
+    }
+    Ok(value)
 }
 
 /// Paths and methods quoted in errors are cut short, so an error never echoes a huge input.
@@ -356,15 +374,43 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-/// `current` with `patch` merged in (RFC 7396), checked by the instance file's own loader.
-/// A key removed with `null` takes the default instance's value, as a file that leaves it out.
-pub fn patch_instance(current: &Instance, patch: &Value) -> Result<Instance, ControlError> {
-    let mut value = serde_json::to_value(current)
+/// `PUT /instance`: `text` laid over `start` (the instance the server started with, i.e. its
+/// `--instance` file), as a file is laid over the built-in instance.
+pub fn put_instance(start: &Instance, text: &str) -> Result<Instance, ControlError> {
+    Instance::from_text_over(start, BODY, text, InstanceFormat::Json)
+        .map_err(|e| ControlError::from_load(&e))
+}
+
+/// `PATCH /instance`: `current` with the merge patch `text` merged in (RFC 7396), checked by
+/// the instance file's own loader. A key removed with `null` takes `start`'s value (the
+/// `--instance` file's, else the built-in one), as a file that leaves it out. Errors point
+/// into `text`, the patch as sent.
+pub fn patch_instance(
+    current: &Instance,
+    start: &Instance,
+    text: &str,
+) -> Result<Instance, ControlError> {
+    let patch = json_object(text, "a merge patch for the instance must be a JSON object")?;
+    let start = serde_json::to_value(start)
         .map_err(|e| ControlError::bad(None, format!("cannot render the instance: {e}")))?;
-    merge_patch(&mut value, patch);
-    let text = serde_json::to_string_pretty(&value)
-        .map_err(|e| ControlError::bad(None, format!("cannot render the patched instance: {e}")))?;
-    Instance::from_text(BODY, &text, InstanceFormat::Json).map_err(|e| ControlError::from_load(&e))
+    let doc = nulls_from(&patch, Some(&start));
+    let src = Source::json(Path::new(BODY), text);
+    Instance::from_doc_over(current, &doc, &src).map_err(|e| ControlError::from_load(&e))
+}
+
+/// `patch` with each `null` replaced by `start`'s value at the same place (`null` where
+/// `start` has none), so laying it over the instance is the RFC 7396 merge with "removed"
+/// meaning "back to the start".
+fn nulls_from(patch: &Value, start: Option<&Value>) -> Value {
+    match patch {
+        Value::Null => start.cloned().unwrap_or(Value::Null),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), nulls_from(v, start.and_then(|s| s.get(k)))))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// The options after applying `change` (absent fields unchanged).
@@ -505,22 +551,85 @@ mod tests {
 
     #[test]
     fn instance_put_and_patch() {
-        let e = err("PUT", "/instance", r#"{"instance-id":"x"}"#);
+        let d = Instance::default();
+        let e = put_instance(&d, r#"{"instance-id":"x"}"#).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("instance-id"));
         let e = err("PATCH", "/instance", "[]");
         assert_eq!(e.status, 400);
-        let patch = serde_json::json!({"instance-type": "m7g.large", "tags": {"Name": "a"}});
-        let i = patch_instance(&Instance::default(), &patch).unwrap();
+        let patch = r#"{"instance-type": "m7g.large", "tags": {"Name": "a"}}"#;
+        let i = patch_instance(&d, &d, patch).unwrap();
         assert_eq!(i.instance_type, "m7g.large");
         assert_eq!(i.tags.get("Name").map(String::as_str), Some("a"));
-        let bad = serde_json::json!({"instance-id": "i-zz"});
+        let bad = r#"{"instance-id": "i-zz"}"#;
         assert_eq!(
-            patch_instance(&Instance::default(), &bad)
-                .unwrap_err()
-                .field
-                .as_deref(),
+            patch_instance(&d, &d, bad).unwrap_err().field.as_deref(),
             Some("instance-id")
         );
+    }
+
+    #[test]
+    fn put_and_null_fall_back_to_the_start_instance_not_the_built_in_one() {
+        let start = Instance::from_text(
+            "start.toml",
+            "instance-type = \"c7i.large\"\nami-launch-index = 4\n",
+            InstanceFormat::Toml,
+        )
+        .unwrap();
+        let i = put_instance(&start, r#"{"ami-id": "ami-0123456789abcdef0"}"#).unwrap();
+        assert_eq!(
+            (i.instance_type.as_str(), i.ami_launch_index),
+            ("c7i.large", 4)
+        );
+        let current = patch_instance(&start, &start, r#"{"instance-type": "m7g.large"}"#).unwrap();
+        assert_eq!(current.instance_type, "m7g.large");
+        let back = patch_instance(&current, &start, r#"{"instance-type": null}"#).unwrap();
+        assert_eq!(back.instance_type, "c7i.large");
+        let back = patch_instance(&current, &start, r#"{"placement": {"region": null}}"#).unwrap();
+        assert_eq!(back.placement, start.placement);
+    }
+
+    #[test]
+    fn patch_errors_point_into_the_patch_as_sent() {
+        let d = Instance::default();
+        let patch = "{\n  \"instance-type\": \"m7g.large\",\n  \"ami-launch-index\": \"x\"\n}";
+        let e = patch_instance(&d, &d, patch).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("ami-launch-index"));
+        assert!(
+            e.message.starts_with("(body):3:25: ami-launch-index:"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("u32"), "{}", e.message);
+        let e = patch_instance(&d, &d, "{\n\n \"placement\": {\"regoin\": \"eu-west-1\"}}")
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("placement.regoin"));
+        assert!(e.message.starts_with("(body):3:"), "{}", e.message);
+        assert!(
+            e.message.contains("did you mean `region`?"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn syntax_errors_name_no_field() {
+        for (method, path) in [
+            ("PUT", "/options"),
+            ("PUT", "/instance"),
+            ("PATCH", "/instance"),
+            ("POST", "/scenario"),
+            ("PUT", "/faults"),
+            ("POST", "/clock/advance"),
+        ] {
+            let e = err(method, path, "{ nope");
+            assert_eq!(
+                (e.status, e.field.as_deref()),
+                (400, None),
+                "{method} {path}: {e}"
+            );
+            assert!(e.message.starts_with("(body):1:"), "{}", e.message);
+            assert!(!e.to_json().contains("(file)"), "{}", e.to_json());
+        }
     }
 
     #[test]

@@ -66,6 +66,10 @@ pub struct Instance {
     pub placement: Placement,
     /// `block-device-mapping/…`: name (`ami`, `root`, `ebs1`, …) → device.
     pub block_device_mapping: BTreeMap<String, String>,
+    /// How many network cards the instance type has. SPEC.md R3.12.4: with one (most types)
+    /// EC2 leaves `macs/<mac>/network-card` out (404); with several it serves each
+    /// interface's card.
+    pub network_cards: u32,
     /// `network/interfaces/macs/…`; the first one is device 0 and gives `mac`.
     pub network_interfaces: Vec<NetworkInterface>,
     /// `public-keys/…`, index order.
@@ -142,9 +146,9 @@ pub struct NetworkInterface {
     pub mac: String,
     /// `device-number`.
     pub device_number: u32,
-    /// `network-card`: the network card the interface is attached to (0 on single-card
-    /// types). SPEC.md §3.12: EC2 serves `network-card`; the category table's older
-    /// `network-card-index` name is accepted here as an alias.
+    /// `network-card`: the network card the interface is attached to, below the instance's
+    /// `network-cards`; served only on multi-card types (SPEC.md R3.12.4). The category
+    /// table's older `network-card-index` name is accepted here as an alias.
     #[serde(alias = "network-card-index")]
     pub network_card: u32,
     /// `interface-id`.
@@ -333,6 +337,7 @@ impl Default for Instance {
                 ("ami".into(), "/dev/xvda".into()),
                 ("root".into(), "/dev/xvda".into()),
             ]),
+            network_cards: 1,
             network_interfaces: vec![NetworkInterface {
                 mac,
                 ..NetworkInterface::default()
@@ -535,8 +540,21 @@ impl Instance {
         Self::from_text(&path.display().to_string(), &text, format)
     }
 
-    /// Parses and validates instance content; `file` is only used in errors.
+    /// Parses and validates instance content over the built-in instance; `file` is only used
+    /// in errors.
     pub fn from_text(
+        file: &str,
+        text: &str,
+        format: InstanceFormat,
+    ) -> Result<Self, InstanceError> {
+        Self::from_text_over(&Instance::default(), file, text, format)
+    }
+
+    /// Parses and validates instance content over `base`: keys left out keep `base`'s values
+    /// (tables merge key by key, lists and values replace), and what EC2 derives from a key
+    /// the text changes follows it (see [`Instance::derive`]).
+    pub fn from_text_over(
+        base: &Instance,
         file: &str,
         text: &str,
         format: InstanceFormat,
@@ -546,11 +564,196 @@ impl Instance {
             InstanceFormat::Toml => Source::toml(file, text),
             InstanceFormat::Json => Source::json(file, text),
         };
-        let instance: Instance = src.parse()?;
+        let doc: serde_json::Value = src.parse()?;
+        Self::from_doc_over(base, &doc, &src)
+    }
+
+    /// `doc` (read from `src`, which errors point into) laid over `base`, derived and checked.
+    pub(crate) fn from_doc_over(
+        base: &Instance,
+        doc: &serde_json::Value,
+        src: &Source<'_>,
+    ) -> Result<Self, InstanceError> {
+        if !doc.is_object() {
+            return Err(src.at_field(&[], "expected a table (object) of instance keys"));
+        }
+        if let Some((path, message)) = missing_required(doc) {
+            return Err(src.at_field(&path, message));
+        }
+        let mut merged = serde_json::to_value(base)
+            .map_err(|e| src.at_field(&[], format!("cannot render the base instance: {e}")))?;
+        overlay(&mut merged, doc);
+        let mut instance: Instance = src.parse_value(merged).map_err(|e| {
+            // The text read alone, if it fails at the same field, places the error exactly
+            // (a missing key's table, a value's column) where the merged document cannot.
+            match src.parse::<Instance>() {
+                Err(direct) if direct.field == e.field => direct,
+                _ => e,
+            }
+        })?;
+        // Checked before they are copied into device 0's lists, so the error names them.
+        instance
+            .top_addresses()
+            .map_err(|(path, message)| src.at_field(&path, message))?;
+        instance
+            .derive(base, doc)
+            .map_err(|(path, message)| src.at_field(&path, message))?;
         instance
             .check()
             .map_err(|(path, message)| src.at_field(&path, message))?;
         Ok(instance)
+    }
+
+    /// Makes what EC2 derives follow the keys `doc` sets, when `doc` leaves the derived key
+    /// out; refuses a `doc` that sets both to values EC2 could never serve together.
+    /// Device 0's first `local-ipv4s`, `public-ipv4s` and `ipv6s` entries are `local-ipv4`,
+    /// `public-ipv4` and `ipv6`; IP-based hostnames (`ip-10-0-0-5.ec2.internal`,
+    /// `ec2-3-88-21-4.compute-1.amazonaws.com`) follow the address and the region, and the
+    /// zone follows the region. A hostname the base did not derive (resource-based names,
+    /// custom values) is kept.
+    fn derive(
+        &mut self,
+        base: &Instance,
+        doc: &serde_json::Value,
+    ) -> Result<(), (Vec<Seg>, String)> {
+        let k = Seg::key;
+        let given = |path: &[&str]| {
+            let mut v = doc;
+            for key in path {
+                match v.get(*key) {
+                    Some(next) => v = next,
+                    None => return false,
+                }
+            }
+            true
+        };
+        let enis_given = given(&["network-interfaces"]);
+        // Device 0's primary addresses.
+        type Pick = fn(&mut Instance) -> (&mut Option<String>, &mut Vec<String>);
+        let pairs: [(&str, &str, Pick); 3] = [
+            ("local-ipv4", "local-ipv4s", |i| {
+                let eni = &mut i.network_interfaces[0];
+                (&mut i.local_ipv4, &mut eni.local_ipv4s)
+            }),
+            ("public-ipv4", "public-ipv4s", |i| {
+                let eni = &mut i.network_interfaces[0];
+                (&mut i.public_ipv4, &mut eni.public_ipv4s)
+            }),
+            ("ipv6", "ipv6s", |i| {
+                let eni = &mut i.network_interfaces[0];
+                (&mut i.ipv6, &mut eni.ipv6s)
+            }),
+        ];
+        if self.network_interfaces.is_empty() {
+            return Ok(()); // check() names the missing device 0
+        }
+        for (top, list_key, pick) in pairs {
+            let top_given = given(&[top]);
+            let old = match top {
+                "local-ipv4" => base.local_ipv4.clone(),
+                "public-ipv4" => base.public_ipv4.clone(),
+                _ => base.ipv6.clone(),
+            };
+            let (value, list) = pick(self);
+            match (top_given, enis_given) {
+                (false, true) => *value = list.first().cloned(),
+                (true, false) => {
+                    if let Some(old) = &old {
+                        list.retain(|a| a != old);
+                    }
+                    if let Some(new) = value.clone() {
+                        list.retain(|a| *a != new);
+                        list.insert(0, new);
+                    }
+                }
+                (true, true) => {
+                    // An empty list says nothing yet: it takes the address.
+                    if let Some(v) = value.as_ref()
+                        && list.is_empty()
+                    {
+                        list.push(v.clone());
+                    } else if let Some(v) = value.as_ref()
+                        && !list.contains(v)
+                    {
+                        return Err((
+                            vec![k(top)],
+                            format!(
+                                "{v:?} is not one of device 0's {list_key} ({}); EC2 serves {top} from there",
+                                list.join(", ")
+                            ),
+                        ));
+                    }
+                }
+                (false, false) => {}
+            }
+        }
+        // The zone follows the region.
+        if given(&["placement", "region"])
+            && !given(&["placement", "availability-zone"])
+            && let Some(letter) = base
+                .placement
+                .availability_zone
+                .strip_prefix(base.placement.region.as_str())
+        {
+            self.placement.availability_zone = format!("{}{letter}", self.placement.region);
+        }
+        // IP-based hostnames follow their address and region.
+        let region_given = given(&["placement", "region"]);
+        let ipbn =
+            |ip: &Option<String>, region: &str| ip.as_deref().map(|a| private_name(a, region));
+        let public =
+            |ip: &Option<String>, region: &str| ip.as_deref().map(|a| public_name(a, region));
+        let b = base;
+        let bregion = b.placement.region.clone();
+        let region = self.placement.region.clone();
+        let (old_private, new_private) = (
+            ipbn(&b.local_ipv4, &bregion),
+            ipbn(&self.local_ipv4, &region),
+        );
+        let (old_public, new_public) = (
+            public(&b.public_ipv4, &bregion),
+            public(&self.public_ipv4, &region),
+        );
+        let sources_changed =
+            given(&["local-ipv4"]) || given(&["public-ipv4"]) || enis_given || region_given;
+        for (key, field) in [("hostname", 0), ("local-hostname", 1)] {
+            let value = if field == 0 {
+                &mut self.hostname
+            } else {
+                &mut self.local_hostname
+            };
+            if given(&[key]) {
+                if let (Some(shown), Some(want)) =
+                    (ip_in_private_name(value), self.local_ipv4.as_deref())
+                    && shown != want
+                {
+                    return Err((
+                        vec![k(key)],
+                        format!("{value:?} names address {shown}, but local-ipv4 is {want}"),
+                    ));
+                }
+            } else if sources_changed
+                && Some(value.as_str()) == old_private.as_deref()
+                && let Some(new) = &new_private
+            {
+                *value = new.clone();
+            }
+        }
+        if !given(&["public-hostname"]) && sources_changed && self.public_hostname == old_public {
+            self.public_hostname = new_public.clone();
+        }
+        if !enis_given && sources_changed {
+            let eni = &mut self.network_interfaces[0];
+            if Some(eni.local_hostname.as_str()) == old_private.as_deref()
+                && let Some(new) = &new_private
+            {
+                eni.local_hostname = new.clone();
+            }
+            if eni.public_hostname == old_public {
+                eni.public_hostname = new_public;
+            }
+        }
+        Ok(())
     }
 
     /// Checks the rules EC2 itself keeps: id shapes, AZ within region, tag key charset.
@@ -558,6 +761,28 @@ impl Instance {
     pub fn validate(&self) -> Result<(), (String, String)> {
         self.check()
             .map_err(|(path, message)| (load::render_path(&path), message))
+    }
+
+    /// `local-ipv4`, `public-ipv4` and `ipv6` are addresses of their family.
+    fn top_addresses(&self) -> Result<(), (Vec<Seg>, String)> {
+        let bad = |f: &[Seg], m: String| Err::<(), _>((f.to_vec(), m));
+        let k = |s: &str| Seg::key(s);
+        for (key, value) in [
+            ("local-ipv4", &self.local_ipv4),
+            ("public-ipv4", &self.public_ipv4),
+        ] {
+            if let Some(ip) = value
+                && ip.parse::<Ipv4Addr>().is_err()
+            {
+                return bad(&[k(key)], format!("not an IPv4 address: {ip:?}"));
+            }
+        }
+        if let Some(ip) = &self.ipv6
+            && ip.parse::<std::net::Ipv6Addr>().is_err()
+        {
+            return bad(&[k("ipv6")], format!("not an IPv6 address: {ip:?}"));
+        }
+        Ok(())
     }
 
     fn check(&self) -> Result<(), (Vec<Seg>, String)> {
@@ -600,6 +825,24 @@ impl Instance {
                 );
             }
         }
+        if self.network_cards == 0 {
+            return bad(
+                &[k("network-cards")],
+                "an instance type has at least one network card".into(),
+            );
+        }
+        for (i, eni) in self.network_interfaces.iter().enumerate() {
+            if eni.network_card >= self.network_cards {
+                return bad(
+                    &[k("network-interfaces"), Seg::Index(i), k("network-card")],
+                    format!(
+                        "card {} does not exist: network-cards = {} (cards are numbered from 0; \
+                         set network-cards for a multi-card instance type)",
+                        eni.network_card, self.network_cards
+                    ),
+                );
+            }
+        }
         let p = &self.placement;
         if p.region.is_empty()
             || !p.availability_zone.starts_with(&p.region)
@@ -627,6 +870,137 @@ impl Instance {
                 &[k("launch-time")],
                 format!("expected YYYY-MM-DDTHH:MM:SSZ, got {:?}", self.launch_time),
             );
+        }
+        // EC2's account ids are 12 digits; AEMM's default has 10, so only digits are required.
+        if self.account_id.is_empty() || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return bad(
+                &[k("account-id")],
+                format!("expected digits (12 on EC2), got {:?}", self.account_id),
+            );
+        }
+        for (path, value, prefix) in [
+            (vec![k("reservation-id")], Some(&self.reservation_id), "r"),
+            (vec![k("kernel-id")], self.kernel_id.as_ref(), "aki"),
+            (vec![k("ramdisk-id")], self.ramdisk_id.as_ref(), "ari"),
+        ] {
+            if let Some(id) = value
+                && !valid_id(id, prefix)
+            {
+                return bad(
+                    &path,
+                    format!("expected {prefix}- and hex digits, got {id:?}"),
+                );
+            }
+        }
+        for (key, value) in [
+            ("spot-termination-time", self.spot_termination_time.as_ref()),
+            ("rebalance-notice-time", self.rebalance_notice_time.as_ref()),
+        ] {
+            if let Some(t) = value
+                && crate::clock::Timestamp::parse_iso8601(t).is_none()
+            {
+                return bad(
+                    &[k(key)],
+                    format!("expected a UTC time such as 2026-01-15T09:30:00Z, got {t:?}"),
+                );
+            }
+        }
+        if let Some(a) = &self.spot_instance_action
+            && crate::clock::Timestamp::parse_iso8601(&a.time).is_none()
+        {
+            return bad(
+                &[k("spot-instance-action"), k("time")],
+                format!(
+                    "expected a UTC time such as 2026-01-15T09:30:00Z, got {:?}",
+                    a.time
+                ),
+            );
+        }
+        for (table, creds) in [
+            ("iam", self.iam.as_ref().map(|r| &r.credentials)),
+            ("identity-credentials", self.identity_credentials.as_ref()),
+        ] {
+            let Some(c) = creds else { continue };
+            for (key, value) in [
+                ("last-updated", &c.last_updated),
+                ("expiration", &c.expiration),
+            ] {
+                if let Some(t) = value
+                    && crate::clock::Timestamp::parse_iso8601(t).is_none()
+                {
+                    let mut path = vec![k(table)];
+                    if table == "iam" {
+                        path.push(k("credentials"));
+                    }
+                    path.push(k(key));
+                    return bad(
+                        &path,
+                        format!("expected a UTC time such as 2026-01-15T09:30:00Z, got {t:?}"),
+                    );
+                }
+            }
+        }
+        for (i, eni) in self.network_interfaces.iter().enumerate() {
+            let at = |field: &str| vec![k("network-interfaces"), Seg::Index(i), Seg::key(field)];
+            for (field, id, prefix) in [
+                ("interface-id", &eni.interface_id, "eni"),
+                ("subnet-id", &eni.subnet_id, "subnet"),
+                ("vpc-id", &eni.vpc_id, "vpc"),
+            ] {
+                if !valid_id(id, prefix) {
+                    return bad(
+                        &at(field),
+                        format!("expected {prefix}- and hex digits, got {id:?}"),
+                    );
+                }
+            }
+            if let Some(id) = eni.security_group_ids.iter().find(|id| !valid_id(id, "sg")) {
+                return bad(
+                    &at("security-group-ids"),
+                    format!("expected sg- and hex digits, got {id:?}"),
+                );
+            }
+            if let Some(ip) = eni
+                .ipv6s
+                .iter()
+                .find(|ip| ip.parse::<std::net::Ipv6Addr>().is_err())
+            {
+                return bad(&at("ipv6s"), format!("not an IPv6 address: {ip:?}"));
+            }
+            for (field, blocks, v6) in [
+                (
+                    "subnet-ipv4-cidr-block",
+                    std::slice::from_ref(&eni.subnet_ipv4_cidr_block),
+                    false,
+                ),
+                (
+                    "vpc-ipv4-cidr-block",
+                    std::slice::from_ref(&eni.vpc_ipv4_cidr_block),
+                    false,
+                ),
+                (
+                    "vpc-ipv4-cidr-blocks",
+                    eni.vpc_ipv4_cidr_blocks.as_slice(),
+                    false,
+                ),
+                (
+                    "subnet-ipv6-cidr-blocks",
+                    eni.subnet_ipv6_cidr_blocks.as_slice(),
+                    true,
+                ),
+                (
+                    "vpc-ipv6-cidr-blocks",
+                    eni.vpc_ipv6_cidr_blocks.as_slice(),
+                    true,
+                ),
+            ] {
+                if let Some(b) = blocks.iter().find(|b| !valid_prefix(b, v6)) {
+                    return bad(
+                        &at(field),
+                        format!("not an IPv{} CIDR block: {b:?}", if v6 { 6 } else { 4 }),
+                    );
+                }
+            }
         }
         for key in self.tags.keys() {
             if !valid_tag_key(key) {
@@ -699,6 +1073,8 @@ impl Instance {
                 }
             }
         }
+        // After device 0's lists, which these are derived from when a file changes those.
+        self.top_addresses()?;
         let events = &self.maintenance_events;
         for (list, name) in [
             (&events.scheduled, "scheduled"),
@@ -733,6 +1109,110 @@ impl Instance {
         }
         Ok(())
     }
+}
+
+/// The first list entry in `doc` lacking keys its list requires, with all of them named at
+/// once (`instance_fields::FIELDS` says which keys each entry must give).
+fn missing_required(doc: &serde_json::Value) -> Option<(Vec<Seg>, String)> {
+    use crate::instance_fields::{FIELDS, Kind, required_in};
+    for list in FIELDS.iter().filter(|f| f.kind == Kind::Tables) {
+        let required = required_in(list.key);
+        if required.is_empty() {
+            continue;
+        }
+        let Some(items) = list
+            .key
+            .split('.')
+            .try_fold(doc, |v, part| v.get(part))
+            .and_then(|v| v.as_array())
+        else {
+            continue;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let Some(entry) = item.as_object() else {
+                continue;
+            };
+            let missing: Vec<&str> = required
+                .iter()
+                .copied()
+                .filter(|k| !entry.contains_key(*k))
+                .collect();
+            let mut path: Vec<Seg> = list.key.split('.').map(Seg::key).collect();
+            path.push(Seg::Index(i));
+            match missing.as_slice() {
+                [] => {}
+                // One alone is left to serde, whose error has the entry's exact position.
+                [_] => {}
+                many => {
+                    let names: Vec<String> = many.iter().map(|k| format!("`{k}`")).collect();
+                    return Some((
+                        path,
+                        format!("required keys {} are missing", names.join(", ")),
+                    ));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Lays `doc` over `base`: tables merge key by key, anything else (lists, values, null)
+/// replaces. An instance file or control body changes only what it names.
+pub(crate) fn overlay(base: &mut serde_json::Value, doc: &serde_json::Value) {
+    match (base, doc) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(d)) => {
+            for (key, value) in d {
+                match b.get_mut(key) {
+                    Some(slot) => overlay(slot, value),
+                    None => {
+                        b.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (b, d) => *b = d.clone(),
+    }
+}
+
+/// EC2's IP-based private name: `ip-10-0-0-5.ec2.internal` in us-east-1,
+/// `ip-10-0-0-5.REGION.compute.internal` elsewhere.
+fn private_name(ip: &str, region: &str) -> String {
+    let dashed = ip.replace('.', "-");
+    if region == "us-east-1" {
+        format!("ip-{dashed}.ec2.internal")
+    } else {
+        format!("ip-{dashed}.{region}.compute.internal")
+    }
+}
+
+/// EC2's public name: `ec2-3-88-21-4.compute-1.amazonaws.com` in us-east-1,
+/// `ec2-….REGION.compute.amazonaws.com` elsewhere.
+fn public_name(ip: &str, region: &str) -> String {
+    let dashed = ip.replace('.', "-");
+    if region == "us-east-1" {
+        format!("ec2-{dashed}.compute-1.amazonaws.com")
+    } else {
+        format!("ec2-{dashed}.{region}.compute.amazonaws.com")
+    }
+}
+
+/// The address an IP-based private name (`ip-10-0-0-5.…`) carries, if it is one.
+fn ip_in_private_name(name: &str) -> Option<String> {
+    let label = name.split('.').next()?.strip_prefix("ip-")?;
+    let ip = label.replace('-', ".");
+    ip.parse::<Ipv4Addr>().ok().map(|_| ip)
+}
+
+/// `PREFIX-` and lower-case hex digits: EC2's resource ids (`eni-0a1b…`, `vpc-…`).
+fn valid_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hex| {
+            !hex.is_empty()
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
 }
 
 /// IAM's role name rule (1–64 of `[A-Za-z0-9+=,.@_-]`), minus `.` and `..`, which no request
@@ -868,13 +1348,13 @@ mod tests {
         assert_eq!((e.line, e.field.as_str()), (2, "tags.\"has space\""));
         let e = Instance::from_text(
             "p.toml",
-            "[placement]\nregion = \"eu-west-1\"\n",
+            "[placement]\nregion = \"eu-west-1\"\navailability-zone = \"us-east-1a\"\n",
             InstanceFormat::Toml,
         )
         .unwrap_err();
         assert_eq!(
             (e.line, e.field.as_str()),
-            (1, "placement.availability-zone")
+            (3, "placement.availability-zone")
         );
     }
 

@@ -1,10 +1,8 @@
 //! Every key of the instance file, documented once: `imdspec serve --print-instance` and the
 //! table in README.md are both rendered from [`FIELDS`], and a test checks that the list and
-//! the [`Instance`] type name the same keys.
+//! the `Instance` type name the same keys.
 
 use std::fmt::Write as _;
-
-use crate::instance::Instance;
 
 /// How a key holds its value, which decides how the starter file lays it out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +29,9 @@ pub struct Field {
     pub doc: &'static str,
     /// A TOML value shown, commented out, when the default instance leaves the key unset.
     pub example: Option<&'static str>,
+    /// Each entry of its list must give it (the others take defaults); only keys inside a
+    /// list of tables are required.
+    pub required: bool,
 }
 
 const fn value(key: &'static str, doc: &'static str) -> Field {
@@ -39,6 +40,7 @@ const fn value(key: &'static str, doc: &'static str) -> Field {
         kind: Kind::Value,
         doc,
         example: None,
+        required: false,
     }
 }
 
@@ -48,6 +50,19 @@ const fn optional(key: &'static str, doc: &'static str, example: &'static str) -
         kind: Kind::Value,
         doc,
         example: Some(example),
+        required: false,
+    }
+}
+
+/// A key each entry of its list must give; `example` is shown when the default instance's
+/// list is empty.
+const fn required(key: &'static str, doc: &'static str, example: &'static str) -> Field {
+    Field {
+        key,
+        kind: Kind::Value,
+        doc,
+        example: Some(example),
+        required: true,
     }
 }
 
@@ -57,6 +72,7 @@ const fn group(key: &'static str, kind: Kind, doc: &'static str) -> Field {
         kind,
         doc,
         example: None,
+        required: false,
     }
 }
 
@@ -172,6 +188,10 @@ pub const FIELDS: &[Field] = &[
         "autoscaling-target-lifecycle-state",
         "`autoscaling/target-lifecycle-state`, for Auto Scaling group members",
         "\"InService\"",
+    ),
+    value(
+        "network-cards",
+        "network cards of the instance type: with 1 (most types) `network-card` answers 404; with more, each interface's card is served",
     ),
     group("placement", Kind::Table, "`placement/…`"),
     value("placement.region", "`placement/region`"),
@@ -304,22 +324,22 @@ pub const FIELDS: &[Field] = &[
         Kind::Tables,
         "active events (`events/maintenance/scheduled`)",
     ),
-    optional(
+    required(
         "maintenance-events.scheduled.code",
         "`Code`, e.g. `system-reboot`",
         "\"system-reboot\"",
     ),
-    optional(
+    required(
         "maintenance-events.scheduled.description",
         "`Description`",
         "\"scheduled reboot\"",
     ),
-    optional(
+    required(
         "maintenance-events.scheduled.event-id",
         "`EventId`",
         "\"instance-event-0123456789abcdef0\"",
     ),
-    optional(
+    required(
         "maintenance-events.scheduled.not-before",
         "`NotBefore`, in EC2's `D Mon YYYY HH:MM:SS GMT` form",
         "\"21 Jan 2026 03:00:00 GMT\"",
@@ -334,7 +354,7 @@ pub const FIELDS: &[Field] = &[
         "`NotBeforeDeadline`, served only when given",
         "\"28 Jan 2026 03:00:00 GMT\"",
     ),
-    optional(
+    required(
         "maintenance-events.scheduled.state",
         "`State`: `active`",
         "\"active\"",
@@ -344,22 +364,40 @@ pub const FIELDS: &[Field] = &[
         Kind::Tables,
         "past events (`events/maintenance/history`)",
     ),
-    value("maintenance-events.history.code", "`Code`"),
-    value("maintenance-events.history.description", "`Description`"),
-    value("maintenance-events.history.event-id", "`EventId`"),
-    value("maintenance-events.history.not-before", "`NotBefore`"),
-    value(
+    required(
+        "maintenance-events.history.code",
+        "`Code`",
+        "\"system-reboot\"",
+    ),
+    required(
+        "maintenance-events.history.description",
+        "`Description`",
+        "\"scheduled reboot\"",
+    ),
+    required(
+        "maintenance-events.history.event-id",
+        "`EventId`",
+        "\"instance-event-0d59937288b749b32\"",
+    ),
+    required(
+        "maintenance-events.history.not-before",
+        "`NotBefore`",
+        "\"14 Jan 2026 03:00:00 GMT\"",
+    ),
+    optional(
         "maintenance-events.history.not-after",
         "`NotAfter` (optional)",
+        "\"14 Jan 2026 05:00:00 GMT\"",
     ),
     optional(
         "maintenance-events.history.not-before-deadline",
         "`NotBeforeDeadline` (optional)",
         "\"21 Jan 2026 03:00:00 GMT\"",
     ),
-    value(
+    required(
         "maintenance-events.history.state",
         "`State`: `completed` or `canceled`",
+        "\"completed\"",
     ),
     group(
         "network-interfaces",
@@ -370,7 +408,7 @@ pub const FIELDS: &[Field] = &[
     value("network-interfaces.device-number", "`device-number`"),
     value(
         "network-interfaces.network-card",
-        "`network-card` (0 on single-card types; `network-card-index` is read as an alias)",
+        "`network-card`, below `network-cards`; served only when `network-cards` is over 1 (`network-card-index` is read as an alias)",
     ),
     value("network-interfaces.interface-id", "`interface-id`"),
     value("network-interfaces.local-hostname", "`local-hostname`"),
@@ -425,8 +463,12 @@ pub const FIELDS: &[Field] = &[
         Kind::Tables,
         "`public-keys/N=NAME/openssh-key`, in index order",
     ),
-    value("public-keys.name", "key pair name"),
-    value("public-keys.openssh-key", "the `openssh-key` line"),
+    required("public-keys.name", "key pair name", "\"my-key\""),
+    required(
+        "public-keys.openssh-key",
+        "the `openssh-key` line",
+        "\"ssh-ed25519 AAAA… my-key\"",
+    ),
 ];
 
 /// The keys directly under `parent` (`""`: the top level), in [`FIELDS`] order.
@@ -443,10 +485,12 @@ fn children(parent: &str) -> impl Iterator<Item = (&'static str, &'static Field)
 
 /// `instance` as a commented TOML instance file: every key with a line saying what it sets,
 /// and keys it leaves unset shown commented out (`#key = example`) to start from.
-pub fn starter_file(instance: &Instance) -> String {
+pub fn starter_file(instance: &impl serde::Serialize) -> String {
     let mut out = String::from(
         "# imdspec instance file (`imdspec serve --instance FILE`); every key is optional and\n\
-         # falls back to the value shown. Lines starting `#` without a space are unset keys.\n",
+         # falls back to the value shown. Lines starting `#` without a space are unset keys.\n\
+         # In a list of tables keys left out of an entry take defaults (an interface: the\n\
+         # built-in interface's values), except keys marked \"required in each entry\".\n",
     );
     match toml::Value::try_from(instance) {
         Ok(toml::Value::Table(root)) => render(&mut out, "", Some(&root), false),
@@ -462,12 +506,12 @@ fn render(out: &mut String, path: &str, table: Option<&toml::Table>, commented: 
     for (name, field) in children(path).filter(|(_, f)| f.kind == Kind::Value) {
         match table.and_then(|t| t.get(name)) {
             Some(v) => {
-                let _ = writeln!(out, "# {}", field.doc);
+                let _ = writeln!(out, "# {}{}", field.doc, required_note(field));
                 let _ = write!(out, "{off}{}", key_value(name, v));
             }
             None => {
                 if let Some(example) = field.example {
-                    let _ = writeln!(out, "# {}", field.doc);
+                    let _ = writeln!(out, "# {}{}", field.doc, required_note(field));
                     let _ = writeln!(out, "#{name} = {example}");
                 }
             }
@@ -507,6 +551,24 @@ fn render(out: &mut String, path: &str, table: Option<&toml::Table>, commented: 
     }
 }
 
+fn required_note(field: &Field) -> &'static str {
+    if field.required {
+        " (required in each entry)"
+    } else {
+        ""
+    }
+}
+
+/// The keys each entry of the list of tables `list` must give.
+pub fn required_in(list: &str) -> Vec<&'static str> {
+    FIELDS
+        .iter()
+        .filter(|f| f.required)
+        .filter_map(|f| f.key.strip_prefix(list)?.strip_prefix('.'))
+        .filter(|rest| !rest.contains('.'))
+        .collect()
+}
+
 /// `name = value` as TOML writes it (quoting the key when it needs it), with its newline.
 fn key_value(name: &str, value: &toml::Value) -> String {
     let mut one = toml::Table::new();
@@ -519,6 +581,7 @@ pub fn markdown_table() -> String {
     let mut out = String::from("| key | kind | what it sets |\n| --- | --- | --- |\n");
     for f in FIELDS {
         let kind = match f.kind {
+            Kind::Value if f.required => "value, required in each entry",
             Kind::Value if f.example.is_some() => "value, optional",
             Kind::Value => "value",
             Kind::Table => "table",

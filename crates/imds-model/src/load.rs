@@ -153,11 +153,36 @@ impl<'a> Source<'a> {
     fn parse_json<T: DeserializeOwned>(&self) -> Result<T, LoadError> {
         let mut de = serde_json::Deserializer::from_str(self.text);
         let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = path_segments(e.path());
+            // A syntax error is about the text, not the field being read when it was met.
+            let path = if e.inner().is_syntax() || e.inner().is_eof() {
+                Vec::new()
+            } else {
+                path_segments(e.path())
+            };
             self.json_error(path, &e.into_inner())
         })?;
         de.end().map_err(|e| self.json_error(Vec::new(), &e))?;
         Ok(value)
+    }
+
+    /// Deserialises a document already read (and perhaps merged with another) from this
+    /// source; errors point at the field's key in this source's text, or its nearest parent.
+    pub fn parse_value<T: DeserializeOwned>(
+        &self,
+        value: serde_json::Value,
+    ) -> Result<T, LoadError> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = path_segments(e.path());
+            let text = e.into_inner().to_string();
+            let (message, extra) = explain(text.trim());
+            let mut path = path;
+            if let Some(key) = extra
+                && path.last() != Some(&Seg::Key(key.clone()))
+            {
+                path.push(Seg::Key(key));
+            }
+            self.at_field(&path, message)
+        })
     }
 
     fn json_error(&self, path: Vec<Seg>, e: &serde_json::Error) -> LoadError {
@@ -389,7 +414,65 @@ pub(crate) fn explain(message: &str) -> (String, Option<String>) {
             Some(name.to_owned()),
         );
     }
-    (message.to_owned(), None)
+    (plain_types(message), None)
+}
+
+/// serde's messages name Rust types (`expected u32`, `expected struct RawRebalance`); a user
+/// sees the kind of value instead.
+pub(crate) fn plain_types(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut words = message.split(' ').peekable();
+    let mut first = true;
+    while let Some(word) = words.next() {
+        if !first {
+            out.push(' ');
+        }
+        first = false;
+        let (core, tail) = match word.find(|c: char| !c.is_ascii_alphanumeric()) {
+            Some(i) => word.split_at(i),
+            None => (word, ""),
+        };
+        let plain = match core {
+            "u8" => Some("a whole number from 0 to 255"),
+            "u16" => Some("a whole number from 0 to 65535"),
+            "u32" => Some("a whole number from 0 to 4294967295"),
+            "u64" | "usize" => Some("a whole number (0 or more)"),
+            "i8" | "i16" | "i32" | "i64" | "isize" => Some("a whole number"),
+            "f32" | "f64" => Some("a number"),
+            "struct" | "map" => {
+                // `struct Name` / `map` → a table; the Rust name after `struct` goes too.
+                if core == "struct" {
+                    let name = words.next().unwrap_or("");
+                    let tail = &name[name
+                        .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                        .unwrap_or(name.len())..];
+                    out.push_str("a table (object)");
+                    out.push_str(tail);
+                    continue;
+                }
+                Some("a table (object)")
+            }
+            "sequence" => Some("a list"),
+            "enum" => {
+                let name = words.next().unwrap_or("");
+                let tail = &name[name
+                    .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                    .unwrap_or(name.len())..];
+                out.push_str("one of the allowed values");
+                out.push_str(tail);
+                continue;
+            }
+            _ => None,
+        };
+        match plain {
+            Some(p) => {
+                out.push_str(p);
+                out.push_str(tail);
+            }
+            None => out.push_str(word),
+        }
+    }
+    out.replace("a a ", "a ").replace("a one of", "one of")
 }
 
 fn quoted_names(text: &str) -> Vec<String> {
@@ -585,6 +668,32 @@ mod tests {
             (3, 3, "a.\"b c\""),
             "{e}"
         );
+    }
+
+    #[test]
+    fn messages_name_kinds_of_value_not_rust_types() {
+        for (serde, want) in [
+            (
+                "invalid type: string \"x\", expected u32",
+                "invalid type: string \"x\", expected a whole number from 0 to 4294967295",
+            ),
+            (
+                "invalid type: string \"x\", expected struct RawRebalance",
+                "invalid type: string \"x\", expected a table (object)",
+            ),
+            (
+                "invalid type: map, expected a string",
+                "invalid type: a table (object), expected a string",
+            ),
+            (
+                "invalid type: integer `3`, expected a sequence",
+                "invalid type: integer `3`, expected a list",
+            ),
+        ] {
+            assert_eq!(explain(serde).0, want);
+        }
+        let e = toml_err("[[item]]\nname = \"a\"\nmax-bytes = \"many\"\n");
+        assert!(!e.message.contains("u32"), "{e}");
     }
 
     #[test]

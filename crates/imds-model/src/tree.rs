@@ -321,14 +321,16 @@ impl Tree {
             );
             b.lines(&p("local-ipv4s"), v11, &eni.local_ipv4s);
             b.leaf(&p("mac"), v11, eni.mac.clone());
-            // SPEC.md §3.12: EC2 serves `network-card` (current category table; AWS's VPC CNI
-            // reads it and takes a 404 as card 0). The table's older `network-card-index` name
-            // is not what EC2 serves, so the reference leaves it out.
-            b.leaf(
-                &p("network-card"),
-                v(2020, 11, 1),
-                eni.network_card.to_string(),
-            );
+            // SPEC.md R3.12.4: the current category table lists `network-card` (editions
+            // before it listed `network-card-index`, which EC2 does not serve). Single-card
+            // instance types, most of them, answer 404 for it; AWS's VPC CNI takes that as card 0.
+            if i.network_cards > 1 {
+                b.leaf(
+                    &p("network-card"),
+                    v(2020, 11, 1),
+                    eni.network_card.to_string(),
+                );
+            }
             // SPEC.md §3.12: delegated prefixes, one per line, 404 when there are none. The
             // table gives no release version; prefix delegation arrived in 2021, so the last
             // dated version is our guess.

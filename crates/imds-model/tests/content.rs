@@ -35,29 +35,65 @@ fn toml(text: &str) -> Instance {
 const MAC: &str = "/latest/meta-data/network/interfaces/macs/0e:49:61:0f:c3:11/";
 
 #[test]
-fn network_card_is_served_and_the_old_name_is_not() {
-    let (status, body) = get(Instance::default(), &format!("{MAC}network-card"));
-    assert_eq!((status, body.as_str()), (200, "0"));
+fn network_card_is_404_on_a_single_card_instance_type() {
+    // SPEC.md R3.12.4: most instance types have one network card and answer 404.
+    assert_eq!(Instance::default().network_cards, 1);
+    let (status, _) = get(Instance::default(), &format!("{MAC}network-card"));
+    assert_eq!(status, 404);
     let (_, listing) = get(Instance::default(), MAC);
-    assert!(listing.lines().any(|l| l == "network-card"), "{listing}");
-    assert!(!listing.contains("network-card-index"), "{listing}");
+    assert!(!listing.contains("network-card"), "{listing}");
     let (status, _) = get(Instance::default(), &format!("{MAC}network-card-index"));
     assert_eq!(status, 404);
+}
+
+#[test]
+fn network_card_is_served_on_a_multi_card_instance_type() {
+    let i = toml(
+        "instance-type = \"c6in.32xlarge\"\nnetwork-cards = 2\n\
+         [[network-interfaces]]\nmac = \"0e:49:61:0f:c3:11\"\n\
+         [[network-interfaces]]\nmac = \"0e:49:61:0f:c3:12\"\nnetwork-card = 1\n",
+    );
+    assert_eq!(
+        get(i.clone(), &format!("{MAC}network-card")),
+        (200, "0".into())
+    );
+    let (_, listing) = get(i.clone(), MAC);
+    assert!(listing.lines().any(|l| l == "network-card"), "{listing}");
+    assert!(!listing.contains("network-card-index"), "{listing}");
+    let second = "/latest/meta-data/network/interfaces/macs/0e:49:61:0f:c3:12/network-card";
+    assert_eq!(get(i.clone(), second), (200, "1".into()));
+    assert_eq!(get(i, &format!("{MAC}network-card-index")).0, 404);
 }
 
 #[test]
 fn network_card_index_key_still_reads_as_network_card() {
     let card = |key: &str| {
         toml(&format!(
-            "[[network-interfaces]]\nmac = \"0e:49:61:0f:c3:11\"\n{key} = 1\n"
+            "network-cards = 2\n[[network-interfaces]]\nmac = \"0e:49:61:0f:c3:11\"\n{key} = 1\n"
         ))
         .network_interfaces[0]
             .network_card
     };
     assert_eq!(card("network-card"), 1);
     assert_eq!(card("network-card-index"), 1);
-    let i = toml("[[network-interfaces]]\nmac = \"0e:49:61:0f:c3:11\"\nnetwork-card = 1\n");
-    assert_eq!(get(i, &format!("{MAC}network-card")).1, "1");
+}
+
+#[test]
+fn a_card_the_instance_type_lacks_is_refused() {
+    let e = Instance::from_text(
+        "t.toml",
+        "[[network-interfaces]]\nmac = \"0e:49:61:0f:c3:11\"\nnetwork-card = 1\n",
+        InstanceFormat::Toml,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.line, e.field.as_str()),
+        (3, "network-interfaces[1].network-card"),
+        "{e}"
+    );
+    assert!(e.message.contains("network-cards"), "{e}");
+    let e = Instance::from_text("t.toml", "network-cards = 0\n", InstanceFormat::Toml).unwrap_err();
+    assert_eq!(e.field, "network-cards", "{e}");
 }
 
 #[test]

@@ -67,9 +67,10 @@ fn a_refused_patch_changes_nothing() {
     let ControlOp::PatchInstance(p) = op("PATCH", "/instance", r#"{"region":"nowhere-1"}"#) else {
         panic!()
     };
+    let start = Instance::default();
     let e = f
         .imds
-        .try_update_instance(|i| patch_instance(i, &p))
+        .try_update_instance(|i| patch_instance(i, &start, &p))
         .unwrap_err();
     assert_eq!(e.status, 400);
     assert!(e.field.is_some(), "{e}");

@@ -169,12 +169,12 @@ fn validation_errors_name_line_and_field() {
             "upper-case MAC",
         ),
         (
-            "[placement]\nregion = \"eu-west-1\"\n",
-            "{\n  \"placement\": {\n    \"region\": \"eu-west-1\"\n  }\n}",
-            1,
-            "placement.availability-zone",
+            "[placement]\navailability-zone = \"eu-west-1a\"\n",
+            "{\n  \"placement\": {\n    \"availability-zone\": \"eu-west-1a\"\n  }\n}",
             2,
-            "AZ outside region (the AZ key is absent, so the placement table is named)",
+            "placement.availability-zone",
+            3,
+            "AZ outside region (a region left out keeps the base's; only a changed region moves the zone)",
         ),
         (
             "architecture = \"sparc\"\n",

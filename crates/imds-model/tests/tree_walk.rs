@@ -112,7 +112,9 @@ fn expected_leaves(i: &Instance, at: Version, tags: bool) -> BTreeSet<String> {
         some(v(2021, 7, 15), &eni.ipv6_prefixes, "ipv6-prefix");
         add(v(2007, 1, 19), p("local-hostname"));
         add(v11, p("mac"));
-        add(v(2020, 11, 1), p("network-card"));
+        if i.network_cards > 1 {
+            add(v(2020, 11, 1), p("network-card"));
+        }
         add(v11, p("owner-id"));
         if eni.public_hostname.is_some() {
             add(v11, p("public-hostname"));

@@ -14,6 +14,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use imds_model::control::{
     self, ControlError, ControlOp, ControlRequest, MAX_BODY, apply_options, patch_instance,
+    put_instance,
 };
 use imds_model::{Clock, Imds, Instance, ManualClock, MetadataOptions, Scenario, Timestamp};
 use serde_json::json;
@@ -98,16 +99,15 @@ impl Controller {
                 ControlResponse::json(&self.imds.update_options(|o| apply_options(o, &change)))?
             }
             ControlOp::GetInstance => ControlResponse::json(&*self.imds.instance())?,
-            ControlOp::PutInstance(instance) => {
+            ControlOp::PutInstance(text) => {
+                let instance = put_instance(&self.start_instance(), &text)?;
                 // Rendered before it is set, so an answer that cannot be made changes nothing.
-                let answer = ControlResponse::json(&*instance)?;
-                self.imds.set_instance(*instance);
+                let answer = ControlResponse::json(&instance)?;
+                self.imds.set_instance(instance);
                 answer
             }
-            ControlOp::PatchInstance(patch) => {
-                let i = self
-                    .imds
-                    .try_update_instance(|i| patch_instance(i, &patch))?;
+            ControlOp::PatchInstance(text) => {
+                let i = self.patch_instance(&text)?;
                 ControlResponse::json(&*i)?
             }
             ControlOp::GetScenario => self.fired()?,
@@ -146,6 +146,12 @@ impl Controller {
                 self.shared.faults.set(Faults::none());
                 self.faults_json()?
             }
+            ControlOp::GetOpenApi => ControlResponse {
+                status: 200,
+                content_type: JSON,
+                allow: None,
+                body: control::OPENAPI.to_owned(),
+            },
             ControlOp::Reset => {
                 self.reset();
                 ControlResponse::json(&json!({ "reset": true }))?
@@ -185,6 +191,19 @@ impl Controller {
         }
         s.instance = instance;
         s.scenario = scenario;
+    }
+
+    /// The instance the server started with (its `--instance` file), which `PUT /instance`
+    /// and a `null` in `PATCH /instance` fall back to.
+    fn start_instance(&self) -> Instance {
+        self.start_state().instance.clone()
+    }
+
+    /// `PATCH /instance` with `text`; a refused patch changes nothing.
+    pub(crate) fn patch_instance(&self, text: &str) -> Result<Arc<Instance>, ControlError> {
+        let start = self.start_instance();
+        self.imds
+            .try_update_instance(|i| patch_instance(i, &start, text))
     }
 
     fn start_state(&self) -> std::sync::MutexGuard<'_, StartState> {

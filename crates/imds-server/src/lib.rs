@@ -434,11 +434,11 @@ impl ImdsServer {
             .update_options(|o| imds_model::control::apply_options(o, change))
     }
 
-    /// Merges an RFC 7396 JSON merge patch into the instance (`PATCH /instance`); a patch
-    /// whose result the instance loader refuses changes nothing.
+    /// Merges an RFC 7396 JSON merge patch into the instance (`PATCH /instance`; `null` puts
+    /// back the start instance's value); a patch whose result the instance loader refuses
+    /// changes nothing.
     pub fn patch_instance(&self, patch: &serde_json::Value) -> Result<Arc<Instance>, ControlError> {
-        self.imds
-            .try_update_instance(|i| imds_model::control::patch_instance(i, patch))
+        self.controller.patch_instance(&patch.to_string())
     }
 
     /// Moves the manual clock forward (`POST /clock/advance`); a 409 error when the server

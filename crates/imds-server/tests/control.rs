@@ -94,13 +94,6 @@ async fn bad_requests_answer_400_naming_the_field_and_change_nothing() {
             ),
             (
                 "PUT",
-                "/options",
-                r#"{"HttpTokens":"#,
-                400,
-                Some("HttpTokens"),
-            ),
-            (
-                "PUT",
                 "/instance",
                 r#"{"instance-id":"nope"}"#,
                 400,
@@ -111,7 +104,14 @@ async fn bad_requests_answer_400_naming_the_field_and_change_nothing() {
                 "/instance",
                 r#"{"region":"xx-nowhere-9"}"#,
                 400,
-                None,
+                Some("region"),
+            ),
+            (
+                "PATCH",
+                "/instance",
+                r#"{"local-ipv4":"10.0.0.999"}"#,
+                400,
+                Some("local-ipv4"),
             ),
             (
                 "PATCH",
@@ -454,6 +454,76 @@ async fn reload_replaces_what_reset_returns_to() {
             "m7i.large",
             "reset goes back to the reloaded instance"
         );
+    })
+    .await
+    .unwrap();
+}
+
+/// A syntax error concerns the whole body: `field` is null, never a made-up name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syntax_errors_answer_400_with_a_null_field() {
+    let server = server(None).await;
+    let ctl = server.control_addr().unwrap();
+    tokio::task::spawn_blocking(move || {
+        let before = snapshot(ctl);
+        for (method, path) in [
+            ("PUT", "/options"),
+            ("PUT", "/instance"),
+            ("PATCH", "/instance"),
+        ] {
+            let (status, _, text) = http(ctl, method, path, r#"{"HttpTokens":"#);
+            assert_eq!(status, 400, "{method} {path}: {text}");
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert!(v["field"].is_null(), "{method} {path}: {text}");
+            assert!(!text.contains("(file)"), "{text}");
+        }
+        assert_eq!(snapshot(ctl), before);
+    })
+    .await
+    .unwrap();
+}
+
+/// `PUT /instance` and a `null` in `PATCH /instance` fall back to the instance the server was
+/// started with (`--instance FILE`), not to the built-in one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_and_patch_null_fall_back_to_the_start_instance() {
+    let start = imds_model::Instance::from_text(
+        "start.toml",
+        "instance-type = \"c7i.large\"\nlocal-ipv4 = \"10.0.0.5\"\n",
+        imds_model::InstanceFormat::Toml,
+    )
+    .unwrap();
+    let server = ImdsServer::builder()
+        .control("127.0.0.1:0".parse().unwrap())
+        .instance(start)
+        .start()
+        .await
+        .unwrap();
+    let ctl = server.control_addr().unwrap();
+    tokio::task::spawn_blocking(move || {
+        let field = |body: &str, key: &str| -> Value {
+            serde_json::from_str::<Value>(body).unwrap()[key].clone()
+        };
+        let (status, _, body) = http(ctl, "PUT", "/instance", r#"{"ami-launch-index": 2}"#);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(field(&body, "instance-type"), "c7i.large");
+        assert_eq!(field(&body, "local-ipv4"), "10.0.0.5");
+        assert_eq!(field(&body, "ami-launch-index"), 2);
+        let (_, _, body) = http(
+            ctl,
+            "PATCH",
+            "/instance",
+            r#"{"instance-type": "m7g.large"}"#,
+        );
+        assert_eq!(field(&body, "instance-type"), "m7g.large");
+        let (status, _, body) = http(ctl, "PATCH", "/instance", r#"{"instance-type": null}"#);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(field(&body, "instance-type"), "c7i.large");
+        // An error's position is in the patch as sent (line 2), not in the merged instance.
+        let (status, _, body) = http(ctl, "PATCH", "/instance", "{\n \"ami-launch-index\": -1}");
+        assert_eq!(status, 400, "{body}");
+        let error = field(&body, "error");
+        assert!(error.as_str().unwrap().starts_with("(body):2:"), "{body}");
     })
     .await
     .unwrap();

@@ -303,6 +303,9 @@ pub fn instances() -> impl Strategy<Value = Instance> {
             let first = &enis[0];
             let local_ipv4 = first.local_ipv4s.first().cloned();
             let public_ipv4 = first.public_ipv4s.first().cloned();
+            // A card above 0 needs a multi-card instance type; all on card 0 is the common
+            // single-card type, where `network-card` is 404.
+            let network_cards = 1 + enis.iter().map(|e| e.network_card).max().unwrap_or(0);
             let mut i = Instance {
                 instance_id: format!("i-{id}"),
                 kernel_id: o.kernel.then(|| "aki-919dcaf8".into()),
@@ -354,6 +357,7 @@ pub fn instances() -> impl Strategy<Value = Instance> {
                 spot_termination_time: o.termination.then(|| "2026-01-15T10:00:00Z".into()),
                 rebalance_notice_time: o.rebalance.then(|| "2026-01-15T09:50:00Z".into()),
                 autoscaling_target_lifecycle_state: o.autoscaling.then(|| "InService".into()),
+                network_cards,
                 network_interfaces: enis,
                 public_keys: keys,
                 iam,
