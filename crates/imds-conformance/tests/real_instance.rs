@@ -3,12 +3,11 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use imds_conformance::report::Outcome;
 use imds_conformance::runner::{HOP_LIMIT_DECLARED, HOP_LIMITED, TargetOptions};
-use imds_model::{Imds, Instance, MetadataOptions, SystemClock, Toggle, TokenKey};
+use imds_model::{Instance, MetadataOptions, Toggle};
 use support::*;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -227,7 +227,7 @@ fn error_headers_follow_the_spec() {
         http_tokens: HttpTokens::Required,
         ..MetadataOptions::default()
     };
-    let f = Fixture::new(required.clone(), Instance::default());
+    let f = Fixture::new(required, Instance::default());
     let r401 = f.get("/latest/meta-data/ami-id");
     assert_eq!(r401.status(), 401);
     assert_eq!(r401.headers()["content-type"], "text/plain");

@@ -287,7 +287,7 @@ async fn check_enabled_profile(name: &str, options: MetadataOptions, form: Unaut
 async fn h_rules_hold_in_every_enabled_profile() {
     for (name, options) in profiles() {
         for form in [UnauthorizedBody::Empty, UnauthorizedBody::XhtmlPage] {
-            check_enabled_profile(name, options.clone(), form).await;
+            check_enabled_profile(name, options, form).await;
         }
     }
 }
