@@ -552,7 +552,7 @@ impl Instance {
 
     /// Parses and validates instance content over `base`: keys left out keep `base`'s values
     /// (tables merge key by key, lists and values replace), and what EC2 derives from a key
-    /// the text changes follows it (see [`Instance::derive`]).
+    /// the text changes follows it (see `Instance::derive`).
     pub fn from_text_over(
         base: &Instance,
         file: &str,
