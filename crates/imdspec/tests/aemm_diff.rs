@@ -6,12 +6,16 @@
 //! equal the committed file (`IMDSPEC_BLESS=1` rewrites it). Under `CI=true` a missing AEMM
 //! fails the test; elsewhere it says why it did not run. Loopback only.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use common::{KillOnDrop, aemm_binary, free_port, root};
 
 const IMDSPEC: &str = env!("CARGO_BIN_EXE_imdspec");
 
@@ -61,40 +65,6 @@ const SEEDS: &[&str] = &[
     "/latest/user-data",
 ];
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
-
-fn aemm_binary(root: &Path) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .filter(|t| !t.is_empty())
-        .map(PathBuf::from)
-        .map(|t| if t.is_absolute() { t } else { root.join(t) })
-        .unwrap_or_else(|| root.join("target"));
-    target.join("clients/bin/ec2-metadata-mock")
-}
-
-/// A running mock, killed when dropped.
-struct Mock(Child);
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts `program prefix… args… -n 127.0.0.1 -p PORT` with HOME `home` and only the setup's
 /// `AEMM_*` variables; waits until it accepts connections (at most 10 s).
 fn start(
@@ -103,7 +73,7 @@ fn start(
     args: &[String],
     env: &[(&str, &str)],
     home: &Path,
-) -> (Mock, u16) {
+) -> (KillOnDrop, u16) {
     let port = free_port();
     let mut cmd = Command::new(program);
     cmd.args(prefix)
@@ -117,7 +87,7 @@ fn start(
         cmd.env_remove(k);
     }
     cmd.envs(env.iter().copied());
-    let mock = Mock(
+    let mock = KillOnDrop(
         cmd.spawn()
             .unwrap_or_else(|e| panic!("{} cannot start: {e}", program.display())),
     );

@@ -5,14 +5,18 @@
 //! observed as an xfail in at least one mode. Under `CI=true` a missing AEMM fails the test;
 //! elsewhere the test says why it did not run. Loopback only: AEMM listens on 127.0.0.1.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use imds_conformance::Expectations;
 use serde_json::Value;
+
+use common::{KillOnDrop, aemm_binary, free_port, root};
 
 const IMDSPEC: &str = env!("CARGO_BIN_EXE_imdspec");
 
@@ -39,43 +43,9 @@ const MODES: &[Mode] = &[
     ("imdsv2", &["--imdsv2"], &["--http-tokens", "required"], &[]),
 ];
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repository root")
-}
-
-fn aemm_binary(root: &Path) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .filter(|t| !t.is_empty())
-        .map(PathBuf::from)
-        .map(|t| if t.is_absolute() { t } else { root.join(t) })
-        .unwrap_or_else(|| root.join("target"));
-    target.join("clients/bin/ec2-metadata-mock")
-}
-
-/// A running AEMM, killed when dropped.
-struct Aemm(Child);
-
-impl Drop for Aemm {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts AEMM on 127.0.0.1 with an empty HOME (no stray config file) and waits until it
 /// accepts connections (at most 10 s).
-fn start(binary: &Path, args: &[&str], home: &Path) -> (Aemm, u16) {
+fn start(binary: &Path, args: &[&str], home: &Path) -> (KillOnDrop, u16) {
     let port = free_port();
     let mut cmd = Command::new(binary);
     cmd.args(args)
@@ -91,7 +61,7 @@ fn start(binary: &Path, args: &[&str], home: &Path) -> (Aemm, u16) {
     let child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("{} cannot start: {e}", binary.display()));
-    let aemm = Aemm(child);
+    let aemm = KillOnDrop(child);
     for _ in 0..100 {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return (aemm, port);
