@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deliberately broken IMDS clients, and the faithful one they break, for `imdspec client-check`.
 
-    client.py MODE
+    client.py MODE [--only credentials|region|instance-id] [--again-after-ms N]
     client.py --list        # every MODE and what it breaks, tab-separated
 
 MODE `faithful` is the project's reference client: IMDSv2 first with a 21600 s token cached for
@@ -9,8 +9,11 @@ the run; the PUT's 403/404/405, timeout or failed connection fall back to IMDSv1
 AWS_EC2_METADATA_V1_DISABLED=true), 400 stops, 5xx is tried 3 times before falling back; every
 request has a 1 s timeout; a GET answered 401 gets a new token and is sent again, 5xx, 429 and
 timeouts are tried 3 times; AWS_EC2_METADATA_DISABLED=true sends nothing. It loads role
-credentials (keeping expired ones, with a warning), the region and the instance id; a failure
-does not stop the later components. Every other MODE breaks one rule (see MUTANTS).
+credentials, the region and the instance id (or only one of them, `--only`); a failure does not
+stop the later components. `--again-after-ms N` loads them again N ms after the start, with
+the same client: credentials it holds are used while they are valid; expired ones are
+refreshed, and when the refresh fails they are kept, with a warning (static stability). Every
+other MODE breaks one rule (see MUTANTS).
 Exit 0 when everything loaded, 1 otherwise, 2 on a bad MODE or a non-loopback endpoint.
 Standard library only.
 """
@@ -36,7 +39,9 @@ MUTANTS = {
     "keep-revoked": "after a 401 uses a new token for the retry, but keeps the rejected one cached",
     "no-timeout": "waits for ever on an unanswered request",
     "ignore-v1-disabled": "falls back to IMDSv1 although AWS_EC2_METADATA_V1_DISABLED=true",
+    "no-refresh": "uses expired credentials without trying to refresh them",
 }
+COMPONENTS = ["credentials", "region", "instance-id"]
 
 TOKEN_PATH = "/latest/api/token"
 TIMEOUT_S = 1.0
@@ -55,6 +60,8 @@ class Client:
         url = urllib.parse.urlsplit(endpoint)
         self.host, self.port = url.hostname, url.port or 80
         self.token = None
+        # The role credentials document last loaded.
+        self.credentials = None
         # None: not tried yet; "v1": go without a token; "fatal": the PUT said stop.
         self.token_state = None
         self.v1_disabled = os.environ.get("AWS_EC2_METADATA_V1_DISABLED", "").lower() == "true"
@@ -135,24 +142,79 @@ class Client:
         raise Failed(f"GET {path}: {last}")
 
 
-def credentials(c):
+def now_iso():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def fetch_credentials(c):
     role = c.get("/latest/meta-data/iam/security-credentials/").split("\n")[0].strip()
-    doc = json.loads(c.get(f"/latest/meta-data/iam/security-credentials/{role}"))
+    return json.loads(c.get(f"/latest/meta-data/iam/security-credentials/{role}"))
+
+
+def credentials(c):
+    held = c.credentials
+    if held is not None and (c.mode == "no-refresh" or held.get("Expiration", "") > now_iso()):
+        doc = held
+    else:
+        try:
+            doc = fetch_credentials(c)
+        except (Failed, ValueError, KeyError) as e:
+            if held is None:
+                raise
+            print(f"credentials: refresh failed ({e}); expired ones kept (static stability)",
+                  file=sys.stderr)
+            doc = held
+        c.credentials = doc
     expiration = doc.get("Expiration", "")
-    if expiration and expiration < time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()):
+    if expiration and expiration < now_iso():
         print(f"credentials: expired at {expiration}, kept (static stability)", file=sys.stderr)
     return f"access key id {doc['AccessKeyId']}"
 
 
+LOADS = {
+    "credentials": credentials,
+    "region": lambda c: c.get("/latest/meta-data/placement/region"),
+    "instance-id": lambda c: c.get("/latest/meta-data/instance-id"),
+}
+
+
+def load_all(client, components):
+    code = 0
+    for what in components:
+        try:
+            print(f"{what}: {LOADS[what](client)}", file=sys.stderr)
+        except (Failed, ValueError, KeyError) as e:
+            print(f"{what}: {e}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def usage():
+    print(f"usage: client.py {{{'|'.join(MUTANTS)}}} [--only {'|'.join(COMPONENTS)}] "
+          "[--again-after-ms N]", file=sys.stderr)
+    return 2
+
+
 def main(argv):
+    started = time.monotonic()
     if argv[1:] == ["--list"]:
         for name, what in MUTANTS.items():
             print(f"{name}\t{what}")
         return 0
-    if len(argv) != 2 or argv[1] not in MUTANTS:
-        print(f"usage: client.py {{{'|'.join(MUTANTS)}}}", file=sys.stderr)
-        return 2
-    mode = argv[1]
+    if len(argv) < 2 or argv[1] not in MUTANTS:
+        return usage()
+    mode, rest = argv[1], argv[2:]
+    components, again_ms = COMPONENTS, None
+    while rest:
+        if len(rest) < 2:
+            return usage()
+        flag, value, rest = rest[0], rest[1], rest[2:]
+        if flag == "--only" and value in COMPONENTS:
+            components = [value]
+        elif flag == "--again-after-ms" and value.isdigit():
+            again_ms = int(value)
+        else:
+            return usage()
     endpoint = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "")
     if not endpoint.startswith("http://127.0.0.1:"):
         print(f"refusing endpoint {endpoint!r}: not loopback", file=sys.stderr)
@@ -162,17 +224,10 @@ def main(argv):
         print("IMDS disabled by AWS_EC2_METADATA_DISABLED", file=sys.stderr)
         return 1
     client = Client(mode, endpoint)
-    code = 0
-    for what, load in [
-        ("credentials", credentials),
-        ("region", lambda c: c.get("/latest/meta-data/placement/region")),
-        ("instance-id", lambda c: c.get("/latest/meta-data/instance-id")),
-    ]:
-        try:
-            print(f"{what}: {load(client)}", file=sys.stderr)
-        except (Failed, ValueError, KeyError) as e:
-            print(f"{what}: {e}", file=sys.stderr)
-            code = 1
+    code = load_all(client, components)
+    if again_ms is not None:
+        time.sleep(max(0.0, again_ms / 1000 - (time.monotonic() - started)))
+        code |= load_all(client, components)
     return code
 
 

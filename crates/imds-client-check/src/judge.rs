@@ -17,6 +17,18 @@ pub const NOT_EXERCISED_CHECK: &str = "not exercised";
 pub const NOT_EXERCISED: &str = "the client never sent the request this scenario is about";
 /// Role documents of the legacy credentials path live directly under this directory.
 const LEGACY_CREDENTIALS_DIR: &str = "/latest/meta-data/iam/security-credentials/";
+/// Every credentials path (legacy and extended, listings and role documents) starts so.
+const CREDENTIALS_PREFIX: &str = "/latest/meta-data/iam/security-credentials";
+
+/// A GET of a role document (`iam/security-credentials[-extended]/NAME`).
+fn is_role_document(e: &JournalEntry) -> bool {
+    is_get(e)
+        && e.path
+            .strip_prefix(CREDENTIALS_PREFIX)
+            .and_then(|rest| rest.strip_prefix("-extended").or(Some(rest)))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+}
 
 /// How the client's process ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -448,6 +460,55 @@ pub fn judge(
             &|| listing(journal, t0),
         );
     }
+    if expect.keeps_credentials_after_failed_refresh {
+        // The credentials the client holds: the first role document it was served.
+        let held = journal
+            .iter()
+            .position(|e| is_role_document(e) && e.status == Some(200) && e.fault.is_none());
+        // Its refresh attempt that failed: a later credentials request a fault answered.
+        let failed_refresh = held.and_then(|i| {
+            journal[i + 1..]
+                .iter()
+                .position(|e| {
+                    is_get(e) && e.path.starts_with(CREDENTIALS_PREFIX) && e.fault.is_some()
+                })
+                .map(|j| i + 1 + j)
+        });
+        // Nothing new came after it: a success is the old credentials kept.
+        let renewed: Vec<&JournalEntry> = failed_refresh
+            .map(|j| {
+                journal[j + 1..]
+                    .iter()
+                    .filter(|e| is_role_document(e) && e.status == Some(200))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let succeeded = *exit == ChildExit::Code(0);
+        check(
+            "keeps credentials after a failed refresh",
+            "a role document served, then a credentials request a fault answered (a failed \
+             refresh), no role document served after it, and exit status 0"
+                .into(),
+            failed_refresh.is_some() && renewed.is_empty() && succeeded,
+            &|| match (held, failed_refresh) {
+                (None, _) => format!("no role document served; requests: {}", listing(journal, t0)),
+                (Some(i), None) => format!(
+                    "no refresh attempt after {}: {}",
+                    describe(&journal[i], t0),
+                    listing(&journal[i + 1..], t0)
+                ),
+                (Some(_), Some(j)) if !renewed.is_empty() => format!(
+                    "new credentials after the failed refresh {}: {}",
+                    describe(&journal[j], t0),
+                    listing(renewed.iter().copied(), t0)
+                ),
+                (Some(_), Some(j)) => format!(
+                    "after the failed refresh {}, {exit}",
+                    describe(&journal[j], t0)
+                ),
+            },
+        );
+    }
     for path in &expect.requested {
         let ok = journal.iter().any(|e| same_path(&e.path, path));
         check(
@@ -790,6 +851,43 @@ mod tests {
             ["legacy credentials path"]
         );
         assert!(same_path("/a/b/", "/a/b") && !same_path("/a/b", "/a/bc"));
+    }
+
+    #[test]
+    fn static_stability_needs_a_failed_refresh_then_success() {
+        let e = Expect {
+            keeps_credentials_after_failed_refresh: true,
+            ..Expect::default()
+        };
+        let list = "/latest/meta-data/iam/security-credentials/";
+        let doc = "/latest/meta-data/iam/security-credentials/imdspec-role";
+        let fault = "get[/latest/meta-data/iam/security-credentials/*]=500";
+        let loaded = vec![
+            put(0, "21600", "sha256:a"),
+            get(1, list, 200, Some("sha256:a")),
+            get(2, doc, 200, Some("sha256:a")),
+        ];
+        let mut kept = loaded.clone();
+        kept.push(faulted(get(3, list, 500, Some("sha256:a")), fault));
+        kept.push(faulted(get(4, list, 500, Some("sha256:a")), fault));
+        assert!(failed(&e, &kept, ChildExit::Code(0)).is_empty());
+        let name = ["keeps credentials after a failed refresh"];
+        // Never tried to refresh the expired credentials: exit 0 proves nothing.
+        assert_eq!(failed(&e, &loaded, ChildExit::Code(0)), name);
+        // Tried, failed, and gave up instead of keeping them.
+        assert_eq!(failed(&e, &kept, ChildExit::Code(1)), name);
+        // Got new credentials after the failure: nothing was kept.
+        let mut renewed = kept.clone();
+        renewed.push(get(5, doc, 200, Some("sha256:a")));
+        assert_eq!(failed(&e, &renewed, ChildExit::Code(0)), name);
+        // A fault before any credentials were held is no refresh.
+        let first_failed = vec![
+            faulted(get(0, doc, 500, None), fault),
+            get(1, doc, 200, None),
+        ];
+        assert_eq!(failed(&e, &first_failed, ChildExit::Code(0)), name);
+        assert!(is_role_document(&get(0, &format!("{CREDENTIALS_PREFIX}-extended/r"), 200, None)));
+        assert!(!is_role_document(&get(0, list, 200, None)));
     }
 
     #[test]

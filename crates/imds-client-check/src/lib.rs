@@ -260,6 +260,27 @@ pub struct RunConfig {
     /// What the client declares about IMDSv1: picks a scenario's expectations where they
     /// depend on it.
     pub imdsv1: Imdsv1,
+    /// The components the program loads one at a time (`--only COMPONENT`, and
+    /// `--again-after-ms N` to load it twice); empty: it takes neither, and every scenario
+    /// runs it whole.
+    pub components: Vec<String>,
+}
+
+impl RunConfig {
+    /// The command for `scenario`: with `--only COMPONENT` (and `--again-after-ms N`) when
+    /// the scenario is about one component the program can load on its own.
+    pub fn command_for(&self, scenario: &Scenario) -> Vec<String> {
+        let mut command = self.command.clone();
+        if let Some(c) = &scenario.component
+            && self.components.contains(c)
+        {
+            command.extend(["--only".to_owned(), c.clone()]);
+            if let Some(ms) = scenario.load_again_after_ms {
+                command.extend(["--again-after-ms".to_owned(), ms.to_string()]);
+            }
+        }
+        command
+    }
 }
 
 /// Runs the client once per scenario of `selected`, at most `config.concurrency` at a time,
@@ -412,10 +433,23 @@ async fn run_scenario(s: &Scenario, config: &RunConfig) -> CaseResult {
         detail: Detail::default(),
         group: None,
     };
+    let now_ms = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX);
+    let outage_at = s.server.outage_at(now_ms);
     let server = ImdsServer::builder()
         .options(s.server.options())
-        .instance(s.server.instance())
-        .faults(s.server.faults())
+        .instance(s.server.instance(now_ms))
+        // With an outage ahead, the faults take effect only when it begins.
+        .faults(if outage_at.is_some() {
+            imds_server::Faults::none()
+        } else {
+            s.server.faults()
+        })
         // A hung request ends when the client gives up or is killed, not before.
         .limits(Limits {
             hang_limit: config.timeout,
@@ -431,7 +465,22 @@ async fn run_scenario(s: &Scenario, config: &RunConfig) -> CaseResult {
         }
     };
     let env = child::child_env(std::env::vars_os(), &server.url(), &s.env);
-    let run = child::run(&config.command, &env, config.timeout).await;
+    let command = config.command_for(s);
+    let client = std::pin::pin!(child::run(&command, &env, config.timeout));
+    let run = match outage_at {
+        None => client.await,
+        Some(at) => {
+            let mut client = client;
+            let wait = Duration::from_millis(at.saturating_sub(now_ms));
+            tokio::select! {
+                run = &mut client => run,
+                () = tokio::time::sleep(wait) => {
+                    server.set_faults(s.server.faults());
+                    client.await
+                }
+            }
+        }
+    };
     let journal = server.journal();
     drop(server);
     case.duration_ms = millis(started.elapsed());
@@ -463,8 +512,21 @@ async fn run_scenario(s: &Scenario, config: &RunConfig) -> CaseResult {
         run.exit,
         millis(run.elapsed)
     )];
+    if command.len() > config.command.len() {
+        notes.push(format!(
+            "client arguments: {}",
+            command[config.command.len()..].join(" ")
+        ));
+    }
     if !s.server.faults.is_empty() {
-        notes.push(format!("server faults: {}", s.server.faults.join(", ")));
+        let from = match s.server.outage_after_ms {
+            Some(ms) => format!(" (from {ms} ms on, when the credentials expire)"),
+            None => String::new(),
+        };
+        notes.push(format!(
+            "server faults: {}{from}",
+            s.server.faults.join(", ")
+        ));
     }
     if !s.env.is_empty() {
         let vars: Vec<String> = s.env.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -13,6 +13,7 @@
 //! command = ["{target}/clients/venv/bin/python", "{root}/conformance/clients/drivers/botocore/client.py"]
 //! probe = ["{target}/clients/venv/bin/python", "-c", "import botocore"]   # exits 0 when installed
 //! does = "credentials, region, instance id"
+//! components = ["credentials", "region", "instance-id"]   # each loadable alone: `--only C`
 //! known-bad = false                      # true: a deliberately bad client, failures expected
 //! [capabilities]                         # what the client promises, each with its source
 //! imdsv1 = "fallback"                    # fallback (403/404/405/timeout → IMDSv1) | never
@@ -70,6 +71,10 @@ pub struct Driver {
     pub probe: Vec<String>,
     /// What the driver loads.
     pub does: String,
+    /// The components the driver loads one at a time (`--only COMPONENT`, twice with
+    /// `--again-after-ms N`); empty when it cannot, and then scenarios run it whole.
+    #[serde(default)]
+    pub components: Vec<String>,
     /// `targets/NAME.toml` to apply (default: `name`, if that file exists).
     #[serde(default)]
     pub expectations: Option<String>,
@@ -158,6 +163,22 @@ impl Driver {
         if let Some(why) = self.not_applicable(&scenario.id) {
             return Some(why.to_owned());
         }
+        if !self.components.is_empty()
+            && let Some(c) = &scenario.component
+            && !self.components.contains(c)
+        {
+            return Some(format!(
+                "the scenario is about the {c}, which this driver does not load (it loads: {})",
+                self.components.join(", ")
+            ));
+        }
+        if scenario.load_again_after_ms.is_some() && self.components.is_empty() {
+            return Some(
+                "the driver cannot load a component again (it takes no --only, \
+                 --again-after-ms)"
+                    .into(),
+            );
+        }
         if scenario.requires_static_stability && !self.capabilities.static_stability {
             return Some(format!(
                 "the client declares no static stability ({})",
@@ -195,6 +216,17 @@ pub fn load_drivers(dir: &Path) -> Result<Vec<Driver>, CatalogueError> {
                 return Err(source.at_field(
                     &[Seg::key("capabilities"), Seg::key(field)],
                     "must name where the claim is written (source file and function, or a URL)",
+                ));
+            }
+        }
+        for (i, c) in driver.components.iter().enumerate() {
+            if !crate::scenario::COMPONENTS.contains(&c.as_str()) {
+                return Err(source.at_field(
+                    &[Seg::key("components"), Seg::Index(i)],
+                    format!(
+                        "unknown component {c:?}; one of {}",
+                        crate::scenario::COMPONENTS.join(", ")
+                    ),
                 ));
             }
         }
@@ -433,6 +465,7 @@ pub async fn run_driver(
         concurrency,
         all_exchanges: false,
         imdsv1: driver.capabilities.imdsv1,
+        components: driver.components.clone(),
     };
     let selected: Vec<Scenario> = selected.into_iter().cloned().collect();
     let run = crate::run(&config, selected, catalogue, expectations).await;
@@ -669,6 +702,7 @@ mod tests {
             command: vec!["{target}/bin/x".into(), "{root}/a.py".into()],
             probe: vec![],
             does: "-".into(),
+            components: vec!["credentials".into(), "region".into()],
             expectations: None,
             known_bad: false,
             capabilities: Capabilities {
@@ -684,5 +718,50 @@ mod tests {
         assert_eq!(d.not_applicable("credentials.extended"), Some("no creds"));
         assert_eq!(d.not_applicable("tokens.reused"), None);
         assert!(d.available(&places).unwrap_err().contains("/t/bin/x"));
+    }
+
+    #[test]
+    fn a_scenario_about_one_component_runs_the_driver_for_that_component_alone() {
+        let scenarios = crate::scenarios(None).unwrap();
+        let by_id = |id: &str| scenarios.all.iter().find(|s| s.id == id).unwrap();
+        let drivers = load_drivers(&drivers_dir()).unwrap();
+        let driver = |name: &str| drivers.iter().find(|d| d.name == name).unwrap();
+        let config = |d: &Driver| RunConfig {
+            name: d.name.clone(),
+            command: vec!["client".into()],
+            timeout: Duration::from_secs(1),
+            concurrency: 1,
+            all_exchanges: false,
+            imdsv1: d.capabilities.imdsv1,
+            components: d.components.clone(),
+        };
+        // Region alone: the credentials (which come first when a driver loads everything)
+        // cannot hide what the region lookup does.
+        let region = by_id("fallback.never-on-400-region");
+        let go = config(driver("aws-sdk-go-v2"));
+        assert_eq!(go.command_for(region), ["client", "--only", "region"]);
+        // Static stability loads the credentials twice, the second time after the outage.
+        let stable = by_id("credentials.expired-static-stability");
+        let again = stable.load_again_after_ms.unwrap().to_string();
+        assert_eq!(
+            go.command_for(stable),
+            ["client", "--only", "credentials", "--again-after-ms", again.as_str()]
+        );
+        // A scenario about no one component runs the driver whole.
+        assert_eq!(go.command_for(by_id("tokens.v2-first")), ["client"]);
+        // A driver without that component: n/a, with the reason.
+        let chain = driver("aws-sdk-js-v3");
+        let why = chain.not_applicable_to(region).unwrap();
+        assert!(why.contains("does not load"), "{why}");
+        assert_eq!(
+            config(driver("aws-sdk-js-v3-metadata-service")).command_for(region)[1..],
+            ["--only", "region"]
+        );
+        // Every SDK driver loads its components one at a time.
+        for d in &drivers {
+            if d.name.starts_with("aws-sdk-") || d.name == "botocore" {
+                assert!(!d.components.is_empty(), "{}: no components", d.name);
+            }
+        }
     }
 }

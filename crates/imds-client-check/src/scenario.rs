@@ -6,12 +6,15 @@ use std::path::{Path, PathBuf};
 
 use imds_conformance::{CatalogueError, Level};
 use imds_model::load::{self, Seg, Source};
-use imds_model::{HttpTokens, Instance, MetadataOptions, Toggle};
+use imds_model::{HttpTokens, Instance, MetadataOptions, Timestamp, Toggle};
 use imds_server::Faults;
 use serde::Deserialize;
 
 /// The variable every client run gets, pointing at that scenario's loopback server.
 pub const ENDPOINT_VAR: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
+
+/// What a driver can load on its own (`--only COMPONENT`).
+pub const COMPONENTS: [&str; 3] = ["credentials", "region", "instance-id"];
 
 /// `LastUpdated` of the credentials a `credentials-expired` server serves.
 const EXPIRED_UPDATED: &str = "2020-01-01T00:00:00Z";
@@ -45,6 +48,12 @@ pub struct Scenario {
     /// Only clients that declare static stability (`static-stability = true`) are judged;
     /// for the others the scenario is `n/a`, with their source.
     pub requires_static_stability: bool,
+    /// The one component this scenario is about: a driver that loads components one at a
+    /// time is run with `--only COMPONENT` (one of [`COMPONENTS`]).
+    pub component: Option<String>,
+    /// Load the component a second time this many ms after the client started (the driver
+    /// gets `--again-after-ms N`), reusing the same provider, as a long-running application.
+    pub load_again_after_ms: Option<u64>,
     /// Where it was defined, for messages.
     pub file: PathBuf,
     /// 1-based line of its `id`.
@@ -71,6 +80,11 @@ pub struct ServerSpec {
     /// Fault specs, `imdspec serve --fault` syntax.
     #[serde(default)]
     pub faults: Vec<String>,
+    /// An outage that begins this many ms after the server starts: the role credentials
+    /// served expire then (rounded up to the second), and the scripted faults only take
+    /// effect from then on (before, every answer is the model's).
+    #[serde(default)]
+    pub outage_after_ms: Option<u64>,
 }
 
 impl ServerSpec {
@@ -84,8 +98,10 @@ impl ServerSpec {
         }
     }
 
-    /// The instance to serve: the default one, with the extended path on or off.
-    pub fn instance(&self) -> Instance {
+    /// The instance to serve for a server started at `now` (ms since the epoch): the
+    /// default one, with the extended path on or off, and the credentials' expiration that
+    /// `credentials-expired` or `outage-after-ms` asks for.
+    pub fn instance(&self, now_ms: u64) -> Instance {
         let mut i = Instance::default();
         if let Some(role) = i.iam.as_mut() {
             role.extended_credentials = self.extended_credentials;
@@ -93,8 +109,19 @@ impl ServerSpec {
                 role.credentials.last_updated = Some(EXPIRED_UPDATED.into());
                 role.credentials.expiration = Some(EXPIRED_AT.into());
             }
+            if let Some(at) = self.outage_at(now_ms) {
+                role.credentials.last_updated = Some(Timestamp(now_ms).to_iso8601());
+                role.credentials.expiration = Some(Timestamp(at).to_iso8601());
+            }
         }
         i
+    }
+
+    /// When the outage of `outage-after-ms` begins for a server started at `now_ms`: on a
+    /// whole second, as credential times are written to the second.
+    pub fn outage_at(&self, now_ms: u64) -> Option<u64> {
+        self.outage_after_ms
+            .map(|after| now_ms.saturating_add(after).div_ceil(1000).saturating_mul(1000))
     }
 
     /// The parsed faults (checked when the catalogue was loaded).
@@ -204,6 +231,11 @@ pub struct Expect {
     /// `iam/security-credentials/NAME` succeeded, however the name was found.
     #[serde(default)]
     pub legacy_credentials: bool,
+    /// Static stability: after a role document was read, a later credentials request was
+    /// answered by a scripted fault (a refresh attempt that failed), no role document was
+    /// served after it, and the client still exited 0 (it kept the credentials it had).
+    #[serde(default)]
+    pub keeps_credentials_after_failed_refresh: bool,
 }
 
 impl Expect {
@@ -226,6 +258,7 @@ impl Expect {
             && !self.retries_faulted
             && !self.fresh_token_after_revocation
             && !self.legacy_credentials
+            && !self.keeps_credentials_after_failed_refresh
     }
 }
 
@@ -254,6 +287,10 @@ struct RawScenario {
     expect_imdsv1_never: Option<Expect>,
     #[serde(default)]
     requires_static_stability: bool,
+    #[serde(default)]
+    component: Option<String>,
+    #[serde(default)]
+    load_again_after_ms: Option<u64>,
 }
 
 /// All scenarios, sorted by id.
@@ -332,6 +369,20 @@ impl Scenarios {
                 if let Err(e) = Faults::parse_all(r.server.faults.iter().map(String::as_str)) {
                     return Err(err("server.faults", e.to_string()));
                 }
+                if let Some(c) = &r.component
+                    && !COMPONENTS.contains(&c.as_str())
+                {
+                    return Err(err(
+                        "component",
+                        format!("unknown component {c:?}; one of {}", COMPONENTS.join(", ")),
+                    ));
+                }
+                if r.load_again_after_ms.is_some() && r.component.is_none() {
+                    return Err(err(
+                        "load-again-after-ms",
+                        "needs `component`: the component to load again".into(),
+                    ));
+                }
                 for key in r.env.keys() {
                     let env_err = |message: &str| {
                         let mut path = at("env");
@@ -374,6 +425,8 @@ impl Scenarios {
                     expect: r.expect,
                     expect_imdsv1_never: r.expect_imdsv1_never,
                     requires_static_stability: r.requires_static_stability,
+                    component: r.component,
+                    load_again_after_ms: r.load_again_after_ms,
                     file: file.clone(),
                     line,
                 });

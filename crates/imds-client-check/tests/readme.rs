@@ -21,6 +21,7 @@ fn readme_example() -> Result<(), Box<dyn std::error::Error>> {
         concurrency: 4,
         all_exchanges: false,
         imdsv1: imds_client_check::Imdsv1::Fallback,
+        components: Vec::new(),
     };
     imds_client_check::find_program(&config.command[0])?;
     let run = imds_client_check::run_blocking(&config, selected, &scenarios, Some(&expectations))?;

@@ -86,6 +86,11 @@ pub struct ClientCheckArgs {
     /// claim depends on it (`expect-imdsv1-never`).
     #[arg(long, value_enum, default_value_t = Imdsv1Arg::Fallback)]
     imdsv1: Imdsv1Arg,
+    /// Components the client loads one at a time with `--only COMPONENT` (and twice with
+    /// `--again-after-ms N`): scenarios about one of them run it so.
+    #[arg(long, value_name = "LIST", value_delimiter = ',',
+          value_parser = ["credentials", "region", "instance-id"])]
+    components: Vec<String>,
     /// Known differences from this expectations file.
     #[arg(long, value_name = "FILE")]
     expectations: Option<PathBuf>,
@@ -245,6 +250,7 @@ pub fn main(args: ClientCheckArgs) -> ExitCode {
             Imdsv1Arg::Fallback => imds_client_check::Imdsv1::Fallback,
             Imdsv1Arg::Never => imds_client_check::Imdsv1::Never,
         },
+        components: args.components.clone(),
     };
     let run =
         match imds_client_check::run_blocking(&config, selected, &scenarios, expectations.as_ref())
