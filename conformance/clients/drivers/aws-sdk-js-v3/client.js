@@ -1,49 +1,62 @@
 // A small program using aws-sdk-js-v3 as an application would, for `imdspec client-check`.
-// `--only credentials`: credentials from the default Node.js chain (fromNodeProviderChain,
-// which ends at @smithy/credential-provider-imds' fromInstanceMetadata).
-// `--only metadata-service`: the region and the instance id from @aws-sdk/ec2-metadata-service's
-// MetadataService. Without `--only`, both, in that order; a failure does not stop the later
+// `--use chain`: credentials from the default Node.js chain (fromNodeProviderChain, which ends
+// at @smithy/credential-provider-imds' fromInstanceMetadata).
+// `--use metadata-service`: the region and the instance id from @aws-sdk/ec2-metadata-service's
+// MetadataService.
+// `--only COMPONENT` loads one component of those; `--again-after-ms N` loads them again N ms
+// after the start with the same provider or service. A failure does not stop the later
 // components, so each is judged. Exit 0 when everything loaded, 1 otherwise, 2 when the
 // endpoint is not a loopback one or the arguments are wrong.
 "use strict";
 
+const started = Date.now();
 const endpoint = process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT || "";
 if (!endpoint.startsWith("http://127.0.0.1:")) {
   console.error(`refusing endpoint ${JSON.stringify(endpoint)}: not loopback`);
   process.exit(2);
 }
-const args = process.argv.slice(2);
-const only = args[0] === "--only" ? args[1] : undefined;
-if (args.length && !(args.length === 2 && ["credentials", "metadata-service"].includes(only))) {
-  console.error("usage: client.js [--only credentials|metadata-service]");
+const USES = { chain: ["credentials"], "metadata-service": ["region", "instance-id"] };
+function usage() {
+  console.error(
+    "usage: client.js --use chain|metadata-service [--only credentials|region|instance-id] [--again-after-ms N]",
+  );
   process.exit(2);
 }
+let use, only, againMs;
+for (let args = process.argv.slice(2); args.length; args = args.slice(2)) {
+  const [flag, value] = args;
+  if (value === undefined) usage();
+  if (flag === "--use" && value in USES) use = value;
+  else if (flag === "--only") only = value;
+  else if (flag === "--again-after-ms" && /^[0-9]+$/.test(value)) againMs = Number(value);
+  else usage();
+}
+if (!use || (only !== undefined && !USES[use].includes(only))) usage();
+const components = only ? [only] : USES[use];
 
 const { fromNodeProviderChain } = require("@aws-sdk/credential-providers");
 const { MetadataService } = require("@aws-sdk/ec2-metadata-service");
 
-async function credentials() {
-  try {
-    const creds = await fromNodeProviderChain()();
-    // The key id is not secret; the secret key and session token are never printed.
-    console.error(`credentials: access key id ${creds.accessKeyId}`);
-    return 0;
-  } catch (e) {
-    console.error(`credentials: ${e.name}: ${e.message}`);
-    return 1;
-  }
-}
+// One provider and one service for the run, as an application keeps them.
+const chain = use === "chain" ? fromNodeProviderChain() : undefined;
+// The endpoint is passed explicitly, so no code path can reach the link-local default.
+const metadata = use === "metadata-service" ? new MetadataService({ endpoint }) : undefined;
 
-async function metadataService() {
-  // The endpoint is passed explicitly, so no code path can reach the link-local default.
-  const metadata = new MetadataService({ endpoint });
+const LOADS = {
+  credentials: async () => {
+    const creds = await chain();
+    // The key id is not secret; the secret key and session token are never printed.
+    return `access key id ${creds.accessKeyId}`;
+  },
+  region: () => metadata.request("/latest/meta-data/placement/region", {}),
+  "instance-id": () => metadata.request("/latest/meta-data/instance-id", {}),
+};
+
+async function loadAll() {
   let code = 0;
-  for (const [what, path] of [
-    ["region", "/latest/meta-data/placement/region"],
-    ["instance-id", "/latest/meta-data/instance-id"],
-  ]) {
+  for (const what of components) {
     try {
-      console.error(`${what}: ${await metadata.request(path, {})}`);
+      console.error(`${what}: ${await LOADS[what]()}`);
     } catch (e) {
       console.error(`${what}: ${e.name}: ${e.message}`);
       code = 1;
@@ -53,9 +66,11 @@ async function metadataService() {
 }
 
 async function main() {
-  let code = 0;
-  if (only !== "metadata-service") code |= await credentials();
-  if (only !== "credentials") code |= await metadataService();
+  let code = await loadAll();
+  if (againMs !== undefined) {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + againMs - Date.now())));
+    code |= await loadAll();
+  }
   return code;
 }
 

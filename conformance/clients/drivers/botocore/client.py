@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """A small program using botocore's IMDS fetchers, for `imdspec client-check`.
 
-It loads instance-profile credentials (InstanceMetadataFetcher), the region
-(InstanceMetadataRegionFetcher) and the instance id (IMDSFetcher), in that order; a failure
-does not stop the later components, so each is judged. Exit status 0 when all three loaded, 1
-otherwise, 2 when the endpoint is not
-a loopback one, 3 when botocore is missing.
+It loads instance-profile credentials (InstanceMetadataProvider, as botocore's credential
+resolver builds it), the region (InstanceMetadataRegionFetcher) and the instance id
+(IMDSFetcher), in that order; a failure does not stop the later components, so each is judged.
+`--only COMPONENT` loads one of them; `--again-after-ms N` loads them again N ms after the
+start with the same objects (the credentials are read through the same RefreshableCredentials,
+as a client that signs a later request). Exit status 0 when everything loaded, 1 otherwise, 2
+when the endpoint is not a loopback one or the arguments are wrong, 3 when botocore is missing.
 
 The fetchers read the endpoint only from their `config` dict (botocore/utils.py, IMDSFetcher), so it is
 taken from the session's `ec2_metadata_service_endpoint` variable (which reads
@@ -13,9 +15,14 @@ AWS_EC2_METADATA_SERVICE_ENDPOINT) and checked to be loopback before any request
 settings come from the session too, as botocore's own credential resolver does.
 """
 import sys
+import time
+
+STARTED = time.monotonic()
+COMPONENTS = ["credentials", "region", "instance-id"]
 
 try:
     import botocore.session
+    from botocore.credentials import InstanceMetadataProvider
     from botocore.utils import (
         IMDSFetcher,
         InstanceMetadataFetcher,
@@ -26,7 +33,28 @@ except ImportError as e:
     sys.exit(3)
 
 
+def parse_args(args):
+    """(components, seconds before loading again or None), or None for bad arguments."""
+    components, again = COMPONENTS, None
+    while args:
+        if len(args) < 2:
+            return None
+        flag, value, args = args[0], args[1], args[2:]
+        if flag == "--only" and value in COMPONENTS:
+            components = [value]
+        elif flag == "--again-after-ms" and value.isdigit():
+            again = int(value) / 1000
+        else:
+            return None
+    return components, again
+
+
 def main():
+    parsed = parse_args(sys.argv[1:])
+    if parsed is None:
+        print(f"usage: client.py [--only {'|'.join(COMPONENTS)}] [--again-after-ms N]", file=sys.stderr)
+        return 2
+    components, again = parsed
     session = botocore.session.get_session()
     endpoint = session.get_config_variable("ec2_metadata_service_endpoint") or ""
     if not endpoint.startswith("http://127.0.0.1"):
@@ -42,10 +70,18 @@ def main():
         config=config,
     )
 
+    provider = InstanceMetadataProvider(iam_role_fetcher=InstanceMetadataFetcher(**settings))
+    held = []
+
     def credentials():
-        creds = InstanceMetadataFetcher(**settings).retrieve_iam_role_credentials()
-        # The key id is not secret; the secret key and session token are never printed.
-        return creds and f"access key id {creds['access_key']}"
+        if not held:
+            creds = provider.load()
+            if not creds:
+                return None
+            held.append(creds)
+        # Reading them refreshes them when they are (about to be) expired. The key id is not
+        # secret; the secret key and session token are never printed.
+        return f"access key id {held[0].get_frozen_credentials().access_key}"
 
     def region():
         return InstanceMetadataRegionFetcher(**settings).retrieve_region()
@@ -55,19 +91,28 @@ def main():
         token = fetcher._fetch_metadata_token()
         return fetcher._get_request("latest/meta-data/instance-id", None, token).text
 
-    code = 0
-    for what, load in [("credentials", credentials), ("region", region), ("instance-id", instance_id)]:
-        try:
-            value = load()
-        except Exception as e:  # botocore raises some errors past its own handlers
-            print(f"{what}: {type(e).__name__}: {e}", file=sys.stderr)
-            code = 1
-            continue
-        if not value:
-            print(f"{what}: not loaded", file=sys.stderr)
-            code = 1
-            continue
-        print(f"{what}: {value}", file=sys.stderr)
+    loads = {"credentials": credentials, "region": region, "instance-id": instance_id}
+
+    def load_all():
+        code = 0
+        for what in components:
+            try:
+                value = loads[what]()
+            except Exception as e:  # botocore raises some errors past its own handlers
+                print(f"{what}: {type(e).__name__}: {e}", file=sys.stderr)
+                code = 1
+                continue
+            if not value:
+                print(f"{what}: not loaded", file=sys.stderr)
+                code = 1
+                continue
+            print(f"{what}: {value}", file=sys.stderr)
+        return code
+
+    code = load_all()
+    if again is not None:
+        time.sleep(max(0.0, again - (time.monotonic() - STARTED)))
+        code |= load_all()
     return code
 
 
