@@ -491,7 +491,10 @@ pub fn judge(
                 .into(),
             failed_refresh.is_some() && renewed.is_empty() && succeeded,
             &|| match (held, failed_refresh) {
-                (None, _) => format!("no role document served; requests: {}", listing(journal, t0)),
+                (None, _) => format!(
+                    "no role document served; requests: {}",
+                    listing(journal, t0)
+                ),
                 (Some(i), None) => format!(
                     "no refresh attempt after {}: {}",
                     describe(&journal[i], t0),
@@ -886,7 +889,12 @@ mod tests {
             get(1, doc, 200, None),
         ];
         assert_eq!(failed(&e, &first_failed, ChildExit::Code(0)), name);
-        assert!(is_role_document(&get(0, &format!("{CREDENTIALS_PREFIX}-extended/r"), 200, None)));
+        assert!(is_role_document(&get(
+            0,
+            &format!("{CREDENTIALS_PREFIX}-extended/r"),
+            200,
+            None
+        )));
         assert!(!is_role_document(&get(0, list, 200, None)));
     }
 

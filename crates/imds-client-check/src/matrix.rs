@@ -745,7 +745,13 @@ mod tests {
         let again = stable.load_again_after_ms.unwrap().to_string();
         assert_eq!(
             go.command_for(stable),
-            ["client", "--only", "credentials", "--again-after-ms", again.as_str()]
+            [
+                "client",
+                "--only",
+                "credentials",
+                "--again-after-ms",
+                again.as_str()
+            ]
         );
         // A scenario about no one component runs the driver whole.
         assert_eq!(go.command_for(by_id("tokens.v2-first")), ["client"]);

@@ -120,8 +120,12 @@ impl ServerSpec {
     /// When the outage of `outage-after-ms` begins for a server started at `now_ms`: on a
     /// whole second, as credential times are written to the second.
     pub fn outage_at(&self, now_ms: u64) -> Option<u64> {
-        self.outage_after_ms
-            .map(|after| now_ms.saturating_add(after).div_ceil(1000).saturating_mul(1000))
+        self.outage_after_ms.map(|after| {
+            now_ms
+                .saturating_add(after)
+                .div_ceil(1000)
+                .saturating_mul(1000)
+        })
     }
 
     /// The parsed faults (checked when the catalogue was loaded).

@@ -26,7 +26,8 @@ use aws_config::imds::region::ImdsRegionProvider;
 use aws_credential_types::provider::ProvideCredentials;
 
 const COMPONENTS: [&str; 3] = ["credentials", "region", "instance-id"];
-const USAGE: &str = "usage: rust_sdk_client [--only credentials|region|instance-id] [--again-after-ms N]";
+const USAGE: &str =
+    "usage: rust_sdk_client [--only credentials|region|instance-id] [--again-after-ms N]";
 
 /// The components to load and when to load them again; `None` for bad arguments.
 fn parse_args(mut args: &[String]) -> Option<(Vec<&'static str>, Option<Duration>)> {
@@ -87,7 +88,12 @@ impl Components {
         for what in only {
             let loaded = match *what {
                 "credentials" => self.credentials().await,
-                "region" => self.region.region().await.map(|r| r.to_string()).ok_or_else(|| "not loaded".to_owned()),
+                "region" => self
+                    .region
+                    .region()
+                    .await
+                    .map(|r| r.to_string())
+                    .ok_or_else(|| "not loaded".to_owned()),
                 _ => self
                     .client
                     .get("/latest/meta-data/instance-id")
