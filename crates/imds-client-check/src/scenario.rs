@@ -561,6 +561,47 @@ exit = "zero"
     }
 
     #[test]
+    fn components_are_known_and_a_second_load_names_one() {
+        let with =
+            |extra: &str| GOOD.replace("level = \"must\"", &format!("level = \"must\"\n{extra}"));
+        let s = parse(&with("component = \"region\"\nload-again-after-ms = 500")).unwrap();
+        assert_eq!(s.all[0].component.as_deref(), Some("region"));
+        assert_eq!(s.all[0].load_again_after_ms, Some(500));
+        let e = parse(&with("component = \"disk\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("tokens.toml:7:"), "{e}");
+        assert!(
+            e.contains("scenario[1].component: ") && e.contains("unknown component"),
+            "{e}"
+        );
+        let e = parse(&with("load-again-after-ms = 500"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("load-again-after-ms") && e.contains("needs `component`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_outage_begins_on_a_whole_second_and_the_credentials_expire_then() {
+        let spec = ServerSpec {
+            outage_after_ms: Some(4000),
+            ..ServerSpec::default()
+        };
+        let start = 1_700_000_000_250;
+        assert_eq!(spec.outage_at(start), Some(1_700_000_005_000));
+        let i = spec.instance(start);
+        let c = &i.iam.as_ref().unwrap().credentials;
+        assert_eq!(
+            c.expiration.as_deref(),
+            Some(Timestamp(1_700_000_005_000).to_iso8601().as_str())
+        );
+        assert_eq!(ServerSpec::default().outage_at(start), None);
+    }
+
+    #[test]
     fn the_committed_catalogue_loads_and_covers_the_contract() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/clients");
         let s = Scenarios::load(&dir).unwrap();
@@ -591,6 +632,7 @@ exit = "zero"
             "timeouts.slow-credentials-once",
             "timeouts.slow-everything",
             "tokens.ttl-default-21600",
+            "fallback.never-on-400-region",
         ] {
             assert!(s.ids().contains(id), "{id} missing");
         }
