@@ -92,10 +92,8 @@ fn case<'a>(report: &'a Value, id: &str) -> &'a Value {
 const COMPONENTS: &str = "credentials,region,instance-id";
 
 /// The results recorded in conformance/clients/MATRIX.md: scenario → (aws-sdk-rust, botocore).
-/// One exception: the matrix shows botocore's static stability as `n/a`, from its driver.toml
-/// (its refresh comes minutes later); run by hand the scenario runs and is not exercised.
 const RECORDED: [(&str, &str, &str); 30] = [
-    ("credentials.expired-static-stability", "pass", "fail"),
+    ("credentials.expired-static-stability", "pass", "n/a"),
     ("credentials.extended", "xfail", "xfail"),
     ("credentials.extended-404-legacy", "pass", "pass"),
     ("credentials.profile-name-from-env", "xfail", "xfail"),
@@ -279,7 +277,11 @@ fn botocore_meets_the_contract_except_its_documented_differences() {
         &python,
         script.to_str().unwrap(),
     ]);
-    assert_sdk_report(code, &report, &recorded(1));
+    // The matrix has botocore's static stability `n/a` from its driver.toml (its refresh comes
+    // 12 to 20 minutes later); run by hand, the scenario runs and is not exercised.
+    let mut want = recorded(1);
+    want.insert("credentials.expired-static-stability".into(), "fail".into());
+    assert_sdk_report(code, &report, &want);
     let stable = &case(&report, "credentials.expired-static-stability")["detail"]["failures"][0];
     assert_eq!(stable["check"], "not exercised", "{stable:#}");
     // No token cache: three fetches, three tokens.
