@@ -237,8 +237,8 @@ pub fn scenario_file(data: &[u8]) {
         return;
     };
     for format in [
-        imds_model::load::Format::Toml,
-        imds_model::load::Format::Json,
+        imds_diag::Format::Toml,
+        imds_diag::Format::Json,
     ] {
         let file = std::path::Path::new("fuzz-scenario");
         let parsed = imds_model::Scenario::parse(file, text, format);

@@ -692,9 +692,9 @@ impl Config {
 }
 
 /// `; did you mean `KEY`?` for the known name nearest a typo, else nothing (the project's one
-/// suggestion rule, `imds_model::load::suggest`).
+/// suggestion rule, `imds_diag::suggest`).
 fn did_you_mean<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> String {
-    imds_model::load::suggest(unknown, known)
+    imds_diag::suggest(unknown, known)
         .map(|s| format!("; did you mean `{s}`?"))
         .unwrap_or_default()
 }

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::instance::{Instance, InstanceFormat};
-use crate::load::{Format, LoadError, Source, WHOLE_FILE};
+use imds_diag::{Format, LoadError, Source, WHOLE_FILE};
 use crate::options::{MetadataOptions, OptionsState};
 use crate::scenario::{OptionsChange, Scenario};
 
