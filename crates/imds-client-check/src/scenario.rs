@@ -419,7 +419,7 @@ exit = "zero"
             (
                 GOOD.replace("tokens.a", "other.a"),
                 "tokens.toml:3:1: scenario[1].id: ",
-                "area",
+                "does not belong in tokens.toml",
             ),
             (
                 GOOD.replace("token-put=403", "token-put=200"),

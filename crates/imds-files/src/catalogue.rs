@@ -167,7 +167,7 @@ pub fn load_entries<F: CatalogueFile, T>(
                 return Err(at.err(
                     "id",
                     format!(
-                        "does not belong in {area}.toml: every id there starts with `{area}.` (move it to the file named after its id's prefix)"
+                        "does not belong in {area}.toml, where every id starts with `{area}.` (move it to the file named after its id's prefix)"
                     ),
                 ));
             }
