@@ -48,6 +48,7 @@ fn main() {
         "/// `conformance/paths.toml`, compiled in.\npub const PATHS: (&str, &str) = (\"conformance/paths.toml\", include_str!({:?}));",
         paths.display().to_string()
     );
-    let dest = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded.rs");
+    let dest =
+        Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded.rs");
     std::fs::write(&dest, out).unwrap_or_else(|e| panic!("{}: {e}", dest.display()));
 }

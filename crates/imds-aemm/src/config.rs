@@ -520,10 +520,9 @@ impl Config {
         let src = Source::json(path, text);
         let json: Value = src.parse().map_err(ConfigError::File)?;
         if !json.is_object() {
-            return Err(ConfigError::File(src.at_field(
-                &[],
-                "the config file must hold a JSON object",
-            )));
+            return Err(ConfigError::File(
+                src.at_field(&[], "the config file must hold a JSON object"),
+            ));
         }
         self.file_used = Some(path.to_owned());
         let mut flat = Vec::new();

@@ -290,61 +290,59 @@ impl Scenarios {
     pub fn from_sources(files: &[(PathBuf, String)]) -> Result<Scenarios, CatalogueError> {
         let mut all = load_entries::<RawFile, _>(files, |at, r| {
             let err = |field: &str, message: String| Err(at.err(field, message));
-                for (name, value) in [("summary", &r.summary), ("doc", &r.doc)] {
-                    if value.trim().is_empty() {
-                        return err(name, "must not be empty".into());
-                    }
+            for (name, value) in [("summary", &r.summary), ("doc", &r.doc)] {
+                if value.trim().is_empty() {
+                    return err(name, "must not be empty".into());
                 }
-                if !r.doc.starts_with("https://") {
-                    return err("doc", "must be an https:// URL".into());
+            }
+            if !r.doc.starts_with("https://") {
+                return err("doc", "must be an https:// URL".into());
+            }
+            if let Err(e) = Faults::parse_all(r.server.faults.iter().map(String::as_str)) {
+                return err("server.faults", e.to_string());
+            }
+            for key in r.env.keys() {
+                let env_err = |message: &str| {
+                    let mut path = at.path("env");
+                    path.push(Seg::key(key.as_str()));
+                    Err(at.err_at(&path, message))
+                };
+                if key == ENDPOINT_VAR {
+                    return env_err("is always the scenario's loopback server; it cannot be set");
                 }
-                if let Err(e) = Faults::parse_all(r.server.faults.iter().map(String::as_str)) {
-                    return err("server.faults", e.to_string());
+                if key.is_empty() || key.contains('=') || key.contains('\0') {
+                    return env_err("not a variable name");
                 }
-                for key in r.env.keys() {
-                    let env_err = |message: &str| {
-                        let mut path = at.path("env");
-                        path.push(Seg::key(key.as_str()));
-                        Err(at.err_at(&path, message))
-                    };
-                    if key == ENDPOINT_VAR {
-                        return env_err(
-                            "is always the scenario's loopback server; it cannot be set",
-                        );
-                    }
-                    if key.is_empty() || key.contains('=') || key.contains('\0') {
-                        return env_err("not a variable name");
-                    }
+            }
+            for (field, expect) in std::iter::once(("expect", &r.expect)).chain(
+                r.expect_imdsv1_never
+                    .iter()
+                    .map(|e| ("expect-imdsv1-never", e)),
+            ) {
+                if expect.is_empty() {
+                    return err(field, "expects nothing; add at least one check".into());
                 }
-                for (field, expect) in std::iter::once(("expect", &r.expect)).chain(
-                    r.expect_imdsv1_never
-                        .iter()
-                        .map(|e| ("expect-imdsv1-never", e)),
-                ) {
-                    if expect.is_empty() {
-                        return err(field, "expects nothing; add at least one check".into());
-                    }
-                    if let Some([lo, hi]) = expect.ttl_range
-                        && lo > hi
-                    {
-                        return err(&format!("{field}.ttl-range"), format!("{lo} > {hi}"));
-                    }
+                if let Some([lo, hi]) = expect.ttl_range
+                    && lo > hi
+                {
+                    return err(&format!("{field}.ttl-range"), format!("{lo} > {hi}"));
                 }
-                Ok(Scenario {
-                    id: r.id,
-                    summary: r.summary,
-                    doc: r.doc,
-                    spec: r.spec,
-                    level: r.level,
-                    area: at.area.to_owned(),
-                    server: r.server,
-                    env: r.env,
-                    expect: r.expect,
-                    expect_imdsv1_never: r.expect_imdsv1_never,
-                    requires_static_stability: r.requires_static_stability,
-                    file: at.src.file.to_owned(),
-                    line: at.line(),
-                })
+            }
+            Ok(Scenario {
+                id: r.id,
+                summary: r.summary,
+                doc: r.doc,
+                spec: r.spec,
+                level: r.level,
+                area: at.area.to_owned(),
+                server: r.server,
+                env: r.env,
+                expect: r.expect,
+                expect_imdsv1_never: r.expect_imdsv1_never,
+                requires_static_stability: r.requires_static_stability,
+                file: at.src.file.to_owned(),
+                line: at.line(),
+            })
         })?;
         all.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(Scenarios { all })

@@ -235,7 +235,10 @@ mod tests {
     #[test]
     fn entries_load_in_file_order() {
         let got = load(&[
-            ("a.toml", "[[item]]\nid = \"a.x\"\n[[item]]\nid = \"a.y\"\nsize = 2\n"),
+            (
+                "a.toml",
+                "[[item]]\nid = \"a.x\"\n[[item]]\nid = \"a.y\"\nsize = 2\n",
+            ),
             ("b.c.toml", "[[item]]\nid = \"b.c.z\"\n"),
         ])
         .unwrap();
@@ -248,23 +251,36 @@ mod tests {
     #[test]
     fn ids_are_checked_once_for_every_catalogue() {
         let e = load(&[("a.toml", "[[item]]\nid = \"b.x\"\n")]).unwrap_err();
-        assert_eq!(e.to_string().split(": ").take(3).collect::<Vec<_>>(), ["a.toml:2:1", "item[1].id", "item `b.x`"]);
+        assert_eq!(
+            e.to_string().split(": ").take(3).collect::<Vec<_>>(),
+            ["a.toml:2:1", "item[1].id", "item `b.x`"]
+        );
         assert!(e.message.contains("does not belong in a.toml"), "{e}");
         let e = load(&[("a.toml", "[[item]]\nid = \"a.X\"\n")]).unwrap_err();
         assert!(e.message.contains("dotted lower-case"), "{e}");
         let e = load(&[
             ("a.toml", "[[item]]\nid = \"a.x\"\n"),
-            ("a.b.toml", "\n[[item]]\nid = \"a.b.x\"\n[[item]]\nid = \"a.b.x\"\n"),
+            (
+                "a.b.toml",
+                "\n[[item]]\nid = \"a.b.x\"\n[[item]]\nid = \"a.b.x\"\n",
+            ),
         ])
         .unwrap_err();
-        assert_eq!((e.file.to_str(), e.line, e.field.as_str()), (Some("a.b.toml"), 5, "item[2].id"), "{e}");
+        assert_eq!(
+            (e.file.to_str(), e.line, e.field.as_str()),
+            (Some("a.b.toml"), 5, "item[2].id"),
+            "{e}"
+        );
         assert!(e.message.contains("first defined at a.b.toml:3"), "{e}");
     }
 
     #[test]
     fn field_errors_and_unknown_keys_point_into_the_file() {
         let e = load(&[("a.toml", "[[item]]\nid = \"a.x\"\nsize = 10\n")]).unwrap_err();
-        assert_eq!(e.to_string(), "a.toml:3:1: item[1].size: item `a.x`: too big");
+        assert_eq!(
+            e.to_string(),
+            "a.toml:3:1: item[1].size: item `a.x`: too big"
+        );
         let e = load(&[("a.toml", "[[item]]\nid = \"a.x\"\nsise = 1\n")]).unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (3, "item[1].sise"), "{e}");
         assert!(e.message.contains("did you mean `size`?"), "{e}");

@@ -9,8 +9,8 @@ pub mod instance_fields;
 
 use std::path::{Path, PathBuf};
 
-pub use imds_diag::LoadError;
 use imds_diag::Format;
+pub use imds_diag::LoadError;
 use imds_model::{
     Instance, InstanceFormat, MetadataOptions, OptionsState, PartialOptions, Scenario,
 };

@@ -26,7 +26,11 @@ fn instance_files_pick_the_format_by_extension_and_name_the_path() {
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "ami-id = \"ami-1\"\nami-launch-index = -1\n").unwrap();
     let e = imds_files::instance(&bad).unwrap_err();
-    assert_eq!((e.file.as_path(), e.line, e.field.as_str()), (bad.as_path(), 2, "ami-launch-index"), "{e}");
+    assert_eq!(
+        (e.file.as_path(), e.line, e.field.as_str()),
+        (bad.as_path(), 2, "ami-launch-index"),
+        "{e}"
+    );
     let missing = dir.join("missing.toml");
     let e = imds_files::instance(&missing).unwrap_err();
     assert_eq!((e.line, e.column, e.field.as_str()), (1, 1, "(file)"));
@@ -71,7 +75,6 @@ fn required_keys_in_the_table_are_the_models() {
 /// an entry without the key is refused, and one without any other key loads.
 #[test]
 fn required_keys_in_the_docs_are_the_loaders() {
-    
     let full = serde_json::to_value(Instance::default()).unwrap();
     let event = full["maintenance-events"]["history"][0].clone();
     let interface = full["network-interfaces"][0].clone();

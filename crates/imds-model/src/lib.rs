@@ -45,9 +45,9 @@ mod tree;
 pub mod version;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use imds_diag::LoadError;
 pub use instance::{Instance, InstanceError, InstanceFormat, UnauthorizedBody};
 pub use kind::{RequestKind, SECRET_HEADERS, classify, is_secret_header};
-pub use imds_diag::LoadError;
 pub use options::{
     DescribedInstance, HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState,
     PartialOptions, Toggle,

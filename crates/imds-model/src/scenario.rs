@@ -33,8 +33,8 @@ use crate::clock::Timestamp;
 use crate::instance::{
     Credentials, Instance, MaintenanceEvent, SpotAction, valid_event_time, valid_tag_key,
 };
-use imds_diag::{Format, LoadError, Seg, Source};
 use crate::options::{HopLimit, HttpTokens, MetadataOptions, Toggle};
+use imds_diag::{Format, LoadError, Seg, Source};
 
 /// A parsed scenario: its entries in file order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -144,4 +144,3 @@ fn every_missing_key_of_an_entry_is_named_at_once() {
     }
     assert!(!e.message.contains("`code`"), "{e}");
 }
-

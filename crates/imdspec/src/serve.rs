@@ -152,7 +152,9 @@ impl ServeArgs {
     /// `--extended-credentials`.
     fn instance(&self) -> Result<Instance, String> {
         let mut instance = match (&self.instance, &self.aemm_config) {
-            (Some(path), _) => imds_files::instance(path).map_err(|e| format!("--instance: {e}"))?,
+            (Some(path), _) => {
+                imds_files::instance(path).map_err(|e| format!("--instance: {e}"))?
+            }
             (None, Some(path)) => aemm_instance(path).map_err(|e| format!("--aemm-config: {e}"))?,
             (None, None) => Instance::default(),
         };
