@@ -236,10 +236,7 @@ pub fn scenario_file(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    for format in [
-        imds_model::load::Format::Toml,
-        imds_model::load::Format::Json,
-    ] {
+    for format in [imds_diag::Format::Toml, imds_diag::Format::Json] {
         let file = std::path::Path::new("fuzz-scenario");
         let parsed = imds_model::Scenario::parse(file, text, format);
         assert_eq!(parsed, imds_model::Scenario::parse(file, text, format));

@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use imds_diag::{LoadError, Seg, Source};
 use imds_model::Timestamp;
 use serde_json::{Map, Value, json};
 
@@ -346,14 +347,10 @@ impl fmt::Display for Origin {
 /// Why a configuration was refused (AEMM refuses these too).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigError {
-    /// The config file could not be read or is not a JSON object.
-    File {
-        /// The file.
-        path: PathBuf,
-        /// Why (with line and column for JSON errors).
-        message: String,
-    },
-    /// A value of the wrong type or shape.
+    /// The config file could not be read, is not a JSON object, or holds a bad value: the
+    /// loaders' one error (`FILE:LINE:COL: KEY: MESSAGE`).
+    File(LoadError),
+    /// A value of the wrong type or shape from a flag or an `AEMM_*` variable.
     Value {
         /// Its key (`mock-delay-sec`).
         key: String,
@@ -367,7 +364,7 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::File { path, message } => write!(f, "{}: {message}", path.display()),
+            ConfigError::File(e) => e.fmt(f),
             ConfigError::Value {
                 key,
                 origin: Origin::Flag,
@@ -498,10 +495,8 @@ impl Config {
         match (&explicit, home) {
             (Some(p), _) => {
                 let path = PathBuf::from(p);
-                let text = read(&path).map_err(|e| ConfigError::File {
-                    path: path.clone(),
-                    message: format!("cannot read the config file: {e}"),
-                })?;
+                let text =
+                    read(&path).map_err(|e| ConfigError::File(imds_diag::unreadable(&path, &e)))?;
                 cfg.apply_file(&path, &text)?;
             }
             (None, Some(home)) => {
@@ -522,32 +517,31 @@ impl Config {
 
     /// Parses a config file's text and applies it (the file layer only), for tests and fuzzing.
     pub fn apply_file(&mut self, path: &Path, text: &str) -> Result<(), ConfigError> {
-        let file_err = |message: String| ConfigError::File {
-            path: path.to_owned(),
-            message,
-        };
-        let json: Value = serde_json::from_str(text).map_err(|e| {
-            file_err(format!(
-                "line {}, column {}: not valid JSON: {e}",
-                e.line(),
-                e.column()
-            ))
-        })?;
+        let src = Source::json(path, text);
+        let json: Value = src.parse().map_err(ConfigError::File)?;
         if !json.is_object() {
-            return Err(file_err("the config file must hold a JSON object".into()));
+            return Err(ConfigError::File(
+                src.at_field(&[], "the config file must hold a JSON object"),
+            ));
         }
         self.file_used = Some(path.to_owned());
         let mut flat = Vec::new();
         flatten(&json, "", &mut flat);
+        // A flattened key (`metadata.values.mac`) is the path of object keys it came from.
+        let at = |key: &str| -> Vec<Seg> { key.split('.').map(Seg::key).collect() };
         for (key, v) in flat {
             if self.values.contains_key(&key) {
-                self.set(&key, &v, Origin::File(path.to_owned()))?;
+                self.set(&key, &v, Origin::File(path.to_owned()))
+                    .map_err(|e| match e {
+                        ConfigError::Value { message, .. } => {
+                            ConfigError::File(src.at_field(&at(&key), message))
+                        }
+                        other => other,
+                    })?;
             } else {
                 let hint = did_you_mean(&key, self.values.keys().map(String::as_str));
-                self.warnings.push(format!(
-                    "{}: unknown key `{key}` ignored{hint}",
-                    path.display()
-                ));
+                let warning = src.at_field(&at(&key), format!("unknown key `{key}` ignored{hint}"));
+                self.warnings.push(warning.to_string());
             }
         }
         Ok(())
@@ -692,9 +686,9 @@ impl Config {
 }
 
 /// `; did you mean `KEY`?` for the known name nearest a typo, else nothing (the project's one
-/// suggestion rule, `imds_model::load::suggest`).
+/// suggestion rule, `imds_diag::suggest`).
 fn did_you_mean<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> String {
-    imds_model::load::suggest(unknown, known)
+    imds_diag::suggest(unknown, known)
         .map(|s| format!("; did you mean `{s}`?"))
         .unwrap_or_default()
 }

@@ -28,101 +28,17 @@ use imds_conformance::report::{
     Summary, TargetInfo,
 };
 use imds_conformance::{CatalogueError, Expectations, Outcome, Report};
+use imds_files::catalogue::embedded::CLIENT_TARGETS;
 use imds_server::{ImdsServer, JournalEntry, Limits};
 
 pub use child::find_program;
 pub use judge::{NOT_EXERCISED, NOT_EXERCISED_CHECK, same_path};
 pub use scenario::{ENDPOINT_VAR, Imdsv1, Scenario, Scenarios};
 
-/// The scenario files, compiled in (`--clients-dir` reads them from disk instead).
-const SCENARIO_FILES: &[(&str, &str)] = &[
-    (
-        "credentials.toml",
-        include_str!("../../../conformance/clients/credentials.toml"),
-    ),
-    (
-        "environment.toml",
-        include_str!("../../../conformance/clients/environment.toml"),
-    ),
-    (
-        "fallback.toml",
-        include_str!("../../../conformance/clients/fallback.toml"),
-    ),
-    (
-        "headers.toml",
-        include_str!("../../../conformance/clients/headers.toml"),
-    ),
-    (
-        "retries.toml",
-        include_str!("../../../conformance/clients/retries.toml"),
-    ),
-    (
-        "server.toml",
-        include_str!("../../../conformance/clients/server.toml"),
-    ),
-    (
-        "timeouts.toml",
-        include_str!("../../../conformance/clients/timeouts.toml"),
-    ),
-    (
-        "tokens.toml",
-        include_str!("../../../conformance/clients/tokens.toml"),
-    ),
-];
-
-/// The per-client expectations files, compiled in: (target name, text).
-const TARGET_FILES: &[(&str, &str)] = &[
-    (
-        "aws-sdk-go-v2",
-        include_str!("../../../conformance/clients/targets/aws-sdk-go-v2.toml"),
-    ),
-    (
-        "aws-sdk-go",
-        include_str!("../../../conformance/clients/targets/aws-sdk-go.toml"),
-    ),
-    (
-        "aws-sdk-java-v2",
-        include_str!("../../../conformance/clients/targets/aws-sdk-java-v2.toml"),
-    ),
-    (
-        "aws-sdk-java",
-        include_str!("../../../conformance/clients/targets/aws-sdk-java.toml"),
-    ),
-    (
-        "aws-sdk-js-v3-metadata-service",
-        include_str!("../../../conformance/clients/targets/aws-sdk-js-v3-metadata-service.toml"),
-    ),
-    (
-        "aws-sdk-js-v3",
-        include_str!("../../../conformance/clients/targets/aws-sdk-js-v3.toml"),
-    ),
-    (
-        "aws-sdk-rust",
-        include_str!("../../../conformance/clients/targets/aws-sdk-rust.toml"),
-    ),
-    (
-        "botocore",
-        include_str!("../../../conformance/clients/targets/botocore.toml"),
-    ),
-    (
-        "cloud-init",
-        include_str!("../../../conformance/clients/targets/cloud-init.toml"),
-    ),
-    (
-        "ec2-metadata",
-        include_str!("../../../conformance/clients/targets/ec2-metadata.toml"),
-    ),
-];
-
-/// Where the compiled-in files live in the source tree, for messages.
-const CLIENTS_DIR: &str = "conformance/clients";
-
+/// The scenario files, compiled in from `conformance/clients` at build time (`--clients-dir`
+/// reads them from disk instead).
 fn embedded_scenarios() -> Result<Scenarios, CatalogueError> {
-    let files: Vec<(PathBuf, String)> = SCENARIO_FILES
-        .iter()
-        .map(|(name, text)| (Path::new(CLIENTS_DIR).join(name), (*text).to_owned()))
-        .collect();
-    Scenarios::from_sources(&files)
+    Scenarios::embedded()
 }
 
 /// The kinds of known difference an `[xfail]` reason starts with (`KIND: why (source)`):
@@ -158,12 +74,12 @@ fn check_xfail_kinds(path: &Path, text: &str) -> Result<(), CatalogueError> {
         #[serde(default)]
         xfail: std::collections::BTreeMap<String, String>,
     }
-    let src = imds_model::load::Source::toml(path, text);
+    let src = imds_diag::Source::toml(path, text);
     let raw: Raw = src.parse()?;
     for (key, reason) in &raw.xfail {
         let at = [
-            imds_model::load::Seg::key("xfail"),
-            imds_model::load::Seg::key(key.as_str()),
+            imds_diag::Seg::key("xfail"),
+            imds_diag::Seg::key(key.as_str()),
         ];
         if xfail_kind(reason).is_none() {
             return Err(src.at_field(
@@ -228,18 +144,16 @@ pub fn target_expectations(dir: Option<&Path>, name: &str) -> Result<Expectation
         if !file.is_file() {
             return Err(TargetError::Missing(file));
         }
-        let text = imds_model::load::read(&file).map_err(TargetError::Bad)?;
+        let text = imds_files::read(&file).map_err(TargetError::Bad)?;
         check_xfail_kinds(&file, &text).map_err(TargetError::Bad)?;
         return Expectations::parse(&file, &text).map_err(TargetError::Bad);
     }
-    let Some((_, text)) = TARGET_FILES.iter().find(|(n, _)| *n == name) else {
+    let Some(text) = CLIENT_TARGETS.get(name) else {
         return Err(TargetError::Unknown {
-            known: TARGET_FILES.iter().map(|(n, _)| *n).collect(),
+            known: CLIENT_TARGETS.stems().collect(),
         });
     };
-    let path = Path::new(CLIENTS_DIR)
-        .join("targets")
-        .join(format!("{name}.toml"));
+    let path = Path::new(CLIENT_TARGETS.dir).join(format!("{name}.toml"));
     check_xfail_kinds(&path, text).map_err(TargetError::Bad)?;
     Expectations::parse(&path, text).map_err(TargetError::Bad)
 }
@@ -589,42 +503,13 @@ pub fn human(report: &Report, color: bool, all: bool) -> String {
 mod tests {
     use super::*;
 
-    fn toml_names(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".toml"))
-            .collect();
-        names.sort();
-        names
-    }
-
     #[test]
     fn every_scenario_and_target_file_is_compiled_in() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join(CLIENTS_DIR);
-        let embedded: Vec<String> = SCENARIO_FILES
-            .iter()
-            .map(|(n, _)| (*n).to_owned())
-            .collect();
-        assert_eq!(
-            toml_names(&dir),
-            embedded,
-            "add new scenario files to SCENARIO_FILES"
-        );
-        let embedded: Vec<String> = TARGET_FILES
-            .iter()
-            .map(|(n, _)| format!("{n}.toml"))
-            .collect();
-        assert_eq!(
-            toml_names(&dir.join("targets")),
-            embedded,
-            "add new target files to TARGET_FILES"
-        );
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/clients");
         let compiled = embedded_scenarios().unwrap();
         assert_eq!(compiled.all.len(), Scenarios::load(&dir).unwrap().all.len());
-        for (name, _) in TARGET_FILES {
+        assert!(CLIENT_TARGETS.get("aws-sdk-rust").is_some());
+        for name in CLIENT_TARGETS.stems() {
             let e = target_expectations(None, name).unwrap();
             assert!(!e.is_empty(), "{name}");
             assert!(

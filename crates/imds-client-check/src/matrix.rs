@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use imds_conformance::report::RunResult;
 use imds_conformance::{CatalogueError, Expectations, Outcome};
-use imds_model::load::{self, Seg, Source};
+use imds_diag::{Seg, Source};
 use serde::{Deserialize, Serialize};
 
 use crate::{Imdsv1, RunConfig, Scenario, Scenarios};
@@ -192,7 +192,7 @@ impl Driver {
 /// Loads every `*/driver.toml` under `dir`, sorted by name; names are unique. Errors name
 /// the file, line and field.
 pub fn load_drivers(dir: &Path) -> Result<Vec<Driver>, CatalogueError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| load::io_error(dir, &e))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| imds_diag::unreadable(dir, &e))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path().join("driver.toml"))
@@ -201,7 +201,7 @@ pub fn load_drivers(dir: &Path) -> Result<Vec<Driver>, CatalogueError> {
     files.sort();
     let mut drivers: Vec<Driver> = Vec::new();
     for file in files {
-        let text = load::read(&file)?;
+        let text = imds_files::read(&file)?;
         let source = Source::toml(&file, &text);
         let mut driver: Driver = source.parse()?;
         if driver.command.is_empty() {

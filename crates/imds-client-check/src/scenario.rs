@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use imds_conformance::{CatalogueError, Level};
-use imds_model::load::{self, Seg, Source};
+use imds_diag::Seg;
+use imds_files::catalogue::{CatalogueFile, embedded, load_entries};
 use imds_model::{HttpTokens, Instance, MetadataOptions, Timestamp, Toggle};
 use imds_server::Faults;
 use serde::Deserialize;
@@ -273,6 +274,17 @@ struct RawFile {
     scenario: Vec<RawScenario>,
 }
 
+impl CatalogueFile for RawFile {
+    type Entry = RawScenario;
+    const TABLE: &'static str = "scenario";
+    fn entries(self) -> Vec<RawScenario> {
+        self.scenario
+    }
+    fn id(entry: &RawScenario) -> &str {
+        &entry.id
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct RawScenario {
@@ -307,135 +319,88 @@ pub struct Scenarios {
 impl Scenarios {
     /// Loads every `*.toml` directly in `dir` (not `targets/`).
     pub fn load(dir: &Path) -> Result<Scenarios, CatalogueError> {
-        let io_err = |file: &Path, e: std::io::Error| load::io_error(file, &e);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| io_err(dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        files.sort();
-        let mut sources = Vec::new();
-        for f in files {
-            let text = std::fs::read_to_string(&f).map_err(|e| io_err(&f, e))?;
-            sources.push((f, text));
-        }
-        Scenarios::from_sources(&sources)
+        Scenarios::from_sources(&imds_files::toml_files(dir)?)
+    }
+
+    /// The scenarios compiled in from `conformance/clients`.
+    pub fn embedded() -> Result<Scenarios, CatalogueError> {
+        Scenarios::from_sources(&embedded::CLIENT_SCENARIOS.sources())
     }
 
     /// Builds the catalogue from `(file name, text)` pairs; the area is the file's stem.
     pub fn from_sources(files: &[(PathBuf, String)]) -> Result<Scenarios, CatalogueError> {
-        let mut all = Vec::new();
-        let mut seen: BTreeMap<String, (PathBuf, usize)> = BTreeMap::new();
-        for (file, text) in files {
-            let area = file
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let src = Source::toml(file, text);
-            let raw: RawFile = src.parse()?;
-            for (index, r) in raw.scenario.into_iter().enumerate() {
-                let at = |field: &str| {
-                    let mut path = vec![Seg::key("scenario"), Seg::Index(index)];
-                    path.extend(field.split('.').map(Seg::key));
-                    path
-                };
-                let (line, _) = src.locate(&at("id"));
-                let err = |field: &str, message: String| {
-                    src.at_field(&at(field), format!("scenario `{}`: {message}", r.id))
-                };
-                if !r.id.starts_with(&format!("{area}.")) || r.id.len() <= area.len() + 1 {
-                    return Err(err(
-                        "id",
-                        format!("must start with the area {area:?} and a dot"),
-                    ));
+        let mut all = load_entries::<RawFile, _>(files, |at, r| {
+            let err = |field: &str, message: String| Err(at.err(field, message));
+            for (name, value) in [("summary", &r.summary), ("doc", &r.doc)] {
+                if value.trim().is_empty() {
+                    return err(name, "must not be empty".into());
                 }
-                if !r
-                    .id
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.".contains(c))
-                {
-                    return Err(err("id", "use a-z, 0-9, '-' and '.' only".into()));
-                }
-                if let Some((f, l)) = seen.get(&r.id) {
-                    return Err(err(
-                        "id",
-                        format!("duplicate id (first at {}:{l})", f.display()),
-                    ));
-                }
-                for (name, value) in [("summary", &r.summary), ("doc", &r.doc)] {
-                    if value.trim().is_empty() {
-                        return Err(err(name, "must not be empty".into()));
-                    }
-                }
-                if !r.doc.starts_with("https://") {
-                    return Err(err("doc", "must be an https:// URL".into()));
-                }
-                if let Err(e) = Faults::parse_all(r.server.faults.iter().map(String::as_str)) {
-                    return Err(err("server.faults", e.to_string()));
-                }
-                if let Some(c) = &r.component
-                    && !COMPONENTS.contains(&c.as_str())
-                {
-                    return Err(err(
-                        "component",
-                        format!("unknown component {c:?}; one of {}", COMPONENTS.join(", ")),
-                    ));
-                }
-                if r.load_again_after_ms.is_some() && r.component.is_none() {
-                    return Err(err(
-                        "load-again-after-ms",
-                        "needs `component`: the component to load again".into(),
-                    ));
-                }
-                for key in r.env.keys() {
-                    let env_err = |message: &str| {
-                        let mut path = at("env");
-                        path.push(Seg::key(key.as_str()));
-                        src.at_field(&path, format!("scenario `{}`: {message}", r.id))
-                    };
-                    if key == ENDPOINT_VAR {
-                        return Err(env_err(
-                            "is always the scenario's loopback server; it cannot be set",
-                        ));
-                    }
-                    if key.is_empty() || key.contains('=') || key.contains('\0') {
-                        return Err(env_err("not a variable name"));
-                    }
-                }
-                for (field, expect) in std::iter::once(("expect", &r.expect)).chain(
-                    r.expect_imdsv1_never
-                        .iter()
-                        .map(|e| ("expect-imdsv1-never", e)),
-                ) {
-                    if expect.is_empty() {
-                        return Err(err(field, "expects nothing; add at least one check".into()));
-                    }
-                    if let Some([lo, hi]) = expect.ttl_range
-                        && lo > hi
-                    {
-                        return Err(err(&format!("{field}.ttl-range"), format!("{lo} > {hi}")));
-                    }
-                }
-                seen.insert(r.id.clone(), (file.clone(), line));
-                all.push(Scenario {
-                    id: r.id,
-                    summary: r.summary,
-                    doc: r.doc,
-                    spec: r.spec,
-                    level: r.level,
-                    area: area.clone(),
-                    server: r.server,
-                    env: r.env,
-                    expect: r.expect,
-                    expect_imdsv1_never: r.expect_imdsv1_never,
-                    requires_static_stability: r.requires_static_stability,
-                    component: r.component,
-                    load_again_after_ms: r.load_again_after_ms,
-                    file: file.clone(),
-                    line,
-                });
             }
-        }
+            if !r.doc.starts_with("https://") {
+                return err("doc", "must be an https:// URL".into());
+            }
+            if let Err(e) = Faults::parse_all(r.server.faults.iter().map(String::as_str)) {
+                return err("server.faults", e.to_string());
+            }
+            if let Some(c) = &r.component
+                && !COMPONENTS.contains(&c.as_str())
+            {
+                return err(
+                    "component",
+                    format!("unknown component {c:?}; one of {}", COMPONENTS.join(", ")),
+                );
+            }
+            if r.load_again_after_ms.is_some() && r.component.is_none() {
+                return err(
+                    "load-again-after-ms",
+                    "needs `component`: the component to load again".into(),
+                );
+            }
+            for key in r.env.keys() {
+                let env_err = |message: &str| {
+                    let mut path = at.path("env");
+                    path.push(Seg::key(key.as_str()));
+                    Err(at.err_at(&path, message))
+                };
+                if key == ENDPOINT_VAR {
+                    return env_err("is always the scenario's loopback server; it cannot be set");
+                }
+                if key.is_empty() || key.contains('=') || key.contains('\0') {
+                    return env_err("not a variable name");
+                }
+            }
+            for (field, expect) in std::iter::once(("expect", &r.expect)).chain(
+                r.expect_imdsv1_never
+                    .iter()
+                    .map(|e| ("expect-imdsv1-never", e)),
+            ) {
+                if expect.is_empty() {
+                    return err(field, "expects nothing; add at least one check".into());
+                }
+                if let Some([lo, hi]) = expect.ttl_range
+                    && lo > hi
+                {
+                    return err(&format!("{field}.ttl-range"), format!("{lo} > {hi}"));
+                }
+            }
+            Ok(Scenario {
+                id: r.id,
+                summary: r.summary,
+                doc: r.doc,
+                spec: r.spec,
+                level: r.level,
+                area: at.area.to_owned(),
+                server: r.server,
+                env: r.env,
+                expect: r.expect,
+                expect_imdsv1_never: r.expect_imdsv1_never,
+                requires_static_stability: r.requires_static_stability,
+                component: r.component,
+                load_again_after_ms: r.load_again_after_ms,
+                file: at.src.file.to_owned(),
+                line: at.line(),
+            })
+        })?;
         all.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(Scenarios { all })
     }
@@ -509,7 +474,7 @@ exit = "zero"
             (
                 GOOD.replace("tokens.a", "other.a"),
                 "tokens.toml:3:1: scenario[1].id: ",
-                "area",
+                "does not belong in tokens.toml",
             ),
             (
                 GOOD.replace("token-put=403", "token-put=200"),

@@ -2,16 +2,17 @@
 //! (`conformance/paths.toml`), loaded and checked.
 //!
 //! A broken file is refused with the shared loader error (`FILE:LINE:COL: FIELD: MESSAGE`,
-//! see `imds_model::load`), so a typo in a case never silently drops a check. Keys are
+//! see `imds_diag`), so a typo in a case never silently drops a check. Keys are
 //! kebab-case; the old snake_case spelling is still read. The ids in `NAME.toml` all start
 //! with `NAME.`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use http::{HeaderName, Method};
-use imds_model::load::{self, LoadError, Seg, Source, position};
+use imds_diag::{LoadError, Seg, Source, position};
+use imds_files::catalogue::{At, CatalogueFile, embedded, load_entries};
 use imds_model::{HttpTokens, Toggle, Version};
 
 use regex::Regex;
@@ -193,6 +194,17 @@ impl<T> OneOrMany<T> {
 struct RawCaseFile {
     #[serde(default)]
     case: Vec<Spanned<RawCase>>,
+}
+
+impl CatalogueFile for RawCaseFile {
+    type Entry = Spanned<RawCase>;
+    const TABLE: &'static str = "case";
+    fn entries(self) -> Vec<Spanned<RawCase>> {
+        self.case
+    }
+    fn id(entry: &Spanned<RawCase>) -> &str {
+        &entry.get_ref().id
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -563,19 +575,14 @@ fn rel(path: &str) -> Vec<Seg> {
     out
 }
 
-struct Ctx<'a> {
-    src: Source<'a>,
-    /// Position of the case in its file's `[[case]]` array (0-based).
-    index: usize,
-    id: &'a str,
+/// Errors of one case, through the shared catalogue loader's [`At`].
+struct Ctx<'a, 'b> {
+    at: &'b At<'a>,
 }
 
-impl Ctx<'_> {
+impl Ctx<'_, '_> {
     fn err(&self, field: impl AsRef<str>, message: impl Into<String>) -> CatalogueError {
-        let mut path = vec![Seg::key("case"), Seg::Index(self.index)];
-        path.extend(rel(field.as_ref()));
-        self.src
-            .at_field(&path, format!("case `{}`: {}", self.id, message.into()))
+        self.at.err(field.as_ref(), message)
     }
 
     fn regex(&self, field: &str, pattern: &str) -> Result<Regex, CatalogueError> {
@@ -586,16 +593,6 @@ impl Ctx<'_> {
         HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| self.err(field, format!("{name:?} is not a header name")))
     }
-}
-
-fn id_is_valid(id: &str) -> bool {
-    let parts: Vec<&str> = id.split('.').collect();
-    parts.len() >= 2
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
 }
 
 fn placeholders(path: &str) -> Vec<&str> {
@@ -611,35 +608,11 @@ fn placeholders(path: &str) -> Vec<&str> {
     out
 }
 
-fn convert_case(
-    src: Source<'_>,
-    index: usize,
-    area: &str,
-    raw: Spanned<RawCase>,
-) -> Result<Case, CatalogueError> {
+fn convert_case(at: &At<'_>, raw: Spanned<RawCase>) -> Result<Case, CatalogueError> {
+    let src = at.src;
     let (line, _) = position(src.text, raw.span().start);
     let raw = raw.into_inner();
-    let cx = Ctx {
-        src,
-        index,
-        id: &raw.id,
-    };
-    if !id_is_valid(&raw.id) {
-        return Err(cx.err(
-            "id",
-            "ids are dotted lower-case words (a-z, 0-9, -), at least two parts",
-        ));
-    }
-    // The file is named after the ids it holds (`token.ttl.toml` holds `token.ttl.*`), so a
-    // case is found from its id and an area's cases stay together.
-    if !raw.id.starts_with(&format!("{area}.")) {
-        return Err(cx.err(
-            "id",
-            format!(
-                "does not belong in {area}.toml: every id there starts with `{area}.` (move the case to the file named after its id's prefix)"
-            ),
-        ));
-    }
+    let cx = Ctx { at };
     if raw.summary.trim().is_empty() || raw.summary.contains('\n') {
         return Err(cx.err("summary", "must be one non-empty line"));
     }
@@ -693,7 +666,7 @@ fn convert_case(
         summary: raw.summary,
         doc: raw.doc,
         level: raw.level,
-        area: area.to_owned(),
+        area: at.area.to_owned(),
         spec: raw.spec,
         applies: raw.applies,
         needs,
@@ -705,7 +678,7 @@ fn convert_case(
     })
 }
 
-fn convert_step(cx: &Ctx<'_>, n: usize, s: RawStep) -> Result<Step, CatalogueError> {
+fn convert_step(cx: &Ctx<'_, '_>, n: usize, s: RawStep) -> Result<Step, CatalogueError> {
     let f = |name: &str| format!("step[{n}].{name}");
     let method = match s.method.as_deref() {
         None => Method::GET,
@@ -823,23 +796,19 @@ fn convert_step(cx: &Ctx<'_>, n: usize, s: RawStep) -> Result<Step, CatalogueErr
 impl Catalogue {
     /// Loads `dir/cases/*.toml` and `dir/paths.toml`.
     pub fn load(dir: &Path) -> Result<Catalogue, CatalogueError> {
-        let cases_dir = dir.join("cases");
-        let io_err = |file: &Path, e: std::io::Error| load::io_error(file, &e);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&cases_dir)
-            .map_err(|e| io_err(&cases_dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        files.sort();
-        let mut sources = Vec::new();
-        for f in files {
-            let text = std::fs::read_to_string(&f).map_err(|e| io_err(&f, e))?;
-            sources.push((f, text));
-        }
+        let sources = imds_files::toml_files(&dir.join("cases"))?;
         let paths_file = dir.join("paths.toml");
-        let paths_text =
-            std::fs::read_to_string(&paths_file).map_err(|e| io_err(&paths_file, e))?;
+        let paths_text = imds_files::read(&paths_file)?;
         Catalogue::from_sources(&sources, Some((&paths_file, &paths_text)))
+    }
+
+    /// The catalogue compiled in from `conformance/cases` and `conformance/paths.toml`.
+    pub fn embedded() -> Result<Catalogue, CatalogueError> {
+        let (paths_file, paths_text) = embedded::PATHS;
+        Catalogue::from_sources(
+            &embedded::CASES.sources(),
+            Some((Path::new(paths_file), paths_text)),
+        )
     }
 
     /// Builds a catalogue from in-memory case files (`(file name, text)`) and an optional
@@ -848,28 +817,7 @@ impl Catalogue {
         case_files: &[(PathBuf, String)],
         paths: Option<(&Path, &str)>,
     ) -> Result<Catalogue, CatalogueError> {
-        let mut cases: Vec<Case> = Vec::new();
-        let mut seen: HashMap<String, SourceLocation> = HashMap::new();
-        for (file, text) in case_files {
-            let area = file
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("cases")
-                .to_owned();
-            let src = Source::toml(file, text);
-            let raw: RawCaseFile = src.parse()?;
-            for (index, rc) in raw.case.into_iter().enumerate() {
-                let case = convert_case(src, index, &area, rc)?;
-                if let Some(first) = seen.get(&case.id) {
-                    return Err(src.at_field(
-                        &[Seg::key("case"), Seg::Index(index), Seg::key("id")],
-                        format!("duplicate id `{}` (first defined at {first})", case.id),
-                    ));
-                }
-                seen.insert(case.id.clone(), case.source.clone());
-                cases.push(case);
-            }
-        }
+        let mut cases = load_entries::<RawCaseFile, _>(case_files, convert_case)?;
         cases.sort_by(|a, b| a.id.cmp(&b.id));
         let paths = match paths {
             Some((file, text)) => load_paths(file, text)?,

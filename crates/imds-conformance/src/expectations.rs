@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use imds_model::load::{self, Seg, Source};
+use imds_diag::{Seg, Source};
 use serde::Deserialize;
 
 use crate::catalogue::{Catalogue, CatalogueError};
@@ -35,7 +35,7 @@ pub struct Expectations {
 impl Expectations {
     /// Reads an expectations file.
     pub fn load(path: &Path) -> Result<Expectations, CatalogueError> {
-        Expectations::parse(path, &load::read(path)?)
+        Expectations::parse(path, &imds_files::read(path)?)
     }
 
     /// Parses expectations text; `path` is for messages.

@@ -33,6 +33,6 @@ pub mod target;
 pub use catalogue::{Catalogue, CatalogueError, Level};
 pub use client::{Client, ClientConfig, ClientError};
 pub use expectations::Expectations;
-pub use imds_model::LoadError;
+pub use imds_diag::LoadError;
 pub use report::{Outcome, Report};
 pub use runner::{RunConfig, RunError, TargetOptions};

@@ -24,9 +24,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::instance::{Instance, InstanceFormat};
-use crate::load::{Format, LoadError, Source, WHOLE_FILE};
 use crate::options::{MetadataOptions, OptionsState};
 use crate::scenario::{OptionsChange, Scenario};
+use imds_diag::{Format, LoadError, Source, WHOLE_FILE};
 
 /// Largest control request body accepted; larger gets 413.
 pub const MAX_BODY: usize = 1024 * 1024;

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::load::{self, LoadError, Seg, Source};
+use imds_diag::{LoadError, Seg, Source};
 
 /// One EC2 instance's metadata content.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -526,20 +526,6 @@ impl Instance {
         self.user_data.as_ref().map(|s| s.as_bytes().to_vec())
     }
 
-    /// Reads an instance file; the format follows the extension (`.json`, else TOML).
-    pub fn from_file(path: &Path) -> Result<Self, InstanceError> {
-        let text = load::read(path)?;
-        let format = if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-        {
-            InstanceFormat::Json
-        } else {
-            InstanceFormat::Toml
-        };
-        Self::from_text(&path.display().to_string(), &text, format)
-    }
-
     /// Parses and validates instance content over the built-in instance; `file` is only used
     /// in errors.
     pub fn from_text(
@@ -760,7 +746,7 @@ impl Instance {
     /// Returns the offending field's path (`network-interfaces[1].mac`) and why.
     pub fn validate(&self) -> Result<(), (String, String)> {
         self.check()
-            .map_err(|(path, message)| (load::render_path(&path), message))
+            .map_err(|(path, message)| (imds_diag::render_path(&path), message))
     }
 
     /// `local-ipv4`, `public-ipv4` and `ipv6` are addresses of their family.
@@ -1112,16 +1098,10 @@ impl Instance {
 }
 
 /// The first list entry in `doc` lacking keys its list requires, with all of them named at
-/// once (`instance_fields::FIELDS` says which keys each entry must give).
+/// once.
 fn missing_required(doc: &serde_json::Value) -> Option<(Vec<Seg>, String)> {
-    use crate::instance_fields::{FIELDS, Kind, required_in};
-    for list in FIELDS.iter().filter(|f| f.kind == Kind::Tables) {
-        let required = required_in(list.key);
-        if required.is_empty() {
-            continue;
-        }
+    for (list, required) in REQUIRED_IN_LISTS {
         let Some(items) = list
-            .key
             .split('.')
             .try_fold(doc, |v, part| v.get(part))
             .and_then(|v| v.as_array())
@@ -1137,7 +1117,7 @@ fn missing_required(doc: &serde_json::Value) -> Option<(Vec<Seg>, String)> {
                 .copied()
                 .filter(|k| !entry.contains_key(*k))
                 .collect();
-            let mut path: Vec<Seg> = list.key.split('.').map(Seg::key).collect();
+            let mut path: Vec<Seg> = list.split('.').map(Seg::key).collect();
             path.push(Seg::Index(i));
             match missing.as_slice() {
                 [] => {}
@@ -1155,6 +1135,17 @@ fn missing_required(doc: &serde_json::Value) -> Option<(Vec<Seg>, String)> {
     }
     None
 }
+
+/// The lists of tables in an instance file whose entries must each give some keys (the
+/// others take defaults), and those keys. The instance file's documented key table
+/// (`imds-files`) marks the same keys "required in each entry"; its test checks they agree.
+pub const REQUIRED_IN_LISTS: &[(&str, &[&str])] = &[
+    ("maintenance-events.scheduled", EVENT_KEYS),
+    ("maintenance-events.history", EVENT_KEYS),
+    ("public-keys", &["name", "openssh-key"]),
+];
+
+const EVENT_KEYS: &[&str] = &["code", "description", "event-id", "not-before", "state"];
 
 /// Lays `doc` over `base`: tables merge key by key, anything else (lists, values, null)
 /// replaces. An instance file or control body changes only what it names.

@@ -1,8 +1,8 @@
 //! A pure, deterministic reference model of the EC2 Instance Metadata Service (IMDS).
 //!
 //! # Guarantees
-//! This crate does no I/O: no sockets, no files read behind your back (only
-//! [`Instance::from_file`] and [`Scenario::load`] when you call them), no async runtime, no
+//! This crate does no I/O: no sockets, no files (decoders take text; `imds-files` reads
+//! instance, options and scenario files and hands their text here), no async runtime, no
 //! global random number generator, and it never reads the system clock on its own. Time comes
 //! in through the [`Clock`] trait ([`SystemClock`] for servers, [`ManualClock`] for tests);
 //! token keys come in through [`TokenKey`]. Given the same key, clock readings and requests,
@@ -33,9 +33,7 @@ pub mod clock;
 pub mod control;
 pub mod infer;
 pub mod instance;
-pub mod instance_fields;
 mod kind;
-pub mod load;
 pub mod options;
 pub mod pages;
 pub mod parse;
@@ -47,9 +45,9 @@ mod tree;
 pub mod version;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use imds_diag::LoadError;
 pub use instance::{Instance, InstanceError, InstanceFormat, UnauthorizedBody};
 pub use kind::{RequestKind, SECRET_HEADERS, classify, is_secret_header};
-pub use load::LoadError;
 pub use options::{
     DescribedInstance, HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState,
     PartialOptions, Toggle,

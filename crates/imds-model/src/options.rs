@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::load::{self, LoadError, Seg, Source};
+use imds_diag::{LoadError, Seg, Source};
 
 /// `HttpTokens`: whether IMDSv1 (tokenless) requests are still answered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -146,15 +146,9 @@ impl MetadataOptions {
     /// Reads describe-instances output: either one options object or an array of them
     /// (the `--query "Reservations[].Instances[].MetadataOptions"` form). An array must
     /// hold exactly one object, since one model stands for one instance. Errors name the
-    /// text as `(text)`; [`MetadataOptions::load`] names the file.
+    /// text as `(text)`; `imds_files::metadata_options` reads a file and names it.
     pub fn from_describe_instances_json(text: &str) -> Result<Self, LoadError> {
         Self::parse_file(Path::new("(text)"), text)
-    }
-
-    /// Reads a describe-instances options file (see
-    /// [`MetadataOptions::from_describe_instances_json`]).
-    pub fn load(path: &Path) -> Result<Self, LoadError> {
-        Self::parse_file(path, &load::read(path)?)
     }
 
     /// Parses describe-instances output; `file` is only used in errors.
@@ -197,7 +191,7 @@ impl MetadataOptions {
                 })
                 .collect();
             let message = e.into_inner().to_string();
-            let (message, key) = load::explain(&message);
+            let (message, key) = imds_diag::explain(&message);
             if let Some(key) = key
                 && path.last() != Some(&Seg::Key(key.clone()))
             {
@@ -312,14 +306,6 @@ impl PartialOptions {
         instance_id: Option<&str>,
     ) -> Result<(PartialOptions, Option<OptionsState>), LoadError> {
         Self::parse_file(Path::new("(text)"), text, instance_id)
-    }
-
-    /// [`PartialOptions::from_describe_instances_json`] on a file; errors name it.
-    pub fn load(
-        path: &Path,
-        instance_id: Option<&str>,
-    ) -> Result<(PartialOptions, Option<OptionsState>), LoadError> {
-        Self::parse_file(path, &load::read(path)?, instance_id)
     }
 
     /// Parses describe-instances output; `file` is only used in errors.

@@ -33,8 +33,8 @@ use crate::clock::Timestamp;
 use crate::instance::{
     Credentials, Instance, MaintenanceEvent, SpotAction, valid_event_time, valid_tag_key,
 };
-use crate::load::{self, Format, LoadError, Seg, Source};
 use crate::options::{HopLimit, HttpTokens, MetadataOptions, Toggle};
+use imds_diag::{Format, LoadError, Seg, Source};
 
 /// A parsed scenario: its entries in file order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -670,18 +670,10 @@ const EVENT_STATES: [&str; 3] = ["active", "completed", "canceled"];
 const SPOT_NOTICE: Duration = Duration::from_secs(120);
 
 impl Scenario {
-    /// Reads a scenario file; the format follows the extension (`.json`, else TOML).
-    pub fn load(path: &Path) -> Result<Self, LoadError> {
-        Self::parse_file(path, &load::read(path)?)
-    }
-
     /// Parses scenario text; JSON when `file` ends in `.json`, else TOML. `file` is used in
     /// errors and to pick the format.
     pub fn parse_file(file: &Path, text: &str) -> Result<Self, LoadError> {
-        let json = file
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        Self::parse(file, text, if json { Format::Json } else { Format::Toml })
+        Self::parse(file, text, Format::of(file))
     }
 
     /// Parses scenario text in the given format; `file` is only used in errors.
@@ -895,7 +887,7 @@ fn check_state(s: &str) -> Result<(), String> {
     if EVENT_STATES.contains(&s) {
         return Ok(());
     }
-    Err(match load::suggest(s, EVENT_STATES) {
+    Err(match imds_diag::suggest(s, EVENT_STATES) {
         Some(k) => format!("unknown state `{s}`; did you mean `{k}`?"),
         None => format!("unknown state `{s}` (expected `active`, `completed` or `canceled`)"),
     })
@@ -907,7 +899,7 @@ fn check_lifecycle(s: &str) -> Result<(), String> {
     if KNOWN.contains(&s) || s.strip_prefix("Warmed:").is_some_and(|w| !w.is_empty()) {
         return Ok(());
     }
-    Err(match load::suggest(s, KNOWN) {
+    Err(match imds_diag::suggest(s, KNOWN) {
         Some(k) => format!("unknown lifecycle state `{s}`; did you mean `{k}`?"),
         None => format!(
             "unknown lifecycle state `{s}` (expected `Detached`, `InService`, `Standby`, \

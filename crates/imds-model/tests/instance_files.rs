@@ -52,35 +52,6 @@ fn default_instance_round_trips_through_toml_and_json() {
 }
 
 #[test]
-fn from_file_picks_the_format_by_extension_and_names_the_path() {
-    let dir = std::env::temp_dir().join(format!("imds-model-instance-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let json = dir.join("i.json");
-    std::fs::write(&json, "{\n  \"instance-type\": \"m7g.large\"\n}\n").unwrap();
-    assert_eq!(
-        Instance::from_file(&json).unwrap().instance_type,
-        "m7g.large"
-    );
-    let toml_path = dir.join("i.toml");
-    std::fs::write(&toml_path, "instance-type = \"c7i.xlarge\"\n").unwrap();
-    assert_eq!(
-        Instance::from_file(&toml_path).unwrap().instance_type,
-        "c7i.xlarge"
-    );
-    let bad = dir.join("bad.toml");
-    std::fs::write(&bad, "ami-id = \"ami-1\"\nami-launch-index = -1\n").unwrap();
-    let e = Instance::from_file(&bad).unwrap_err();
-    named(&e, &bad.display().to_string(), 2, "ami-launch-index");
-    let missing = dir.join("missing.toml");
-    let e = Instance::from_file(&missing).unwrap_err();
-    assert_eq!((e.line, e.column, e.field.as_str()), (1, 1, "(file)"));
-    assert!(e.to_string().starts_with(&missing.display().to_string()));
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-// ------------------------------------------------------------------ parse errors
-
-#[test]
 fn syntax_errors() {
     let e = toml_err("ami-id = \"ami-1\"\ninstance-type = \n");
     named(&e, "inst.toml", 2, "(file)");

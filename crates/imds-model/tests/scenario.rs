@@ -334,13 +334,6 @@ fn bad_files_name_the_entry_and_field() {
 }
 
 #[test]
-fn unreadable_file_is_a_load_error() {
-    let e = Scenario::load(Path::new("/nonexistent/imdspec-scenario.toml")).unwrap_err();
-    assert_eq!(e.field, imds_model::load::WHOLE_FILE, "{e}");
-    assert!(e.message.contains("cannot read"), "{e}");
-}
-
-#[test]
 fn same_moment_entries_apply_in_file_order() {
     let s = toml(
         "[[entry]]\nafter = \"2s\"\nuser-data = \"first\"\n\n[[entry]]\nafter = \"1s\"\nuser-data = \"second\"\n",

@@ -16,7 +16,7 @@ fn actions() -> Vec<String> {
     let e = Scenario::parse(
         Path::new("x.toml"),
         "[[entry]]\nno-such-action = 1\n",
-        imds_model::load::Format::Toml,
+        imds_diag::Format::Toml,
     )
     .unwrap_err();
     let listed: Vec<String> = e
@@ -56,7 +56,8 @@ fn every_action_has_a_loading_example_and_a_readme_line() {
     assert_eq!(actions.len(), 9, "{actions:?}");
     for action in &actions {
         let file = examples().join(format!("{action}.toml"));
-        let s = Scenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        let s = Scenario::parse_file(&file, &std::fs::read_to_string(&file).unwrap())
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(
             s.entries.iter().any(|e| name(&e.action) == action),
             "{} has no {action} entry",
@@ -82,8 +83,7 @@ fn errors_name_kinds_of_value_not_rust_types() {
         "[[entry]]\nafter-requests = \"five\"\nrotate-credentials = {}\n",
         "[[entry]]\nafter = \"1s\"\nspot-interruption = 3\n",
     ] {
-        let e =
-            Scenario::parse(Path::new("s.toml"), text, imds_model::load::Format::Toml).unwrap_err();
+        let e = Scenario::parse(Path::new("s.toml"), text, imds_diag::Format::Toml).unwrap_err();
         let shown = e.to_string();
         for rust in ["struct", "Raw", "u64", "u32", "enum "] {
             assert!(!shown.contains(rust), "{shown}");

@@ -349,7 +349,7 @@ impl FromStr for Fault {
                     problem: format!(
                         "unknown endpoint fault {other:?} (for 403s use --http-endpoint disabled)"
                     ),
-                    did_you_mean: imds_model::load::suggest(other, ["reset"]).map(str::to_owned),
+                    did_you_mean: imds_diag::suggest(other, ["reset"]).map(str::to_owned),
                 })),
             },
             other => {
@@ -363,7 +363,7 @@ impl FromStr for Fault {
                     .copied()
                     .filter(|k| glob.is_none() || *k == "get");
                 Err(FaultSpecError {
-                    did_you_mean: imds_model::load::suggest(word, known).map(|k| match glob {
+                    did_you_mean: imds_diag::suggest(word, known).map(|k| match glob {
                         Some(g) => format!("{k}[{g}={value}"),
                         None => format!("{k}={value}"),
                     }),
@@ -475,7 +475,7 @@ fn parse_action(action: &str) -> Result<FaultAction, ValueError> {
         (w, arg) => {
             return Err(ValueError {
                 problem: format!("unknown action {w:?}"),
-                did_you_mean: imds_model::load::suggest(w, ACTION_WORDS).map(|k| match arg {
+                did_you_mean: imds_diag::suggest(w, ACTION_WORDS).map(|k| match arg {
                     Some(a) => format!("{k}:{a}"),
                     None => k.to_owned(),
                 }),

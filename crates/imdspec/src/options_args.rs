@@ -50,7 +50,7 @@ impl OptionFlags {
         let (file, state) = match &self.metadata_options {
             Some(path) => {
                 // The error names the file, line, column and key itself.
-                DeclaredOptions::load(path, self.instance_id.as_deref())
+                imds_files::partial_options(path, self.instance_id.as_deref())
                     .context("--metadata-options")?
             }
             None => (DeclaredOptions::default(), None),

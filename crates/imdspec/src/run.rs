@@ -5,7 +5,7 @@
 //! the one place that starts the reference server for the embedded default.
 
 use std::io::{IsTerminal as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,99 +16,11 @@ use imds_conformance::client::ClientConfig;
 use imds_conformance::report::{CaseResult, HumanStyle, Outcome, Report};
 use imds_conformance::runner::{self, DetailLevel, RunConfig, RunError};
 use imds_conformance::{CatalogueError, Expectations};
+use imds_files::catalogue::embedded::RUN_TARGETS;
 use imds_model::{HttpTokens, MetadataOptions, Toggle};
 
 use crate::embedded::{self, EmbeddedError};
 use crate::options_args::OptionFlags;
-
-/// The catalogue compiled into the binary, so `imdspec run` works from any directory.
-/// `case_files_are_all_embedded` (tests) keeps this list in step with `conformance/cases/`.
-pub(crate) const CASE_FILES: &[(&str, &str)] = &[
-    (
-        "auth.toml",
-        include_str!("../../../conformance/cases/auth.toml"),
-    ),
-    (
-        "category.toml",
-        include_str!("../../../conformance/cases/category.toml"),
-    ),
-    (
-        "consistency.toml",
-        include_str!("../../../conformance/cases/consistency.toml"),
-    ),
-    (
-        "crawl.toml",
-        include_str!("../../../conformance/cases/crawl.toml"),
-    ),
-    (
-        "credentials.toml",
-        include_str!("../../../conformance/cases/credentials.toml"),
-    ),
-    (
-        "dynamic.toml",
-        include_str!("../../../conformance/cases/dynamic.toml"),
-    ),
-    (
-        "endpoint.toml",
-        include_str!("../../../conformance/cases/endpoint.toml"),
-    ),
-    (
-        "headers.toml",
-        include_str!("../../../conformance/cases/headers.toml"),
-    ),
-    (
-        "listing.toml",
-        include_str!("../../../conformance/cases/listing.toml"),
-    ),
-    (
-        "methods.toml",
-        include_str!("../../../conformance/cases/methods.toml"),
-    ),
-    (
-        "options.toml",
-        include_str!("../../../conformance/cases/options.toml"),
-    ),
-    (
-        "tags.toml",
-        include_str!("../../../conformance/cases/tags.toml"),
-    ),
-    (
-        "token.expiry.toml",
-        include_str!("../../../conformance/cases/token.expiry.toml"),
-    ),
-    (
-        "token.toml",
-        include_str!("../../../conformance/cases/token.toml"),
-    ),
-    (
-        "token.ttl.toml",
-        include_str!("../../../conformance/cases/token.ttl.toml"),
-    ),
-    (
-        "user-data.toml",
-        include_str!("../../../conformance/cases/user-data.toml"),
-    ),
-    (
-        "versions.toml",
-        include_str!("../../../conformance/cases/versions.toml"),
-    ),
-];
-const PATHS_FILE: &str = include_str!("../../../conformance/paths.toml");
-/// Expectations files compiled in (`--target NAME`).
-pub(crate) const TARGET_FILES: &[(&str, &str)] = &[
-    (
-        "aemm",
-        include_str!("../../../conformance/targets/aemm.toml"),
-    ),
-    (
-        "moto",
-        include_str!("../../../conformance/targets/moto.toml"),
-    ),
-    (
-        "reference",
-        include_str!("../../../conformance/targets/reference.toml"),
-    ),
-];
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -266,21 +178,10 @@ fn catalogue_error(e: &CatalogueError) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// The compiled-in catalogue.
+/// The compiled-in catalogue (`conformance/cases` and `paths.toml`, listed at build time), so
+/// `imdspec run` works from any directory.
 pub(crate) fn embedded_catalogue() -> Result<Catalogue, CatalogueError> {
-    let files: Vec<(PathBuf, String)> = CASE_FILES
-        .iter()
-        .map(|(name, text)| {
-            (
-                Path::new("conformance/cases").join(name),
-                (*text).to_owned(),
-            )
-        })
-        .collect();
-    Catalogue::from_sources(
-        &files,
-        Some((Path::new("conformance/paths.toml"), PATHS_FILE)),
-    )
+    Catalogue::embedded()
 }
 
 fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, ExitCode> {
@@ -303,15 +204,15 @@ fn load_expectations(args: &RunArgs) -> Result<Option<Expectations>, ExitCode> {
                 .map_err(|e| catalogue_error(&e));
         }
     }
-    match TARGET_FILES.iter().find(|(n, _)| *n == name) {
-        Some((n, text)) => {
-            let path = PathBuf::from(format!("conformance/targets/{n}.toml"));
+    match RUN_TARGETS.get(&name) {
+        Some(text) => {
+            let path = PathBuf::from(format!("{}/{name}.toml", RUN_TARGETS.dir));
             Expectations::parse(&path, text)
                 .map(Some)
                 .map_err(|e| catalogue_error(&e))
         }
         None => {
-            let known: Vec<&str> = TARGET_FILES.iter().map(|(n, _)| *n).collect();
+            let known: Vec<&str> = RUN_TARGETS.stems().collect();
             Err(usage_error(format!(
                 "--target {name}: no such target (known: {})",
                 known.join(", ")
@@ -549,38 +450,23 @@ fn write_output(output: &Option<PathBuf>, text: &str) -> Result<(), ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
-    fn case_files_are_all_embedded() {
+    fn the_embedded_catalogue_is_the_one_on_disk() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance");
-        let mut on_disk: Vec<String> = std::fs::read_dir(dir.join("cases"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".toml"))
-            .collect();
-        on_disk.sort();
-        let embedded: Vec<String> = CASE_FILES.iter().map(|(n, _)| (*n).to_owned()).collect();
-        assert_eq!(on_disk, embedded, "add new case files to CASE_FILES");
-        let mut targets: Vec<String> = std::fs::read_dir(dir.join("targets"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".toml"))
-            .map(|n| n.trim_end_matches(".toml").to_owned())
-            .collect();
-        targets.sort();
-        let embedded: Vec<String> = TARGET_FILES.iter().map(|(n, _)| (*n).to_owned()).collect();
-        assert_eq!(targets, embedded, "add new target files to TARGET_FILES");
         let from_disk = Catalogue::load(&dir).unwrap();
-        assert_eq!(
-            embedded_catalogue().unwrap().cases.len(),
-            from_disk.cases.len()
-        );
+        let embedded = embedded_catalogue().unwrap();
+        let ids = |c: &Catalogue| c.cases.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&embedded), ids(&from_disk));
+        assert_eq!(embedded.paths.len(), from_disk.paths.len());
+        assert!(RUN_TARGETS.get("reference").is_some());
     }
 
     #[test]
     fn target_files_parse_and_are_not_stale() {
         let catalogue = embedded_catalogue().unwrap();
-        for (name, text) in TARGET_FILES {
+        for (name, text) in RUN_TARGETS.files {
             let e = Expectations::parse(Path::new(name), text).unwrap();
             assert_eq!(e.stale(&catalogue), Vec::<String>::new(), "{name}");
         }

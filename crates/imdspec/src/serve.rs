@@ -152,7 +152,9 @@ impl ServeArgs {
     /// `--extended-credentials`.
     fn instance(&self) -> Result<Instance, String> {
         let mut instance = match (&self.instance, &self.aemm_config) {
-            (Some(path), _) => Instance::from_file(path).map_err(|e| format!("--instance: {e}"))?,
+            (Some(path), _) => {
+                imds_files::instance(path).map_err(|e| format!("--instance: {e}"))?
+            }
             (None, Some(path)) => aemm_instance(path).map_err(|e| format!("--aemm-config: {e}"))?,
             (None, None) => Instance::default(),
         };
@@ -168,7 +170,7 @@ impl ServeArgs {
     fn scenario(&self) -> Result<Option<Scenario>, String> {
         let mut entries = match &self.scenario {
             Some(path) => {
-                Scenario::load(path)
+                imds_files::scenario(path)
                     .map_err(|e| format!("--scenario: {e}"))?
                     .entries
             }
@@ -228,7 +230,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
         Err(e) => return usage_error(e),
     };
     if args.print_instance {
-        print!("{}", imds_model::instance_fields::starter_file(&instance));
+        print!("{}", imds_files::instance_fields::starter_file(&instance));
         return ExitCode::SUCCESS;
     }
     let scenario = match args.scenario() {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use imds_model::instance_fields::{FIELDS, Kind, markdown_table, starter_file};
+use imds_files::instance_fields::{FIELDS, Kind, markdown_table, starter_file};
 use imds_model::{Instance, InstanceFormat};
 
 /// The starter file with every unset key switched on (`#key = …` → `key = …`).

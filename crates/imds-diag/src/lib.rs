@@ -1,5 +1,7 @@
-//! One error type, and one way of reading, for every file imdspec loads: case and path
-//! catalogues, expectations, client scenarios, instance files and metadata options.
+//! One error type for every file imdspec loads — case and path catalogues, expectations,
+//! client scenarios, instance, metadata-options and scenario files, AEMM configs — and the
+//! pure text diagnostics behind it. Nothing here reads a file: decoders take the text and
+//! the file's name (used only in messages); `imds-files` does the reading.
 //!
 //! A [`LoadError`] always shows as `FILE:LINE:COL: FIELD: MESSAGE`: line and column are
 //! 1-based (column in characters), `FIELD` is a path into the file in TOML's own notation
@@ -97,6 +99,20 @@ pub enum Format {
     Toml,
     /// JSON.
     Json,
+}
+
+impl Format {
+    /// The format a file's name says: JSON for `.json` (any case), else TOML.
+    pub fn of(file: &Path) -> Format {
+        if file
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            Format::Json
+        } else {
+            Format::Toml
+        }
+    }
 }
 
 /// A file's name and text, for building errors that point into it.
@@ -257,8 +273,8 @@ impl<'a> Source<'a> {
     }
 }
 
-/// A file that could not be read.
-pub fn io_error(file: &Path, e: &std::io::Error) -> LoadError {
+/// A file that could not be read (or listed): the whole file is at fault.
+pub fn unreadable(file: &Path, e: &std::io::Error) -> LoadError {
     LoadError {
         file: file.to_owned(),
         line: 1,
@@ -266,11 +282,6 @@ pub fn io_error(file: &Path, e: &std::io::Error) -> LoadError {
         field: WHOLE_FILE.to_owned(),
         message: format!("cannot read: {e}"),
     }
-}
-
-/// Reads a file, with a [`LoadError`] when it cannot be read.
-pub fn read(file: &Path) -> Result<String, LoadError> {
-    std::fs::read_to_string(file).map_err(|e| io_error(file, &e))
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -381,7 +392,7 @@ fn path_segments(path: &serde_path_to_error::Path) -> Vec<Seg> {
 
 /// Rewrites serde's messages: an unknown key or word gets the nearest known one, and a
 /// missing key is added to the path (returned second).
-pub(crate) fn explain(message: &str) -> (String, Option<String>) {
+pub fn explain(message: &str) -> (String, Option<String>) {
     for (prefix, what) in [("unknown field `", "key"), ("unknown variant `", "value")] {
         if let Some(rest) = message.strip_prefix(prefix) {
             let Some((name, tail)) = rest.split_once('`') else {
@@ -419,7 +430,7 @@ pub(crate) fn explain(message: &str) -> (String, Option<String>) {
 
 /// serde's messages name Rust types (`expected u32`, `expected struct RawRebalance`); a user
 /// sees the kind of value instead.
-pub(crate) fn plain_types(message: &str) -> String {
+pub fn plain_types(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut words = message.split(' ').peekable();
     let mut first = true;
