@@ -34,6 +34,19 @@ fn with_defaults(doc: &Value, text: &str) -> String {
     out
 }
 
+/// The parameter types the SSM document schema allows.
+const SSM_PARAMETER_TYPES: [&str; 6] = [
+    "String",
+    "StringList",
+    "Boolean",
+    "Integer",
+    "MapList",
+    "StringMap",
+];
+
+/// The schema's required fields (schemaVersion 2.2, a description, mainSteps of action, name
+/// and inputs; every parameter typed, its default allowed), and a script that runs the probe
+/// README documents with the endpoint the parameters give.
 #[test]
 fn ssm_document_is_a_run_shell_script_command_running_the_documented_probe() {
     let doc = yaml("deploy/imds-probe.ssm.yaml");
@@ -44,8 +57,20 @@ fn ssm_document_is_a_run_shell_script_command_running_the_documented_probe() {
     let step = &steps[0];
     assert_eq!(s(&step["action"]), "aws:runShellScript");
     assert!(s(&step["name"]).chars().all(|c| c.is_ascii_alphanumeric()));
+    assert!(
+        step["inputs"]["timeoutSeconds"]
+            .as_str()
+            .unwrap()
+            .parse::<u32>()
+            .is_ok()
+    );
     for (name, p) in doc["parameters"].as_mapping().unwrap() {
-        assert_eq!(s(&p["type"]), "String", "{name:?}");
+        assert!(
+            SSM_PARAMETER_TYPES.contains(&s(&p["type"])),
+            "{name:?}: type {:?}",
+            p["type"]
+        );
+        assert!(!s(&p["description"]).is_empty(), "{name:?}");
         if let Some(allowed) = p["allowedValues"].as_sequence() {
             assert!(
                 allowed.contains(&p["default"]),
@@ -59,14 +84,28 @@ fn ssm_document_is_a_run_shell_script_command_running_the_documented_probe() {
         .iter()
         .map(|c| with_defaults(&doc, s(c)))
         .collect();
-    let probe = commands
-        .iter()
-        .find(|c| c.contains(" probe "))
-        .expect("a probe command");
-    let probe = probe.split(" ||").next().unwrap();
-    assert_eq!(probe, "imdspec probe --format jsonl");
+    let script = commands.join("\n");
+    let probe = script
+        .lines()
+        .find(|l| l.contains(" probe "))
+        .expect("a probe command")
+        .trim();
+    assert_eq!(
+        probe,
+        "\"$imdspec\" probe --format jsonl --endpoint http://169.254.169.254 || rc=$?"
+    );
+    // Nothing is installed before the checksum matched.
+    let verify = script
+        .find("verify \"$tmp/$name\"")
+        .expect("a checksum check");
+    for install in ["dpkg -i", "rpm -U", "tar -xzf"] {
+        assert!(
+            script.find(install).unwrap() > verify,
+            "{install} before the check"
+        );
+    }
     let readme = readme();
-    assert!(readme.contains(probe), "README does not document {probe}");
+    assert!(readme.contains("imdspec probe --format jsonl"));
     assert!(readme.contains("file://crates/imds-fleet/deploy/imds-probe.ssm.yaml"));
     // README's send-command prefix is the one it copies back from.
     assert!(readme.contains("--output-s3-key-prefix imds-probe"));
@@ -74,7 +113,8 @@ fn ssm_document_is_a_run_shell_script_command_running_the_documented_probe() {
     assert!(readme.contains("imdspec fleet report --declared declared.json observed/"));
 }
 
-/// The script's exit status: 1 and 3 from the probe are findings, anything else fails.
+/// The script's exit status: 1 and 3 from the probe are findings, anything else fails. An
+/// imdspec already on PATH (a stand-in shell function here) is not reinstalled.
 #[test]
 fn ssm_script_keeps_findings_and_fails_on_errors() {
     if Command::new("bash").arg("--version").output().is_err() {
@@ -89,23 +129,24 @@ fn ssm_script_keeps_findings_and_fails_on_errors() {
         .iter()
         .map(s)
         .collect();
-    let script = script.join("\n").replace("{{ format }}", "jsonl");
+    let script = with_defaults(&doc, &script.join("\n"))
+        .replace("imdspec='imdspec'", "imdspec='imdspec_stub'")
+        // Never the real endpoint, even from a stand-in.
+        .replace("http://169.254.169.254", "http://127.0.0.1:9");
     for (probe_rc, want) in [(0, 0), (1, 0), (3, 0), (2, 2), (101, 101)] {
-        // A stand-in for imdspec that prints a line and exits with `probe_rc`.
+        // A stand-in for imdspec that prints its arguments and exits with `probe_rc`.
         let stub = format!("imdspec_stub() {{ echo \"$*\"; return {probe_rc}; }}\n");
         let out = Command::new("bash")
             .arg("-c")
-            .arg(format!(
-                "{stub}{}",
-                script.replace("{{ imdspecPath }}", "imdspec_stub")
-            ))
+            .arg(format!("{stub}{script}"))
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(want), "probe exit {probe_rc}");
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
-            "probe --format jsonl\n"
+            "probe --format jsonl --endpoint http://127.0.0.1:9\n"
         );
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no install");
     }
 }
 
