@@ -150,30 +150,122 @@ fn ssm_script_keeps_findings_and_fails_on_errors() {
     }
 }
 
+/// The one module each task uses (its key with the `ansible.builtin.` prefix), in order.
+fn modules(tasks: &[Value]) -> Vec<&str> {
+    tasks
+        .iter()
+        .map(|t| {
+            let keys: Vec<&str> = t
+                .as_mapping()
+                .unwrap()
+                .keys()
+                .map(s)
+                .filter(|k| k.starts_with("ansible.builtin.") || *k == "block")
+                .collect();
+            assert_eq!(keys.len(), 1, "one module per task: {t:?}");
+            keys[0]
+        })
+        .collect()
+}
+
 #[test]
-fn ansible_tasks_run_the_documented_probe_and_write_one_file_per_host() {
+fn ansible_tasks_install_when_missing_after_the_checksum_then_probe_and_write_one_file_per_host() {
     let tasks = yaml("deploy/imds-probe.ansible.yml");
     let tasks = tasks.as_sequence().expect("a task list");
-    assert_eq!(tasks.len(), 2);
     for t in tasks {
         assert!(!s(&t["name"]).is_empty());
     }
-    let argv: Vec<&str> = tasks[0]["ansible.builtin.command"]["argv"]
+    assert_eq!(
+        modules(tasks),
+        [
+            "ansible.builtin.shell",
+            "block",
+            "ansible.builtin.command",
+            "ansible.builtin.copy"
+        ]
+    );
+    let found = s(&tasks[0]["register"]);
+    assert_eq!(s(&tasks[0]["ansible.builtin.shell"]), "command -v imdspec");
+    assert_eq!(tasks[0]["failed_when"].as_bool(), Some(false));
+
+    // The install block runs only where imdspec is missing, and installs nothing before the
+    // package's SHA-256 matched, whether it came from a URL or from the controller.
+    let install = &tasks[1];
+    assert_eq!(s(&install["when"]), format!("{found}.rc != 0"));
+    assert_eq!(install["become"].as_bool(), Some(true));
+    let steps = install["block"].as_sequence().unwrap();
+    assert_eq!(
+        modules(steps),
+        [
+            "ansible.builtin.assert",
+            "ansible.builtin.set_fact",
+            "ansible.builtin.get_url",
+            "ansible.builtin.copy",
+            "ansible.builtin.stat",
+            "ansible.builtin.assert",
+            "ansible.builtin.apt",
+            "ansible.builtin.command",
+            "ansible.builtin.unarchive",
+        ]
+    );
+    let get_url = &steps[2]["ansible.builtin.get_url"];
+    assert_eq!(
+        s(&get_url["checksum"]),
+        "sha256:{{ imdspec_package_sha256 }}"
+    );
+    assert_eq!(s(&steps[2]["when"]), "imdspec_package_url is defined");
+    assert_eq!(s(&steps[3]["when"]), "imdspec_package_url is not defined");
+    let stat = &steps[4];
+    assert_eq!(
+        s(&stat["ansible.builtin.stat"]["checksum_algorithm"]),
+        "sha256"
+    );
+    let check = steps[5]["ansible.builtin.assert"]["that"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(
+        s(&check[0]),
+        format!(
+            "{}.stat.checksum == imdspec_package_sha256",
+            s(&stat["register"])
+        )
+    );
+    for (step, ext) in [(6, "deb"), (7, "rpm"), (8, "tar[.]gz")] {
+        assert_eq!(
+            s(&steps[step]["when"]),
+            format!("imdspec_package is match('.*[.]{ext}$')")
+        );
+    }
+    assert_eq!(
+        s(&steps[6]["ansible.builtin.apt"]["deb"]),
+        "{{ imdspec_package }}"
+    );
+    let unarchive = &steps[8]["ansible.builtin.unarchive"];
+    assert_eq!(unarchive["remote_src"].as_bool(), Some(true));
+    assert_eq!(unarchive["include"][0], "./imdspec");
+
+    let argv: Vec<&str> = tasks[2]["ansible.builtin.command"]["argv"]
         .as_sequence()
         .unwrap()
         .iter()
         .map(s)
         .collect();
-    let command = argv.join(" ");
-    assert_eq!(command, "imdspec probe --format jsonl");
-    assert!(readme().contains(&command));
-    let register = s(&tasks[0]["register"]);
-    assert!(s(&tasks[0]["failed_when"]).contains("[0, 1, 3]"));
-    let copy = &tasks[1]["ansible.builtin.copy"];
+    assert_eq!(argv[..4].join(" "), "imdspec probe --format jsonl");
+    assert!(readme().contains(&argv[..4].join(" ")));
+    assert_eq!(
+        argv[4..],
+        [
+            "--endpoint",
+            "{{ imdspec_endpoint | default('http://169.254.169.254') }}"
+        ]
+    );
+    let register = s(&tasks[2]["register"]);
+    assert!(s(&tasks[2]["failed_when"]).contains("[0, 1, 3]"));
+    let copy = &tasks[3]["ansible.builtin.copy"];
     assert!(s(&copy["content"]).contains(&format!("{register}.stdout")));
     let dest = s(&copy["dest"]);
     assert!(dest.ends_with("/{{ inventory_hostname }}.jsonl"), "{dest}");
-    assert_eq!(s(&tasks[1]["delegate_to"]), "localhost");
+    assert_eq!(s(&tasks[3]["delegate_to"]), "localhost");
     assert!(readme().contains("crates/imds-fleet/deploy/imds-probe.ansible.yml"));
 }
 
