@@ -124,6 +124,11 @@ fn package_script_builds_deb_and_rpm_with_manifest_metadata_and_checksums() {
     run(Command::new("sha256sum")
         .args(["--check", "--quiet", "SHA256SUMS"])
         .current_dir(&dist));
+    // README's install lines name what the script makes.
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for name in &files[1..4] {
+        assert!(readme.contains(name.as_str()), "README lacks {name}");
+    }
 
     let tree = [
         "/usr/bin/imdspec",
