@@ -62,8 +62,15 @@ stage() {
 fill() {
   sed -e "s|@NAME@|$name|g" -e "s|@DEB_VERSION@|$pkg_version-1|g" -e "s|@RPM_VERSION@|$pkg_version|g" \
     -e "s|@DEB_ARCH@|$deb_arch|g" -e "s|@SUMMARY@|$summary|g" -e "s|@LICENSE@|$license|g" \
-    -e "s|@HOMEPAGE@|$homepage|g" -e "s|@STAGE@|$work/rpmstage|g" -e "s|@INSTALLED_KIB@|${kib:-0}|g" "$1"
+    -e "s|@HOMEPAGE@|$homepage|g" -e "s|@STAGE@|$work/rpmstage|g" -e "s|@INSTALLED_KIB@|${kib:-0}|g" \
+    -e "s/@DEPENDS@/$depends/g" "$1"
 }
+
+# Debian dependencies from the binary's own needs: glibc's baseline, libgcc_s only when linked.
+depends="libc6 (>= 2.17)"
+if readelf -d "$bin" 2>/dev/null | grep -q 'NEEDED.*\[libgcc_s\.so\.1\]'; then
+  depends="$depends, libgcc-s1 | libgcc1"
+fi
 
 stage "$work/deb" "/usr/share/doc/$name"
 kib=$(du -sk "$work/deb" | cut -f1)
