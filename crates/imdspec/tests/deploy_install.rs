@@ -1,5 +1,5 @@
 //! The SSM document's script (crates/imds-fleet/deploy/imds-probe.ssm.yaml) run for real with
-//! bash: it installs imdspec from a release directory laid out as `just dist` writes it (served
+//! `sh`: it installs imdspec from a release directory laid out as `just dist` writes it (served
 //! as file://, with tarballs holding a wrapper around this build's binary), only after the
 //! SHA-256 checks pass, then probes a loopback `imdspec serve`. Every value the test passes
 //! matches the parameter's `allowedPattern`, as SSM requires. Nothing leaves loopback.
@@ -75,9 +75,10 @@ fn script(params: &[(&str, &str)]) -> String {
     script
 }
 
-/// bash with a PATH that has no imdspec on it.
+/// `sh -c SCRIPT`, as SSM Agent runs `aws:runShellScript` (dash on Debian and Ubuntu, so no
+/// bashisms), with a PATH that has no imdspec on it.
 fn run(script: &str) -> Output {
-    let mut cmd = Command::new("bash");
+    let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(script)
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
