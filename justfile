@@ -95,8 +95,10 @@ bench-fleet n="110000" runs="3":
         || [ $? -eq 1 ]; \
     done
 
-# Release artefacts in target/dist/: a Linux x86_64 imdspec linked against glibc 2.17 (checked
-# from its versioned symbols), a tarball with the licences and README, SHA256SUMS (zig and
-# cargo-zigbuild from PyPI, pinned).
-dist:
-    bash crates/imdspec/dist/build.sh
+# Release artefacts in target/dist/: imdspec for Linux x86_64 and aarch64 (Graviton) linked
+# against glibc 2.17 (checked from its versioned symbols), each as a binary, a tarball, a .deb
+# and an .rpm with the licences and a man page, and SHA256SUMS over all (zig and cargo-zigbuild
+# from PyPI, pinned; dpkg-deb and rpmbuild from Debian: `apt-get install rpm`). Give triples to
+# build fewer, e.g. `just dist x86_64-unknown-linux-gnu`.
+dist *triples:
+    bash crates/imdspec/dist/build.sh {{triples}}
