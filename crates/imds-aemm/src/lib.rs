@@ -28,12 +28,14 @@
 pub mod args;
 pub mod config;
 pub mod plan;
+pub mod view;
 
 use std::path::Path;
 
 pub use args::{ArgError, Cli, Command, HELP};
 pub use config::{Config, ConfigError};
 pub use plan::{Plan, PlanError, plan};
+pub use view::{Answer, View};
 
 use imds_model::Timestamp;
 
