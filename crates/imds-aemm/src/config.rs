@@ -188,6 +188,7 @@ pub fn defaults(start: Timestamp) -> Value {
         "save-config-to-file": false,
         "watch-config-file": false,
         "imdsv2": false,
+        "imdsv2-open-listings": false,
         "rebalance-delay-sec": 0,
         "rebalance-trigger-time": "",
         "asg-termination-delay-sec": 0,

@@ -45,7 +45,12 @@ pub const ERROR_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 const JSON_FIELDS: &[(&str, &[&str])] = &[
     (
         "iam-info",
-        &["Code", "LastUpdated", "InstanceProfileArn", "InstanceProfileId"],
+        &[
+            "Code",
+            "LastUpdated",
+            "InstanceProfileArn",
+            "InstanceProfileId",
+        ],
     ),
     (
         "iam-security-credentials",
@@ -136,7 +141,10 @@ impl Answer {
 #[derive(Clone, Debug, PartialEq)]
 enum Leaf {
     /// A `metadata.values` / `dynamic.values` entry (string or JSON).
-    Value { key: String, value: Value },
+    Value {
+        key: String,
+        value: Value,
+    },
     /// `userdata.values.userdata`, decoded.
     UserData(String),
     SpotAction,
@@ -304,6 +312,23 @@ impl View {
             ip_count: cfg.int("mock-ip-count"),
             clients: Mutex::new(Default::default()),
         }
+    }
+
+    /// Whether AEMM answers `path` without checking the token under `--imdsv2`: its
+    /// catch-all (the listings below the top ones, unknown paths) is not wrapped by the check.
+    pub fn unchecked(&self, path: &str) -> bool {
+        let path = match path.strip_suffix('/') {
+            Some(p) if !p.is_empty() => p,
+            _ => path,
+        };
+        let checked = [
+            "/",
+            "/latest",
+            "/latest/meta-data",
+            "/latest/dynamic",
+            "/latest/api/token",
+        ];
+        !checked.contains(&path) && !self.leaves.contains_key(path)
     }
 
     /// AEMM's answer to a read of `path` by `client` at `now` (the token already checked).
@@ -537,7 +562,9 @@ fn generic(v: &Value) -> Ordered {
         Value::Null => Ordered::Null,
         Value::String(s) => Ordered::Str(s.clone()),
         Value::Array(a) => Ordered::List(a.iter().map(generic).collect()),
-        Value::Object(m) => Ordered::Object(m.iter().map(|(k, v)| (k.clone(), generic(v))).collect()),
+        Value::Object(m) => {
+            Ordered::Object(m.iter().map(|(k, v)| (k.clone(), generic(v))).collect())
+        }
         v => Ordered::Raw(v.to_string()),
     }
 }
@@ -680,7 +707,10 @@ mod tests {
 
     #[test]
     fn catch_all_listings_match_by_substring() {
-        assert_eq!(cut("security-credentials/baskinc-role"), "security-credentials/");
+        assert_eq!(
+            cut("security-credentials/baskinc-role"),
+            "security-credentials/"
+        );
         assert_eq!(top_listing(&["a/b".into(), "c".into()]), "a/\nc\n");
     }
 }

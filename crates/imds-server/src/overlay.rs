@@ -66,11 +66,7 @@ pub(crate) fn apply(
         // The model's reason phrase belongs to its own status.
         resp.extensions_mut().remove::<ReasonPhrase>();
     }
-    match answer
-        .content_type
-        .as_deref()
-        .map(HeaderValue::from_str)
-    {
+    match answer.content_type.as_deref().map(HeaderValue::from_str) {
         Some(Ok(v)) => {
             resp.headers_mut().insert(CONTENT_TYPE, v);
         }

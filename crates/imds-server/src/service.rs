@@ -161,7 +161,14 @@ pub(crate) async fn handle(
     };
 
     if let (Some(overlay), Some(o)) = (&shared.overlay, outcome) {
-        crate::overlay::apply(overlay, &req, o, conn.peer.ip().to_canonical(), arrived, &mut resp);
+        crate::overlay::apply(
+            overlay,
+            &req,
+            o,
+            conn.peer.ip().to_canonical(),
+            arrived,
+            &mut resp,
+        );
     }
 
     // Spec §2.6: the answer to a PUT on a token path (a token, or the 403 of a misplaced

@@ -31,10 +31,18 @@ README.md, \"imdspec aemm: migrating from amazon-ec2-metadata-mock\")";
 /// AEMM's answers (listings, values, JSON layout, notice timing) in place of the model's for
 /// every read the model let through, and AEMM's 401 page on its 401s; tokens, methods and
 /// options stay the model's (README's migration table says why).
-fn aemm_layout(view: View) -> Overlay {
+///
+/// `open_listings` (`--imdsv2-open-listings`): the listings AEMM's `--imdsv2` leaves
+/// unchecked are answered without a token too.
+fn aemm_layout(view: View, open_listings: bool) -> Overlay {
     std::sync::Arc::new(move |r: &OverlayRequest<'_>| {
         let a = match r.outcome {
             Outcome::Served | Outcome::NotFound => view.answer(r.path, r.peer, r.now),
+            Outcome::TokenMissing | Outcome::TokenInvalid | Outcome::TokenExpired
+                if open_listings && view.unchecked(r.path) =>
+            {
+                view.answer(r.path, r.peer, r.now)
+            }
             Outcome::TokenMissing | Outcome::TokenInvalid | Outcome::TokenExpired => {
                 Answer::unauthorized()
             }
@@ -137,6 +145,7 @@ pub fn main(args: AemmArgs) -> ExitCode {
         }
     }
     let view = View::new(&prepared.config, prepared.cli.command, start);
+    let open_listings = prepared.config.bool("imdsv2-open-listings");
     let plan = prepared.plan;
     let addr = match resolve(&plan.host, plan.port) {
         Ok(a) => a,
@@ -163,7 +172,7 @@ pub fn main(args: AemmArgs) -> ExitCode {
             .scenario(plan.scenario)
             .listen(addr)
             .journal_capacity(0)
-            .overlay(aemm_layout(view))
+            .overlay(aemm_layout(view, open_listings))
             .start()
             .await;
         let server = match server {
