@@ -101,6 +101,10 @@ pub(crate) const TARGET_FILES: &[(&str, &str)] = &[
         include_str!("../../../conformance/targets/aemm.toml"),
     ),
     (
+        "imdspec-aemm",
+        include_str!("../../../conformance/targets/imdspec-aemm.toml"),
+    ),
+    (
         "moto",
         include_str!("../../../conformance/targets/moto.toml"),
     ),
@@ -206,7 +210,7 @@ pub struct RunArgs {
     /// Should-level failures also fail the run.
     #[arg(long)]
     strict: bool,
-    /// Known failures of a named target: conformance/targets/NAME.toml (reference, aemm, moto).
+    /// Known failures of a named target: conformance/targets/NAME.toml (reference, aemm, imdspec-aemm, moto).
     #[arg(long, value_name = "NAME", conflicts_with = "expectations")]
     target: Option<String>,
     /// Known failures from FILE ([xfail] table: case id or glob → reason).
