@@ -145,7 +145,11 @@ fn imdspec_aemm_matches_imdspec_aemm_toml() {
     let mut observed = BTreeSet::new();
     for (mode, args, flags) in [
         ("default", &[][..], &[][..]),
-        ("imdsv2", &["--imdsv2"][..], &["--http-tokens", "required"][..]),
+        (
+            "imdsv2",
+            &["--imdsv2"][..],
+            &["--http-tokens", "required"][..],
+        ),
     ] {
         let port = free_port();
         let mut cmd = Command::new(IMDSPEC);
