@@ -181,6 +181,18 @@ fn listens_within_a_second_with_aemm_defaults() {
         "test-instance"
     );
     assert_eq!(get(m.port, "/"), (200, "latest\n".into()));
+    // The start-up note names the target file for `imdspec run` against it.
+    let mut m = m;
+    let _ = m.child.kill();
+    let _ = m.child.wait();
+    let mut err = String::new();
+    m.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("--target imdspec-aemm"), "{err}");
 }
 
 #[test]
