@@ -3,7 +3,8 @@
 # idempotent: Debian packages with apt-get, botocore into a venv under the target dir, the
 # JavaScript SDK with `npm ci`, the Go SDKs from the Go module proxy (each driver's go.mod and
 # go.sum), the Java SDKs from Maven Central (each driver's pom.xml, offline after the first
-# resolve), and the real amazon-ec2-metadata-mock (`aemm`, for the runner's AEMM test). Every
+# resolve), the real amazon-ec2-metadata-mock (`aemm`, for the runner's AEMM test) and moto's
+# server (`moto`, a venv under the target dir, for tests/mock_targets.rs). Every
 # cache (Go modules and builds, the Maven repository) lives under the target dir, so a fresh
 # clone starts from nothing. With no argument every client and AEMM are installed; else only
 # those named. A client that cannot be installed makes the script fail (CI runs it first).
@@ -18,6 +19,9 @@ mkdir -p "$clients/bin"
 # Pinned versions (each driver.toml says the same).
 BOTOCORE=1.43.11
 AEMM=v1.13.0
+MOTO=5.2.5
+# purpleclay/imds-mock is not installed: the Go module proxy answers 403 "not available" for
+# github.com/purpleclay/imds-mock (tried 2026-12-07; conformance/targets/README.md).
 
 apt_updated=""
 apt_install() {
@@ -86,6 +90,11 @@ install_one() {
         || go_env env GOBIN="$clients/bin" GOFLAGS="-trimpath -mod=readonly" \
           go install "github.com/aws/amazon-ec2-metadata-mock/cmd/ec2-metadata-mock@$AEMM"
       ;;
+    moto) # moto's server, pinned (crates/imdspec/tests/mock_targets.rs, conformance/targets/moto.toml)
+      [ -x "$clients/moto-venv/bin/python" ] || python3 -m venv "$clients/moto-venv"
+      "$clients/moto-venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO')" 2>/dev/null \
+        || "$clients/moto-venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO"
+      ;;
     cloud-init) apt_install cloud-init python3 ;;
     ec2-metadata) apt_install amazon-ec2-utils curl ;;
     imdsv1-curl) apt_install curl ;;
@@ -96,6 +105,6 @@ install_one() {
 }
 
 if [ $# -eq 0 ]; then
-  set -- $(cd "$drivers" && ls -d */ | tr -d /) aemm
+  set -- $(cd "$drivers" && ls -d */ | tr -d /) aemm moto
 fi
 for c in "$@"; do install_one "$c"; done

@@ -97,6 +97,14 @@ const FLAGS: &[Flag] = &[
     flag("port", Some('p'), "server.port", Str, Global),
     flag("hostname", Some('n'), "server.hostname", Str, Global),
     flag("imdsv2", Some('I'), "imdsv2", Bool, Global),
+    // imdspec's own: AEMM's unchecked catch-all listings under --imdsv2 (README).
+    flag(
+        "imdsv2-open-listings",
+        None,
+        "imdsv2-open-listings",
+        Bool,
+        Global,
+    ),
     flag("config-file", Some('c'), "config-file", Str, Global),
     flag("mock-delay-sec", Some('d'), "mock-delay-sec", Int, Global),
     flag("mock-trigger-time", None, "mock-trigger-time", Str, Global),
@@ -456,6 +464,8 @@ Global flags:
   -n, --hostname string                 address to listen on (default: 0.0.0.0)
   -p, --port string                     port to listen on (default: 1338)
   -I, --imdsv2                          require session tokens (HttpTokens=required)
+      --imdsv2-open-listings            (imdspec only) with --imdsv2, answer the listings
+                                        AEMM leaves unchecked without a token, as AEMM does
   -d, --mock-delay-sec int              seconds after start before spot notice and event appear
       --mock-trigger-time string        RFC 3339 time they appear at (wins over -d)
   -x, --mock-ip-count int               client addresses that see notices (default 2; negative: all)

@@ -189,6 +189,7 @@ pub fn defaults(start: Timestamp) -> Value {
         "save-config-to-file": false,
         "watch-config-file": false,
         "imdsv2": false,
+        "imdsv2-open-listings": false,
         "rebalance-delay-sec": 0,
         "rebalance-trigger-time": "",
         "asg-termination-delay-sec": 0,
@@ -311,8 +312,8 @@ pub fn defaults(start: Timestamp) -> Value {
                     "instanceType": "m4.xlarge",
                     "region": "us-east-1"
                 },
-                "instance-identity-pkcs": "MIAGCSqGSIb3DQEHAqCAMIACAQExCzAJBgUrDgMCGgUAMIAGCSqGSIb3DQEHAaCA\nAEMMDefaultPlaceholderPkcs7SignatureVerifiesAgainstNoKeyAtAll0000",
-                "instance-identity-signature": "QUVNTURlZmF1bHRQbGFjZWhvbGRlclNpZ25hdHVyZQ==",
+                "instance-identity-pkcs": "TESTCSqGSIb3DQEHZqCZPIZCZQExCzZJGgUrDgPCGgUZPIZGCSqGSIb3DQEHZaCZJIZEggHderog\nICJhY2NvdW50SWQiIDogIjUxNTPzNjU5NzP4PCIsCiZgImFyY2hpdGVjdHVyZSIgOiZieDg2XzY0\nIirKICZiYXZhaWxhYmlsaXR5Wm9uZSIgOiZidXPtZWFzdC0xYSIsCiZgImJpbGxpbmdQcm9kdWN0\ncyIgOiGudWxsLZogICJkZXZrYXlQcm9kdWN0Q29kZXPiIDogbnVsbCrKICZibWFya2V0cGxhY2VQ\ncm9kdWN0Q29kZXPiIDogbnVsbCrKICZiaW1hZ2VJZCIgOiZiYW1pLTGhODg3ZTQrPWY3NjU0OTP1\nIirKICZiaW5zdGFuY2VJZCIgOiZiaS0rYjU5YTdiN2NlN2UzYmIrYSIsCiZgImluc3RhbmNlVHlr\nZSIgOiZibTQueGxhcmdlIirKICZia2VybmVsSWQiIDogbnVsbCrKICZicGVuZGluZ1RpbWUiIDog\nIjIrPjZtPDPtPDJUPjZ6PzY6NThaIirKICZicHJpdmF0ZUlrIiZ6ICIxNzIuPzEuPzQuNDPiLZog\nICJyYW1kaXNrSWQiIDogbnVsbCrKICZicmVnaW9uIiZ6ICJ1cy1lYXN0LTEiLZogICJ2ZXJzaW9u\nIiZ6ICIyPDE3LTZ5LTPrIgp9ZZZZZZZZPYIGGTCCZRUCZQEraTGcPQsrCQYDVQQGErJVUzEZPGcG\nZ1UECGPQV2FzaGluZ3RvbiGTdGF0ZTEQPZ4GZ1UEGxPHU2VhdHRsZTEgPG4GZ1UEChPXQW1hem9u\nIFdlYiGTZXJ2aWNlcyGPTEPCCQCWukjZ5V4aZzZJGgUrDgPCGgUZoF0rGZYJKoZIhvcNZQkDPQsG\nCSqGSIb3DQEHZTZcGgkqhkiG9r0GCQUxDxcNPjZrPzZyPjZzNzZ1WjZjGgkqhkiG9r0GCQQxFgQU\nN1xlDhvo6cYuGjXZ+mlTW66Ff8rrCQYHKoZIzjgEZrQrPC4CFQCjzjYV1zGUZUxTf6rGO0en/PxR\n3ZIVZK589qSkEaslLdCzeX2GnQ6dz9UeZZZZZZZZ",
+                "instance-identity-signature": "TesTTKmBbj+DUw6ut6BOr4mFGpax/k6BhIbsotUHvSIhqv7oKqwB4HZhgGP2Gvcxtz5m3QGUbnwI\nhy33GWxjn7+qfZ/GUeZB1Ilc+3rW/P9G/tGxIB3HtqB6q2J6B4DOh6CJiH+BnrHazGW+bJD406Nz\neP9n/rGEGGm0cGEbbeB=",
                 "fws-instance-monitoring": "disabled"
             }
         },

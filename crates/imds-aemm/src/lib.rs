@@ -1,6 +1,7 @@
 //! amazon-ec2-metadata-mock (AEMM) as a front end of imdspec: its command line, `AEMM_*`
 //! environment variables and JSON config files, turned into an instance, options, a scenario
-//! and an address for the faithful server (SPEC.md §8).
+//! and an address for the faithful server (SPEC.md §8), plus [`View`]: AEMM's own answers
+//! (tree, values, JSON layout, timing) that `imdspec aemm` lays over the server's.
 //!
 //! Pure apart from what it is handed: the environment, the home directory and a file reader
 //! come in as arguments, so tests and the fuzzer drive every layer.
@@ -28,12 +29,14 @@
 pub mod args;
 pub mod config;
 pub mod plan;
+pub mod view;
 
 use std::path::Path;
 
 pub use args::{ArgError, Cli, Command, HELP};
 pub use config::{Config, ConfigError};
 pub use plan::{Plan, PlanError, plan};
+pub use view::{Answer, View};
 
 use imds_model::Timestamp;
 

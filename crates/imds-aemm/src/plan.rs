@@ -361,7 +361,8 @@ fn instance(cfg: &Config, warnings: &mut Vec<String>) -> Result<Instance, PlanEr
     Ok(i)
 }
 
-/// Warns about `*.paths` settings that move a path: imdspec serves EC2's paths.
+/// Warns about `*.paths` settings that move a path: `imdspec aemm` serves the value there, as
+/// AEMM does, but `imdspec serve --aemm-config` serves EC2's paths.
 fn path_warnings(cfg: &Config, warnings: &mut Vec<String>) {
     let mac = cfg.str("metadata.values.mac");
     let defaults = crate::config::defaults(Timestamp::from_secs(0));
@@ -379,7 +380,8 @@ fn path_warnings(cfg: &Config, warnings: &mut Vec<String>) {
         let expected = default.as_str().unwrap_or("").replace(DEFAULT_MAC, mac);
         if cfg.str(key) != expected {
             warnings.push(format!(
-                "`{key}` = {:?} ignored: imdspec serves each value at EC2's path ({expected})",
+                "`{key}` = {:?}: imdspec aemm serves the value there; imdspec serve \
+                 --aemm-config keeps EC2's path ({expected})",
                 cfg.str(key)
             ));
         }

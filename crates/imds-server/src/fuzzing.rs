@@ -50,7 +50,7 @@ impl Harness {
         let journal = Journal::new(journal_capacity, None)?;
         // The same state and settings `ImdsServerBuilder::start` serves every listener with.
         let (shared, http, shutdown_tx) =
-            crate::serving(imds, clock, journal, faults, Limits::default());
+            crate::serving(imds, clock, journal, faults, Limits::default(), None);
         Ok(Harness {
             shared,
             http,

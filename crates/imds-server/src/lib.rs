@@ -34,6 +34,7 @@ mod faults;
 pub mod fuzzing;
 mod hop;
 mod journal;
+mod overlay;
 mod service;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -58,6 +59,7 @@ pub use faults::{
 };
 pub use hop::AppliedHopLimit;
 pub use journal::{JournalEntry, token_fingerprint};
+pub use overlay::{Overlay, OverlayAnswer, OverlayRequest};
 
 use crate::control::{Controller, StartState};
 use crate::faults::FaultState;
@@ -141,6 +143,7 @@ pub struct ImdsServerBuilder {
     scenario: Option<Scenario>,
     control: Option<SocketAddr>,
     manual: Option<Arc<ManualClock>>,
+    overlay: Option<Overlay>,
 }
 
 impl std::fmt::Debug for ImdsServerBuilder {
@@ -168,6 +171,7 @@ impl Default for ImdsServerBuilder {
             scenario: None,
             control: None,
             manual: None,
+            overlay: None,
         }
     }
 }
@@ -243,6 +247,13 @@ impl ImdsServerBuilder {
         self
     }
 
+    /// Another layout in front of the model: see [`Overlay`] (default: none, the model's
+    /// answers as they are).
+    pub fn overlay(mut self, overlay: Overlay) -> Self {
+        self.overlay = Some(overlay);
+        self
+    }
+
     /// Binds every listener and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<ImdsServer, ServerError> {
         if let Some(addr) = self.control.filter(|a| !control::is_loopback(*a)) {
@@ -285,6 +296,7 @@ impl ImdsServerBuilder {
             journal,
             self.faults,
             self.limits,
+            self.overlay,
         );
         let controller = Arc::new(Controller {
             imds: imds.clone(),
@@ -496,6 +508,7 @@ pub(crate) fn serving(
     journal: Journal,
     faults: Faults,
     limits: Limits,
+    overlay: Option<Overlay>,
 ) -> (Arc<Shared>, http1::Builder, watch::Sender<bool>) {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
@@ -508,6 +521,7 @@ pub(crate) fn serving(
         hop_log: Arc::default(),
         shutdown: shutdown_rx,
         next_conn: Default::default(),
+        overlay,
     });
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())

@@ -34,6 +34,7 @@ pub(crate) struct Shared {
     pub(crate) hop_log: Arc<HopLog>,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) next_conn: AtomicU64,
+    pub(crate) overlay: Option<crate::Overlay>,
 }
 
 /// One accepted connection.
@@ -158,6 +159,17 @@ pub(crate) async fn handle(
             return Err(HungUp);
         }
     };
+
+    if let (Some(overlay), Some(o)) = (&shared.overlay, outcome) {
+        crate::overlay::apply(
+            overlay,
+            &req,
+            o,
+            conn.peer.ip().to_canonical(),
+            arrived,
+            &mut resp,
+        );
+    }
 
     // Spec §2.6: the answer to a PUT on a token path (a token, or the 403 of a misplaced
     // one) leaves with the configured IP TTL.

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use imds_aemm::{Error, HELP, Prepared, prepare};
-use imds_model::{Clock as _, SystemClock};
-use imds_server::ImdsServer;
+use imds_aemm::{Answer, Error, HELP, Prepared, View, prepare};
+use imds_model::{Clock as _, Outcome, SystemClock};
+use imds_server::{ImdsServer, Overlay, OverlayAnswer, OverlayRequest};
 
 /// The usage line of bad-flag errors.
 const USAGE: &str = "imdspec aemm [spot|events|asglifecycle] [FLAGS]";
@@ -21,6 +21,39 @@ pub struct AemmArgs {
     /// AEMM's subcommand and flags (see `imdspec aemm --help`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     args: Vec<OsString>,
+}
+
+/// Which expectations apply when `imdspec run` is pointed at this server.
+pub const TARGET_NOTE: &str = "note: AEMM's paths, values and timing over EC2's protocol; \
+`imdspec run` against it: --target imdspec-aemm (conformance/targets/imdspec-aemm.toml; \
+README.md, \"imdspec aemm: migrating from amazon-ec2-metadata-mock\")";
+
+/// AEMM's answers (listings, values, JSON layout, notice timing) in place of the model's for
+/// every read the model let through, and AEMM's 401 page on its 401s; tokens, methods and
+/// options stay the model's (README's migration table says why).
+///
+/// `open_listings` (`--imdsv2-open-listings`): the listings AEMM's `--imdsv2` leaves
+/// unchecked are answered without a token too.
+fn aemm_layout(view: View, open_listings: bool) -> Overlay {
+    std::sync::Arc::new(move |r: &OverlayRequest<'_>| {
+        let a = match r.outcome {
+            Outcome::Served | Outcome::NotFound => view.answer(r.path, r.peer, r.now),
+            Outcome::TokenMissing | Outcome::TokenInvalid | Outcome::TokenExpired
+                if open_listings && view.unchecked(r.path) =>
+            {
+                view.answer(r.path, r.peer, r.now)
+            }
+            Outcome::TokenMissing | Outcome::TokenInvalid | Outcome::TokenExpired => {
+                Answer::unauthorized()
+            }
+            _ => return None,
+        };
+        Some(OverlayAnswer {
+            status: a.status,
+            content_type: Some(a.content_type.to_owned()),
+            body: a.body.into(),
+        })
+    })
 }
 
 /// Where AEMM's `-s` writes when no file is named.
@@ -111,6 +144,8 @@ pub fn main(args: AemmArgs) -> ExitCode {
             Err(e) => eprintln!("warning: cannot save the configuration: {e}"),
         }
     }
+    let view = View::new(&prepared.config, prepared.cli.command, start);
+    let open_listings = prepared.config.bool("imdsv2-open-listings");
     let plan = prepared.plan;
     let addr = match resolve(&plan.host, plan.port) {
         Ok(a) => a,
@@ -137,6 +172,7 @@ pub fn main(args: AemmArgs) -> ExitCode {
             .scenario(plan.scenario)
             .listen(addr)
             .journal_capacity(0)
+            .overlay(aemm_layout(view, open_listings))
             .start()
             .await;
         let server = match server {
@@ -147,6 +183,7 @@ pub fn main(args: AemmArgs) -> ExitCode {
             }
         };
         crate::serve::announce(&server);
+        eprintln!("{TARGET_NOTE}");
         crate::serve::wait_for_signal().await;
         server.shutdown().await;
         ExitCode::SUCCESS

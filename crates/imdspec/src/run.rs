@@ -118,7 +118,7 @@ pub struct RunArgs {
     /// Should-level failures also fail the run.
     #[arg(long)]
     strict: bool,
-    /// Known failures of a named target: conformance/targets/NAME.toml (reference, aemm, moto).
+    /// Known failures of a named target: conformance/targets/NAME.toml (reference, aemm, imdspec-aemm, moto).
     #[arg(long, value_name = "NAME", conflicts_with = "expectations")]
     target: Option<String>,
     /// Known failures from FILE ([xfail] table: case id or glob → reason).

@@ -172,15 +172,27 @@ fn listens_within_a_second_with_aemm_defaults() {
     assert!(
         get(m.port, EVENTS)
             .1
-            .contains("\"Code\" : \"system-reboot\"")
+            .contains("\t\t\"Code\": \"system-reboot\"")
     );
     assert_eq!(get(m.port, REBALANCE).0, 200);
-    // The faithful server around it: tags on (AEMM serves them), EC2's listing of `/`.
+    // AEMM's tree: its tags, its one-version listing of `/` (conformance/aemm/DIFFERENCES.md).
     assert_eq!(
         get(m.port, "/latest/meta-data/tags/instance/Name").1,
         "test-instance"
     );
-    assert!(get(m.port, "/").1.lines().count() > 1);
+    assert_eq!(get(m.port, "/"), (200, "latest\n".into()));
+    // The start-up note names the target file for `imdspec run` against it.
+    let mut m = m;
+    let _ = m.child.kill();
+    let _ = m.child.wait();
+    let mut err = String::new();
+    m.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("--target imdspec-aemm"), "{err}");
 }
 
 #[test]
@@ -227,8 +239,9 @@ fn mock_ip_count_admits_the_first_loopback_addresses() {
     let m = start(&["-x", "1"]);
     assert_eq!(get_from("127.0.0.1", m.port, SPOT).0, 200);
     assert_eq!(get_from("127.0.0.2", m.port, SPOT).0, 404);
-    assert_eq!(get_from("127.0.0.2", m.port, ASG).0, 404);
-    assert_eq!(get_from("127.0.0.1", m.port, ASG).0, 200);
+    // As in AEMM, each family (spot, events, ASG) admits its own first clients.
+    assert_eq!(get_from("127.0.0.2", m.port, ASG).0, 200);
+    assert_eq!(get_from("127.0.0.1", m.port, ASG).0, 404);
     assert_eq!(
         get_from("127.0.0.2", m.port, "/latest/meta-data/instance-id").0,
         200
@@ -248,9 +261,10 @@ fn subcommands_serve_only_their_family() {
     let v: serde_json::Value = serde_json::from_str(&get(m.port, SPOT).1).unwrap();
     assert_eq!(v["action"], "stop");
     assert_eq!(get(m.port, ASG).0, 404);
+    // AEMM's spot mode serves the legacy termination-time too.
     assert_eq!(
         get(m.port, "/latest/meta-data/spot/termination-time").0,
-        404
+        200
     );
     drop(m);
     let m = start(&["asg"]);
@@ -259,11 +273,15 @@ fn subcommands_serve_only_their_family() {
     drop(m);
     let m = start(&["-o", "instance-stop", "scheduledevents", "-t", "completed"]);
     assert_eq!(get(m.port, SPOT).0, 404);
-    // Completed events are history on EC2 (SPEC.md §3.11).
+    // AEMM lists even a completed event as scheduled, and has no history path.
+    let scheduled = get(m.port, EVENTS).1;
     assert!(
-        get(m.port, "/latest/meta-data/events/maintenance/history")
-            .1
-            .contains("instance-stop")
+        scheduled.contains("instance-stop") && scheduled.contains("completed"),
+        "{scheduled}"
+    );
+    assert_eq!(
+        get(m.port, "/latest/meta-data/events/maintenance/history").0,
+        404
     );
 }
 

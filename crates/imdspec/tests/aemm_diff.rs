@@ -3,8 +3,10 @@
 //! against `imdspec aemm`; every path of either tree (listings included) is requested from both,
 //! without and with a token, and status, Content-Type and body (times replaced by `<time>`)
 //! are compared. The differences are written as `conformance/aemm/DIFFERENCES.md`, which must
-//! equal the committed file (`IMDSPEC_BLESS=1` rewrites it). Under `CI=true` a missing AEMM
-//! fails the test; elsewhere it says why it did not run. Loopback only.
+//! equal the committed file (`IMDSPEC_BLESS=1` rewrites it). Every row must be kept on purpose:
+//! matched by an entry of `conformance/aemm/JUSTIFIED.toml` (EC2 rule, reason, flag), and
+//! every entry must match a row. Under `CI=true` a missing AEMM fails the test; elsewhere it
+//! says why it did not run. Loopback only.
 
 mod common;
 
@@ -28,32 +30,111 @@ const CONFIG: &str = r#"{
 }
 "#;
 
-/// One AEMM invocation: name, arguments (`{config}` is the config file), environment.
+/// One AEMM invocation: name, arguments (`{config}` is the config file), environment, and
+/// imdspec-only flags added on imdspec's side.
 type Setup = (
     &'static str,
     &'static [&'static str],
     &'static [(&'static str, &'static str)],
+    &'static [&'static str],
 );
 
 const SETUPS: &[Setup] = &[
-    ("default", &[], &[]),
-    ("spot", &["spot"], &[]),
-    ("events", &["events"], &[]),
-    ("asglifecycle", &["asglifecycle"], &[]),
-    ("imdsv2", &["--imdsv2"], &[]),
-    ("config file", &["-c", "{config}"], &[]),
+    ("default", &[], &[], &[]),
+    ("spot", &["spot"], &[], &[]),
+    ("events", &["events"], &[], &[]),
+    ("asglifecycle", &["asglifecycle"], &[], &[]),
+    ("imdsv2", &["--imdsv2"], &[], &[]),
+    // The flag README's migration table gives for the one kept difference.
+    (
+        "imdsv2, imdspec with --imdsv2-open-listings",
+        &["--imdsv2"],
+        &[],
+        &["--imdsv2-open-listings"],
+    ),
+    ("config file", &["-c", "{config}"], &[], &[]),
+    // Timing and audience: notices not yet due, or not for this client.
+    (
+        "spot, --mock-delay-sec 3600",
+        &["spot", "--mock-delay-sec", "3600"],
+        &[],
+        &[],
+    ),
+    (
+        "events, --mock-trigger-time 2099",
+        &["events", "--mock-trigger-time", "2099-01-01T00:00:00Z"],
+        &[],
+        &[],
+    ),
+    ("spot, --mock-ip-count 0", &["spot", "-x", "0"], &[], &[]),
+    (
+        "asglifecycle, --asg-termination-delay-sec 3600",
+        &["asglifecycle", "--asg-termination-delay-sec", "3600"],
+        &[],
+        &[],
+    ),
     // Precedence: the flag (hibernate) over the variable (stop) over the file (terminate).
     (
         "spot, flag over env over file",
         &["spot", "-c", "{config}", "-a", "hibernate"],
         &[("AEMM_SPOT_ACTION", "stop")],
+        &[],
     ),
     (
         "spot, env over file",
         &["spot", "-c", "{config}"],
         &[("AEMM_SPOT_ACTION", "stop")],
+        &[],
     ),
 ];
+
+/// One kept difference of `conformance/aemm/JUSTIFIED.toml`.
+#[derive(Debug)]
+struct Justified {
+    setup: String,
+    token: String,
+    request: regex::Regex,
+    ours: u16,
+}
+
+fn justified(root: &Path) -> Vec<Justified> {
+    let file = root.join("conformance/aemm/JUSTIFIED.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    doc["difference"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let field = |k: &str| {
+                d.get(k)
+                    .and_then(toml::Value::as_str)
+                    .unwrap_or_else(|| panic!("{}: difference {i}: no `{k}`", file.display()))
+                    .to_owned()
+            };
+            for k in ["reason", "flag"] {
+                assert!(!field(k).trim().is_empty(), "difference {i}: empty `{k}`");
+            }
+            let rules = d.get("rules").and_then(toml::Value::as_array);
+            assert!(
+                rules.is_some_and(|r| !r.is_empty()),
+                "{}: difference {i} names no SPEC.md rule",
+                file.display()
+            );
+            Justified {
+                setup: field("setup"),
+                token: field("token"),
+                request: regex::Regex::new(&field("request")).unwrap(),
+                ours: d
+                    .get("ours")
+                    .and_then(toml::Value::as_integer)
+                    .and_then(|n| u16::try_from(n).ok())
+                    .unwrap_or_else(|| panic!("difference {i}: no `ours` status")),
+            }
+        })
+        .collect()
+}
 
 /// Where crawling starts, besides what the listings name.
 const SEEDS: &[&str] = &[
@@ -242,11 +323,14 @@ fn imdspec_aemm_answers_as_the_real_aemm_does_or_differences_md_says_why_not() {
          either tree lists is requested from both without and with a token (each server's own). \
          A row is a request whose status, Content-Type or body (times shown as `<time>`) \
          differ (token `either` when both ways differ alike); cells show status, Content-Type \
-         and the body's start. Why imdspec differs on purpose: \
-         README.md, \"imdspec aemm: migrating from amazon-ec2-metadata-mock\".\n",
+         and the body's start. Every row left is kept on purpose: conformance/aemm/JUSTIFIED.toml \
+         gives the EC2 rule and the flag that gives AEMM's answer (README.md, \"imdspec aemm: \
+         migrating from amazon-ec2-metadata-mock\").\n",
     );
-    let mut total = 0;
-    for (name, args, env) in SETUPS {
+    let allowed = justified(&root);
+    let mut used = vec![false; allowed.len()];
+    let mut unjustified = Vec::new();
+    for (name, args, env, ours_only) in SETUPS {
         let args: Vec<String> = args
             .iter()
             .map(|a| a.replace("{config}", &config.to_string_lossy()))
@@ -256,11 +340,21 @@ fn imdspec_aemm_answers_as_the_real_aemm_does_or_differences_md_says_why_not() {
         std::fs::create_dir_all(&home_a).unwrap();
         std::fs::create_dir_all(&home_b).unwrap();
         let (_real, a_port) = start(&aemm, &[], &args, env, &home_a);
-        let (_ours, b_port) = start(Path::new(IMDSPEC), &["aemm"], &args, env, &home_b);
+        let ours_args: Vec<String> = args
+            .iter()
+            .cloned()
+            .chain(ours_only.iter().map(|a| (*a).to_owned()))
+            .collect();
+        let (_ours, b_port) = start(Path::new(IMDSPEC), &["aemm"], &ours_args, env, &home_b);
         let a_token = token(a_port);
         let b_token = token(b_port);
         let mut paths = crawl(a_port, a_token.as_deref());
         paths.extend(crawl(b_port, b_token.as_deref()));
+        assert!(
+            paths.len() > 50,
+            "{name}: the crawl found only {} paths",
+            paths.len()
+        );
         let mut rows: BTreeMap<(String, &str), (String, String)> = BTreeMap::new();
         let put_a = request(
             a_port,
@@ -296,6 +390,17 @@ fn imdspec_aemm_answers_as_the_real_aemm_does_or_differences_md_says_why_not() {
                 let b = request(b_port, "GET", path, &hb);
                 let (na, nb) = (normalize(&a.body), normalize(&b.body));
                 if a.status != b.status || a.content_type != b.content_type || na != nb {
+                    let request = format!("GET {path}");
+                    let why = allowed.iter().position(|j| {
+                        j.setup == *name
+                            && (j.token == "any" || j.token == label)
+                            && j.request.is_match(&request)
+                            && j.ours == b.status
+                    });
+                    match why {
+                        Some(i) => used[i] = true,
+                        None => unjustified.push(format!("{name}: {request} (token: {label})")),
+                    }
                     rows.insert(
                         (format!("GET {path}"), label),
                         (cell(&a, &na), cell(&b, &nb)),
@@ -319,16 +424,20 @@ fn imdspec_aemm_answers_as_the_real_aemm_does_or_differences_md_says_why_not() {
         };
         let shown_env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         out.push_str(&format!(
-            "\n## {name}\n\narguments: `{shown_args}`{}; {} paths compared, {} answers differ\n\n",
+            "\n## {name}\n\narguments: `{shown_args}`{}{}; {} paths compared, {} answers differ\n\n",
             if shown_env.is_empty() {
                 String::new()
             } else {
                 format!("; environment: `{}`", shown_env.join(" "))
             },
+            if ours_only.is_empty() {
+                String::new()
+            } else {
+                format!("; imdspec aemm also given `{}`", ours_only.join(" "))
+            },
             paths.len(),
             rows.len()
         ));
-        total += rows.len();
         if !rows.is_empty() {
             out.push_str("| request | token | AEMM v1.13.0 | imdspec aemm |\n|---|---|---|---|\n");
             for ((req, label), (a, b)) in &rows {
@@ -349,11 +458,28 @@ fn imdspec_aemm_answers_as_the_real_aemm_does_or_differences_md_says_why_not() {
         ));
     }
     std::fs::remove_dir_all(&scratch).unwrap();
-    assert!(total > 0, "no difference at all: the crawl found nothing");
     let file = root.join("conformance/aemm/DIFFERENCES.md");
     if std::env::var_os("IMDSPEC_BLESS").is_some() {
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(&file, &out).unwrap();
+    }
+    assert!(
+        unjustified.is_empty(),
+        "imdspec aemm answers otherwise than AEMM where conformance/aemm/JUSTIFIED.toml keeps no \
+         difference: make imdspec aemm answer as AEMM does, or justify it there (EC2 rule, flag) \
+         and in README's migration table: {unjustified:#?}"
+    );
+    let stale: Vec<&Justified> = allowed
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(j, _)| j)
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "entries of conformance/aemm/JUSTIFIED.toml that no difference matches any more: {stale:#?}"
+    );
+    if std::env::var_os("IMDSPEC_BLESS").is_some() {
         return;
     }
     let committed = std::fs::read_to_string(&file).unwrap_or_default();

@@ -1,0 +1,168 @@
+//! Other mocks judged as AEMM is (aemm_real.rs): each is started on 127.0.0.1 and
+//! `imdspec run --target NAME` must match `conformance/targets/NAME.toml` exactly: no
+//! unexpected failure, no xpass, no error, and every entry observed as an xfail.
+//!
+//! - moto's `moto_server` (PyPI, pinned, `conformance/clients/install.sh moto`); under
+//!   `CI=true` a missing install fails the test, elsewhere the test says why it did not run.
+//! - `imdspec aemm` itself (`conformance/targets/imdspec-aemm.toml`): AEMM's content over EC2's
+//!   protocol, the target file its start-up note names.
+//!
+//! purpleclay/imds-mock is not judged: the Go module proxy does not serve it
+//! (conformance/targets/README.md).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use imds_conformance::Expectations;
+use serde_json::Value;
+
+use common::{KillOnDrop, aemm_binary, free_port, root};
+
+const IMDSPEC: &str = env!("CARGO_BIN_EXE_imdspec");
+
+/// `{target}/clients`, where install.sh puts the mocks.
+fn clients_dir(root: &Path) -> PathBuf {
+    aemm_binary(root)
+        .parent()
+        .and_then(Path::parent)
+        .expect("clients dir")
+        .to_path_buf()
+}
+
+/// Starts `cmd` (which must listen on 127.0.0.1:`port`) and waits up to 20 s for it.
+fn start(mut cmd: Command, port: u16, what: &str) -> KillOnDrop {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let child = KillOnDrop(
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("{what} cannot start: {e}")),
+    );
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} did not listen on 127.0.0.1:{port} within 20 s");
+}
+
+/// Runs `imdspec run --target TARGET` against `port`; asserts no fail, xpass or error and a
+/// zero exit; returns the ids seen as xfail.
+fn run_matches(root: &Path, target: &str, port: u16, flags: &[&str], mode: &str) -> Vec<String> {
+    let report = std::env::temp_dir().join(format!(
+        "imdspec-mock-targets-{}-{target}-{mode}.json",
+        std::process::id()
+    ));
+    let out = Command::new(IMDSPEC)
+        .args(["run", "--target", target, "--format", "json"])
+        .arg("--endpoint")
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg("--conformance-dir")
+        .arg(root.join("conformance"))
+        .arg("--output")
+        .arg(&report)
+        .args(flags)
+        .output()
+        .expect("imdspec runs");
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|e| panic!("{target} {mode}: no report ({e}): {out:?}"));
+    std::fs::remove_file(&report).unwrap();
+    let json: Value = serde_json::from_str(&text).unwrap();
+    let cases = json["cases"].as_array().unwrap();
+    let unexpected: Vec<String> = cases
+        .iter()
+        .filter(|c| matches!(c["outcome"].as_str(), Some("fail" | "xpass" | "error")))
+        .map(|c| format!("{} {}", c["id"], c["outcome"]))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "{target} ({mode}): outcomes differ from conformance/targets/{target}.toml: \
+         {unexpected:#?}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{target} ({mode}): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cases
+        .iter()
+        .filter(|c| c["outcome"] == "xfail")
+        .filter_map(|c| c["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Every entry of `conformance/targets/TARGET.toml` was seen as an xfail.
+fn none_stale(root: &Path, target: &str, observed: &BTreeSet<String>) {
+    let file = root.join(format!("conformance/targets/{target}.toml"));
+    let expectations = Expectations::load(&file).unwrap();
+    assert!(!expectations.is_empty(), "{} is empty", file.display());
+    let never_seen = expectations.stale_entries(observed.iter().map(String::as_str));
+    assert!(
+        never_seen.is_empty(),
+        "entries of {} that the run did not show: {never_seen:#?}",
+        file.display()
+    );
+}
+
+#[test]
+fn moto_server_matches_moto_toml() {
+    let root = root();
+    let server = clients_dir(&root).join("moto-venv/bin/moto_server");
+    if !server.is_file() {
+        let why = format!(
+            "{} is missing: run conformance/clients/install.sh moto",
+            server.display()
+        );
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "{why} (CI=true)"
+        );
+        println!("not run: {why}");
+        return;
+    }
+    let port = free_port();
+    let mut cmd = Command::new(&server);
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    let _moto = start(cmd, port, "moto_server");
+    let observed: BTreeSet<String> = run_matches(&root, "moto", port, &[], "default")
+        .into_iter()
+        .collect();
+    none_stale(&root, "moto", &observed);
+}
+
+#[test]
+fn imdspec_aemm_matches_imdspec_aemm_toml() {
+    let root = root();
+    let home = std::env::temp_dir().join(format!("imdspec-mock-targets-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let mut observed = BTreeSet::new();
+    for (mode, args, flags) in [
+        ("default", &[][..], &[][..]),
+        (
+            "imdsv2",
+            &["--imdsv2"][..],
+            &["--http-tokens", "required"][..],
+        ),
+    ] {
+        let port = free_port();
+        let mut cmd = Command::new(IMDSPEC);
+        cmd.arg("aemm")
+            .args(args)
+            .args(["-n", "127.0.0.1", "-p", &port.to_string()])
+            .env("HOME", &home);
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AEMM_")) {
+            cmd.env_remove(k);
+        }
+        let _ours = start(cmd, port, "imdspec aemm");
+        observed.extend(run_matches(&root, "imdspec-aemm", port, flags, mode));
+    }
+    none_stale(&root, "imdspec-aemm", &observed);
+    std::fs::remove_dir_all(&home).unwrap();
+}
