@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 use serde_json::json;
 
+use crate::body::{Body, events_json, identity_document};
 use crate::instance::{Instance, NetworkInterface};
-use crate::tree::{Body, events_json, identity_document};
 use crate::version::Version;
 
 /// What must be switched on for a category to exist.

@@ -29,6 +29,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod body;
 pub mod categories;
 pub mod clock;
 pub mod control;
