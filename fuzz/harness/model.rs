@@ -7,7 +7,7 @@
 #![allow(dead_code)] // each fuzz target uses one entry point
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
@@ -19,9 +19,9 @@ use imds_model::parse::{
     RequestPath, TokenHeaderError, TtlError,
 };
 use imds_model::{
-    Clock, FORWARDED_FOR, HttpTokens, Imds, Instance, InstanceFormat, ManualClock, MetadataOptions,
-    ReasonPhrase, TOKEN_HEADER, TTL_HEADER, Timestamp, Toggle, TokenAuthority, TokenCheck,
-    TokenKey, Version,
+    Clock, Content, FORWARDED_FOR, HttpTokens, Imds, Instance, InstanceFormat, ManualClock,
+    MetadataOptions, ReasonPhrase, TOKEN_HEADER, TTL_HEADER, Timestamp, Toggle, TokenAuthority,
+    TokenCheck, TokenKey, Version,
 };
 
 /// A fuzz entry point: raw input in, panic on a broken invariant.
@@ -544,9 +544,9 @@ fn run_model_request(data: &[u8], trace: bool) -> Option<Vec<String>> {
     let mut u = Unstructured::new(data);
     let clock = Arc::new(ManualClock::new(START));
     let mut run = Run {
-        imds: Imds::new(
+        imds: Imds::with_content(
             MetadataOptions::default(),
-            Instance::default(),
+            default_content(),
             &key_for(data),
             clock.clone(),
         ),
@@ -572,6 +572,15 @@ fn run_model_request(data: &[u8], trace: bool) -> Option<Vec<String>> {
         run.step(op);
     }
     run.trace
+}
+
+/// The default instance's content, built once per process: every input serves the same
+/// instance, so rebuilding its tree per input would only measure `Tree::build`.
+fn default_content() -> Arc<Content> {
+    static CONTENT: OnceLock<Arc<Content>> = OnceLock::new();
+    CONTENT
+        .get_or_init(|| Arc::new(Content::new(Instance::default())))
+        .clone()
 }
 
 /// A token key derived from the whole input. Tokens are deterministic given key, clock and

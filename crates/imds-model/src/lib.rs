@@ -29,6 +29,8 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+mod body;
+pub mod categories;
 pub mod clock;
 pub mod control;
 pub mod infer;
@@ -54,7 +56,7 @@ pub use options::{
 };
 pub use scenario::{Fired, Scenario, ScenarioState};
 pub use service::{
-    ClientAddr, FORWARDED_FOR, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER,
+    ClientAddr, Content, FORWARDED_FOR, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER,
     error_response,
 };
 pub use token::{TokenAuthority, TokenCheck, TokenKey};

@@ -128,9 +128,11 @@ struct State {
     content: Arc<Content>,
 }
 
-/// Everything built from the instance alone, once: an options change keeps it, since
-/// options only open or close gates, which are checked at lookup.
-struct Content {
+/// Everything served for one instance, built from it once: the path tree, its listings and
+/// headers. An options change keeps it, since options only open or close gates, which are
+/// checked at lookup. Build it once and share it ([`Imds::with_content`]) to serve the same
+/// instance from many services without building its tree again.
+pub struct Content {
     instance: Arc<Instance>,
     tree: Tree,
     /// The headers of every metadata 200, built once (cloning beats hashing five inserts).
@@ -163,11 +165,18 @@ impl Imds {
         key: &TokenKey,
         clock: Arc<dyn Clock>,
     ) -> Imds {
+        Imds::with_content(options, Arc::new(Content::new(instance)), key, clock)
+    }
+
+    /// [`new`](Self::new) with the instance's content already built.
+    pub fn with_content(
+        options: MetadataOptions,
+        content: Arc<Content>,
+        key: &TokenKey,
+        clock: Arc<dyn Clock>,
+    ) -> Imds {
         Imds {
-            state: RwLock::new(Arc::new(State {
-                options,
-                content: Arc::new(Content::new(Arc::new(instance))),
-            })),
+            state: RwLock::new(Arc::new(State { options, content })),
             tokens: TokenAuthority::new(key),
             clock,
             scenario_live: AtomicBool::new(false),
@@ -249,8 +258,8 @@ impl Imds {
             return;
         }
         // One swap, so no request sees the new instance with the old options.
-        let content = (instance != *current.content.instance)
-            .then(|| Arc::new(Content::new(Arc::new(instance))));
+        let content =
+            (instance != *current.content.instance).then(|| Arc::new(Content::new(instance)));
         self.update(|old| State {
             options,
             content: content.unwrap_or_else(|| old.content.clone()),
@@ -292,7 +301,7 @@ impl Imds {
     /// Replaces the instance content; later requests see the new one.
     pub fn set_instance(&self, instance: Instance) {
         // Built before taking any lock, so neither requests nor writers wait for it.
-        let content = Arc::new(Content::new(Arc::new(instance)));
+        let content = Arc::new(Content::new(instance));
         let _writer = self.scenario_run();
         self.update(|old| State {
             options: old.options,
@@ -308,7 +317,7 @@ impl Imds {
     ) -> Result<Arc<Instance>, E> {
         let _writer = self.scenario_run();
         let instance = Arc::new(change(&self.current().content.instance)?);
-        let content = Arc::new(Content::new(instance.clone()));
+        let content = Arc::new(Content::build(instance.clone()));
         self.update(|old| State {
             options: old.options,
             content,
@@ -319,7 +328,7 @@ impl Imds {
     /// Sets options and instance together (one swap: no request sees one without the other)
     /// and stops the scenario being played, if any.
     pub fn reset(&self, options: MetadataOptions, instance: Instance) {
-        let content = Arc::new(Content::new(Arc::new(instance)));
+        let content = Arc::new(Content::new(instance));
         let mut run = self.scenario_run();
         run.state = None;
         run.fired.clear();
@@ -383,8 +392,26 @@ impl Imds {
     }
 }
 
+impl std::fmt::Debug for Content {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Content")
+            .field("instance", &self.instance.instance_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Content {
-    fn new(instance: Arc<Instance>) -> Content {
+    /// Builds everything served for `instance`.
+    pub fn new(instance: Instance) -> Content {
+        Content::build(Arc::new(instance))
+    }
+
+    /// The instance this content was built from.
+    pub fn instance(&self) -> &Arc<Instance> {
+        &self.instance
+    }
+
+    fn build(instance: Arc<Instance>) -> Content {
         let tree = Tree::build(&instance);
         let plain_headers = ok_headers(None);
         let served_headers = ok_headers(Some(&tree.last_modified));
