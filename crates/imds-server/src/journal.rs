@@ -2,16 +2,20 @@
 //!
 //! Client validation judges clients from this: which requests came in which order, on which
 //! connection, with which token (as a fingerprint, never the token), and what they got.
+//! Requests hand over their parts unformatted ([`Pending`]); a writer thread formats, hashes
+//! and writes them, so a journal costs a request one queue send.
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{LineWriter, Write as _};
+use std::io::{BufWriter, Write as _};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
-use imds_model::RequestKind;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Uri};
+use imds_model::{Outcome, RequestKind, TOKEN_HEADER, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -112,60 +116,244 @@ pub(crate) fn redact(name: &str, value: &[u8]) -> String {
 }
 
 /// ISO-8601 UTC with milliseconds.
-pub(crate) fn iso_millis(t: imds_model::Timestamp) -> String {
+pub(crate) fn iso_millis(t: Timestamp) -> String {
     let secs = t.to_iso8601();
     let base = secs.strip_suffix('Z').unwrap_or(&secs);
     format!("{base}.{:03}Z", t.as_millis() % 1000)
 }
 
+/// A request as the request path hands it to the journal: pieces moved out of the request and
+/// the response, nothing formatted or hashed yet. The journal's writer thread makes the
+/// [`JournalEntry`] (fingerprints, redaction, strings) and writes it, off the request path.
+pub(crate) struct Pending {
+    pub(crate) seq: u64,
+    pub(crate) arrived: Timestamp,
+    pub(crate) listener: SocketAddr,
+    pub(crate) peer: SocketAddr,
+    pub(crate) connection: u64,
+    /// `None` for a connection reset before any request was read (`endpoint=reset`).
+    pub(crate) head: Option<Head>,
+    pub(crate) status: Option<u16>,
+    pub(crate) outcome: Option<Outcome>,
+    pub(crate) fault: Option<String>,
+    /// The body of a successful token PUT: the token issued.
+    pub(crate) issued_token: Option<Bytes>,
+    pub(crate) ttl: Option<u32>,
+    pub(crate) hop_limit: Option<u8>,
+    pub(crate) latency_us: u64,
+}
+
+/// The request head as it came in.
+pub(crate) struct Head {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) version: http::Version,
+    pub(crate) headers: HeaderMap,
+}
+
+impl Pending {
+    fn into_entry(self) -> JournalEntry {
+        let (method, path, version, headers, token) = match self.head {
+            Some(h) => (
+                h.method.to_string(),
+                h.uri
+                    .path_and_query()
+                    .map_or_else(|| h.uri.to_string(), |p| p.to_string()),
+                format!("{:?}", h.version),
+                h.headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str().to_owned(), redact(n.as_str(), v.as_bytes())))
+                    .collect(),
+                h.headers
+                    .get(TOKEN_HEADER)
+                    .map(|v| token_fingerprint(v.as_bytes())),
+            ),
+            None => (
+                String::new(),
+                String::new(),
+                String::new(),
+                Vec::new(),
+                None,
+            ),
+        };
+        JournalEntry {
+            seq: self.seq,
+            time: iso_millis(self.arrived),
+            time_ms: self.arrived.as_millis(),
+            listener: self.listener,
+            peer: self.peer,
+            connection: self.connection,
+            method,
+            path,
+            version,
+            headers,
+            token,
+            status: self.status,
+            outcome: self.outcome.map(|o| format!("{o:?}")),
+            fault: self.fault,
+            issued_token: self.issued_token.as_deref().map(token_fingerprint),
+            ttl: self.ttl,
+            hop_limit: self.hop_limit,
+            latency_us: self.latency_us,
+        }
+    }
+}
+
+/// Requests waiting for the writer thread at most; beyond, the request path waits for it
+/// (memory stays bounded and no entry is dropped).
+const QUEUE: usize = 2048;
+
+enum Msg {
+    Entry(Pending),
+    /// Answered once every message sent before it has been written (and the file flushed).
+    Sync(mpsc::Sender<()>),
+}
+
+/// The request journal: a queue to one writer thread, which formats entries, appends them to
+/// the file and keeps the newest `capacity` in memory.
 pub(crate) struct Journal {
-    capacity: usize,
-    memory: Mutex<VecDeque<JournalEntry>>,
-    file: Option<Mutex<LineWriter<File>>>,
     seq: AtomicU64,
+    queue: Option<mpsc::SyncSender<Msg>>,
+    memory: Arc<Mutex<VecDeque<JournalEntry>>>,
 }
 
 impl Journal {
     pub(crate) fn new(capacity: usize, path: Option<&Path>) -> Result<Journal, ServerError> {
         let file = match path {
-            Some(p) => Some(Mutex::new(LineWriter::new(File::create(p).map_err(
-                |source| ServerError::Journal {
+            Some(p) => Some(BufWriter::new(File::create(p).map_err(|source| {
+                ServerError::Journal {
                     path: p.to_owned(),
                     source,
-                },
-            )?))),
+                }
+            })?)),
             None => None,
         };
+        let memory = Arc::new(Mutex::new(VecDeque::new()));
+        let queue = if capacity > 0 || file.is_some() {
+            let (tx, rx) = mpsc::sync_channel(QUEUE);
+            let writer = Writer {
+                capacity,
+                memory: memory.clone(),
+                file,
+            };
+            std::thread::Builder::new()
+                .name("imds-journal".to_owned())
+                .spawn(move || writer.run(&rx))
+                .map_err(|source| ServerError::Journal {
+                    path: path.map(Path::to_owned).unwrap_or_default(),
+                    source,
+                })?;
+            Some(tx)
+        } else {
+            None
+        };
         Ok(Journal {
-            capacity,
-            memory: Mutex::new(VecDeque::new()),
-            file,
             seq: AtomicU64::new(0),
+            queue,
+            memory,
         })
     }
 
     /// False when entries would go nowhere (then callers skip building them).
     pub(crate) fn enabled(&self) -> bool {
-        self.capacity > 0 || self.file.is_some()
+        self.queue.is_some()
     }
 
     pub(crate) fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub(crate) fn record(&self, entry: JournalEntry) {
-        if let Some(file) = &self.file
-            && let Ok(line) = serde_json::to_string(&entry)
-        {
-            let mut f = match file.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
+    /// Hands `entry` to the writer thread; waits only while its queue is full.
+    pub(crate) fn record(&self, entry: Pending) {
+        if let Some(q) = &self.queue {
+            let _ = q.send(Msg::Entry(entry));
+        }
+    }
+
+    /// Returns once every entry recorded before the call is in memory and in the file.
+    pub(crate) fn sync(&self) {
+        if let Some(q) = &self.queue {
+            let (tx, rx) = mpsc::channel();
+            if q.send(Msg::Sync(tx)).is_ok() {
+                let _ = rx.recv();
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<JournalEntry>> {
+        lock(&self.memory)
+    }
+
+    pub(crate) fn entries(&self) -> Vec<JournalEntry> {
+        self.sync();
+        self.lock().iter().cloned().collect()
+    }
+
+    /// The entries with `seq >= since`, oldest first; only those are copied (the list is kept
+    /// sorted by `seq`).
+    pub(crate) fn entries_since(&self, since: u64) -> Vec<JournalEntry> {
+        self.sync();
+        let m = self.lock();
+        let from = m.partition_point(|e| e.seq < since);
+        m.range(from..).cloned().collect()
+    }
+
+    pub(crate) fn clear(&self) {
+        self.sync();
+        self.lock().clear();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// The journal's thread: everything that costs per entry happens here.
+struct Writer {
+    capacity: usize,
+    memory: Arc<Mutex<VecDeque<JournalEntry>>>,
+    file: Option<BufWriter<File>>,
+}
+
+impl Writer {
+    /// Until every sender is gone: writes entries in batches, flushing the file whenever the
+    /// queue runs empty (so a reader of the file lags by one batch at most).
+    fn run(mut self, queue: &mpsc::Receiver<Msg>) {
+        loop {
+            let msg = match queue.try_recv() {
+                Ok(m) => m,
+                Err(mpsc::TryRecvError::Empty) => {
+                    self.flush();
+                    match queue.recv() {
+                        Ok(m) => m,
+                        Err(_) => break,
+                    }
+                }
+                Err(mpsc::TryRecvError::Disconnected) => break,
             };
+            match msg {
+                Msg::Entry(p) => self.write(p.into_entry()),
+                Msg::Sync(done) => {
+                    self.flush();
+                    let _ = done.send(());
+                }
+            }
+        }
+        self.flush();
+    }
+
+    fn write(&mut self, entry: JournalEntry) {
+        if let Some(f) = &mut self.file {
             // A full disk must not stop the server; the entry is still kept in memory.
-            let _ = writeln!(f, "{line}");
+            if serde_json::to_writer(&mut *f, &entry).is_ok() {
+                let _ = f.write_all(b"\n");
+            }
         }
         if self.capacity > 0 {
-            let mut m = self.lock();
+            let mut m = lock(&self.memory);
             if m.len() >= self.capacity {
                 m.pop_front();
             }
@@ -175,27 +363,10 @@ impl Journal {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<JournalEntry>> {
-        match self.memory.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
+    fn flush(&mut self) {
+        if let Some(f) = &mut self.file {
+            let _ = f.flush();
         }
-    }
-
-    pub(crate) fn entries(&self) -> Vec<JournalEntry> {
-        self.lock().iter().cloned().collect()
-    }
-
-    /// The entries with `seq >= since`, oldest first; only those are copied (the list is kept
-    /// sorted by `seq`).
-    pub(crate) fn entries_since(&self, since: u64) -> Vec<JournalEntry> {
-        let m = self.lock();
-        let from = m.partition_point(|e| e.seq < since);
-        m.range(from..).cloned().collect()
-    }
-
-    pub(crate) fn clear(&self) {
-        self.lock().clear();
     }
 }
 

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use imds_model::control::{ControlError, OPENAPI, ROUTES};
 use imds_model::instance_fields::FIELDS;
 use imds_model::{Instance, MetadataOptions};
+use imds_server::control::{ControlError, OPENAPI, ROUTES};
 use serde_json::Value;
 
 fn doc() -> Value {
