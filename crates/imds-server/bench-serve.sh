@@ -5,7 +5,8 @@
 #     spot interruption an hour away (a scenario playing, every request journaled);
 #   - nginx (Debian's) answering the same path with a constant body and `Connection: close`
 #     (`keepalive_timeout 0`, access log off): the reference the ratios are quoted against;
-#   - the bare hyper server of examples/bare.rs, with `Connection: close` and keep-alive.
+#   - with BARE=1, also the bare hyper server of examples/bare.rs, with `Connection: close` and
+#     keep-alive (building the example builds imds-server's dev-dependencies, aws-lc-sys too).
 # Rounds are interleaved so background load hits every server alike. Loopback only. Prints
 # requests/s, p99 latency, peak RSS and the ratios. Needs wrk and nginx (installed with
 # apt-get when missing and running as root).
@@ -32,7 +33,8 @@ need nginx nginx-light
 nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
 
 cargo build --release -q -p imdspec --bin imdspec
-cargo build --release -q -p imds-server --example bare
+bare="${BARE:-0}"
+[ "$bare" = 1 ] && cargo build --release -q -p imds-server --example bare
 
 work="$(mktemp -d)"
 pids=()
@@ -65,8 +67,12 @@ start serve target/release/imdspec serve --listen 127.0.0.1:0
 # What termination-handler tests run: control API, journal file, an interruption an hour away.
 start serve_full target/release/imdspec serve --listen 127.0.0.1:0 --control 127.0.0.1:0 \
     --journal "$work/journal.jsonl" --spot-interruption terminate@+1h
-start bare_close target/release/examples/bare 127.0.0.1:0 --close
-start bare_keepalive target/release/examples/bare 127.0.0.1:0
+servers="serve serve_full nginx"
+if [ "$bare" = 1 ]; then
+    start bare_close target/release/examples/bare 127.0.0.1:0 --close
+    start bare_keepalive target/release/examples/bare 127.0.0.1:0
+    servers="$servers bare_close bare_keepalive"
+fi
 
 # nginx on a free port, its own prefix in $work, no access log, `Connection: close` on every
 # answer (keepalive_timeout 0), the same 19-byte body as the bare server.
@@ -112,19 +118,31 @@ for name in serve serve_full; do
     [ "$code" = 200 ] || { echo "bench-serve: $name token GET answered $code" >&2; exit 1; }
     echo "$token" >"$work/$name.token"
 done
-cp "$work/serve.token" "$work/bare_close.token"
-cp "$work/serve.token" "$work/bare_keepalive.token"
-cp "$work/serve.token" "$work/nginx.token"
+for name in nginx bare_close bare_keepalive; do cp "$work/serve.token" "$work/$name.token"; done
 # The control listener is up, the scenario is playing (nothing fired yet) and requests are
 # journaled to the file.
 control="$(sed -n 's/^control on //p' "$work/serve_full.out")"
 curl -sf "$control/scenario" | grep -q '"fired":\[\]' || { echo "bench-serve: scenario not playing" >&2; exit 1; }
 
-# run NAME ROUND: one wrk run; keeps the output for parsing.
+# cpu_ticks NAME: user + system CPU time so far of the server's process and its children
+# (nginx's workers), in clock ticks. Threads are counted in their process.
+cpu_ticks() {
+    local pid total=0
+    pid="$(cat "$work/$1.pid")"
+    for p in "$pid" $(pgrep -P "$pid" 2>/dev/null || true); do
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
+}
+
+# run NAME ROUND: one wrk run; keeps the output, and the server's CPU ticks over the run.
 run() {
+    local before
+    before="$(cpu_ticks "$1")"
     wrk -t2 -c"$conns" -d"${secs}s" --latency \
         -H "X-aws-ec2-metadata-token: $(cat "$work/$1.token")" \
         "$(cat "$work/$1.url")$path" >"$work/$1.$2.wrk"
+    echo $(($(cpu_ticks "$1") - before)) >"$work/$1.$2.cpu"
     if grep -q 'Non-2xx' "$work/$1.$2.wrk"; then
         echo "bench-serve: $1 answered non-2xx responses" >&2
         cat "$work/$1.$2.wrk" >&2
@@ -134,7 +152,7 @@ run() {
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$rounds"); do
-    for name in serve serve_full nginx bare_close bare_keepalive; do run "$name" "$r"; done
+    for name in $servers; do run "$name" "$r"; done
 done
 
 # to_ms VALUE: wrk latency (e.g. 812.00us, 1.20ms, 1.01s) in milliseconds.
@@ -144,6 +162,17 @@ to_ms() {
         else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
         else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
         else printf "%s", v }'
+}
+
+# cpu_per_request NAME: the server's CPU time per request over all rounds, in µs. Unlike
+# requests/s this hardly depends on how much CPU other processes leave the server.
+cpu_per_request() {
+    local ticks=0 requests=0 r
+    for r in $(seq "$rounds"); do
+        ticks=$((ticks + $(cat "$work/$1.$r.cpu")))
+        requests=$((requests + $(awk '/requests in/ {print $1}' "$work/$1.$r.wrk")))
+    done
+    awk -v t="$ticks" -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }'
 }
 
 # summary NAME: best req/s over the rounds, and the p99 of that round.
@@ -169,19 +198,21 @@ summary() {
 read -r s_rps s_p99 s_rss _ < <(summary serve)
 read -r x_rps x_p99 x_rss _ < <(summary serve_full)
 read -r n_rps n_p99 n_rss _ < <(summary nginx)
-read -r c_rps c_p99 c_rss _ < <(summary bare_close)
-read -r k_rps k_p99 k_rss _ < <(summary bare_keepalive)
 journal_lines="$(wc -l <"$work/journal.jsonl")"
 
 echo
 echo "wrk -t2 -c$conns -d${secs}s, $rounds interleaved rounds (best round shown), $(nproc) cores shared with wrk"
 echo "load average before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-44s %12s %10s %13s\n' server 'requests/s' 'p99 (ms)' 'peak RSS (MiB)'
-printf '%-44s %12s %10s %13s\n' 'imdspec serve (token GET)' "$s_rps" "$s_p99" "$s_rss"
-printf '%-44s %12s %10s %13s\n' '  + --control, --journal, spot in 1h' "$x_rps" "$x_p99" "$x_rss"
-printf '%-44s %12s %10s %13s\n' 'nginx, Connection: close' "$n_rps" "$n_p99" "$n_rss"
-printf '%-44s %12s %10s %13s\n' 'bare hyper, Connection: close' "$c_rps" "$c_p99" "$c_rss"
-printf '%-44s %12s %10s %13s\n' 'bare hyper, keep-alive' "$k_rps" "$k_p99" "$k_rss"
+printf '%-44s %12s %10s %13s %14s\n' server 'requests/s' 'p99 (ms)' 'peak RSS (MiB)' 'CPU µs/request'
+printf '%-44s %12s %10s %13s %14s\n' 'imdspec serve (token GET)' "$s_rps" "$s_p99" "$s_rss" "$(cpu_per_request serve)"
+printf '%-44s %12s %10s %13s %14s\n' '  + --control, --journal, spot in 1h' "$x_rps" "$x_p99" "$x_rss" "$(cpu_per_request serve_full)"
+printf '%-44s %12s %10s %13s %14s\n' 'nginx, Connection: close' "$n_rps" "$n_p99" "$n_rss" "$(cpu_per_request nginx)"
+if [ "$bare" = 1 ]; then
+    read -r c_rps c_p99 c_rss _ < <(summary bare_close)
+    read -r k_rps k_p99 k_rss _ < <(summary bare_keepalive)
+    printf '%-44s %12s %10s %13s\n' 'bare hyper, Connection: close' "$c_rps" "$c_p99" "$c_rss"
+    printf '%-44s %12s %10s %13s\n' 'bare hyper, keep-alive' "$k_rps" "$k_p99" "$k_rss"
+fi
 echo "journal file: $journal_lines lines"
 # Per round too: the best rounds of two servers may be different rounds.
 for r in $(seq "$rounds"); do
@@ -191,8 +222,11 @@ for r in $(seq "$rounds"); do
         -v n="$(awk '/^Requests\/sec:/ {print $2}' "$work/nginx.$r.wrk")" \
         'BEGIN { printf "round %d: serve %.0f, full %.0f, nginx %.0f: serve/nginx %.2f, full/nginx %.2f\n", r, s, x, n, s / n, x / n }'
 done
-awk -v s="$s_rps" -v x="$x_rps" -v n="$n_rps" -v c="$c_rps" -v k="$k_rps" 'BEGIN {
+awk -v s="$s_rps" -v x="$x_rps" -v n="$n_rps" 'BEGIN {
     printf "imdspec serve / nginx close (best rounds):        %.2f\n", s / n
-    printf "  full-featured / nginx close:                    %.2f (target >= 0.90)\n", x / n
-    printf "imdspec serve / bare hyper close:                 %.2f\n", s / c
-    printf "imdspec serve / bare keep-alive (ceiling):        %.2f\n", s / k }'
+    printf "  full-featured / nginx close:                    %.2f (target >= 0.90)\n", x / n }'
+if [ "$bare" = 1 ]; then
+    awk -v s="$s_rps" -v c="$c_rps" -v k="$k_rps" 'BEGIN {
+        printf "imdspec serve / bare hyper close:                 %.2f\n", s / c
+        printf "imdspec serve / bare keep-alive (ceiling):        %.2f\n", s / k }'
+fi

@@ -285,3 +285,89 @@ impl Imds {
         self.tokens.issue(self.clock.now(), ttl).token
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use imds_model::scenario::{Entry, SpotKind, Trigger};
+    use imds_model::{HttpTokens, ManualClock};
+
+    use super::*;
+
+    fn imds(clock: &Arc<ManualClock>) -> Imds {
+        Imds::new(
+            MetadataOptions::default(),
+            Instance::default(),
+            &TokenKey::new([3; 32]),
+            clock.clone(),
+        )
+    }
+
+    fn spot_status(imds: &Imds) -> u16 {
+        let req = Request::get("/latest/meta-data/spot/instance-action")
+            .body(())
+            .expect("request");
+        imds.handle(&req).status().as_u16()
+    }
+
+    #[test]
+    fn a_timed_entry_fires_on_the_first_request_at_its_time_not_before() {
+        let clock = Arc::new(ManualClock::new(Timestamp::from_secs(1_768_470_000)));
+        let imds = imds(&clock);
+        imds.set_scenario(Scenario {
+            entries: vec![Entry::spot_interruption(
+                Trigger::After(Duration::from_secs(3600)),
+                SpotKind::Terminate,
+            )],
+            notice_clients: None,
+        });
+        assert_eq!(imds.due.at_ms.load(Ordering::Acquire), 1_768_473_600_000);
+        // Not counting: no entry waits for a request count.
+        assert_eq!(imds.due.at_request.load(Ordering::Acquire), u64::MAX);
+        clock.advance(Duration::from_millis(3_599_999));
+        assert_eq!(spot_status(&imds), 404);
+        assert_eq!(imds.due.requests.load(Ordering::Acquire), 0);
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(spot_status(&imds), 200);
+        assert_eq!(imds.scenario_fired().len(), 1);
+        // Finished: every request skips the scenario again.
+        assert_eq!(imds.due.at_ms.load(Ordering::Acquire), u64::MAX);
+    }
+
+    #[test]
+    fn a_counted_entry_fires_on_exactly_its_request_from_any_thread() {
+        let clock = Arc::new(ManualClock::new(Timestamp::from_secs(1_768_470_000)));
+        let imds = Arc::new(imds(&clock));
+        imds.set_scenario(Scenario {
+            entries: vec![Entry {
+                trigger: Trigger::AfterRequests(101),
+                action: imds_model::scenario::Action::Options(
+                    imds_model::scenario::OptionsChange {
+                        http_tokens: Some(HttpTokens::Required),
+                        ..Default::default()
+                    },
+                ),
+            }],
+            notice_clients: None,
+        });
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let imds = imds.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..25 {
+                        assert_eq!(spot_status(&imds), 404);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        assert_eq!(imds.options().http_tokens, HttpTokens::Optional);
+        // Request 101 is answered under the new options.
+        assert_eq!(spot_status(&imds), 401);
+        assert_eq!(imds.options().http_tokens, HttpTokens::Required);
+        assert_eq!(imds.due.at_request.load(Ordering::Acquire), u64::MAX);
+    }
+}

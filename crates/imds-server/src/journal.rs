@@ -204,7 +204,7 @@ impl Pending {
 const QUEUE: usize = 2048;
 
 enum Msg {
-    Entry(Pending),
+    Entry(Box<Pending>),
     /// Answered once every message sent before it has been written (and the file flushed).
     Sync(mpsc::Sender<()>),
 }
@@ -266,7 +266,7 @@ impl Journal {
     /// Hands `entry` to the writer thread; waits only while its queue is full.
     pub(crate) fn record(&self, entry: Pending) {
         if let Some(q) = &self.queue {
-            let _ = q.send(Msg::Entry(entry));
+            let _ = q.send(Msg::Entry(Box::new(entry)));
         }
     }
 
@@ -335,7 +335,7 @@ impl Writer {
                 Err(mpsc::TryRecvError::Disconnected) => break,
             };
             match msg {
-                Msg::Entry(p) => self.write(p.into_entry()),
+                Msg::Entry(p) => self.write((*p).into_entry()),
                 Msg::Sync(done) => {
                     self.flush();
                     let _ = done.send(());
@@ -392,6 +392,89 @@ mod tests {
         assert_eq!(token_fingerprint(b"a"), token_fingerprint(b"a"));
         assert_ne!(token_fingerprint(b"a"), token_fingerprint(b"b"));
         assert_eq!(token_fingerprint(b"a").len(), 19);
+    }
+
+    fn pending(seq: u64) -> Pending {
+        let mut headers = HeaderMap::new();
+        headers.insert(TOKEN_HEADER, http::HeaderValue::from_static("secret-token"));
+        Pending {
+            seq,
+            arrived: Timestamp(1_700_000_000_000 + seq),
+            listener: SocketAddr::from(([127, 0, 0, 1], 1338)),
+            peer: SocketAddr::from(([127, 0, 0, 1], 40_000)),
+            connection: seq,
+            head: Some(Head {
+                method: Method::GET,
+                uri: Uri::from_static("/latest/meta-data/instance-id?x=1"),
+                version: http::Version::HTTP_11,
+                headers,
+            }),
+            status: Some(200),
+            outcome: Some(Outcome::Served),
+            fault: None,
+            issued_token: None,
+            ttl: Some(60),
+            hop_limit: None,
+            latency_us: 1,
+        }
+    }
+
+    #[test]
+    fn every_entry_from_every_thread_is_kept_in_order_and_written() {
+        let path = std::env::temp_dir().join(format!(
+            "imds-server-journal-unit-{}.jsonl",
+            std::process::id()
+        ));
+        let journal = Arc::new(Journal::new(10_000, Some(&path)).expect("journal"));
+        // More entries than the queue holds, so senders also wait for the writer.
+        let per_thread = QUEUE as u64;
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let journal = journal.clone();
+                std::thread::spawn(move || {
+                    for i in 0..per_thread {
+                        journal.record(pending(i * 4 + t));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        let entries = journal.entries();
+        assert_eq!(entries.len() as u64, 4 * per_thread);
+        assert!(entries.iter().enumerate().all(|(i, e)| e.seq == i as u64));
+        let e = &entries[7];
+        assert_eq!(e.path, "/latest/meta-data/instance-id?x=1");
+        assert_eq!(e.version, "HTTP/1.1");
+        assert_eq!(e.outcome.as_deref(), Some("Served"));
+        assert_eq!(
+            e.token.as_deref(),
+            Some(token_fingerprint(b"secret-token").as_str())
+        );
+        assert_eq!(e.time, "2023-11-14T22:13:20.007Z");
+        // The file holds every line as soon as a reader has synced (no wait for shutdown).
+        let text = std::fs::read_to_string(&path).expect("journal file");
+        assert_eq!(text.lines().count() as u64, 4 * per_thread);
+        assert!(
+            !text.contains("secret-token"),
+            "the token leaks into the file"
+        );
+        drop(journal);
+        std::fs::remove_file(&path).expect("remove");
+    }
+
+    #[test]
+    fn memory_keeps_the_newest_entries() {
+        let journal = Journal::new(3, None).expect("journal");
+        for seq in 0..5 {
+            journal.record(pending(seq));
+        }
+        let seqs: Vec<u64> = journal.entries().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [2, 3, 4]);
+        assert_eq!(journal.entries_since(4).len(), 1);
+        journal.clear();
+        assert!(journal.entries().is_empty());
     }
 
     #[test]
