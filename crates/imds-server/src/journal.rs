@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write as _};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use bytes::Bytes;
@@ -203,6 +203,11 @@ impl Pending {
 /// (memory stays bounded and no entry is dropped).
 const QUEUE: usize = 2048;
 
+/// How long the writer thread lets entries gather while requests keep coming: it wakes this
+/// often to write a batch, instead of once per request (a wake-up costs more CPU than an
+/// entry). The file lags the requests by this much at most; `sync` does not wait for it.
+const BATCH: std::time::Duration = std::time::Duration::from_millis(5);
+
 enum Msg {
     Entry(Box<Pending>),
     /// Answered once every message sent before it has been written (and the file flushed).
@@ -214,6 +219,10 @@ enum Msg {
 pub(crate) struct Journal {
     seq: AtomicU64,
     queue: Option<mpsc::SyncSender<Msg>>,
+    /// The writer thread, to wake it when it sleeps with nothing to do (or for a `sync`).
+    writer: Option<std::thread::Thread>,
+    /// Set by the writer thread while it sleeps until woken, with an empty queue.
+    idle: Arc<AtomicBool>,
     memory: Arc<Mutex<VecDeque<JournalEntry>>>,
 }
 
@@ -229,27 +238,31 @@ impl Journal {
             None => None,
         };
         let memory = Arc::new(Mutex::new(VecDeque::new()));
-        let queue = if capacity > 0 || file.is_some() {
+        let idle = Arc::new(AtomicBool::new(false));
+        let (queue, writer) = if capacity > 0 || file.is_some() {
             let (tx, rx) = mpsc::sync_channel(QUEUE);
             let writer = Writer {
                 capacity,
                 memory: memory.clone(),
                 file,
+                idle: idle.clone(),
             };
-            std::thread::Builder::new()
+            let handle = std::thread::Builder::new()
                 .name("imds-journal".to_owned())
                 .spawn(move || writer.run(&rx))
                 .map_err(|source| ServerError::Journal {
                     path: path.map(Path::to_owned).unwrap_or_default(),
                     source,
                 })?;
-            Some(tx)
+            (Some(tx), Some(handle.thread().clone()))
         } else {
-            None
+            (None, None)
         };
         Ok(Journal {
             seq: AtomicU64::new(0),
             queue,
+            writer,
+            idle,
             memory,
         })
     }
@@ -267,6 +280,16 @@ impl Journal {
     pub(crate) fn record(&self, entry: Pending) {
         if let Some(q) = &self.queue {
             let _ = q.send(Msg::Entry(Box::new(entry)));
+            // Most of the time the writer is between batches and wakes by itself.
+            if self.idle.load(Ordering::SeqCst) && self.idle.swap(false, Ordering::SeqCst) {
+                self.wake();
+            }
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(w) = &self.writer {
+            w.unpark();
         }
     }
 
@@ -275,6 +298,7 @@ impl Journal {
         if let Some(q) = &self.queue {
             let (tx, rx) = mpsc::channel();
             if q.send(Msg::Sync(tx)).is_ok() {
+                self.wake();
                 let _ = rx.recv();
             }
         }
@@ -304,6 +328,14 @@ impl Journal {
     }
 }
 
+impl Drop for Journal {
+    /// Closes the queue and wakes the writer, which writes what is left and ends.
+    fn drop(&mut self) {
+        self.queue = None;
+        self.wake();
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
@@ -316,33 +348,59 @@ struct Writer {
     capacity: usize,
     memory: Arc<Mutex<VecDeque<JournalEntry>>>,
     file: Option<BufWriter<File>>,
+    idle: Arc<AtomicBool>,
 }
 
 impl Writer {
-    /// Until every sender is gone: writes entries in batches, flushing the file whenever the
-    /// queue runs empty (so a reader of the file lags by one batch at most).
+    /// Until every sender is gone: drains the queue, flushes the file, then sleeps for
+    /// [`BATCH`] while entries keep coming, or until woken once they stop.
     fn run(mut self, queue: &mpsc::Receiver<Msg>) {
         loop {
-            let msg = match queue.try_recv() {
-                Ok(m) => m,
-                Err(mpsc::TryRecvError::Empty) => {
-                    self.flush();
-                    match queue.recv() {
-                        Ok(m) => m,
-                        Err(_) => break,
+            let mut got = false;
+            loop {
+                match queue.try_recv() {
+                    Ok(Msg::Entry(p)) => {
+                        got = true;
+                        self.write((*p).into_entry());
+                    }
+                    Ok(Msg::Sync(done)) => {
+                        self.flush();
+                        let _ = done.send(());
+                    }
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        self.flush();
+                        return;
                     }
                 }
-                Err(mpsc::TryRecvError::Disconnected) => break,
-            };
-            match msg {
-                Msg::Entry(p) => self.write((*p).into_entry()),
-                Msg::Sync(done) => {
-                    self.flush();
-                    let _ = done.send(());
+            }
+            self.flush();
+            if got {
+                std::thread::park_timeout(BATCH);
+                continue;
+            }
+            // Quiet: sleep until a request wakes us. Said before the last look at the queue,
+            // so an entry sent meanwhile is either seen here or wakes us.
+            self.idle.store(true, Ordering::SeqCst);
+            match queue.try_recv() {
+                Err(mpsc::TryRecvError::Empty) => std::thread::park(),
+                Err(mpsc::TryRecvError::Disconnected) => return,
+                Ok(msg) => {
+                    self.idle.store(false, Ordering::SeqCst);
+                    self.take(msg);
                 }
             }
         }
-        self.flush();
+    }
+
+    fn take(&mut self, msg: Msg) {
+        match msg {
+            Msg::Entry(p) => self.write((*p).into_entry()),
+            Msg::Sync(done) => {
+                self.flush();
+                let _ = done.send(());
+            }
+        }
     }
 
     fn write(&mut self, entry: JournalEntry) {
