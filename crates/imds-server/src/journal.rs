@@ -154,20 +154,37 @@ pub(crate) struct Head {
 impl Pending {
     fn into_entry(self) -> JournalEntry {
         let (method, path, version, headers, token) = match self.head {
-            Some(h) => (
-                h.method.to_string(),
-                h.uri
-                    .path_and_query()
-                    .map_or_else(|| h.uri.to_string(), |p| p.to_string()),
-                format!("{:?}", h.version),
-                h.headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str().to_owned(), redact(n.as_str(), v.as_bytes())))
-                    .collect(),
-                h.headers
+            Some(h) => {
+                // Hashed once: the `token` field and the first token header's redaction.
+                let token = h
+                    .headers
                     .get(TOKEN_HEADER)
-                    .map(|v| token_fingerprint(v.as_bytes())),
-            ),
+                    .map(|v| token_fingerprint(v.as_bytes()));
+                let mut first_token = token.as_deref();
+                let headers = h
+                    .headers
+                    .iter()
+                    .map(|(n, v)| {
+                        let value = if n == TOKEN_HEADER
+                            && let Some(f) = first_token.take()
+                        {
+                            format!("<redacted {f}>")
+                        } else {
+                            redact(n.as_str(), v.as_bytes())
+                        };
+                        (n.as_str().to_owned(), value)
+                    })
+                    .collect();
+                (
+                    h.method.to_string(),
+                    h.uri
+                        .path_and_query()
+                        .map_or_else(|| h.uri.to_string(), |p| p.to_string()),
+                    format!("{:?}", h.version),
+                    headers,
+                    token,
+                )
+            }
             None => (
                 String::new(),
                 String::new(),
@@ -416,8 +433,12 @@ impl Writer {
                 m.pop_front();
             }
             // Entries arrive nearly in order; keep the list sorted by arrival.
-            let at = m.partition_point(|e| e.seq < entry.seq);
-            m.insert(at, entry);
+            if m.back().is_none_or(|last| last.seq < entry.seq) {
+                m.push_back(entry);
+            } else {
+                let at = m.partition_point(|e| e.seq < entry.seq);
+                m.insert(at, entry);
+            }
         }
     }
 
