@@ -51,7 +51,9 @@ fuzz-smoke:
 bench:
     cargo bench --workspace
 
-# Load benchmark: wrk against release `imdspec serve` and a bare hyper server, side by side.
+# Load benchmark: wrk against release `imdspec serve`, the same with --control, --journal and a
+# spot interruption playing, and nginx (`Connection: close`), side by side; BARE=1 adds a bare
+# hyper server. Installs wrk and nginx-light with apt-get when missing (as root).
 bench-serve seconds="10" connections="32":
     bash crates/imds-server/bench-serve.sh {{seconds}} {{connections}}
 

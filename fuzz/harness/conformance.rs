@@ -7,7 +7,7 @@
 #![allow(dead_code)] // each fuzz target uses one entry point
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
@@ -18,7 +18,9 @@ use imds_conformance::eval;
 use imds_conformance::redact::Redactor;
 use imds_conformance::runner::Recorder;
 use imds_conformance::{Catalogue, Expectations};
-use imds_model::{Imds, Instance, ManualClock, MetadataOptions, Timestamp, Toggle, TokenKey};
+use imds_model::{
+    Instance, MetadataOptions, Snapshot, Timestamp, Toggle, TokenAuthority, TokenKey,
+};
 
 /// A fuzz entry point: raw input in, panic on a broken invariant.
 pub type Entry = fn(&[u8]);
@@ -44,7 +46,8 @@ struct Loaded {
     /// Every data step of every case, with its path placeholders filled.
     steps: Vec<(String, Step)>,
     /// The reference model with tags on, for realistic bodies.
-    imds: Imds,
+    model: Snapshot,
+    tokens: TokenAuthority,
 }
 
 static LOADED: LazyLock<Loaded> = LazyLock::new(|| {
@@ -56,15 +59,22 @@ static LOADED: LazyLock<Loaded> = LazyLock::new(|| {
         instance_metadata_tags: Toggle::Enabled,
         ..MetadataOptions::default()
     };
-    let clock = Arc::new(ManualClock::new(Timestamp::from_secs(1_768_470_000)));
-    let imds = Imds::new(options, Instance::default(), &TokenKey::new([4; 32]), clock);
     Loaded {
         catalogue,
         paths_text,
         steps,
-        imds,
+        model: Snapshot::new(options, Instance::default()),
+        tokens: TokenAuthority::new(&TokenKey::new([4; 32])),
     }
 });
+
+impl Loaded {
+    /// The model's answer at a fixed instant.
+    fn answer<B>(&self, req: &http::Request<B>) -> http::Response<Bytes> {
+        let now = Timestamp::from_secs(1_768_470_000);
+        self.model.answer(&self.tokens, req, now, None).0
+    }
+}
 
 fn data_steps(catalogue: &Catalogue) -> Vec<(String, Step)> {
     let mut out = Vec::new();
@@ -236,7 +246,7 @@ fn eval_input(data: &[u8], trace: bool) -> Option<String> {
                 .uri(step.path.as_str())
                 .body(());
             let mut b = req
-                .map(|r| loaded.imds.handle(&r).into_body().to_vec())
+                .map(|r| loaded.answer(&r).into_body().to_vec())
                 .unwrap_or_default();
             for (pos, byte) in edits.into_iter().take(16) {
                 if !b.is_empty() {
@@ -454,7 +464,7 @@ pub fn case_catalogue(data: &[u8]) {
                         let Ok(req) = req else {
                             continue;
                         };
-                        let answer = loaded.imds.handle(&req);
+                        let answer = loaded.answer(&req);
                         let resp = Response {
                             status: answer.status().as_u16(),
                             reason: None,

@@ -1,7 +1,7 @@
-//! Fuzz entry point over the control API's decoding (`imds_model::control`) and the model
+//! Fuzz entry point over the control API's decoding (`imds_server::control`) and the model
 //! changes it leads to (`control_request`).
 //!
-//! Compiled into the cargo-fuzz target and into `crates/imds-model/tests/fuzz_control.rs`, so
+//! Compiled into the cargo-fuzz target and into `crates/imds-server/tests/fuzz_control.rs`, so
 //! a committed seed checks exactly what the fuzzer checks.
 //!
 //! Input: up to four control requests separated by a NUL byte, each `METHOD PATH[?QUERY]`, a
@@ -12,13 +12,13 @@
 
 use std::sync::Arc;
 
-use imds_model::control::{
+use imds_model::{
+    Clock, Instance, ManualClock, MetadataOptions, TOKEN_HEADER, TTL_HEADER, Timestamp, TokenKey,
+};
+use imds_server::Imds;
+use imds_server::control::{
     self, ControlError, ControlOp, ControlRequest, MAX_ADVANCE_SECS, ROUTES, apply_options,
     patch_instance,
-};
-use imds_model::{
-    Clock, Imds, Instance, ManualClock, MetadataOptions, TOKEN_HEADER, TTL_HEADER, Timestamp,
-    TokenKey,
 };
 
 /// A fuzz entry point: raw input in, panic on a broken invariant.

@@ -19,10 +19,40 @@ use imds_model::parse::{
     RequestPath, TokenHeaderError, TtlError,
 };
 use imds_model::{
-    Clock, Content, FORWARDED_FOR, HttpTokens, Imds, Instance, InstanceFormat, ManualClock,
-    MetadataOptions, ReasonPhrase, TOKEN_HEADER, TTL_HEADER, Timestamp, Toggle, TokenAuthority,
-    TokenCheck, TokenKey, Version,
+    Clock, FORWARDED_FOR, HttpTokens, Instance, InstanceFormat, ManualClock, MetadataOptions,
+    Model, Outcome, ReasonPhrase, Snapshot, TOKEN_HEADER, TTL_HEADER, Timestamp, Toggle,
+    TokenAuthority, TokenCheck, TokenKey, Version,
 };
+
+/// A [`Model`] asked at a hand-moved clock's readings, through `&self` (the listing walk
+/// borrows it while a run owns it).
+struct Clocked {
+    model: std::cell::RefCell<Model>,
+    clock: Arc<ManualClock>,
+}
+
+impl Clocked {
+    fn new(snapshot: Arc<Snapshot>, key: &TokenKey, clock: Arc<ManualClock>) -> Clocked {
+        Clocked {
+            model: std::cell::RefCell::new(Model::from_snapshot(snapshot, key)),
+            clock,
+        }
+    }
+
+    fn handle(&self, req: &Request<()>) -> Response<Bytes> {
+        self.handle_with_outcome(req).0
+    }
+
+    fn handle_with_outcome(&self, req: &Request<()>) -> (Response<Bytes>, Outcome) {
+        self.model
+            .borrow_mut()
+            .handle_with_outcome(req, self.clock.now())
+    }
+
+    fn set_options(&self, options: MetadataOptions) {
+        self.model.borrow_mut().set_options(options);
+    }
+}
 
 /// A fuzz entry point: raw input in, panic on a broken invariant.
 pub type Entry = fn(&[u8]);
@@ -307,7 +337,8 @@ fn crawl(instance: Instance) {
         ..MetadataOptions::default()
     };
     let clock = Arc::new(ManualClock::new(START));
-    let imds = Imds::new(options, instance, &TokenKey::new([1; 32]), clock);
+    let snapshot = Arc::new(Snapshot::new(options, instance));
+    let imds = Clocked::new(snapshot, &TokenKey::new([1; 32]), clock);
     let mut queue = VecDeque::from([String::from("/latest/")]);
     let mut seen = BTreeSet::new();
     let mut budget = 400usize;
@@ -331,7 +362,7 @@ fn crawl(instance: Instance) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// model_request: arbitrary operation sequences through `Imds`
+// model_request: arbitrary operation sequences through `Model`
 
 const START: Timestamp = Timestamp::from_secs(1_768_470_000);
 const MAX_OPS: usize = 48;
@@ -519,7 +550,7 @@ struct Issued {
 }
 
 struct Run {
-    imds: Imds,
+    imds: Clocked,
     clock: Arc<ManualClock>,
     options: MetadataOptions,
     issued: Vec<String>,
@@ -529,7 +560,7 @@ struct Run {
     trace: Option<Vec<String>>,
 }
 
-/// Decodes up to [`MAX_OPS`] operations from `data` and runs them through one `Imds`,
+/// Decodes up to [`MAX_OPS`] operations from `data` and runs them through one `Model`,
 /// checking every answer against what the harness expects.
 pub fn model_request(data: &[u8]) {
     run_model_request(data, false);
@@ -544,12 +575,7 @@ fn run_model_request(data: &[u8], trace: bool) -> Option<Vec<String>> {
     let mut u = Unstructured::new(data);
     let clock = Arc::new(ManualClock::new(START));
     let mut run = Run {
-        imds: Imds::with_content(
-            MetadataOptions::default(),
-            default_content(),
-            &key_for(data),
-            clock.clone(),
-        ),
+        imds: Clocked::new(default_snapshot(), &key_for(data), clock.clone()),
         clock,
         options: MetadataOptions::default(),
         issued: Vec::new(),
@@ -574,12 +600,17 @@ fn run_model_request(data: &[u8], trace: bool) -> Option<Vec<String>> {
     run.trace
 }
 
-/// The default instance's content, built once per process: every input serves the same
-/// instance, so rebuilding its tree per input would only measure `Tree::build`.
-fn default_content() -> Arc<Content> {
-    static CONTENT: OnceLock<Arc<Content>> = OnceLock::new();
-    CONTENT
-        .get_or_init(|| Arc::new(Content::new(Instance::default())))
+/// The default instance under default options, built once per process: every input serves
+/// the same instance, so rebuilding its tree per input would only measure `Tree::build`.
+fn default_snapshot() -> Arc<Snapshot> {
+    static SNAPSHOT: OnceLock<Arc<Snapshot>> = OnceLock::new();
+    SNAPSHOT
+        .get_or_init(|| {
+            Arc::new(Snapshot::new(
+                MetadataOptions::default(),
+                Instance::default(),
+            ))
+        })
         .clone()
 }
 
@@ -946,7 +977,7 @@ fn check_framing<B>(req: &Request<B>, resp: &Response<Bytes>, ctx: &dyn Fn() -> 
 }
 
 fn get(
-    imds: &Imds,
+    imds: &Clocked,
     target: &str,
     headers: &[(HeaderName, HeaderValue)],
 ) -> Option<Response<Bytes>> {
@@ -964,7 +995,7 @@ fn get(
 /// never has children, so its body can parse as a listing but no entry below it resolves.
 /// An entry resolves by its name or, for `N=name` lines, by the index before `=`.
 fn listing_children(
-    imds: &Imds,
+    imds: &Clocked,
     path: &str,
     body: &[u8],
     headers: &[(HeaderName, HeaderValue)],

@@ -14,11 +14,11 @@
 use std::sync::Arc;
 
 use imds_model::{
-    HttpTokens, Imds, Instance, ManualClock, MetadataOptions, TOKEN_HEADER, TTL_HEADER, Timestamp,
+    HttpTokens, Instance, ManualClock, MetadataOptions, TOKEN_HEADER, TTL_HEADER, Timestamp,
     Toggle, TokenKey,
 };
-use imds_server::Faults;
 use imds_server::fuzzing::{Harness, MAX_OUTPUT};
+use imds_server::{Faults, Imds};
 
 /// A fuzz entry point: raw input in, panic on a broken invariant.
 pub type Entry = fn(&[u8]);

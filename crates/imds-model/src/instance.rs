@@ -554,8 +554,9 @@ impl Instance {
         Self::from_doc_over(base, &doc, &src)
     }
 
-    /// `doc` (read from `src`, which errors point into) laid over `base`, derived and checked.
-    pub(crate) fn from_doc_over(
+    /// `doc` (read from `src`, which errors point into) laid over `base`, derived and checked
+    /// (the control API's `PATCH /instance` lays a patch over the instance in force).
+    pub fn from_doc_over(
         base: &Instance,
         doc: &serde_json::Value,
         src: &Source<'_>,

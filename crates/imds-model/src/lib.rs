@@ -5,24 +5,25 @@
 //! instance, options and scenario files and hands their text here), no async runtime, no
 //! global random number generator, and it never reads the system clock on its own. Time comes
 //! in through the [`Clock`] trait ([`SystemClock`] for servers, [`ManualClock`] for tests);
-//! token keys come in through [`TokenKey`]. Given the same key, clock readings and requests,
-//! [`Imds::handle`] gives the same responses.
+//! token keys come in through [`TokenKey`]. It holds no locks and starts no threads: the rules
+//! are [`Snapshot::answer`] (state, request and clock reading in, response out), a scenario's
+//! changes are [`Play::apply_due`], and [`Model`] plays both one request at a time through
+//! `&mut self`. Given the same key, clock readings and requests, it gives the same responses.
+//! Sharing a model between threads is the server's job (`imds_server::Imds`).
 //!
 //! # Where the rules come from
 //! Every behaviour follows the project's spec, `conformance/SPEC.md`. Where the spec marks a
 //! rule \[M\] or \[L\], the choice made is written beside the code with the spec section.
 //!
 //! ```
-//! use std::sync::Arc;
-//! use imds_model::{Imds, Instance, ManualClock, MetadataOptions, Timestamp, TokenKey};
+//! use imds_model::{Instance, MetadataOptions, Model, Timestamp, TokenKey};
 //!
-//! let clock = Arc::new(ManualClock::new(Timestamp::from_secs(1_700_000_000)));
-//! let imds = Imds::new(MetadataOptions::default(), Instance::default(), &TokenKey::new([7; 32]), clock);
+//! let mut model = Model::new(MetadataOptions::default(), Instance::default(), &TokenKey::new([7; 32]));
 //! let req = http::Request::put("/latest/api/token")
 //!     .header("x-aws-ec2-metadata-token-ttl-seconds", "60")
 //!     .body(())
 //!     .unwrap();
-//! let resp = imds.handle(&req);
+//! let resp = model.handle(&req, Timestamp::from_secs(1_700_000_000));
 //! assert_eq!(resp.status(), 200);
 //! assert_eq!(resp.body().len(), 56);
 //! ```
@@ -32,7 +33,6 @@
 mod body;
 pub mod categories;
 pub mod clock;
-pub mod control;
 pub mod infer;
 pub mod instance;
 mod kind;
@@ -54,10 +54,10 @@ pub use options::{
     DescribedInstance, HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState,
     PartialOptions, Toggle,
 };
-pub use scenario::{Fired, Scenario, ScenarioState};
+pub use scenario::{Due, Fired, Scenario, ScenarioState};
 pub use service::{
-    ClientAddr, Content, FORWARDED_FOR, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER,
-    error_response,
+    ClientAddr, FORWARDED_FOR, Model, NoticeClients, Outcome, Play, ReasonPhrase, Snapshot,
+    TOKEN_HEADER, TTL_HEADER, error_response,
 };
 pub use token::{TokenAuthority, TokenCheck, TokenKey};
 pub use version::Version;

@@ -130,7 +130,8 @@ pub struct OptionsChange {
 }
 
 impl OptionsChange {
-    pub(crate) fn apply(&self, o: &mut MetadataOptions) {
+    /// Sets in `o` the fields this change gives; the others stay.
+    pub fn apply(&self, o: &mut MetadataOptions) {
         if let Some(v) = self.http_tokens {
             o.http_tokens = v;
         }
@@ -371,6 +372,28 @@ impl ScenarioState {
             .any(|(entry, fired)| !fired && self.is_due(entry.trigger, now, requests_seen))
     }
 
+    /// When the next entry not fired yet is due, by time and by request count: before both,
+    /// [`Self::any_due`] is false, so a server can compare against these instead of asking.
+    pub fn next_due(&self) -> Due {
+        let mut due = Due::default();
+        for (entry, _) in self
+            .scenario
+            .entries
+            .iter()
+            .zip(&self.fired)
+            .filter(|(_, f)| !**f)
+        {
+            match entry.trigger {
+                Trigger::After(d) => due.at = min_some(due.at, self.start.plus(d)),
+                Trigger::At(t) => due.at = min_some(due.at, t),
+                Trigger::AfterRequests(n) => {
+                    due.after_requests = min_some(due.after_requests, n);
+                }
+            }
+        }
+        due
+    }
+
     fn is_due(&self, trigger: Trigger, now: Timestamp, requests_seen: u64) -> bool {
         match trigger {
             Trigger::After(d) => self.start.plus(d) <= now,
@@ -407,6 +430,21 @@ impl ScenarioState {
         }
         out
     }
+}
+
+/// The earlier of `a` (if any) and `b`.
+fn min_some<T: Ord + Copy>(a: Option<T>, b: T) -> Option<T> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+/// When a scenario's next entry is due ([`ScenarioState::next_due`]); `None`: no entry waits
+/// for that kind of trigger.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Due {
+    /// The earliest moment a timed entry is due.
+    pub at: Option<Timestamp>,
+    /// The fewest requests seen at which a request-counted entry is due.
+    pub after_requests: Option<u64>,
 }
 
 fn apply(

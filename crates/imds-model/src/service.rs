@@ -1,9 +1,9 @@
-//! Request in, response out: every IMDS rule in one pure function.
+//! Request in, response out: every IMDS rule in one pure function ([`Snapshot::answer`]), the
+//! scenario played beside it ([`Play`]), and [`Model`], which plays both one request at a time.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{
@@ -12,13 +12,13 @@ use http::header::{
 };
 use http::{Method, Request, Response, StatusCode};
 
-use crate::clock::Clock;
+use crate::clock::Timestamp;
 use crate::instance::{Instance, UnauthorizedBody};
 use crate::kind::{RequestKind, classify_parsed};
 use crate::options::{HttpTokens, MetadataOptions};
 use crate::pages::error_page;
 use crate::parse::{PathRef, parse_path_ref, parse_token_header, parse_ttl};
-use crate::scenario::{Fired, Scenario, ScenarioState};
+use crate::scenario::{Due, Fired, Scenario, ScenarioState};
 use crate::token::{TokenAuthority, TokenCheck, TokenKey};
 use crate::tree::{Child, Gate, Node, Tree};
 use crate::version::{self, Version};
@@ -72,35 +72,26 @@ pub enum Outcome {
     ExpectationFailed,
 }
 
-/// The reference IMDS for one instance: options, content, token authority and clock.
-///
-/// `handle` takes `&self`, and options or content can be swapped while requests are being
-/// handled (the equivalent of `ModifyInstanceMetadataOptions` on a running instance).
-pub struct Imds {
-    state: RwLock<Arc<State>>,
-    tokens: TokenAuthority,
-    clock: Arc<dyn Clock>,
-    /// Set while a scenario has entries left, so requests without one take no extra lock.
-    scenario_live: AtomicBool,
-    /// Requests handled since the scenario started (for `after-requests`).
-    requests: AtomicU64,
-    scenario: Mutex<ScenarioRun>,
-    /// `notice-clients`: who may see notices, first come first served.
-    notices: Mutex<NoticeClients>,
-    /// Set while `notice-clients` limits anyone, so other requests take no extra lock.
-    notices_limited: AtomicBool,
-}
-
-/// The scenario's `notice-clients` limit and the addresses admitted so far.
-#[derive(Default)]
-struct NoticeClients {
+/// Which clients see notices under a scenario's `notice-clients` limit (SPEC.md §8): the
+/// first `limit` distinct addresses to ask for a notice path.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NoticeClients {
     limit: Option<u32>,
     admitted: Vec<IpAddr>,
 }
 
 impl NoticeClients {
-    /// Whether `client` sees notices; `admit` records it when a place is free.
-    fn allows(&mut self, client: Option<IpAddr>, admit: bool) -> bool {
+    /// No client admitted yet; `None`: no limit.
+    pub fn new(limit: Option<u32>) -> NoticeClients {
+        NoticeClients {
+            limit,
+            admitted: Vec::new(),
+        }
+    }
+
+    /// Whether `client` sees notices; `admit` records it when a place is free. A request
+    /// without an address counts as allowed.
+    pub fn allows(&mut self, client: Option<IpAddr>, admit: bool) -> bool {
         let (Some(limit), Some(ip)) = (self.limit, client) else {
             return true;
         };
@@ -115,24 +106,90 @@ impl NoticeClients {
     }
 }
 
-/// The scenario being played and what it has applied so far.
-#[derive(Default)]
-struct ScenarioRun {
+/// A scenario being played: its state, what it has applied so far and its `notice-clients`
+/// limit. [`Play::default`] plays nothing.
+#[derive(Clone, Debug, Default)]
+pub struct Play {
     state: Option<ScenarioState>,
     fired: Vec<Fired>,
+    notices: NoticeClients,
 }
 
-/// What requests are answered from: options, and content built for them.
-struct State {
+impl Play {
+    /// `scenario` played from `now`: nothing fired yet, nobody admitted to notices.
+    pub fn start(scenario: Scenario, now: Timestamp) -> Play {
+        Play {
+            notices: NoticeClients::new(scenario.notice_clients),
+            state: Some(ScenarioState::new(scenario, now)),
+            fired: Vec::new(),
+        }
+    }
+
+    /// The entries applied so far, in the order they fired.
+    pub fn fired(&self) -> &[Fired] {
+        &self.fired
+    }
+
+    /// True while some entry has not fired.
+    pub fn is_live(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// When the next entry is due: requests need not call [`Self::apply_due`] before.
+    pub fn next_due(&self) -> Due {
+        self.state
+            .as_ref()
+            .map(ScenarioState::next_due)
+            .unwrap_or_default()
+    }
+
+    /// The `notice-clients` admissions, while the scenario sets a limit.
+    pub fn notices(&mut self) -> Option<&mut NoticeClients> {
+        self.notices.limit.is_some().then_some(&mut self.notices)
+    }
+
+    /// Applies the entries due at `now` with `requests_seen` requests counted since the
+    /// start to `current`; returns the snapshot to serve from now on if one fired. Options
+    /// and instance change in one step, so no request sees one without the other.
+    pub fn apply_due(
+        &mut self,
+        now: Timestamp,
+        requests_seen: u64,
+        current: &Snapshot,
+    ) -> Option<Snapshot> {
+        let state = self.state.as_mut()?;
+        // Most calls find nothing due: skip the instance copy below.
+        if !state.any_due(now, requests_seen) {
+            return None;
+        }
+        let mut instance = (*current.content.instance).clone();
+        let mut options = current.options;
+        let fired = state.apply_due(now, requests_seen, &mut instance, &mut options);
+        if state.finished() {
+            self.state = None;
+        }
+        if fired.is_empty() {
+            return None;
+        }
+        self.fired.extend(fired);
+        Some(if instance == *current.content.instance {
+            current.with_options(options)
+        } else {
+            Snapshot::new(options, instance)
+        })
+    }
+}
+
+/// What requests are answered from: options, and content built for them, immutable. Every
+/// IMDS rule is [`Snapshot::answer`]; a change makes a new snapshot.
+pub struct Snapshot {
     options: MetadataOptions,
     content: Arc<Content>,
 }
 
-/// Everything served for one instance, built from it once: the path tree, its listings and
-/// headers. An options change keeps it, since options only open or close gates, which are
-/// checked at lookup. Build it once and share it ([`Imds::with_content`]) to serve the same
-/// instance from many services without building its tree again.
-pub struct Content {
+/// Everything built from the instance alone, once: an options change keeps it, since
+/// options only open or close gates, which are checked at lookup.
+struct Content {
     instance: Arc<Instance>,
     tree: Tree,
     /// The headers of every metadata 200, built once (cloning beats hashing five inserts).
@@ -149,236 +206,79 @@ struct Listing {
     gated: bool,
 }
 
-impl std::fmt::Debug for Imds {
+/// What one request is answered with besides the snapshot.
+struct Ask<'a> {
+    tokens: &'a TokenAuthority,
+    now: Timestamp,
+    notices: Option<&'a mut NoticeClients>,
+}
+
+impl Ask<'_> {
+    /// Whether `client` sees notices (`admit`: and takes a free place if it has none).
+    fn notices_allowed(&mut self, client: Option<IpAddr>, admit: bool) -> bool {
+        self.notices
+            .as_deref_mut()
+            .is_none_or(|n| n.allows(client, admit))
+    }
+}
+
+impl std::fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Imds")
-            .field("options", &self.options())
+        f.debug_struct("Snapshot")
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
 
-impl Imds {
-    /// A service with these options and content, tokens keyed by `key`, time from `clock`.
-    pub fn new(
-        options: MetadataOptions,
-        instance: Instance,
-        key: &TokenKey,
-        clock: Arc<dyn Clock>,
-    ) -> Imds {
-        Imds::with_content(options, Arc::new(Content::new(instance)), key, clock)
-    }
-
-    /// [`new`](Self::new) with the instance's content already built.
-    pub fn with_content(
-        options: MetadataOptions,
-        content: Arc<Content>,
-        key: &TokenKey,
-        clock: Arc<dyn Clock>,
-    ) -> Imds {
-        Imds {
-            state: RwLock::new(Arc::new(State { options, content })),
-            tokens: TokenAuthority::new(key),
-            clock,
-            scenario_live: AtomicBool::new(false),
-            requests: AtomicU64::new(0),
-            scenario: Mutex::new(ScenarioRun::default()),
-            notices: Mutex::new(NoticeClients::default()),
-            notices_limited: AtomicBool::new(false),
-        }
-    }
-
-    /// Plays `scenario` from the clock's now, replacing any earlier one; requests are counted
-    /// from here. Entries already due fire on the next request (SPEC.md §3.11).
-    pub fn set_scenario(&self, scenario: Scenario) {
-        let mut run = self.scenario_run();
-        *self.notice_clients() = NoticeClients {
-            limit: scenario.notice_clients,
-            admitted: Vec::new(),
-        };
-        self.notices_limited
-            .store(scenario.notice_clients.is_some(), Ordering::SeqCst);
-        run.state = Some(ScenarioState::new(scenario, self.clock.now()));
-        run.fired.clear();
-        self.requests.store(0, Ordering::SeqCst);
-        self.scenario_live.store(true, Ordering::SeqCst);
-    }
-
-    /// The scenario entries applied so far, in the order they fired (for logs).
-    pub fn scenario_fired(&self) -> Vec<Fired> {
-        self.scenario_run().fired.clone()
-    }
-
-    /// Whether requests need a [`ClientAddr`]: true while a `notice-clients` limit is in
-    /// force. A front end may skip attaching one otherwise (it costs an allocation per request).
-    pub fn wants_client_addr(&self) -> bool {
-        self.notices_limited.load(Ordering::Acquire)
-    }
-
-    /// Whether `client` sees notices (`admit`: and takes a free place if it has none).
-    fn notices_allowed(&self, client: Option<IpAddr>, admit: bool) -> bool {
-        !self.notices_limited.load(Ordering::Acquire) || self.notice_clients().allows(client, admit)
-    }
-
-    fn notice_clients(&self) -> std::sync::MutexGuard<'_, NoticeClients> {
-        match self.notices.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
-    }
-
-    fn scenario_run(&self) -> std::sync::MutexGuard<'_, ScenarioRun> {
-        match self.scenario.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
-    }
-
-    /// Counts this request and applies the scenario entries now due, as `set_instance` and
-    /// `set_options` would. The scenario lock is also every writer's lock, so the state read
-    /// here is still the state in force when the result is written.
-    fn play_scenario(&self) {
-        let mut run = self.scenario_run();
-        let seen = self.requests.fetch_add(1, Ordering::SeqCst) + 1;
-        let Some(state) = run.state.as_mut() else {
-            return;
-        };
-        let now = self.clock.now();
-        // Most requests find nothing due: skip the instance copy below.
-        if !state.any_due(now, seen) {
-            return;
-        }
-        let current = self.current();
-        let mut instance = (*current.content.instance).clone();
-        let mut options = current.options;
-        let fired = state.apply_due(now, seen, &mut instance, &mut options);
-        if state.finished() {
-            self.scenario_live.store(false, Ordering::SeqCst);
-        }
-        if fired.is_empty() {
-            return;
-        }
-        // One swap, so no request sees the new instance with the old options.
-        let content =
-            (instance != *current.content.instance).then(|| Arc::new(Content::new(instance)));
-        self.update(|old| State {
+impl Snapshot {
+    /// `instance` served under `options` (builds the content tree: about 200 µs).
+    pub fn new(options: MetadataOptions, instance: Instance) -> Snapshot {
+        Snapshot {
             options,
-            content: content.unwrap_or_else(|| old.content.clone()),
-        });
-        run.fired.extend(fired);
+            content: Arc::new(Content::new(Arc::new(instance))),
+        }
     }
 
     /// The options in force.
     pub fn options(&self) -> MetadataOptions {
-        self.current().options
+        self.options
     }
 
-    /// Replaces the options; later requests see the new ones. Cheap: the content built from
-    /// the instance is kept.
-    pub fn set_options(&self, options: MetadataOptions) {
-        self.update_options(|_| options);
+    /// The instance served.
+    pub fn instance(&self) -> &Arc<Instance> {
+        &self.content.instance
     }
 
-    /// Changes the options from the ones in force, as one step: no scenario entry or other
-    /// writer lands between the read and the write. Returns the new options.
-    pub fn update_options(
-        &self,
-        change: impl FnOnce(MetadataOptions) -> MetadataOptions,
-    ) -> MetadataOptions {
-        let _writer = self.scenario_run();
-        let options = change(self.current().options);
-        self.update(|old| State {
+    /// The same content under other options (cheap: the content is shared).
+    pub fn with_options(&self, options: MetadataOptions) -> Snapshot {
+        Snapshot {
             options,
-            content: old.content.clone(),
-        });
-        options
+            content: self.content.clone(),
+        }
     }
 
-    /// The instance content in force.
-    pub fn instance(&self) -> Arc<Instance> {
-        self.current().content.instance.clone()
+    /// Other content under the same options.
+    pub fn with_instance(&self, instance: Instance) -> Snapshot {
+        Snapshot::new(self.options, instance)
     }
 
-    /// Replaces the instance content; later requests see the new one.
-    pub fn set_instance(&self, instance: Instance) {
-        // Built before taking any lock, so neither requests nor writers wait for it.
-        let content = Arc::new(Content::new(instance));
-        let _writer = self.scenario_run();
-        self.update(|old| State {
-            options: old.options,
-            content,
-        });
-    }
-
-    /// Changes the instance from the one in force, as one step (see
-    /// [`update_options`](Self::update_options)); when `change` fails nothing changes.
-    pub fn try_update_instance<E>(
+    /// Answers one request at `now` and says why: every IMDS rule. Tokens are checked and
+    /// issued by `tokens`; `notices` is the scenario's `notice-clients` admissions while it
+    /// sets a limit (`None`: every client sees notices). The request body is ignored.
+    pub fn answer<B>(
         &self,
-        change: impl FnOnce(&Instance) -> Result<Instance, E>,
-    ) -> Result<Arc<Instance>, E> {
-        let _writer = self.scenario_run();
-        let instance = Arc::new(change(&self.current().content.instance)?);
-        let content = Arc::new(Content::build(instance.clone()));
-        self.update(|old| State {
-            options: old.options,
-            content,
-        });
-        Ok(instance)
-    }
-
-    /// Sets options and instance together (one swap: no request sees one without the other)
-    /// and stops the scenario being played, if any.
-    pub fn reset(&self, options: MetadataOptions, instance: Instance) {
-        let content = Arc::new(Content::new(instance));
-        let mut run = self.scenario_run();
-        run.state = None;
-        run.fired.clear();
-        self.scenario_live.store(false, Ordering::SeqCst);
-        // The stopped scenario's `notice-clients` limit goes with it.
-        *self.notice_clients() = NoticeClients::default();
-        self.notices_limited.store(false, Ordering::SeqCst);
-        self.update(|_| State { options, content });
-    }
-
-    /// The clock this service reads.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
-    }
-
-    /// Issues a token directly (as a PUT would), for tests that need one without HTTP.
-    pub fn issue_token(&self, ttl: u32) -> String {
-        self.tokens.issue(self.clock.now(), ttl).token
-    }
-
-    fn current(&self) -> Arc<State> {
-        match self.state.read() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    /// Swaps the state under the write lock, so concurrent option and content changes both
-    /// land.
-    fn update(&self, next: impl FnOnce(&State) -> State) {
-        let mut g = match self.state.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
+        tokens: &TokenAuthority,
+        req: &Request<B>,
+        now: Timestamp,
+        notices: Option<&mut NoticeClients>,
+    ) -> (Response<Bytes>, Outcome) {
+        let mut ask = Ask {
+            tokens,
+            now,
+            notices,
         };
-        *g = Arc::new(next(&g));
-    }
-
-    /// Answers one request. The request body is ignored (IMDS requests have none).
-    pub fn handle<B>(&self, req: &Request<B>) -> Response<Bytes> {
-        self.handle_with_outcome(req).0
-    }
-
-    /// Answers one request and says why.
-    pub fn handle_with_outcome<B>(&self, req: &Request<B>) -> (Response<Bytes>, Outcome) {
-        if self.scenario_live.load(Ordering::Acquire) {
-            self.play_scenario();
-        }
-        let state = self.current();
         let head = req.method() == Method::HEAD;
-        let (mut resp, outcome) = state.answer(self, req);
+        let (mut resp, outcome) = self.route(&mut ask, req);
         // The OPTIONS answer is a 200 but EC2 lays it out like its errors (spec §2.2, §3.6).
         let order = if resp.status().is_success() && outcome != Outcome::Options {
             &SUCCESS_ORDER[..]
@@ -387,31 +287,121 @@ impl Imds {
         } else {
             &ERROR_ORDER[..]
         };
-        finish(&mut resp, head, &self.clock.now().to_http_date(), order);
+        finish(&mut resp, head, &now.to_http_date(), order);
         (resp, outcome)
     }
 }
 
-impl std::fmt::Debug for Content {
+/// The model for one instance, played one request at a time: a [`Snapshot`], a token
+/// authority and a scenario, changed only through `&mut self`. Given the same key, clock
+/// readings and requests, it gives the same responses. (A server shares the same parts between
+/// threads: `imds_server::Imds`.)
+pub struct Model {
+    snapshot: Arc<Snapshot>,
+    tokens: TokenAuthority,
+    play: Play,
+    /// Requests handled since the scenario started (for `after-requests`).
+    requests: u64,
+}
+
+impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Content")
-            .field("instance", &self.instance.instance_id)
+        f.debug_struct("Model")
+            .field("options", &self.options())
             .finish_non_exhaustive()
     }
 }
 
-impl Content {
-    /// Builds everything served for `instance`.
-    pub fn new(instance: Instance) -> Content {
-        Content::build(Arc::new(instance))
+impl Model {
+    /// A model with these options and content, tokens keyed by `key`.
+    pub fn new(options: MetadataOptions, instance: Instance, key: &TokenKey) -> Model {
+        Model::from_snapshot(Arc::new(Snapshot::new(options, instance)), key)
     }
 
-    /// The instance this content was built from.
+    /// A model serving a snapshot already built: building the content tree costs about
+    /// 200 µs, so callers serving one instance many times (the `model_request` fuzz target)
+    /// build it once and share it.
+    pub fn from_snapshot(snapshot: Arc<Snapshot>, key: &TokenKey) -> Model {
+        Model {
+            snapshot,
+            tokens: TokenAuthority::new(key),
+            play: Play::default(),
+            requests: 0,
+        }
+    }
+
+    /// Answers one request at `now`, after applying the scenario entries due by then.
+    pub fn handle<B>(&mut self, req: &Request<B>, now: Timestamp) -> Response<Bytes> {
+        self.handle_with_outcome(req, now).0
+    }
+
+    /// Answers one request at `now` and says why.
+    pub fn handle_with_outcome<B>(
+        &mut self,
+        req: &Request<B>,
+        now: Timestamp,
+    ) -> (Response<Bytes>, Outcome) {
+        if self.play.is_live() {
+            self.requests += 1;
+            if let Some(next) = self.play.apply_due(now, self.requests, &self.snapshot) {
+                self.snapshot = Arc::new(next);
+            }
+        }
+        self.snapshot
+            .answer(&self.tokens, req, now, self.play.notices())
+    }
+
+    /// The snapshot requests are answered from.
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> MetadataOptions {
+        self.snapshot.options
+    }
+
+    /// Replaces the options (the content built from the instance is kept).
+    pub fn set_options(&mut self, options: MetadataOptions) {
+        self.snapshot = Arc::new(self.snapshot.with_options(options));
+    }
+
+    /// The instance content in force.
     pub fn instance(&self) -> &Arc<Instance> {
-        &self.instance
+        self.snapshot.instance()
     }
 
-    fn build(instance: Arc<Instance>) -> Content {
+    /// Replaces the instance content.
+    pub fn set_instance(&mut self, instance: Instance) {
+        self.snapshot = Arc::new(self.snapshot.with_instance(instance));
+    }
+
+    /// Plays `scenario` from `now`, replacing any earlier one; requests are counted from
+    /// here. Entries already due fire on the next request (SPEC.md §3.11).
+    pub fn set_scenario(&mut self, scenario: Scenario, now: Timestamp) {
+        self.play = Play::start(scenario, now);
+        self.requests = 0;
+    }
+
+    /// The scenario entries applied so far, in the order they fired.
+    pub fn scenario_fired(&self) -> &[Fired] {
+        self.play.fired()
+    }
+
+    /// Sets options and instance together and stops the scenario being played, if any.
+    pub fn reset(&mut self, options: MetadataOptions, instance: Instance) {
+        self.snapshot = Arc::new(Snapshot::new(options, instance));
+        self.play = Play::default();
+    }
+
+    /// Issues a token at `now` directly (as a PUT would), for tests that need one.
+    pub fn issue_token(&self, ttl: u32, now: Timestamp) -> String {
+        self.tokens.issue(now, ttl).token
+    }
+}
+
+impl Content {
+    fn new(instance: Arc<Instance>) -> Content {
         let tree = Tree::build(&instance);
         let plain_headers = ok_headers(None);
         let served_headers = ok_headers(Some(&tree.last_modified));
@@ -439,8 +429,8 @@ impl Content {
     }
 }
 
-impl State {
-    fn answer<B>(&self, imds: &Imds, req: &Request<B>) -> (Response<Bytes>, Outcome) {
+impl Snapshot {
+    fn route<B>(&self, ask: &mut Ask<'_>, req: &Request<B>) -> (Response<Bytes>, Outcome) {
         let opts = &self.options;
         let method = req.method();
         let headers = req.headers();
@@ -451,7 +441,7 @@ impl State {
         }
         let path = parse_path_ref(req.uri().path()).ok();
         match classify_parsed(method.as_str(), path.as_ref()) {
-            RequestKind::TokenPut => self.token_put(imds, headers),
+            RequestKind::TokenPut => self.token_put(ask, headers),
             // [H] UG-retrieve, UGPR-183: dated token paths answer 403 to PUT; [H] BEAM-47:
             // so does a trailing slash, with an empty text/plain body.
             RequestKind::MisplacedTokenPut => (forbidden(), Outcome::WrongTokenPath),
@@ -474,7 +464,7 @@ impl State {
             ),
             RequestKind::MetadataRead => {
                 let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
-                self.read(imds, headers, path, client)
+                self.read(ask, headers, path, client)
             }
         }
     }
@@ -482,7 +472,7 @@ impl State {
     /// A metadata `GET`/`HEAD`: token checks (spec §2.3, §2.4), then the path tree.
     fn read(
         &self,
-        imds: &Imds,
+        ask: &mut Ask<'_>,
         headers: &HeaderMap,
         path: Option<PathRef<'_>>,
         client: Option<IpAddr>,
@@ -499,7 +489,7 @@ impl State {
             let mut values = tokens.iter();
             let check = match (values.next(), values.next()) {
                 (Some(v), None) => match parse_token_header(v.as_bytes()) {
-                    Ok(t) => imds.tokens.check(t, imds.clock.now()),
+                    Ok(t) => ask.tokens.check(t, ask.now),
                     Err(_) => TokenCheck::Invalid,
                 },
                 _ => TokenCheck::Invalid,
@@ -513,7 +503,7 @@ impl State {
             // Spec §12.4 [L]: 401 comes before 404, so unknown paths also get 401 without a token.
             return (self.unauthorized(), Outcome::TokenMissing);
         }
-        let (mut resp, outcome) = match path.and_then(|p| self.resolve(&p, imds, client)) {
+        let (mut resp, outcome) = match path.and_then(|p| self.resolve(&p, ask, client)) {
             Some(resp) => (resp, Outcome::Served),
             None => (error(StatusCode::NOT_FOUND, None), Outcome::NotFound),
         };
@@ -533,7 +523,7 @@ impl State {
     }
 
     /// `PUT /latest/api/token` (spec §2.1, §2.2).
-    fn token_put(&self, imds: &Imds, headers: &HeaderMap) -> (Response<Bytes>, Outcome) {
+    fn token_put(&self, ask: &Ask<'_>, headers: &HeaderMap) -> (Response<Bytes>, Outcome) {
         // [M/H] UG-v2, K2I: a PUT through a proxy is refused.
         if headers.contains_key(FORWARDED_FOR) {
             return (forbidden(), Outcome::ForwardedFor);
@@ -556,7 +546,7 @@ impl State {
         let Some(ttl) = ttl else {
             return (error(StatusCode::BAD_REQUEST, None), Outcome::BadTtl);
         };
-        let issued = imds.tokens.issue(imds.clock.now(), ttl);
+        let issued = ask.tokens.issue(ask.now, ttl);
         let mut resp = ok_text(Bytes::from(issued.token), &self.content.plain_headers);
         // Spec §3.6 [H] (RS traffic): the token answer has no Accept-Ranges.
         resp.headers_mut().remove(ACCEPT_RANGES);
@@ -580,7 +570,7 @@ impl State {
     fn resolve(
         &self,
         path: &PathRef<'_>,
-        imds: &Imds,
+        ask: &mut Ask<'_>,
         client: Option<IpAddr>,
     ) -> Option<Response<Bytes>> {
         let Some((first, key)) = path.split_first() else {
@@ -604,11 +594,11 @@ impl State {
         let notice = key
             .strip_prefix("meta-data/")
             .is_some_and(|rest| NOTICE_DIRS.contains(&rest.split('/').next().unwrap_or(rest)));
-        if notice && !imds.notices_allowed(client, true) {
+        if notice && !ask.notices_allowed(client, true) {
             return None;
         }
         if let (Node::Dir { children }, "meta-data") = (&entry.node, key.as_ref())
-            && !imds.notices_allowed(client, false)
+            && !ask.notices_allowed(client, false)
         {
             let kept: Vec<Child> = children
                 .iter()
@@ -627,10 +617,7 @@ impl State {
             }
             Node::Dir { children } => Some(ok_text(listing(children, at, gates), modified)),
             // Spec §12.8 [L]: a leaf with a trailing slash is served as the leaf.
-            Node::Leaf { body } => Some(ok_text(
-                content.tree.render(body, imds.clock.now()),
-                modified,
-            )),
+            Node::Leaf { body } => Some(ok_text(content.tree.render(body, ask.now), modified)),
         }
     }
 

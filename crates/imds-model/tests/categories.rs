@@ -7,7 +7,7 @@ use std::path::Path;
 
 use imds_model::categories::{CATEGORIES, markdown_table, paths_toml};
 use imds_model::version::VERSIONS;
-use imds_model::{Imds, Instance, ManualClock, MetadataOptions, Timestamp, TokenKey, Version};
+use imds_model::{Instance, MetadataOptions, Model, Timestamp, TokenKey, Version};
 
 fn bless() -> bool {
     std::env::var_os("IMDSPEC_BLESS").is_some_and(|v| v == "1")
@@ -131,18 +131,17 @@ fn rows_are_unique_and_well_formed() {
 /// the ones requests see.
 #[test]
 fn served_rows_follow_their_since_version() {
-    let clock = std::sync::Arc::new(ManualClock::new(Timestamp::from_secs(1_768_470_000)));
-    let imds = Imds::new(
+    let now = Timestamp::from_secs(1_768_470_000);
+    let mut model = Model::new(
         MetadataOptions::default(),
         Instance::default(),
         &TokenKey::new([3; 32]),
-        clock,
     );
-    let get = |version: Version, path: &str| {
+    let mut get = |version: Version, path: &str| {
         let req = http::Request::get(format!("/{version}/{path}"))
             .body(())
             .expect("request");
-        imds.handle(&req).status().as_u16()
+        model.handle(&req, now).status().as_u16()
     };
     let mut checked = 0;
     for c in CATEGORIES

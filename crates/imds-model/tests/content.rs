@@ -2,26 +2,20 @@
 //! `network-card`, delegated prefixes, maintenance events in EC2's layout, and the extended
 //! credentials path (SPEC.md §3.9, §3.11, §3.12).
 
-use std::sync::Arc;
-
-use imds_model::{
-    Imds, Instance, InstanceFormat, ManualClock, MetadataOptions, Timestamp, TokenKey,
-};
+use imds_model::{Instance, InstanceFormat, MetadataOptions, Model, Timestamp, TokenKey};
 
 fn get(instance: Instance, path: &str) -> (u16, String) {
-    let clock = Arc::new(ManualClock::new(Timestamp::from_secs(1_768_470_000)));
-    let imds = Imds::new(
+    let mut model = Model::new(
         MetadataOptions::default(),
         instance,
         &TokenKey::new([9; 32]),
-        clock,
     );
     let req = http::Request::builder()
         .method("GET")
         .uri(path)
         .body(())
         .unwrap();
-    let resp = imds.handle(&req);
+    let resp = model.handle(&req, Timestamp::from_secs(1_768_470_000));
     (
         resp.status().as_u16(),
         String::from_utf8_lossy(resp.body()).into_owned(),

@@ -1,25 +1,25 @@
-//! The spec's rules, one request at a time, through `Imds::handle`.
+//! The spec's rules, one request at a time, through `Model::handle`.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
 use imds_model::{
-    HttpTokens, Imds, Instance, ManualClock, MetadataOptions, Timestamp, Toggle, TokenKey,
+    Clock, HttpTokens, Instance, ManualClock, MetadataOptions, Model, Timestamp, Toggle, TokenKey,
 };
 
 struct Fixture {
-    imds: Imds,
+    imds: RefCell<Model>,
     clock: Arc<ManualClock>,
 }
 
 fn fixture(options: MetadataOptions) -> Fixture {
     let clock = Arc::new(ManualClock::new(Timestamp::from_secs(1_768_470_000)));
-    let imds = Imds::new(
+    let imds = RefCell::new(Model::new(
         options,
         Instance::default(),
         &TokenKey::new([9; 32]),
-        clock.clone(),
-    );
+    ));
     Fixture { imds, clock }
 }
 
@@ -42,7 +42,10 @@ impl Fixture {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = self.imds.handle(&req.body(()).unwrap());
+        let resp = self
+            .imds
+            .borrow_mut()
+            .handle(&req.body(()).unwrap(), self.clock.now());
         Answer {
             status: resp.status().as_u16(),
             headers: resp.headers().clone(),
@@ -247,7 +250,7 @@ fn tags_follow_the_option() {
         f.get("/latest/meta-data/tags/instance/Name", None).body,
         "imdspec-reference"
     );
-    f.imds.set_options(MetadataOptions::default());
+    f.imds.borrow_mut().set_options(MetadataOptions::default());
     assert_eq!(
         f.get("/latest/meta-data/tags/instance/Name", None).status,
         404
@@ -261,7 +264,7 @@ fn tags_follow_the_option() {
             .any(|l| l == "tags/")
     };
     assert!(!listed(&f));
-    f.imds.set_options(MetadataOptions {
+    f.imds.borrow_mut().set_options(MetadataOptions {
         instance_metadata_tags: Toggle::Enabled,
         ..MetadataOptions::default()
     });

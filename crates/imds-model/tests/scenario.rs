@@ -425,7 +425,7 @@ proptest! {
     }
 }
 
-// Scenarios played by the model itself: `Imds::set_scenario`, then plain `handle` calls.
+// Scenarios played by the model itself: `Model::set_scenario`, then plain `handle` calls.
 
 #[test]
 fn played_spot_notice_appears_through_handle_after_ten_seconds() {

@@ -87,7 +87,7 @@ proptest! {
         prop_assert_eq!(elsewhere.check(&issued.token, issued_at), TokenCheck::Invalid);
     }
 
-    /// The same property through `Imds::handle`, in required mode: 200 with the remaining TTL
+    /// The same property through `Model::handle`, in required mode: 200 with the remaining TTL
     /// header before expiry, 401 from the TTL-th second on (spec §2.4, §2.5, §11 item 2).
     #[test]
     fn handle_enforces_expiry((ttl, advance_ms) in ttl_and_advance()) {
@@ -180,7 +180,7 @@ proptest! {
     }
 }
 
-/// Tokens issued by one `Imds` are not accepted by another with a different key (spec §2.3).
+/// Tokens issued by one `Model` are not accepted by another with a different key (spec §2.3).
 #[test]
 fn other_instance_tokens_get_401_in_both_modes() {
     for tokens in [HttpTokens::Optional, HttpTokens::Required] {
@@ -197,7 +197,7 @@ fn other_instance_tokens_get_401_in_both_modes() {
     }
 }
 
-/// Nothing is stored per token: a fresh `Imds` with the same key accepts an earlier token
+/// Nothing is stored per token: a fresh `Model` with the same key accepts an earlier token
 /// (the MAC carries everything), and many tokens stay valid side by side (spec §2.3).
 #[test]
 fn tokens_are_stateless_and_unlimited() {

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use imds_model::{Clock, Imds};
+use imds_model::Clock;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
@@ -18,7 +18,7 @@ use crate::faults::Faults;
 use crate::hop::HopControl;
 use crate::journal::{Journal, JournalEntry};
 use crate::service::{self, Conn, Shared};
-use crate::{Limits, ServerError};
+use crate::{Imds, Limits, ServerError};
 
 /// Largest number of bytes one in-memory connection gives back; a server that writes more
 /// than this for one fuzz input is as good as stuck.

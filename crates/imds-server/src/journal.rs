@@ -2,16 +2,20 @@
 //!
 //! Client validation judges clients from this: which requests came in which order, on which
 //! connection, with which token (as a fingerprint, never the token), and what they got.
+//! Requests hand over their parts unformatted ([`Pending`]); a writer thread formats, hashes
+//! and writes them, so a journal costs a request one queue send.
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{LineWriter, Write as _};
+use std::io::{BufWriter, Write as _};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
-use imds_model::RequestKind;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Uri};
+use imds_model::{Outcome, RequestKind, TOKEN_HEADER, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -112,90 +116,336 @@ pub(crate) fn redact(name: &str, value: &[u8]) -> String {
 }
 
 /// ISO-8601 UTC with milliseconds.
-pub(crate) fn iso_millis(t: imds_model::Timestamp) -> String {
+pub(crate) fn iso_millis(t: Timestamp) -> String {
     let secs = t.to_iso8601();
     let base = secs.strip_suffix('Z').unwrap_or(&secs);
     format!("{base}.{:03}Z", t.as_millis() % 1000)
 }
 
+/// A request as the request path hands it to the journal: pieces moved out of the request and
+/// the response, nothing formatted or hashed yet. The journal's writer thread makes the
+/// [`JournalEntry`] (fingerprints, redaction, strings) and writes it, off the request path.
+pub(crate) struct Pending {
+    pub(crate) seq: u64,
+    pub(crate) arrived: Timestamp,
+    pub(crate) listener: SocketAddr,
+    pub(crate) peer: SocketAddr,
+    pub(crate) connection: u64,
+    /// `None` for a connection reset before any request was read (`endpoint=reset`).
+    pub(crate) head: Option<Head>,
+    pub(crate) status: Option<u16>,
+    pub(crate) outcome: Option<Outcome>,
+    pub(crate) fault: Option<String>,
+    /// The body of a successful token PUT: the token issued.
+    pub(crate) issued_token: Option<Bytes>,
+    pub(crate) ttl: Option<u32>,
+    pub(crate) hop_limit: Option<u8>,
+    pub(crate) latency_us: u64,
+}
+
+/// The request head as it came in.
+pub(crate) struct Head {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) version: http::Version,
+    pub(crate) headers: HeaderMap,
+}
+
+impl Pending {
+    fn into_entry(self) -> JournalEntry {
+        let (method, path, version, headers, token) = match self.head {
+            Some(h) => {
+                // Hashed once: the `token` field and the first token header's redaction.
+                let token = h
+                    .headers
+                    .get(TOKEN_HEADER)
+                    .map(|v| token_fingerprint(v.as_bytes()));
+                let mut first_token = token.as_deref();
+                let headers = h
+                    .headers
+                    .iter()
+                    .map(|(n, v)| {
+                        let value = if n == TOKEN_HEADER
+                            && let Some(f) = first_token.take()
+                        {
+                            format!("<redacted {f}>")
+                        } else {
+                            redact(n.as_str(), v.as_bytes())
+                        };
+                        (n.as_str().to_owned(), value)
+                    })
+                    .collect();
+                (
+                    h.method.to_string(),
+                    h.uri
+                        .path_and_query()
+                        .map_or_else(|| h.uri.to_string(), |p| p.to_string()),
+                    format!("{:?}", h.version),
+                    headers,
+                    token,
+                )
+            }
+            None => (
+                String::new(),
+                String::new(),
+                String::new(),
+                Vec::new(),
+                None,
+            ),
+        };
+        JournalEntry {
+            seq: self.seq,
+            time: iso_millis(self.arrived),
+            time_ms: self.arrived.as_millis(),
+            listener: self.listener,
+            peer: self.peer,
+            connection: self.connection,
+            method,
+            path,
+            version,
+            headers,
+            token,
+            status: self.status,
+            outcome: self.outcome.map(|o| format!("{o:?}")),
+            fault: self.fault,
+            issued_token: self.issued_token.as_deref().map(token_fingerprint),
+            ttl: self.ttl,
+            hop_limit: self.hop_limit,
+            latency_us: self.latency_us,
+        }
+    }
+}
+
+/// Requests waiting for the writer thread at most; beyond, the request path waits for it
+/// (memory stays bounded and no entry is dropped).
+const QUEUE: usize = 2048;
+
+/// How long the writer thread lets entries gather while requests keep coming: it wakes this
+/// often to write a batch, instead of once per request (a wake-up costs more CPU than an
+/// entry). The file lags the requests by this much at most; `sync` does not wait for it.
+const BATCH: std::time::Duration = std::time::Duration::from_millis(5);
+
+enum Msg {
+    Entry(Box<Pending>),
+    /// Answered once every message sent before it has been written (and the file flushed).
+    Sync(mpsc::Sender<()>),
+}
+
+/// The request journal: a queue to one writer thread, which formats entries, appends them to
+/// the file and keeps the newest `capacity` in memory.
 pub(crate) struct Journal {
-    capacity: usize,
-    memory: Mutex<VecDeque<JournalEntry>>,
-    file: Option<Mutex<LineWriter<File>>>,
     seq: AtomicU64,
+    queue: Option<mpsc::SyncSender<Msg>>,
+    /// The writer thread, to wake it when it sleeps with nothing to do (or for a `sync`).
+    writer: Option<std::thread::Thread>,
+    /// Set by the writer thread while it sleeps until woken, with an empty queue.
+    idle: Arc<AtomicBool>,
+    memory: Arc<Mutex<VecDeque<JournalEntry>>>,
 }
 
 impl Journal {
     pub(crate) fn new(capacity: usize, path: Option<&Path>) -> Result<Journal, ServerError> {
         let file = match path {
-            Some(p) => Some(Mutex::new(LineWriter::new(File::create(p).map_err(
-                |source| ServerError::Journal {
+            Some(p) => Some(BufWriter::new(File::create(p).map_err(|source| {
+                ServerError::Journal {
                     path: p.to_owned(),
                     source,
-                },
-            )?))),
+                }
+            })?)),
             None => None,
         };
+        let memory = Arc::new(Mutex::new(VecDeque::new()));
+        let idle = Arc::new(AtomicBool::new(false));
+        let (queue, writer) = if capacity > 0 || file.is_some() {
+            let (tx, rx) = mpsc::sync_channel(QUEUE);
+            let writer = Writer {
+                capacity,
+                memory: memory.clone(),
+                file,
+                idle: idle.clone(),
+            };
+            let handle = std::thread::Builder::new()
+                .name("imds-journal".to_owned())
+                .spawn(move || writer.run(&rx))
+                .map_err(|source| ServerError::Journal {
+                    path: path.map(Path::to_owned).unwrap_or_default(),
+                    source,
+                })?;
+            (Some(tx), Some(handle.thread().clone()))
+        } else {
+            (None, None)
+        };
         Ok(Journal {
-            capacity,
-            memory: Mutex::new(VecDeque::new()),
-            file,
             seq: AtomicU64::new(0),
+            queue,
+            writer,
+            idle,
+            memory,
         })
     }
 
     /// False when entries would go nowhere (then callers skip building them).
     pub(crate) fn enabled(&self) -> bool {
-        self.capacity > 0 || self.file.is_some()
+        self.queue.is_some()
     }
 
     pub(crate) fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub(crate) fn record(&self, entry: JournalEntry) {
-        if let Some(file) = &self.file
-            && let Ok(line) = serde_json::to_string(&entry)
-        {
-            let mut f = match file.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            // A full disk must not stop the server; the entry is still kept in memory.
-            let _ = writeln!(f, "{line}");
-        }
-        if self.capacity > 0 {
-            let mut m = self.lock();
-            if m.len() >= self.capacity {
-                m.pop_front();
+    /// Hands `entry` to the writer thread; waits only while its queue is full.
+    pub(crate) fn record(&self, entry: Pending) {
+        if let Some(q) = &self.queue {
+            let _ = q.send(Msg::Entry(Box::new(entry)));
+            // Most of the time the writer is between batches and wakes by itself.
+            if self.idle.load(Ordering::SeqCst) && self.idle.swap(false, Ordering::SeqCst) {
+                self.wake();
             }
-            // Entries arrive nearly in order; keep the list sorted by arrival.
-            let at = m.partition_point(|e| e.seq < entry.seq);
-            m.insert(at, entry);
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(w) = &self.writer {
+            w.unpark();
+        }
+    }
+
+    /// Returns once every entry recorded before the call is in memory and in the file.
+    pub(crate) fn sync(&self) {
+        if let Some(q) = &self.queue {
+            let (tx, rx) = mpsc::channel();
+            if q.send(Msg::Sync(tx)).is_ok() {
+                self.wake();
+                let _ = rx.recv();
+            }
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<JournalEntry>> {
-        match self.memory.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        lock(&self.memory)
     }
 
     pub(crate) fn entries(&self) -> Vec<JournalEntry> {
+        self.sync();
         self.lock().iter().cloned().collect()
     }
 
     /// The entries with `seq >= since`, oldest first; only those are copied (the list is kept
     /// sorted by `seq`).
     pub(crate) fn entries_since(&self, since: u64) -> Vec<JournalEntry> {
+        self.sync();
         let m = self.lock();
         let from = m.partition_point(|e| e.seq < since);
         m.range(from..).cloned().collect()
     }
 
     pub(crate) fn clear(&self) {
+        self.sync();
         self.lock().clear();
+    }
+}
+
+impl Drop for Journal {
+    /// Closes the queue and wakes the writer, which writes what is left and ends.
+    fn drop(&mut self) {
+        self.queue = None;
+        self.wake();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// The journal's thread: everything that costs per entry happens here.
+struct Writer {
+    capacity: usize,
+    memory: Arc<Mutex<VecDeque<JournalEntry>>>,
+    file: Option<BufWriter<File>>,
+    idle: Arc<AtomicBool>,
+}
+
+impl Writer {
+    /// Until every sender is gone: drains the queue, flushes the file, then sleeps for
+    /// [`BATCH`] while entries keep coming, or until woken once they stop.
+    fn run(mut self, queue: &mpsc::Receiver<Msg>) {
+        loop {
+            let mut got = false;
+            loop {
+                match queue.try_recv() {
+                    Ok(Msg::Entry(p)) => {
+                        got = true;
+                        self.write((*p).into_entry());
+                    }
+                    Ok(Msg::Sync(done)) => {
+                        self.flush();
+                        let _ = done.send(());
+                    }
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        self.flush();
+                        return;
+                    }
+                }
+            }
+            self.flush();
+            if got {
+                std::thread::park_timeout(BATCH);
+                continue;
+            }
+            // Quiet: sleep until a request wakes us. Said before the last look at the queue,
+            // so an entry sent meanwhile is either seen here or wakes us.
+            self.idle.store(true, Ordering::SeqCst);
+            match queue.try_recv() {
+                Err(mpsc::TryRecvError::Empty) => std::thread::park(),
+                Err(mpsc::TryRecvError::Disconnected) => return,
+                Ok(msg) => {
+                    self.idle.store(false, Ordering::SeqCst);
+                    self.take(msg);
+                }
+            }
+        }
+    }
+
+    fn take(&mut self, msg: Msg) {
+        match msg {
+            Msg::Entry(p) => self.write((*p).into_entry()),
+            Msg::Sync(done) => {
+                self.flush();
+                let _ = done.send(());
+            }
+        }
+    }
+
+    fn write(&mut self, entry: JournalEntry) {
+        if let Some(f) = &mut self.file {
+            // A full disk must not stop the server; the entry is still kept in memory.
+            if serde_json::to_writer(&mut *f, &entry).is_ok() {
+                let _ = f.write_all(b"\n");
+            }
+        }
+        if self.capacity > 0 {
+            let mut m = lock(&self.memory);
+            if m.len() >= self.capacity {
+                m.pop_front();
+            }
+            // Entries arrive nearly in order; keep the list sorted by arrival.
+            if m.back().is_none_or(|last| last.seq < entry.seq) {
+                m.push_back(entry);
+            } else {
+                let at = m.partition_point(|e| e.seq < entry.seq);
+                m.insert(at, entry);
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some(f) = &mut self.file {
+            let _ = f.flush();
+        }
     }
 }
 
@@ -221,6 +471,89 @@ mod tests {
         assert_eq!(token_fingerprint(b"a"), token_fingerprint(b"a"));
         assert_ne!(token_fingerprint(b"a"), token_fingerprint(b"b"));
         assert_eq!(token_fingerprint(b"a").len(), 19);
+    }
+
+    fn pending(seq: u64) -> Pending {
+        let mut headers = HeaderMap::new();
+        headers.insert(TOKEN_HEADER, http::HeaderValue::from_static("secret-token"));
+        Pending {
+            seq,
+            arrived: Timestamp(1_700_000_000_000 + seq),
+            listener: SocketAddr::from(([127, 0, 0, 1], 1338)),
+            peer: SocketAddr::from(([127, 0, 0, 1], 40_000)),
+            connection: seq,
+            head: Some(Head {
+                method: Method::GET,
+                uri: Uri::from_static("/latest/meta-data/instance-id?x=1"),
+                version: http::Version::HTTP_11,
+                headers,
+            }),
+            status: Some(200),
+            outcome: Some(Outcome::Served),
+            fault: None,
+            issued_token: None,
+            ttl: Some(60),
+            hop_limit: None,
+            latency_us: 1,
+        }
+    }
+
+    #[test]
+    fn every_entry_from_every_thread_is_kept_in_order_and_written() {
+        let path = std::env::temp_dir().join(format!(
+            "imds-server-journal-unit-{}.jsonl",
+            std::process::id()
+        ));
+        let journal = Arc::new(Journal::new(10_000, Some(&path)).expect("journal"));
+        // More entries than the queue holds, so senders also wait for the writer.
+        let per_thread = QUEUE as u64;
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let journal = journal.clone();
+                std::thread::spawn(move || {
+                    for i in 0..per_thread {
+                        journal.record(pending(i * 4 + t));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        let entries = journal.entries();
+        assert_eq!(entries.len() as u64, 4 * per_thread);
+        assert!(entries.iter().enumerate().all(|(i, e)| e.seq == i as u64));
+        let e = &entries[7];
+        assert_eq!(e.path, "/latest/meta-data/instance-id?x=1");
+        assert_eq!(e.version, "HTTP/1.1");
+        assert_eq!(e.outcome.as_deref(), Some("Served"));
+        assert_eq!(
+            e.token.as_deref(),
+            Some(token_fingerprint(b"secret-token").as_str())
+        );
+        assert_eq!(e.time, "2023-11-14T22:13:20.007Z");
+        // The file holds every line as soon as a reader has synced (no wait for shutdown).
+        let text = std::fs::read_to_string(&path).expect("journal file");
+        assert_eq!(text.lines().count() as u64, 4 * per_thread);
+        assert!(
+            !text.contains("secret-token"),
+            "the token leaks into the file"
+        );
+        drop(journal);
+        std::fs::remove_file(&path).expect("remove");
+    }
+
+    #[test]
+    fn memory_keeps_the_newest_entries() {
+        let journal = Journal::new(3, None).expect("journal");
+        for seq in 0..5 {
+            journal.record(pending(seq));
+        }
+        let seqs: Vec<u64> = journal.entries().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [2, 3, 4]);
+        assert_eq!(journal.entries_since(4).len(), 1);
+        journal.clear();
+        assert!(journal.entries().is_empty());
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! The reference EC2 IMDS model ([`imds_model::Imds`]) served over HTTP/1.1 with hyper 1.
+//! The reference EC2 IMDS model served over HTTP/1.1 with hyper 1.
 //!
-//! The model holds every IMDS rule; this crate only maps hyper requests to
-//! [`Imds::handle_with_outcome`] and back, plus what belongs to a transport: connection and
-//! header caps, a header read timeout, the IP hop limit on token PUT responses, a request
-//! journal and scripted faults (misbehaviour on purpose, for testing clients).
+//! The model (`imds_model`) holds every IMDS rule; this crate shares it between concurrent
+//! requests ([`Imds`]), maps hyper requests to [`Imds::handle_with_outcome`] and back, and
+//! adds what belongs to a server: connection and header caps, a header read timeout, the IP
+//! hop limit on token PUT responses, a request journal, scripted faults (misbehaviour on
+//! purpose, for testing clients) and the [`control`] API.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), imds_server::ServerError> {
@@ -28,11 +29,13 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
-mod control;
+pub mod control;
+mod controller;
 mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
 mod hop;
+mod imds;
 mod journal;
 mod overlay;
 mod service;
@@ -44,24 +47,25 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use imds_model::control::{ControlError, ControlRequest};
 use imds_model::scenario::OptionsChange;
 use imds_model::{
-    Clock, Imds, Instance, ManualClock, MetadataOptions, Scenario, SystemClock, Timestamp, TokenKey,
+    Clock, Instance, ManualClock, MetadataOptions, Scenario, SystemClock, Timestamp, TokenKey,
 };
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
-pub use control::ControlResponse;
+pub use controller::ControlResponse;
 pub use faults::{
     EndpointFault, FAULT_SYNTAX, Fault, FaultAction, FaultSpecError, Faults, Reshape, Scripted,
 };
 pub use hop::AppliedHopLimit;
+pub use imds::Imds;
 pub use journal::{JournalEntry, token_fingerprint};
 pub use overlay::{Overlay, OverlayAnswer, OverlayRequest};
 
-use crate::control::{Controller, StartState};
+use crate::control::{ControlError, ControlRequest};
+use crate::controller::{Controller, StartState};
 use crate::faults::FaultState;
 use crate::hop::{HopControl, HopIo};
 use crate::journal::Journal;
@@ -256,7 +260,7 @@ impl ImdsServerBuilder {
 
     /// Binds every listener and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<ImdsServer, ServerError> {
-        if let Some(addr) = self.control.filter(|a| !control::is_loopback(*a)) {
+        if let Some(addr) = self.control.filter(|a| !controller::is_loopback(*a)) {
             return Err(ServerError::ControlNotLoopback(addr));
         }
         let mut key = [0u8; 32];
@@ -313,7 +317,7 @@ impl ImdsServerBuilder {
             })
             .collect();
         let control_addr = control_listener.map(|(listener, local)| {
-            tasks.push(tokio::spawn(control::serve(
+            tasks.push(tokio::spawn(controller::serve(
                 listener,
                 controller.clone(),
                 shared.shutdown.clone(),
@@ -434,7 +438,7 @@ impl ImdsServer {
     }
 
     /// Answers one control API request in process, exactly as the control listener would
-    /// (see `imds_model::control` for the paths); a refused request changes nothing.
+    /// (see [`control`] for the paths); a refused request changes nothing.
     pub fn control(&self, req: &ControlRequest<'_>) -> ControlResponse {
         self.controller.handle(req)
     }
@@ -443,7 +447,7 @@ impl ImdsServer {
     /// ModifyInstanceMetadataOptions); returns the options now in force.
     pub fn change_options(&self, change: &OptionsChange) -> MetadataOptions {
         self.imds
-            .update_options(|o| imds_model::control::apply_options(o, change))
+            .update_options(|o| control::apply_options(o, change))
     }
 
     /// Merges an RFC 7396 JSON merge patch into the instance (`PATCH /instance`; `null` puts
@@ -491,12 +495,16 @@ impl ImdsServer {
             self.shared.connections.acquire_many(all),
         )
         .await;
+        // Every request answered is in the journal file before this returns.
+        self.shared.journal.sync();
     }
 }
 
 impl Drop for ImdsServer {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+        // What was journaled so far is written before the caller goes on (say, to read it).
+        self.shared.journal.sync();
     }
 }
 

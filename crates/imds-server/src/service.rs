@@ -12,16 +12,14 @@ use bytes::Bytes;
 use http::header::HeaderValue;
 use http::{Request, Response, StatusCode};
 use hyper::body::{Frame, Incoming, SizeHint};
-use imds_model::{
-    ClientAddr, Clock, Imds, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER, Timestamp,
-};
+use imds_model::{ClientAddr, Clock, Outcome, ReasonPhrase, TOKEN_HEADER, TTL_HEADER, Timestamp};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
 
-use crate::Limits;
 use crate::faults::{Decision, FaultState};
 use crate::hop::{HopControl, HopLog};
-use crate::journal::{Journal, JournalEntry, iso_millis, redact, token_fingerprint, token_key};
+use crate::journal::{Head, Journal, Pending, token_key};
+use crate::{Imds, Limits};
 
 /// Everything the connections of one server share.
 pub(crate) struct Shared {
@@ -59,7 +57,6 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<WireBody>, HungUp> {
     let started = Instant::now();
-    let arrived = shared.clock.now();
     // IMDS requests carry no body; the model never looks at one, so it is not read.
     let (parts, _body) = req.into_parts();
     let mut req = Request::from_parts(parts, ());
@@ -70,45 +67,34 @@ pub(crate) async fn handle(
             .insert(ClientAddr(conn.peer.ip().to_canonical()));
     }
     let kind = imds_model::classify(req.method().as_str(), req.uri().path());
-    let token = req.headers().get(TOKEN_HEADER).map(|v| v.as_bytes());
-    let journal = shared.journal.enabled();
-    let seq = if journal {
-        shared.journal.next_seq()
-    } else {
-        0
-    };
-    let mut entry = journal.then(|| JournalEntry {
-        seq,
-        time: iso_millis(arrived),
-        time_ms: arrived.as_millis(),
-        listener: conn.local,
-        peer: conn.peer,
-        connection: conn.id,
-        method: req.method().to_string(),
-        path: req
-            .uri()
-            .path_and_query()
-            .map_or_else(|| req.uri().to_string(), |p| p.to_string()),
-        version: format!("{:?}", req.version()),
-        headers: req
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), redact(n.as_str(), v.as_bytes())))
-            .collect(),
-        token: token.map(token_fingerprint),
-        status: None,
-        outcome: None,
-        fault: None,
-        issued_token: None,
-        ttl: None,
-        hop_limit: None,
-        latency_us: 0,
+    // Only what the journal cannot take from the request later: nothing is formatted here.
+    let mut entry = shared.journal.enabled().then(|| {
+        let arrived = shared.clock.now();
+        Pending {
+            seq: shared.journal.next_seq(),
+            arrived,
+            listener: conn.local,
+            peer: conn.peer,
+            connection: conn.id,
+            head: None,
+            status: None,
+            outcome: None,
+            fault: None,
+            issued_token: None,
+            ttl: None,
+            hop_limit: None,
+            latency_us: 0,
+        }
     });
 
-    let decision = shared
-        .faults
-        .decide(kind, req.uri().path(), || token.map(token_key));
+    let decision = shared.faults.decide(kind, req.uri().path(), || {
+        req.headers()
+            .get(TOKEN_HEADER)
+            .map(|v| token_key(v.as_bytes()))
+    });
     let mut reshape = None;
+    // The token headers as sent, when a fault replaces them before the model sees the request.
+    let mut sent_tokens: Vec<HeaderValue> = Vec::new();
     let (mut resp, outcome, fault) = match decision {
         Decision::Model => {
             let (r, o) = shared.imds.handle_with_outcome(&req);
@@ -127,6 +113,7 @@ pub(crate) async fn handle(
                 started,
                 entry: entry.take().map(|mut e| {
                     e.fault = Some(label.clone());
+                    e.head = Some(head_of(&req));
                     e
                 }),
             };
@@ -135,12 +122,26 @@ pub(crate) async fn handle(
                 _ = tokio::time::sleep(delay) => {}
                 _ = shutdown.wait_for(|s| *s) => {}
             }
-            entry = abandoned.entry.take();
+            entry = abandoned.entry.take().map(|mut e| {
+                e.fault = None;
+                e.head = None;
+                e
+            });
             let (r, o) = shared.imds.handle_with_outcome(&req);
             (r, Some(o), Some(label))
         }
-        Decision::Status(status, label) => (fault_response(status, arrived), None, Some(label)),
+        Decision::Status(status, label) => (
+            fault_response(status, shared.clock.now()),
+            None,
+            Some(label),
+        ),
         Decision::Revoked(label) => {
+            sent_tokens = req
+                .headers()
+                .get_all(TOKEN_HEADER)
+                .iter()
+                .cloned()
+                .collect();
             req.headers_mut().insert(TOKEN_HEADER, REVOKED_TOKEN);
             let (r, o) = shared.imds.handle_with_outcome(&req);
             (r, Some(o), Some(label))
@@ -149,6 +150,7 @@ pub(crate) async fn handle(
             if let Some(mut e) = entry.take() {
                 e.fault = Some(label);
                 e.latency_us = micros(started.elapsed());
+                e.head = Some(head_of(&req));
                 shared.journal.record(e);
             }
             let mut shutdown = shared.shutdown.clone();
@@ -166,7 +168,8 @@ pub(crate) async fn handle(
             &req,
             o,
             conn.peer.ip().to_canonical(),
-            arrived,
+            // Read only when an overlay is set, so the plain path keeps its single clock read.
+            shared.clock.now(),
             &mut resp,
         );
     }
@@ -191,26 +194,49 @@ pub(crate) async fn handle(
     }
     if let Some(mut e) = entry {
         e.status = Some(resp.status().as_u16());
-        e.outcome = outcome.map(|o| format!("{o:?}"));
+        e.outcome = outcome;
         e.fault = fault;
-        e.issued_token = issued.as_deref().map(token_fingerprint);
+        e.issued_token = issued;
         e.ttl = resp
             .headers()
             .get(TTL_HEADER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
         e.hop_limit = hop_limit;
+        let (mut parts, ()) = req.into_parts();
+        if !sent_tokens.is_empty() {
+            parts.headers.remove(TOKEN_HEADER);
+            for t in sent_tokens {
+                parts.headers.append(TOKEN_HEADER, t);
+            }
+        }
+        e.head = Some(Head {
+            method: parts.method,
+            uri: parts.uri,
+            version: parts.version,
+            headers: parts.headers,
+        });
         e.latency_us = micros(started.elapsed());
         shared.journal.record(e);
     }
     Ok(to_hyper(resp))
 }
 
+/// A copy of the request head, for entries journaled before the answer (rare paths).
+fn head_of(req: &Request<()>) -> Head {
+    Head {
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+        version: req.version(),
+        headers: req.headers().clone(),
+    }
+}
+
 /// Journals a delayed request whose client went away before the answer (no status).
 struct Abandoned {
     shared: Arc<Shared>,
     started: Instant,
-    entry: Option<JournalEntry>,
+    entry: Option<Pending>,
 }
 
 impl Drop for Abandoned {
@@ -286,19 +312,13 @@ pub(crate) fn reset_connection(
 ) {
     let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
     if shared.journal.enabled() {
-        let now = shared.clock.now();
-        shared.journal.record(JournalEntry {
+        shared.journal.record(Pending {
             seq: shared.journal.next_seq(),
-            time: iso_millis(now),
-            time_ms: now.as_millis(),
+            arrived: shared.clock.now(),
             listener: local,
             peer,
             connection: id,
-            method: String::new(),
-            path: String::new(),
-            version: String::new(),
-            headers: Vec::new(),
-            token: None,
+            head: None,
             status: None,
             outcome: None,
             fault: Some("endpoint=reset".to_owned()),

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use imds_model::control::ControlRequest;
 use imds_model::scenario::OptionsChange;
 use imds_model::{HttpTokens, ManualClock};
+use imds_server::control::ControlRequest;
 use imds_server::{ImdsServer, Limits, ServerError};
 use proptest::prelude::*;
 use serde_json::Value;

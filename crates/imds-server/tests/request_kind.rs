@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use http::{Method, Request};
 use imds_model::{
-    Imds, Instance, ManualClock, MetadataOptions, Outcome, RequestKind, TTL_HEADER, Timestamp,
-    TokenKey, classify,
+    Instance, ManualClock, MetadataOptions, Outcome, RequestKind, TTL_HEADER, Timestamp, TokenKey,
+    classify,
 };
-use imds_server::Faults;
 use imds_server::fuzzing::Harness;
+use imds_server::{Faults, Imds};
 use proptest::prelude::*;
 
 const METHODS: &[&str] = &[

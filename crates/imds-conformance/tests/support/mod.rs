@@ -1,4 +1,4 @@
-//! Test support: a wiremock server answering from the pure reference model, onto which a test
+//! Test support: a wiremock server answering from the reference model, onto which a test
 //! mounts one higher-priority mock that breaks exactly one rule.
 
 #![allow(dead_code)]
@@ -12,7 +12,8 @@ use imds_conformance::catalogue::Level;
 use imds_conformance::client::ClientConfig;
 use imds_conformance::report::{Outcome, RunResult};
 use imds_conformance::runner::{self, RunConfig, TargetOptions};
-use imds_model::{HttpTokens, Imds, Instance, MetadataOptions, SystemClock, Toggle, TokenKey};
+use imds_model::{HttpTokens, Instance, MetadataOptions, SystemClock, Toggle, TokenKey};
+use imds_server::Imds;
 use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
 /// The model's answer to a wiremock request.

@@ -1,7 +1,8 @@
-//! Helpers shared by the integration tests: a fixture around `Imds`, a tree walker, and a
+//! Helpers shared by the integration tests: a fixture around `Model`, a tree walker, and a
 //! proptest strategy for valid, varied instances.
 #![allow(dead_code)]
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -9,16 +10,82 @@ use imds_model::instance::{
     IamRole, MaintenanceEvent, NetworkInterface, Placement, PublicKey, SpotAction,
 };
 use imds_model::parse::parse_listing;
-use imds_model::{Imds, Instance, ManualClock, MetadataOptions, Timestamp, TokenKey};
+use imds_model::{
+    Clock, Fired, Instance, ManualClock, MetadataOptions, Model, Outcome, Scenario, Timestamp,
+    TokenKey,
+};
 use proptest::prelude::*;
 
 /// The instant every fixture starts at (2026-01-15T09:40:00Z, ten minutes after the default
 /// instance's launch).
 pub const START: Timestamp = Timestamp::from_secs(1_768_470_000);
 
+/// A [`Model`] asked at the readings of a hand-moved clock, through `&self` (tests share
+/// fixtures by reference).
+pub struct Clocked {
+    model: RefCell<Model>,
+    clock: Arc<ManualClock>,
+}
+
+impl Clocked {
+    pub fn new(model: Model, clock: Arc<ManualClock>) -> Clocked {
+        Clocked {
+            model: RefCell::new(model),
+            clock,
+        }
+    }
+
+    pub fn handle<B>(&self, req: &http::Request<B>) -> http::Response<bytes::Bytes> {
+        self.model.borrow_mut().handle(req, self.clock.now())
+    }
+
+    pub fn handle_with_outcome<B>(
+        &self,
+        req: &http::Request<B>,
+    ) -> (http::Response<bytes::Bytes>, Outcome) {
+        self.model
+            .borrow_mut()
+            .handle_with_outcome(req, self.clock.now())
+    }
+
+    pub fn issue_token(&self, ttl: u32) -> String {
+        self.model.borrow().issue_token(ttl, self.clock.now())
+    }
+
+    pub fn options(&self) -> MetadataOptions {
+        self.model.borrow().options()
+    }
+
+    pub fn set_options(&self, options: MetadataOptions) {
+        self.model.borrow_mut().set_options(options);
+    }
+
+    pub fn instance(&self) -> Arc<Instance> {
+        self.model.borrow().instance().clone()
+    }
+
+    pub fn set_instance(&self, instance: Instance) {
+        self.model.borrow_mut().set_instance(instance);
+    }
+
+    pub fn set_scenario(&self, scenario: Scenario) {
+        self.model
+            .borrow_mut()
+            .set_scenario(scenario, self.clock.now());
+    }
+
+    pub fn scenario_fired(&self) -> Vec<Fired> {
+        self.model.borrow().scenario_fired().to_vec()
+    }
+
+    pub fn reset(&self, options: MetadataOptions, instance: Instance) {
+        self.model.borrow_mut().reset(options, instance);
+    }
+}
+
 /// One model instance with a hand-moved clock.
 pub struct Fixture {
-    pub imds: Imds,
+    pub imds: Clocked,
     pub clock: Arc<ManualClock>,
 }
 
@@ -29,8 +96,11 @@ impl Fixture {
 
     pub fn with_key(options: MetadataOptions, instance: Instance, key: [u8; 32]) -> Fixture {
         let clock = Arc::new(ManualClock::new(START));
-        let imds = Imds::new(options, instance, &TokenKey::new(key), clock.clone());
-        Fixture { imds, clock }
+        let model = Model::new(options, instance, &TokenKey::new(key));
+        Fixture {
+            imds: Clocked::new(model, clock.clone()),
+            clock,
+        }
     }
 
     pub fn send(

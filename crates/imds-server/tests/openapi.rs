@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use imds_model::control::{ControlError, OPENAPI, ROUTES};
 use imds_model::{Instance, MetadataOptions};
+use imds_server::control::{ControlError, OPENAPI, ROUTES};
 use serde_json::Value;
 
 fn doc() -> Value {

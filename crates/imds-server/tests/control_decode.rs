@@ -1,16 +1,47 @@
-//! The control API's ops applied to a model (what `imdspec serve --control` does, minus HTTP),
-//! and writers that must not lose each other's changes.
-
-mod support;
+//! The control API's ops applied to a shared model (what `imdspec serve --control` does, minus
+//! HTTP), and writers that must not lose each other's changes.
 
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use imds_model::control::{ControlOp, ControlRequest, decode, patch_instance};
 use imds_model::scenario::{Action, Entry, Trigger};
-use imds_model::{HttpTokens, Instance, MetadataOptions, Scenario};
-use support::Fixture;
+use imds_model::{
+    HttpTokens, Instance, ManualClock, MetadataOptions, Scenario, Timestamp, TokenKey,
+};
+use imds_server::Imds;
+use imds_server::control::{ControlOp, ControlRequest, apply_options, decode, patch_instance};
+
+/// One shared model with a hand-moved clock.
+struct Fixture {
+    imds: Imds,
+    clock: Arc<ManualClock>,
+}
+
+impl Fixture {
+    fn new(options: MetadataOptions, instance: Instance) -> Fixture {
+        let clock = Arc::new(ManualClock::new(Timestamp::from_secs(1_768_470_000)));
+        let imds = Imds::new(options, instance, &TokenKey::new([9; 32]), clock.clone());
+        Fixture { imds, clock }
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> http::Response<bytes::Bytes> {
+        let mut req = http::Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.imds.handle(&req.body(()).expect("valid request"))
+    }
+
+    fn get(&self, path: &str) -> http::Response<bytes::Bytes> {
+        self.send("GET", path, &[])
+    }
+}
 
 fn op(method: &str, path: &str, body: &str) -> ControlOp {
     decode(&ControlRequest {
@@ -30,9 +61,7 @@ fn options_flip_then_scenario_notice_with_a_manual_clock() {
     else {
         panic!()
     };
-    let now = f
-        .imds
-        .update_options(|o| imds_model::control::apply_options(o, &change));
+    let now = f.imds.update_options(|o| apply_options(o, &change));
     assert_eq!(now.http_tokens, HttpTokens::Required);
     assert_eq!(f.get("/latest/meta-data/instance-id").status(), 401);
 
