@@ -33,9 +33,11 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use imds_model::{DescribedInstance, OptionsState, PartialOptions};
+use imds_observe::CompareOptions;
 use serde::Serialize;
 
-pub mod read;
+/// The probe output reader (the format is defined once, in `imds-observe`).
+pub use imds_observe::output as read;
 pub mod render;
 pub mod synth;
 
@@ -157,45 +159,20 @@ impl Status {
     }
 }
 
-/// A declared option the endpoint does not follow.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Difference {
-    /// describe-instances' name of the option.
-    pub field: &'static str,
-    /// What the control plane says.
-    pub declared: String,
-    /// What the probe saw.
-    pub observed: String,
-}
+pub use imds_observe::{Difference, OptionPair};
 
-/// One option as the control plane declares it and as the probe saw it (`None`: not said,
-/// or not observable, like the hop limit).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct OptionPair {
-    /// describe-instances' name of the option.
-    pub field: &'static str,
-    /// What the control plane says.
-    pub declared: Option<String>,
-    /// What the probe saw.
-    pub observed: Option<String>,
-}
-
-/// Every option's declared/observed pair, in describe-instances order.
+/// Every option's declared/observed pair, in describe-instances order (the observers' one
+/// comparison).
 fn option_pairs(
     declared: Option<&PartialOptions>,
     observed: Option<&PartialOptions>,
 ) -> Vec<OptionPair> {
-    let fields = |o: Option<&PartialOptions>| o.map(PartialOptions::fields).unwrap_or_default();
-    fields(declared)
-        .into_iter()
-        .zip(fields(observed))
-        .zip(PartialOptions::FIELDS)
-        .map(|(((_, declared), (_, observed)), field)| OptionPair {
-            field,
-            declared,
-            observed,
-        })
-        .collect()
+    let none = PartialOptions::default();
+    let pairs = declared
+        .unwrap_or(&none)
+        .compare(observed.unwrap_or(&none))
+        .pairs;
+    pairs.into_iter().collect()
 }
 
 /// One instance worth a line: anything but "IMDSv2 required, as declared, reachable".
@@ -595,19 +572,7 @@ fn probe_row(
         Some(Some(d)) => {
             pending = d.state == Some(OptionsState::Pending);
             instance_state = d.instance_state.clone();
-            let want = d.options.fields();
-            let seen = o.options.fields();
-            for ((field, w), (_, s)) in want.into_iter().zip(seen) {
-                if let (Some(w), Some(s)) = (w, s)
-                    && w != s
-                {
-                    differences.push(Difference {
-                        field,
-                        declared: w,
-                        observed: s,
-                    });
-                }
-            }
+            differences = options.iter().filter_map(OptionPair::difference).collect();
         }
         Some(None) => {
             unknown = true;

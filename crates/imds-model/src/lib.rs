@@ -31,7 +31,6 @@
 
 pub mod clock;
 pub mod control;
-pub mod infer;
 pub mod instance;
 pub mod instance_fields;
 mod kind;

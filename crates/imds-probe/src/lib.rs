@@ -26,8 +26,8 @@
 
 use std::time::Duration;
 
-use imds_conformance::client::ClientError;
 use imds_model::OptionsState;
+use imds_observe::client::ClientError;
 
 mod declared;
 pub mod infer;

@@ -1,32 +1,135 @@
-//! Readers for what a fleet tool gathers: probe outputs in every format `imdspec probe`
-//! writes (JSON, JSON lines, SSM Inventory item, ASFF finding, OCSF finding) and `imdspec run
-//! --format json` reports. Pure: bytes in, documents out; [`crate::Fleet`] does the files.
+//! The probe's output format, defined once: the names and values `imdspec probe` writes
+//! (JSON, JSON lines, SSM Inventory item, ASFF finding, OCSF finding) and the reader that
+//! takes every form of it back, with `imdspec run --format json` reports, for fleet tools.
+//! Pure: bytes in, documents out; the fleet report does the files.
 
 use imds_model::{HttpTokens, PartialOptions, Toggle};
 use serde_json::{Map, Value};
 
-/// The probe JSON document's format name (`imdspec probe --format json|jsonl`).
+use serde::Serialize;
+
+/// The probe JSON document's format name and version (`imdspec probe --format json|jsonl`,
+/// and the `Format` of the flat summary).
 pub const PROBE_FORMAT: &str = "imdspec-probe/1";
-/// The SSM Inventory type name of a probe.
+/// The SSM Inventory type name of a probe (custom types start with `Custom:`).
 pub const SSM_TYPE_NAME: &str = "Custom:ImdsProbe";
-/// Prefix of the probe's keys in an ASFF finding's `ProductFields`.
+/// The ASFF `GeneratorId`.
+pub const GENERATOR: &str = "imdspec";
+/// Prefix of the probe's keys in an ASFF finding's `ProductFields` ([`GENERATOR`] and `/`).
 pub const ASFF_FIELD_PREFIX: &str = "imdspec/";
 /// OCSF Compliance Finding class.
-pub const OCSF_CLASS_UID: u64 = 2003;
+pub const OCSF_CLASS_UID: u32 = 2003;
 /// Largest file read: a probe output is a few KiB, a run report with exchanges a few MiB.
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// Whether tokenless requests were answered, as the probe saw it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// The keys of the flat summary every sink carries (SSM `Content`, ASFF `ProductFields` after
+/// [`ASFF_FIELD_PREFIX`], OCSF `unmapped`): strings only, empty for unknown. The option keys
+/// are describe-instances' names ([`imds_model::PartialOptions::FIELDS`]).
+pub mod key {
+    /// [`super::PROBE_FORMAT`].
+    pub const FORMAT: &str = "Format";
+    /// The instance id.
+    pub const INSTANCE_ID: &str = "InstanceId";
+    /// `true` when anything answered.
+    pub const ANSWERS: &str = "Answers";
+    /// [`super::V1`], lowercase.
+    pub const IMDSV1: &str = "ImdsV1";
+    /// [`super::V2`], kebab-case.
+    pub const IMDSV2: &str = "ImdsV2";
+    /// `true` when token answers do not reach the prober.
+    pub const HOP_LIMIT_TOO_LOW: &str = "HopLimitTooLow";
+    /// `HttpTokens`.
+    pub const HTTP_TOKENS: &str = "HttpTokens";
+    /// `HttpEndpoint`.
+    pub const HTTP_ENDPOINT: &str = "HttpEndpoint";
+    /// `InstanceMetadataTags`.
+    pub const INSTANCE_METADATA_TAGS: &str = "InstanceMetadataTags";
+    /// `HttpProtocolIpv6`.
+    pub const HTTP_PROTOCOL_IPV6: &str = "HttpProtocolIpv6";
+}
+
+/// Whether tokenless (IMDSv1) requests are answered, as the probe saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum V1 {
     /// A tokenless GET got 200.
     Open,
     /// A tokenless GET got 401.
     Closed,
-    /// 403 to everything: the endpoint is turned off.
+    /// The endpoint refuses everything (403).
     Disabled,
     /// No clear answer.
     Unknown,
+}
+
+impl V1 {
+    /// The lowercase name the probe writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            V1::Open => "open",
+            V1::Closed => "closed",
+            V1::Disabled => "disabled",
+            V1::Unknown => "unknown",
+        }
+    }
+}
+
+/// Whether IMDSv2 works from the prober's position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum V2 {
+    /// Token issued and accepted.
+    Works,
+    /// The token PUT got no answer while other requests did: hop limit.
+    HopLimited,
+    /// Something else went wrong (a status, a refused token).
+    Broken,
+    /// The endpoint refuses everything (403).
+    Disabled,
+    /// No clear answer.
+    Unknown,
+}
+
+impl V2 {
+    /// The kebab-case name the probe writes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            V2::Works => "works",
+            V2::HopLimited => "hop-limited",
+            V2::Broken => "broken",
+            V2::Disabled => "disabled",
+            V2::Unknown => "unknown",
+        }
+    }
+}
+
+/// The fields of the probe's JSON document (`imdspec probe --format json|jsonl`) that fleet
+/// tools read back, in the document's order; the probe flattens it into its document and
+/// [`documents`] reads it (with `observations.endpoints[].token_put|tokenless_get.status`
+/// for whether anything answered). Options use describe-instances' names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ProbeHead<'a> {
+    /// The instance id, when the endpoint gave it.
+    #[serde(rename = "InstanceId")]
+    pub instance_id: Option<&'a str>,
+    /// Inferred `HttpTokens`.
+    #[serde(rename = "HttpTokens")]
+    pub http_tokens: Option<HttpTokens>,
+    /// Inferred `HttpEndpoint`.
+    #[serde(rename = "HttpEndpoint")]
+    pub http_endpoint: Option<Toggle>,
+    /// Inferred `InstanceMetadataTags`.
+    #[serde(rename = "InstanceMetadataTags")]
+    pub instance_metadata_tags: Option<Toggle>,
+    /// Inferred `HttpProtocolIpv6`.
+    #[serde(rename = "HttpProtocolIpv6")]
+    pub http_protocol_ipv6: Option<Toggle>,
+    /// IMDSv1 state.
+    pub imdsv1: V1,
+    /// IMDSv2 state.
+    pub imdsv2: V2,
+    /// Token answers do not reach the prober's position.
+    pub hop_limit_too_low: bool,
 }
 
 /// One probe output, reduced to what a fleet report needs.
@@ -225,7 +328,7 @@ fn object(mut o: Map<String, Value>) -> Result<Doc, String> {
         return flat(fields, ASFF_FIELD_PREFIX, "ProductFields.").map(Doc::Probe);
     }
     if let Some(c) = o.get("class_uid") {
-        if c.as_u64() != Some(OCSF_CLASS_UID) {
+        if c.as_u64() != Some(OCSF_CLASS_UID.into()) {
             return Err(format!(
                 "class_uid {c}: not {OCSF_CLASS_UID} (Compliance Finding)"
             ));
@@ -264,15 +367,13 @@ pub fn is_instance_id(s: &str) -> bool {
 }
 
 fn v1_of(s: &str, field: &str) -> Result<V1, String> {
-    match s {
-        "open" => Ok(V1::Open),
-        "closed" => Ok(V1::Closed),
-        "disabled" => Ok(V1::Disabled),
-        "unknown" | "" => Ok(V1::Unknown),
-        other => Err(format!(
-            "{field}: expected one of open, closed, disabled, unknown, got {other:?}"
-        )),
+    if s.is_empty() {
+        return Ok(V1::Unknown);
     }
+    let all = [V1::Open, V1::Closed, V1::Disabled, V1::Unknown];
+    all.into_iter().find(|v| v.as_str() == s).ok_or_else(|| {
+        format!("{field}: expected one of open, closed, disabled, unknown, got {s:?}")
+    })
 }
 
 fn option<T: std::str::FromStr>(v: Option<&str>, field: &str) -> Result<Option<T>, String>
@@ -311,36 +412,36 @@ fn flat(m: &Map<String, Value>, prefix: &str, at: &str) -> Result<Observed, Stri
         }
     };
     let name = |k: &str| format!("{at}{prefix}{k}");
-    match get("Format")? {
+    match get(key::FORMAT)? {
         Some(PROBE_FORMAT) => {}
         Some(other) => {
             return Err(format!(
                 "{}: {other:?} is not {PROBE_FORMAT}",
-                name("Format")
+                name(key::FORMAT)
             ));
         }
         None => {
             return Err(format!(
                 "{}: missing (not an imdspec probe)",
-                name("Format")
+                name(key::FORMAT)
             ));
         }
     }
     Ok(Observed {
-        instance_id: instance_id(get("InstanceId")?, &name("InstanceId"))?,
-        answers: boolean(get("Answers")?, &name("Answers"))?,
-        v1: v1_of(get("ImdsV1")?.unwrap_or(""), &name("ImdsV1"))?,
-        hop_limit_too_low: boolean(get("HopLimitTooLow")?, &name("HopLimitTooLow"))?,
+        instance_id: instance_id(get(key::INSTANCE_ID)?, &name(key::INSTANCE_ID))?,
+        answers: boolean(get(key::ANSWERS)?, &name(key::ANSWERS))?,
+        v1: v1_of(get(key::IMDSV1)?.unwrap_or(""), &name(key::IMDSV1))?,
+        hop_limit_too_low: boolean(get(key::HOP_LIMIT_TOO_LOW)?, &name(key::HOP_LIMIT_TOO_LOW))?,
         options: PartialOptions {
-            http_tokens: option::<HttpTokens>(get("HttpTokens")?, &name("HttpTokens"))?,
-            http_endpoint: option::<Toggle>(get("HttpEndpoint")?, &name("HttpEndpoint"))?,
+            http_tokens: option::<HttpTokens>(get(key::HTTP_TOKENS)?, &name(key::HTTP_TOKENS))?,
+            http_endpoint: option::<Toggle>(get(key::HTTP_ENDPOINT)?, &name(key::HTTP_ENDPOINT))?,
             instance_metadata_tags: option::<Toggle>(
-                get("InstanceMetadataTags")?,
-                &name("InstanceMetadataTags"),
+                get(key::INSTANCE_METADATA_TAGS)?,
+                &name(key::INSTANCE_METADATA_TAGS),
             )?,
             http_protocol_ipv6: option::<Toggle>(
-                get("HttpProtocolIpv6")?,
-                &name("HttpProtocolIpv6"),
+                get(key::HTTP_PROTOCOL_IPV6)?,
+                &name(key::HTTP_PROTOCOL_IPV6),
             )?,
             http_put_response_hop_limit: None,
         },
@@ -429,4 +530,62 @@ pub fn instance_id_from_path(path: &std::path::Path) -> Option<String> {
     from_dirs
         .or_else(|| path.file_stem()?.to_str().filter(|s| is_instance_id(s)))
         .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the probe writes through [`ProbeHead`] and the flat [`key`]s reads back.
+    #[test]
+    fn the_written_fields_read_back() {
+        let head = ProbeHead {
+            instance_id: Some("i-0123456789abcdef0"),
+            http_tokens: Some(HttpTokens::Optional),
+            http_endpoint: Some(Toggle::Enabled),
+            instance_metadata_tags: None,
+            http_protocol_ipv6: Some(Toggle::Disabled),
+            imdsv1: V1::Open,
+            imdsv2: V2::HopLimited,
+            hop_limit_too_low: true,
+        };
+        let mut doc = serde_json::to_value(head).unwrap();
+        doc["format"] = PROBE_FORMAT.into();
+        doc["observations"] =
+            serde_json::json!({"endpoints": [{"tokenless_get": {"status": 200}}]});
+        let want = Observed {
+            instance_id: Some("i-0123456789abcdef0".into()),
+            answers: true,
+            v1: V1::Open,
+            hop_limit_too_low: true,
+            options: PartialOptions {
+                http_tokens: Some(HttpTokens::Optional),
+                http_endpoint: Some(Toggle::Enabled),
+                http_protocol_ipv6: Some(Toggle::Disabled),
+                ..PartialOptions::default()
+            },
+        };
+        let (docs, e) = documents("x.json", doc.to_string().as_bytes());
+        assert_eq!((docs, e), (vec![Doc::Probe(want.clone())], None));
+
+        let flat: Map<String, Value> = [
+            (key::FORMAT, PROBE_FORMAT),
+            (key::INSTANCE_ID, "i-0123456789abcdef0"),
+            (key::ANSWERS, "true"),
+            (key::IMDSV1, V1::Open.as_str()),
+            (key::IMDSV2, V2::HopLimited.as_str()),
+            (key::HOP_LIMIT_TOO_LOW, "true"),
+            (key::HTTP_TOKENS, "optional"),
+            (key::HTTP_ENDPOINT, "enabled"),
+            (key::INSTANCE_METADATA_TAGS, ""),
+            (key::HTTP_PROTOCOL_IPV6, "disabled"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("{ASFF_FIELD_PREFIX}{k}"), Value::from(v)))
+        .collect();
+        let asff = serde_json::json!({ "ProductFields": flat });
+        let (docs, e) = documents("asff.json", asff.to_string().as_bytes());
+        assert_eq!((docs, e), (vec![Doc::Probe(want)], None));
+        assert_eq!(ASFF_FIELD_PREFIX, format!("{GENERATOR}/"));
+    }
 }
