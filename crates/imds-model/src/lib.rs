@@ -50,8 +50,7 @@ pub use instance::{Instance, InstanceError, InstanceFormat, UnauthorizedBody};
 pub use kind::{RequestKind, SECRET_HEADERS, classify, is_secret_header};
 pub use load::LoadError;
 pub use options::{
-    DescribedInstance, HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState,
-    PartialOptions, Toggle,
+    HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState, PartialOptions, Toggle,
 };
 pub use scenario::{Fired, Scenario, ScenarioState};
 pub use service::{

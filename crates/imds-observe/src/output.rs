@@ -3,7 +3,10 @@
 //! takes every form of it back, with `imdspec run --format json` reports, for fleet tools.
 //! Pure: bytes in, documents out; the fleet report does the files.
 
-use imds_model::{HttpTokens, PartialOptions, Toggle};
+use std::path::{Path, PathBuf};
+
+use imds_model::load::{Seg, Source, WHOLE_FILE, position, render_path};
+use imds_model::{HttpTokens, LoadError, PartialOptions, Toggle};
 use serde_json::{Map, Value};
 
 use serde::Serialize;
@@ -163,64 +166,110 @@ pub enum Doc {
     Run(RunReport),
 }
 
-/// Why (part of) a file could not be read; shown as `FILE:LINE:COL: MESSAGE`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReadError {
-    /// The file.
-    pub file: String,
-    /// 1-based line, 0 when the problem is not at a position.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl std::fmt::Display for ReadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.line > 0 {
-            write!(
-                f,
-                "{}:{}:{}: {}",
-                self.file, self.line, self.column, self.message
-            )
-        } else {
-            write!(f, "{}: {}", self.file, self.message)
-        }
+/// An error about the whole file (`FILE:1:1: (file): MESSAGE`).
+pub fn whole_file(file: &str, message: impl Into<String>) -> LoadError {
+    LoadError {
+        file: PathBuf::from(file),
+        line: 1,
+        column: 1,
+        field: WHOLE_FILE.to_owned(),
+        message: message.into(),
     }
 }
 
-impl std::error::Error for ReadError {}
-
-impl ReadError {
-    /// An error about the whole file.
-    pub fn file(file: &str, message: impl Into<String>) -> ReadError {
-        ReadError {
-            file: file.to_owned(),
-            line: 0,
-            column: 0,
-            message: message.into(),
+/// The field named at the head of a reader message (`Content.HttpTokens: expected …`) as
+/// path segments, and the rest; no field for a message about the document as a whole.
+fn split_field(message: &str) -> (Vec<Seg>, &str) {
+    let Some((head, rest)) = message.split_once(": ") else {
+        return (Vec::new(), message);
+    };
+    if head.contains(' ') || head.is_empty() {
+        return (Vec::new(), message);
+    }
+    let mut path = Vec::new();
+    for part in head.split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        if !name.is_empty() {
+            path.push(Seg::key(name));
         }
+        if let Some(i) = index {
+            path.push(Seg::Index(i.saturating_sub(1)));
+        }
+    }
+    (path, rest)
+}
+
+/// An error about the document at `start..end` of `text`: at its field's key when the
+/// message names one, else at the document's start.
+fn in_document(file: &str, text: &str, start: usize, end: usize, message: &str) -> LoadError {
+    let (path, rest) = split_field(message);
+    let (line0, col0) = position(text, start);
+    let doc = text.get(start..end).unwrap_or("");
+    let (line, column) = if path.is_empty() {
+        (line0, col0)
+    } else {
+        match Source::json(Path::new(file), doc).locate(&path) {
+            (1, c) => (line0, col0 + c - 1),
+            (l, c) => (line0 + l - 1, c),
+        }
+    };
+    LoadError {
+        file: PathBuf::from(file),
+        line,
+        column,
+        field: if path.is_empty() {
+            "(document)".to_owned()
+        } else {
+            render_path(&path)
+        },
+        message: rest.to_owned(),
     }
 }
 
 /// Every document in `bytes` (one JSON value, pretty or compact, or several one after the
-/// other as JSON lines), and the first error, if any: the documents before a bad line are
-/// kept. `file` names the input in errors.
-pub fn documents(file: &str, bytes: &[u8]) -> (Vec<Doc>, Option<ReadError>) {
+/// other as JSON lines), and the first error, if any, as `FILE:LINE:COL: FIELD: MESSAGE`:
+/// the documents before a bad line are kept. `file` names the input in errors.
+pub fn documents(file: &str, bytes: &[u8]) -> (Vec<Doc>, Option<LoadError>) {
     let mut docs = Vec::new();
-    let mut stream = serde_json::Deserializer::from_slice(bytes).into_iter::<Value>();
+    // Text up to the first byte that is not UTF-8; that byte is the error.
+    let (text, bad_utf8) = match std::str::from_utf8(bytes) {
+        Ok(t) => (t, None),
+        Err(e) => (
+            std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+            Some(e.valid_up_to()),
+        ),
+    };
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
     let mut seen = false;
-    for item in stream.by_ref() {
+    loop {
+        let before = stream.byte_offset();
+        let Some(item) = stream.next() else { break };
         match item {
             Ok(v) => {
                 seen = true;
+                let end = stream.byte_offset();
+                let start = before + text[before..end].len() - text[before..end].trim_start().len();
                 if let Err(message) = classify(v, &mut docs) {
-                    // The position of a value is not kept: name its order in the file.
-                    return (docs, Some(ReadError::file(file, message)));
+                    return (docs, Some(in_document(file, text, start, end, &message)));
                 }
             }
             Err(e) => {
+                if e.is_eof()
+                    && let Some(at) = bad_utf8
+                {
+                    let (line, column) = position(text, at);
+                    let e = LoadError {
+                        file: PathBuf::from(file),
+                        line,
+                        column,
+                        field: WHOLE_FILE.to_owned(),
+                        message: "not UTF-8 text".to_owned(),
+                    };
+                    return (docs, Some(e));
+                }
                 let message = e.to_string();
                 let message = message
                     .rsplit_once(" at line ")
@@ -233,18 +282,30 @@ pub fn documents(file: &str, bytes: &[u8]) -> (Vec<Doc>, Option<ReadError>) {
                 };
                 return (
                     docs,
-                    Some(ReadError {
-                        file: file.to_owned(),
-                        line: e.line(),
+                    Some(LoadError {
+                        file: PathBuf::from(file),
+                        line: e.line().max(1),
                         column: e.column().max(1),
+                        field: WHOLE_FILE.to_owned(),
                         message,
                     }),
                 );
             }
         }
     }
+    if let Some(at) = bad_utf8 {
+        let (line, column) = position(text, at);
+        let e = LoadError {
+            file: PathBuf::from(file),
+            line,
+            column,
+            field: WHOLE_FILE.to_owned(),
+            message: "not UTF-8 text".to_owned(),
+        };
+        return (docs, Some(e));
+    }
     if !seen {
-        return (docs, Some(ReadError::file(file, "empty: no JSON document")));
+        return (docs, Some(whole_file(file, "empty: no JSON document")));
     }
     (docs, None)
 }
@@ -284,12 +345,12 @@ fn object(mut o: Map<String, Value>) -> Result<Doc, String> {
     if let Some(f) = o.get("format") {
         return match f.as_str() {
             Some(PROBE_FORMAT) => probe_json(&o).map(Doc::Probe),
-            _ => Err(format!("format {f}: not {PROBE_FORMAT}")),
+            _ => Err(format!("format: {f} is not {PROBE_FORMAT}")),
         };
     }
     if let Some(t) = o.get("TypeName") {
         if t.as_str() != Some(SSM_TYPE_NAME) {
-            return Err(format!("TypeName {t}: not {SSM_TYPE_NAME}"));
+            return Err(format!("TypeName: {t} is not {SSM_TYPE_NAME}"));
         }
         let content = match o.remove("Content") {
             Some(Value::Array(mut maps)) if maps.len() == 1 => maps.pop().unwrap_or_default(),
@@ -330,7 +391,7 @@ fn object(mut o: Map<String, Value>) -> Result<Doc, String> {
     if let Some(c) = o.get("class_uid") {
         if c.as_u64() != Some(OCSF_CLASS_UID.into()) {
             return Err(format!(
-                "class_uid {c}: not {OCSF_CLASS_UID} (Compliance Finding)"
+                "class_uid: {c} is not {OCSF_CLASS_UID} (Compliance Finding)"
             ));
         }
         let Some(Value::Object(fields)) = o.get("unmapped") else {
