@@ -82,20 +82,28 @@ aemm *args:
     cargo run -q -p imdspec -- aemm {{args}}
 
 # Fleet report benchmark: writes a synthetic fleet of N instances (every kind, every probe
-# format, Run Command's S3 layout; 110,000 instances make about 100,800 probe files) under
-# target/bench-fleet, then measures wall time and peak RSS of `imdspec fleet report` over it
-# (GNU time). Figures: crates/imds-fleet/README.md.
-bench-fleet n="110000" runs="3":
+# format; 110,000 instances make about 100,800 probe files, 1,091,000 about 1,000,000) under
+# target/bench-fleet in LAYOUT (run-command: Run Command's S3 layout, three directories per
+# instance; per-host: one file per host, a thousand to a directory, for sizes whose S3 layout
+# would not fit on the disk), then measures wall time and peak RSS of `imdspec fleet report`
+# over it (GNU time), RUNS times, and removes it. Figures: crates/imds-fleet/README.md.
+bench-fleet n="110000" layout="run-command" runs="2":
     cargo build --release -p imdspec
     cargo build --release -p imds-fleet --example gen_fleet
     rm -rf target/bench-fleet
-    target/release/examples/gen_fleet target/bench-fleet {{n}}
+    target/release/examples/gen_fleet target/bench-fleet {{n}} {{layout}}
     for i in $(seq {{runs}}); do \
       /usr/bin/time -f "run $i: %e s wall, %U s user, %S s sys, %M KiB peak RSS" \
         target/release/imdspec fleet report --format json \
         --declared target/bench-fleet/declared.json target/bench-fleet/observed > /dev/null \
         || [ $? -eq 1 ]; \
     done
+    rm -rf target/bench-fleet
+
+# Both sizes the fleet README records: about 100,000 and 1,000,000 probe files.
+bench-fleet-all runs="2":
+    just bench-fleet 110000 run-command {{runs}}
+    just bench-fleet 1091000 per-host {{runs}}
 
 # Release artefacts in target/dist/: imdspec for Linux x86_64 and aarch64 (Graviton) linked
 # against glibc 2.17 (checked from its versioned symbols), each as a binary, a tarball, a .deb

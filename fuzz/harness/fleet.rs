@@ -88,10 +88,8 @@ pub fn fleet_inputs(data: &[u8]) {
 }
 
 /// A positioned error points at a line and column that exist in the input.
-fn check_position(e: &imds_fleet::read::ReadError, input: &[u8]) {
-    if e.line == 0 {
-        return;
-    }
+fn check_position(e: &imds_model::LoadError, input: &[u8]) {
+    assert!(e.line >= 1, "{e}: no line 0");
     let text = String::from_utf8_lossy(input);
     let lines = text.split('\n').count();
     assert!(e.line <= lines.max(1), "{e}: {lines} lines");

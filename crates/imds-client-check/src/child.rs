@@ -6,7 +6,7 @@ use std::ffi::{OsStr, OsString};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use imds_conformance::redact::redact_text;
+use imds_observe::redact::redact_text;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 

@@ -241,7 +241,7 @@ pub async fn run(
             // A command line can carry a secret as well as the program's output can.
             description: Some(format!(
                 "client: {}",
-                imds_conformance::redact::redact_text(&config.command.join(" "))
+                imds_observe::redact::redact_text(&config.command.join(" "))
             )),
             declared: Default::default(),
             detected: Default::default(),

@@ -5,9 +5,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use imds_model::PartialOptions;
 use imds_model::Version;
-use imds_model::infer::{Evidence, Inferred, infer, needs_tags_dir};
 use imds_model::parse::parse_listing;
+use imds_observe::infer::{Evidence, Inferred, infer, needs_tags_dir};
+use imds_observe::{CompareOptions, Verdict};
 
 use crate::catalogue::{Format, Presence};
 use crate::check::Check;
@@ -730,24 +732,38 @@ async fn versions_serve_instance_id(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
     cap_failures(rec);
 }
 
-fn declared_mismatch<T: PartialEq + std::fmt::Display>(
+/// Fails when the declared option (the only one set in `declared`) differs from the one
+/// inferred, by the observers' one comparison.
+fn declared_mismatch<T>(
     rec: &mut Recorder,
     name: &str,
-    declared: Option<T>,
+    declared: PartialOptions,
     inferred: Inferred<T>,
+    observed: impl FnOnce(Option<T>) -> PartialOptions,
 ) {
     let evidence = inferred.reason;
-    match (declared, inferred.value) {
-        (None, _) => rec.stop(Stop::Skip(format!("{name} not declared"))),
-        (Some(_), None) => rec.stop(Stop::Skip(format!(
+    let compared = declared.compare(&observed(inferred.value));
+    let Some(pair) = compared.pairs.iter().find(|p| p.declared.is_some()) else {
+        rec.stop(Stop::Skip(format!("{name} not declared")));
+        return;
+    };
+    match pair.verdict() {
+        Verdict::NotDeclared => rec.stop(Stop::Skip(format!("{name} not declared"))),
+        Verdict::Unchecked => rec.stop(Stop::Skip(format!(
             "{name} cannot be told from the answers ({evidence})"
         ))),
-        (Some(d), Some(o)) if d == o => {}
-        (Some(d), Some(o)) => rec.fail(
+        Verdict::Holds => {}
+        Verdict::Differs => rec.fail(
             None,
             name,
-            format!("{name}={d} (declared)"),
-            format!("behaves as {name}={o}: {evidence}"),
+            format!(
+                "{name}={} (declared)",
+                pair.declared.as_deref().unwrap_or("")
+            ),
+            format!(
+                "behaves as {name}={}: {evidence}",
+                pair.observed.as_deref().unwrap_or("")
+            ),
         ),
     }
 }
@@ -776,7 +792,14 @@ async fn declared_tokens(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
     }
     let evidence = first_evidence(ctx, rec).await;
     let inferred = infer(&evidence).http_tokens;
-    declared_mismatch(rec, "HttpTokens", ctx.declared.http_tokens, inferred);
+    let declared = PartialOptions {
+        http_tokens: ctx.declared.http_tokens,
+        ..PartialOptions::default()
+    };
+    declared_mismatch(rec, "HttpTokens", declared, inferred, |v| PartialOptions {
+        http_tokens: v,
+        ..PartialOptions::default()
+    });
 }
 
 async fn declared_endpoint(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
@@ -789,7 +812,16 @@ async fn declared_endpoint(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
     }
     let evidence = first_evidence(ctx, rec).await;
     let inferred = infer(&evidence).http_endpoint;
-    declared_mismatch(rec, "HttpEndpoint", ctx.declared.http_endpoint, inferred);
+    let declared = PartialOptions {
+        http_endpoint: ctx.declared.http_endpoint,
+        ..PartialOptions::default()
+    };
+    declared_mismatch(rec, "HttpEndpoint", declared, inferred, |v| {
+        PartialOptions {
+            http_endpoint: v,
+            ..PartialOptions::default()
+        }
+    });
 }
 
 async fn declared_tags(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
@@ -830,7 +862,16 @@ async fn declared_tags(ctx: &Arc<RunCtx>, rec: &mut Recorder) {
         }
         return;
     }
-    declared_mismatch(rec, "InstanceMetadataTags", declared, inferred);
+    let declared = PartialOptions {
+        instance_metadata_tags: declared,
+        ..PartialOptions::default()
+    };
+    declared_mismatch(rec, "InstanceMetadataTags", declared, inferred, |v| {
+        PartialOptions {
+            instance_metadata_tags: v,
+            ..PartialOptions::default()
+        }
+    });
 }
 
 /// Detection's rounds and one more PUT and GET of its own: every answer to the same request

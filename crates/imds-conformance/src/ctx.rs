@@ -145,9 +145,9 @@ impl Stop {
 #[derive(Clone, Debug, Default)]
 pub struct DetectionAnswers {
     /// The token PUTs' answers, in order.
-    pub puts: Vec<imds_model::infer::Reply>,
+    pub puts: Vec<imds_observe::infer::Reply>,
     /// The tokenless `meta-data/instance-id` GETs' answers, in order.
-    pub gets: Vec<imds_model::infer::Reply>,
+    pub gets: Vec<imds_observe::infer::Reply>,
     /// Answers of the cases that contradicted the detection (the run re-detected).
     pub later: Vec<String>,
 }
@@ -184,7 +184,7 @@ impl Recorder {
 }
 
 /// `403, 403, then 200`, or `None` when every answer was the same.
-pub fn contradiction(replies: &[imds_model::infer::Reply]) -> Option<String> {
+pub fn contradiction(replies: &[imds_observe::infer::Reply]) -> Option<String> {
     let first = replies.first()?;
     if replies.iter().all(|r| r == first) {
         return None;

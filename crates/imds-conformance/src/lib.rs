@@ -3,7 +3,7 @@
 //! The pieces, in the order a run uses them:
 //! - [`catalogue`] loads the case files (`conformance/cases/*.toml`) and the documented path
 //!   catalogue (`conformance/paths.toml`), refusing bad files with file, line, column and field;
-//! - [`client`] is a small, honest HTTP/1.1 client (per-request timeouts split by phase, body
+//! - [`client`] (from `imds-observe`, shared with the other observers) is a small, honest HTTP/1.1 client (per-request timeouts split by phase, body
 //!   cap, no redirects, rate cap, bounded concurrency, backoff on 429/503);
 //! - [`runner`] detects the target's options, selects and runs the cases concurrently, and
 //!   evaluates them ([`eval`] for the data cases, [`checks`] for the crawl and consistency
@@ -19,13 +19,15 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod catalogue;
+/// The HTTP client (shared by every observer, in `imds-observe`).
+pub use imds_observe::client;
+/// Redaction (shared by every observer, in `imds-observe`).
+pub use imds_observe::redact;
 pub mod check;
 pub mod checks;
-pub mod client;
 pub mod ctx;
 pub mod eval;
 pub mod expectations;
-pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod target;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::time::{Duration, Instant};
 
-use imds_model::infer::{Evidence, Reply, infer, needs_tags_dir};
 use imds_model::{HttpTokens, Toggle, parse::parse_listing};
+use imds_observe::infer::{Evidence, Reply, infer, needs_tags_dir};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::catalogue::{Case, CaseBody, Catalogue};

@@ -5,8 +5,11 @@
 //! case which instances fail it.
 //!
 //! - [`read`] turns bytes into documents (every `imdspec probe` format, run reports);
-//! - [`Fleet`] takes files one by one (each read, reduced to a small record and dropped, so
-//!   memory grows with the number of instances, not with the bytes read) and joins them;
+//! - [`describe`] streams describe-instances output (never held whole);
+//! - [`Fleet`] takes files one by one (each read, reduced to a record of about 30 bytes and
+//!   dropped; the file's path is kept as a shared template with the instance id left out)
+//!   and joins them; the [`Report`] keeps those records and builds each [`Row`] when it is
+//!   rendered, so memory stays flat per instance whatever the bytes read;
 //! - [`render`] prints the [`Report`] as human text, JSON, CSV or Markdown;
 //! - [`synth`] writes synthetic fleets (every kind of instance and format) for tests and the
 //!   benchmark.
@@ -28,78 +31,233 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use imds_model::{DescribedInstance, OptionsState, PartialOptions};
+use imds_diag::WHOLE_FILE;
+use imds_model::{LoadError, OptionsState, PartialOptions};
+use imds_observe::CompareOptions;
 use serde::Serialize;
+use serde::ser::SerializeStruct as _;
 
-pub mod read;
+pub mod describe;
 pub mod render;
 pub mod synth;
 
-use read::{Doc, MAX_FILE_BYTES, Observed, ReadError, V1};
+/// The probe output reader (the format is defined once, in `imds-observe`).
+pub use imds_observe::output as read;
+
+use describe::DescribedInstance;
+use read::{Doc, MAX_FILE_BYTES, Observed, V1};
 
 /// Exit code when anything differs.
 pub const EXIT_DIFFERS: u8 = 1;
 /// Exit code when an input could not be read (the report is still printed).
 pub const EXIT_UNREADABLE: u8 = 2;
 
+/// An error about a whole file (it cannot be read, is too large, holds nothing).
+fn whole_file(file: &str, message: impl Into<String>) -> LoadError {
+    LoadError {
+        file: PathBuf::from(file),
+        line: 1,
+        column: 1,
+        field: WHOLE_FILE.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// An instance id in 11 bytes, ordered as its text is: `i-` or `mi-`, then up to 18 hex
+/// digits packed two to a byte, then the digit count; any other id (describe-instances may
+/// be hand-written) is kept aside in [`Ids`] and referred to by number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Key([u8; 11]);
+
+const OTHER_ID: u8 = 2;
+
+impl Key {
+    fn packed(s: &str) -> Option<Key> {
+        if !read::is_instance_id(s) {
+            return None;
+        }
+        let (kind, hex) = match s.strip_prefix("i-") {
+            Some(h) => (0, h),
+            None => (1, s.strip_prefix("mi-")?),
+        };
+        let mut k = [0u8; 11];
+        k[0] = kind;
+        for (i, b) in hex.bytes().enumerate() {
+            let d = (b as char).to_digit(16)? as u8;
+            k[1 + i / 2] |= if i % 2 == 0 { d << 4 } else { d };
+        }
+        k[10] = hex.len() as u8;
+        Some(Key(k))
+    }
+
+    fn other(n: u32) -> Key {
+        let mut k = [0u8; 11];
+        k[0] = OTHER_ID;
+        k[1..5].copy_from_slice(&n.to_be_bytes());
+        Key(k)
+    }
+
+    fn text(self, ids: &Ids) -> String {
+        let k = self.0;
+        if k[0] == OTHER_ID {
+            let n = u32::from_be_bytes([k[1], k[2], k[3], k[4]]) as usize;
+            return ids.others.get(n).map(|s| s.to_string()).unwrap_or_default();
+        }
+        let mut out = String::from(if k[0] == 0 { "i-" } else { "mi-" });
+        for i in 0..usize::from(k[10]) {
+            let d = if i % 2 == 0 {
+                k[1 + i / 2] >> 4
+            } else {
+                k[1 + i / 2] & 15
+            };
+            out.push(char::from_digit(u32::from(d), 16).unwrap_or('0'));
+        }
+        out
+    }
+}
+
+/// Ids that do not pack into a [`Key`], and the instance state names, each kept once.
+#[derive(Clone, Debug, Default)]
+struct Ids {
+    others: Vec<Box<str>>,
+    other_index: HashMap<Box<str>, u32>,
+    states: Vec<Box<str>>,
+}
+
+impl Ids {
+    fn key(&mut self, id: &str) -> Key {
+        if let Some(k) = Key::packed(id) {
+            return k;
+        }
+        let n = match self.other_index.get(id) {
+            Some(n) => *n,
+            None => {
+                let n = self.others.len() as u32;
+                self.others.push(id.into());
+                self.other_index.insert(id.into(), n);
+                n
+            }
+        };
+        Key::other(n)
+    }
+
+    /// 0 for none, else 1 + the index of the name.
+    fn state(&mut self, name: Option<&str>) -> u16 {
+        let Some(name) = name else { return 0 };
+        let i = match self.states.iter().position(|s| &**s == name) {
+            Some(i) => i,
+            None => {
+                self.states.push(name.into());
+                self.states.len() - 1
+            }
+        };
+        u16::try_from(i + 1).unwrap_or(0)
+    }
+
+    fn state_name(&self, n: u16) -> Option<String> {
+        let i = usize::from(n).checked_sub(1)?;
+        self.states.get(i).map(|s| s.to_string())
+    }
+
+    /// Text order, as the report lists instances.
+    fn cmp(&self, a: Key, b: Key) -> Ordering {
+        if a.0[0] != OTHER_ID && b.0[0] != OTHER_ID {
+            a.cmp(&b)
+        } else {
+            a.text(self).cmp(&b.text(self))
+        }
+    }
+}
+
+/// What the control plane declares for one instance.
+#[derive(Clone, Copy, Debug)]
+struct DeclaredRec {
+    key: Key,
+    options: PartialOptions,
+    state: Option<OptionsState>,
+    /// [`Ids::state`] of the instance's `State.Name`.
+    instance_state: u16,
+}
+
 /// The control plane's view: describe-instances output, by instance id.
 #[derive(Clone, Debug, Default)]
 pub struct Declared {
-    by_id: HashMap<String, DescribedInstance>,
+    /// Sorted by id (text order), one per id (the last in the file).
+    recs: Vec<DeclaredRec>,
+    ids: Ids,
 }
 
 impl Declared {
     /// Reads describe-instances output (`Reservations` and all, or a `--query` of instances);
-    /// instances without an id are ignored. Errors name the file, line and instance.
-    pub fn parse(file: &str, text: &str) -> Result<Declared, ReadError> {
-        let all =
-            PartialOptions::each_from_describe_instances(Path::new(file), text).map_err(|e| {
-                ReadError {
-                    file: file.to_owned(),
-                    line: e.line,
-                    column: e.column,
-                    message: format!("{}: {}", e.field, e.message),
-                }
-            })?;
-        let by_id: HashMap<String, DescribedInstance> = all
-            .into_iter()
-            .filter_map(|d| Some((d.instance_id.clone()?, d)))
-            .collect();
-        if by_id.is_empty() {
-            return Err(ReadError::file(
+    /// instances without an id are ignored. Errors are `FILE:LINE:COL: FIELD: MESSAGE`,
+    /// naming the instance for a bad value.
+    pub fn parse(file: &str, text: &str) -> Result<Declared, LoadError> {
+        Declared::read(file, text.as_bytes())
+    }
+
+    /// Streams a describe-instances file (at most [`MAX_DECLARED_BYTES`]).
+    pub fn load(path: &Path) -> Result<Declared, LoadError> {
+        let name = path.display().to_string();
+        let f = std::fs::File::open(path)
+            .map_err(|e| whole_file(&name, format!("cannot read: {e}")))?;
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if len > MAX_DECLARED_BYTES {
+            return Err(whole_file(
+                &name,
+                format!("larger than {MAX_DECLARED_BYTES} bytes: not describe-instances output"),
+            ));
+        }
+        Declared::read(&name, std::io::BufReader::with_capacity(1 << 16, f))
+    }
+
+    fn read(file: &str, reader: impl std::io::Read) -> Result<Declared, LoadError> {
+        let mut d = Declared::default();
+        let mut each = |i: DescribedInstance| {
+            let Some(id) = i.instance_id else { return };
+            let key = d.ids.key(&id);
+            let instance_state = d.ids.state(i.instance_state.as_deref());
+            d.recs.push(DeclaredRec {
+                key,
+                options: i.options,
+                state: i.state,
+                instance_state,
+            });
+        };
+        describe::each_instance(Path::new(file), reader, &mut each)?;
+        if d.recs.is_empty() {
+            return Err(whole_file(
                 file,
                 "no instance ids in the file (expected the output of aws ec2 describe-instances)",
             ));
         }
-        Ok(Declared { by_id })
-    }
-
-    /// Reads a describe-instances file (at most [`MAX_DECLARED_BYTES`]).
-    pub fn load(path: &Path) -> Result<Declared, ReadError> {
-        let name = path.display().to_string();
-        let text = read_capped(path, MAX_DECLARED_BYTES)
-            .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_owned()))
-            .map_err(|m| ReadError::file(&name, m))?;
-        Declared::parse(&name, &text)
+        let ids = &d.ids;
+        // Stable: the last entry of an id is the one kept.
+        d.recs.sort_by(|a, b| ids.cmp(a.key, b.key));
+        d.recs.reverse();
+        d.recs.dedup_by_key(|r| r.key);
+        d.recs.reverse();
+        d.recs.shrink_to_fit();
+        Ok(d)
     }
 
     /// Instances in the file.
     pub fn len(&self) -> usize {
-        self.by_id.len()
+        self.recs.len()
     }
 
     /// True when no instance is declared.
     pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
+        self.recs.is_empty()
     }
 }
 
-/// Largest describe-instances file read (it is read whole: about 5 KiB per instance).
-pub const MAX_DECLARED_BYTES: u64 = 1024 * 1024 * 1024;
+/// Largest describe-instances file read (it is streamed, never held whole).
+pub const MAX_DECLARED_BYTES: u64 = 16 * 1024 * 1024 * 1024;
 
 fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
@@ -115,6 +273,72 @@ fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// What a probe saw, as the report needs it (9 bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Seen {
+    options: PartialOptions,
+    v1: V1,
+    answers: bool,
+    hop_limit_too_low: bool,
+}
+
+impl Seen {
+    fn of(o: &Observed) -> Seen {
+        Seen {
+            options: o.options,
+            v1: o.v1,
+            answers: o.answers,
+            hop_limit_too_low: o.hop_limit_too_low,
+        }
+    }
+}
+
+/// One probe output of an instance with an id.
+#[derive(Clone, Copy, Debug)]
+struct ObservedRec {
+    key: Key,
+    seen: Seen,
+    /// Index of the file's path in [`Files`], with the instance id cut out.
+    file: u32,
+    /// Probe outputs read for this id (set when the records are joined).
+    count: u32,
+}
+
+/// File paths, kept once per shape: `…/cmd-1/i-0abc…/…/stdout` is stored as
+/// `…/cmd-1/\0/…/stdout` and the id put back when the path is shown.
+#[derive(Clone, Debug, Default)]
+struct Files {
+    templates: Vec<Box<str>>,
+    index: HashMap<Box<str>, u32>,
+}
+
+/// Stands for the instance id in a [`Files`] template (no path holds it).
+const ID_HOLE: char = '\0';
+
+impl Files {
+    fn add(&mut self, path: &str, id: &str) -> u32 {
+        let template = match path.rfind(id) {
+            Some(i) if !id.is_empty() => {
+                format!("{}{ID_HOLE}{}", &path[..i], &path[i + id.len()..])
+            }
+            _ => path.to_owned(),
+        };
+        if let Some(n) = self.index.get(template.as_str()) {
+            return *n;
+        }
+        let n = self.templates.len() as u32;
+        self.templates.push(template.clone().into());
+        self.index.insert(template.into(), n);
+        n
+    }
+
+    fn path(&self, n: u32, id: &str) -> String {
+        self.templates
+            .get(n as usize)
+            .map(|t| t.replacen(ID_HOLE, id, 1))
+            .unwrap_or_default()
+    }
+}
 /// How one instance's endpoint behaved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -146,7 +370,7 @@ impl Status {
         }
     }
 
-    fn of(o: &Observed) -> Status {
+    fn of(o: &Seen) -> Status {
         match (o.answers, o.v1) {
             (false, _) => Status::NoAnswer,
             (true, V1::Open) => Status::Imdsv1Open,
@@ -157,45 +381,20 @@ impl Status {
     }
 }
 
-/// A declared option the endpoint does not follow.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Difference {
-    /// describe-instances' name of the option.
-    pub field: &'static str,
-    /// What the control plane says.
-    pub declared: String,
-    /// What the probe saw.
-    pub observed: String,
-}
+pub use imds_observe::{Difference, OptionPair};
 
-/// One option as the control plane declares it and as the probe saw it (`None`: not said,
-/// or not observable, like the hop limit).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct OptionPair {
-    /// describe-instances' name of the option.
-    pub field: &'static str,
-    /// What the control plane says.
-    pub declared: Option<String>,
-    /// What the probe saw.
-    pub observed: Option<String>,
-}
-
-/// Every option's declared/observed pair, in describe-instances order.
+/// Every option's declared/observed pair, in describe-instances order (the observers' one
+/// comparison).
 fn option_pairs(
     declared: Option<&PartialOptions>,
     observed: Option<&PartialOptions>,
 ) -> Vec<OptionPair> {
-    let fields = |o: Option<&PartialOptions>| o.map(PartialOptions::fields).unwrap_or_default();
-    fields(declared)
-        .into_iter()
-        .zip(fields(observed))
-        .zip(PartialOptions::FIELDS)
-        .map(|(((_, declared), (_, observed)), field)| OptionPair {
-            field,
-            declared,
-            observed,
-        })
-        .collect()
+    let none = PartialOptions::default();
+    let pairs = declared
+        .unwrap_or(&none)
+        .compare(observed.unwrap_or(&none))
+        .pairs;
+    pairs.into_iter().collect()
 }
 
 /// One instance worth a line: anything but "IMDSv2 required, as declared, reachable".
@@ -299,8 +498,9 @@ pub struct CaseFailures {
     pub instances: Vec<String>,
 }
 
-/// The joined result.
-#[derive(Clone, Debug, Serialize)]
+/// The joined result. The instances worth a line are built from compact records each time
+/// they are asked for ([`Report::instances`]), in instance id order.
+#[derive(Clone, Debug)]
 pub struct Report {
     /// `imdspec-fleet/1`.
     pub format: &'static str,
@@ -310,12 +510,11 @@ pub struct Report {
     pub declared: bool,
     /// Totals.
     pub totals: Totals,
-    /// Instances worth a line, by instance id.
-    pub instances: Vec<Row>,
     /// Failing conformance cases, most failing first.
     pub cases: Vec<CaseFailures>,
     /// Inputs that could not be read.
     pub unreadable: Vec<String>,
+    joined: Joined,
 }
 
 /// A condition a pipeline can fail on (`imdspec fleet report --fail-on`).
@@ -350,18 +549,168 @@ impl Report {
             Condition::Unreadable => t.unreadable > 0,
         }
     }
+
+    /// The instances worth a line (anything but "IMDSv2 required, as declared, reachable"),
+    /// by instance id.
+    pub fn instances(&self) -> impl Iterator<Item = Row> + '_ {
+        let mut scratch = Totals::default();
+        self.joined
+            .entries()
+            .filter_map(move |e| self.joined.row(e, &mut scratch))
+    }
+}
+
+impl Serialize for Report {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// The rows, serialised one by one as they are built.
+        struct Rows<'a>(&'a Report);
+        impl Serialize for Rows<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.instances())
+            }
+        }
+        let mut st = s.serialize_struct("Report", 7)?;
+        st.serialize_field("format", self.format)?;
+        st.serialize_field("exit_code", &self.exit_code)?;
+        st.serialize_field("declared", &self.declared)?;
+        st.serialize_field("totals", &self.totals)?;
+        st.serialize_field("instances", &Rows(self))?;
+        st.serialize_field("cases", &self.cases)?;
+        st.serialize_field("unreadable", &self.unreadable)?;
+        st.end()
+    }
 }
 
 /// The join in progress. Add files (or bytes) in any order, then [`Fleet::finish`].
 #[derive(Debug, Default)]
 pub struct Fleet {
     declared: Option<Declared>,
-    /// Per probed instance: the last observation, its file and how many were read.
-    observed: HashMap<String, (Observed, String, u32)>,
-    anonymous: Vec<(Observed, String)>,
+    /// Every probe output with an id, in reading order (joined in [`Fleet::finish`]).
+    observed: Vec<ObservedRec>,
+    files: Files,
+    anonymous: Vec<(Seen, String)>,
     cases: BTreeMap<String, (String, Vec<String>)>,
     totals: Totals,
     unreadable: Vec<String>,
+}
+
+/// The compact records of a finished join.
+#[derive(Clone, Debug, Default)]
+struct Joined {
+    declared: Option<Declared>,
+    /// Sorted by id, one per id (the last read), `count` set.
+    observed: Vec<ObservedRec>,
+    files: Files,
+    /// Probe outputs naming no instance id, by file.
+    anonymous: Vec<(Seen, String)>,
+}
+
+/// One line of the join, before it is judged.
+enum Entry<'a> {
+    /// A probe output of an instance with an id, and its declaration: `None` without
+    /// describe-instances output, `Some(None)` when the instance is not in it.
+    Probed(&'a ObservedRec, Option<Option<&'a DeclaredRec>>),
+    /// A probe output naming no instance.
+    Anonymous(&'a Seen, &'a str),
+    /// Declared, not probed.
+    NotProbed(&'a DeclaredRec),
+}
+
+impl Joined {
+    fn ids(&self) -> Option<&Ids> {
+        self.declared.as_ref().map(|d| &d.ids)
+    }
+
+    fn key_text(&self, k: Key) -> String {
+        match self.ids() {
+            Some(ids) => k.text(ids),
+            None => k.text(&Ids::default()),
+        }
+    }
+
+    fn cmp(&self, a: Key, b: Key) -> Ordering {
+        match self.ids() {
+            Some(ids) => ids.cmp(a, b),
+            None => a.cmp(&b),
+        }
+    }
+
+    /// Every probed and declared instance, in the order the report lists them: by instance
+    /// id (the file for a probe output naming none), as text.
+    fn entries(&self) -> impl Iterator<Item = Entry<'_>> + '_ {
+        let declared: &[DeclaredRec] = self.declared.as_ref().map_or(&[], |d| &d.recs);
+        let has_declared = self.declared.is_some();
+        let (mut o, mut d, mut a) = (0, 0, 0);
+        std::iter::from_fn(move || {
+            // The next id-keyed entry, without consuming it yet.
+            let next_keyed = match (self.observed.get(o), declared.get(d)) {
+                (None, None) => None,
+                (Some(x), None) => Some((x.key, 0)),
+                (None, Some(y)) => Some((y.key, 1)),
+                (Some(x), Some(y)) => Some(match self.cmp(x.key, y.key) {
+                    Ordering::Less => (x.key, 0),
+                    Ordering::Equal => (x.key, 2),
+                    Ordering::Greater => (y.key, 1),
+                }),
+            };
+            if let Some((seen, file)) = self.anonymous.get(a) {
+                let before =
+                    next_keyed.is_none_or(|(k, _)| file.as_str() < self.key_text(k).as_str());
+                if before {
+                    a += 1;
+                    return Some(Entry::Anonymous(seen, file));
+                }
+            }
+            let (_, which) = next_keyed?;
+            Some(match which {
+                0 => {
+                    o += 1;
+                    Entry::Probed(&self.observed[o - 1], has_declared.then_some(None))
+                }
+                1 => {
+                    d += 1;
+                    Entry::NotProbed(&declared[d - 1])
+                }
+                _ => {
+                    o += 1;
+                    d += 1;
+                    Entry::Probed(&self.observed[o - 1], Some(Some(&declared[d - 1])))
+                }
+            })
+        })
+    }
+
+    fn instance_state(&self, d: &DeclaredRec) -> Option<String> {
+        self.ids().and_then(|ids| ids.state_name(d.instance_state))
+    }
+
+    /// Counts one entry in `totals` and returns its row when it is worth one.
+    fn row(&self, e: Entry<'_>, totals: &mut Totals) -> Option<Row> {
+        match e {
+            Entry::Probed(o, declared) => {
+                let id = self.key_text(o.key);
+                let file = self.files.path(o.file, &id);
+                let declared = declared.map(|d| d.map(|d| (d, self.instance_state(d))));
+                probe_row(id, &o.seen, &file, o.count, declared, totals)
+            }
+            Entry::Anonymous(seen, file) => probe_row(file.to_owned(), seen, file, 1, None, totals),
+            Entry::NotProbed(d) => {
+                totals.not_probed += 1;
+                Some(Row {
+                    instance_id: self.key_text(d.key),
+                    status: Status::NotProbed,
+                    hop_limited: false,
+                    differences: Vec::new(),
+                    options: option_pairs(Some(&d.options), None),
+                    pending: d.state == Some(OptionsState::Pending),
+                    instance_state: self.instance_state(d),
+                    unknown_to_control_plane: false,
+                    duplicates: 0,
+                    file: None,
+                })
+            }
+        }
+    }
 }
 
 impl Fleet {
@@ -374,7 +723,7 @@ impl Fleet {
     }
 
     /// Records an input that could not be read.
-    pub fn unreadable(&mut self, e: &ReadError) {
+    pub fn unreadable(&mut self, e: &LoadError) {
         self.totals.unreadable += 1;
         self.unreadable.push(e.to_string());
     }
@@ -385,7 +734,7 @@ impl Fleet {
             Ok(bytes) => self.add_bytes(path, &bytes),
             Err(m) => {
                 self.totals.files += 1;
-                self.unreadable(&ReadError::file(&path.display().to_string(), m));
+                self.unreadable(&whole_file(&path.display().to_string(), m));
             }
         }
     }
@@ -403,15 +752,25 @@ impl Fleet {
             match doc {
                 Doc::Probe(o) => {
                     // The endpoint's own answer wins; the path names probes that got none.
-                    match o.instance_id.clone().or_else(|| from_path.clone()) {
+                    let seen = Seen::of(&o);
+                    match o.instance_id.or_else(|| from_path.clone()) {
                         Some(id) => {
-                            let e = self
-                                .observed
-                                .entry(id)
-                                .or_insert_with(|| (o.clone(), name.clone(), 0));
-                            *e = (o, name.clone(), e.2 + 1);
+                            let key = Key::packed(&id);
+                            match key {
+                                Some(key) => {
+                                    let file = self.files.add(&name, &id);
+                                    self.observed.push(ObservedRec {
+                                        key,
+                                        seen,
+                                        file,
+                                        count: 1,
+                                    });
+                                }
+                                // Ids are checked by the reader: this does not happen.
+                                None => self.anonymous.push((seen, name.clone())),
+                            }
                         }
-                        None => self.anonymous.push((o, name.clone())),
+                        None => self.anonymous.push((seen, name.clone())),
                     }
                 }
                 Doc::Run(r) => {
@@ -437,7 +796,7 @@ impl Fleet {
                 Ok(_) => self.add_file(p),
                 Err(e) => {
                     self.totals.files += 1;
-                    self.unreadable(&ReadError::file(
+                    self.unreadable(&whole_file(
                         &p.display().to_string(),
                         format!("cannot read: {e}"),
                     ));
@@ -457,7 +816,7 @@ impl Fleet {
                 })
                 .collect(),
             Err(e) => {
-                self.unreadable(&ReadError::file(
+                self.unreadable(&whole_file(
                     &dir.display().to_string(),
                     format!("cannot list: {e}"),
                 ));
@@ -478,52 +837,47 @@ impl Fleet {
     pub fn finish(self) -> Report {
         let Fleet {
             declared,
-            observed,
-            anonymous,
+            mut observed,
+            files,
+            mut anonymous,
             cases,
             mut totals,
             unreadable,
         } = self;
-        let mut rows = Vec::new();
-        let mut seen: HashSet<&str> = HashSet::new();
-        totals.probed = observed.len();
-        for (id, (o, file, count)) in &observed {
-            seen.insert(id);
-            let d = declared.as_ref().map(|d| d.by_id.get(id));
-            let row = probe_row(id.clone(), o, file, *count, d, &mut totals);
-            if let Some(r) = row {
-                rows.push(r);
-            }
-        }
-        totals.without_instance_id = anonymous.len();
-        for (o, file) in &anonymous {
-            if let Some(r) = probe_row(file.clone(), o, file, 1, None, &mut totals) {
-                rows.push(r);
-            }
-        }
-        if let Some(d) = &declared {
-            for (id, di) in &d.by_id {
-                if seen.contains(id.as_str()) {
-                    continue;
+        // One record per id: the last read, with how many were read.
+        observed.sort_by_key(|r| r.key);
+        let mut joined_observed: Vec<ObservedRec> = Vec::with_capacity(observed.len());
+        for r in observed {
+            match joined_observed.last_mut() {
+                Some(last) if last.key == r.key => {
+                    *last = ObservedRec {
+                        count: last.count + 1,
+                        ..r
+                    }
                 }
-                totals.not_probed += 1;
-                rows.push(Row {
-                    instance_id: id.clone(),
-                    status: Status::NotProbed,
-                    hop_limited: false,
-                    differences: Vec::new(),
-                    options: option_pairs(Some(&di.options), None),
-                    pending: di.state == Some(OptionsState::Pending),
-                    instance_state: di.instance_state.clone(),
-                    unknown_to_control_plane: false,
-                    duplicates: 0,
-                    file: None,
-                });
+                _ => joined_observed.push(r),
+            }
+        }
+        joined_observed.shrink_to_fit();
+        anonymous.sort_by(|a, b| a.1.cmp(&b.1));
+        let joined = Joined {
+            declared,
+            observed: joined_observed,
+            files,
+            anonymous,
+        };
+        totals.probed = joined.observed.len();
+        totals.without_instance_id = joined.anonymous.len();
+        let mut any_differs = false;
+        for e in joined.entries() {
+            if let Some(row) = joined.row(e, &mut totals)
+                && row.differs()
+            {
+                totals.attention += 1;
+                any_differs = true;
             }
         }
         totals.instances = totals.probed + totals.not_probed + totals.without_instance_id;
-        rows.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
-        totals.attention = rows.iter().filter(|r| r.differs()).count();
         let mut cases: Vec<CaseFailures> = cases
             .into_iter()
             .map(|(id, (level, mut instances))| {
@@ -537,7 +891,7 @@ impl Fleet {
             })
             .collect();
         cases.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
-        let differs = rows.iter().any(Row::differs) || !cases.is_empty();
+        let differs = any_differs || !cases.is_empty();
         let exit_code = if !unreadable.is_empty() {
             EXIT_UNREADABLE
         } else if differs {
@@ -548,11 +902,11 @@ impl Fleet {
         Report {
             format: REPORT_FORMAT,
             exit_code,
-            declared: declared.is_some(),
+            declared: joined.declared.is_some(),
             totals,
-            instances: rows,
             cases,
             unreadable,
+            joined,
         }
     }
 }
@@ -567,13 +921,14 @@ fn wanted(p: &Path) -> bool {
 }
 
 /// Counts one probed instance and returns its row when it is worth one. `declared` is
-/// `None` without describe-instances output, `Some(None)` when the instance is not in it.
+/// `None` without describe-instances output, `Some(None)` when the instance is not in it;
+/// with the instance's state name.
 fn probe_row(
     instance_id: String,
-    o: &Observed,
+    o: &Seen,
     file: &str,
     count: u32,
-    declared: Option<Option<&DescribedInstance>>,
+    declared: Option<Option<(&DeclaredRec, Option<String>)>>,
     totals: &mut Totals,
 ) -> Option<Row> {
     let status = Status::of(o);
@@ -590,24 +945,18 @@ fn probe_row(
     }
     let mut differences = Vec::new();
     let (mut pending, mut instance_state, mut unknown) = (false, None, false);
-    let options = option_pairs(declared.flatten().map(|d| &d.options), Some(&o.options));
+    let options = option_pairs(
+        declared
+            .as_ref()
+            .and_then(|d| d.as_ref())
+            .map(|(d, _)| &d.options),
+        Some(&o.options),
+    );
     match declared {
-        Some(Some(d)) => {
+        Some(Some((d, state))) => {
             pending = d.state == Some(OptionsState::Pending);
-            instance_state = d.instance_state.clone();
-            let want = d.options.fields();
-            let seen = o.options.fields();
-            for ((field, w), (_, s)) in want.into_iter().zip(seen) {
-                if let (Some(w), Some(s)) = (w, s)
-                    && w != s
-                {
-                    differences.push(Difference {
-                        field,
-                        declared: w,
-                        observed: s,
-                    });
-                }
-            }
+            instance_state = state;
+            differences = options.iter().filter_map(OptionPair::difference).collect();
         }
         Some(None) => {
             unknown = true;

@@ -4,6 +4,7 @@
 //! sentence in human text and Markdown.
 
 use std::fmt::Write as _;
+use std::io::{self, Write};
 
 use crate::{Report, Row, Status};
 
@@ -22,12 +23,25 @@ pub enum Format {
 
 /// Renders `r` in `format`.
 pub fn render(r: &Report, format: Format) -> String {
+    to_string(|out| render_to(r, format, out))
+}
+
+/// Writes `r` in `format` to `out`, one instance at a time (a large fleet's report is never
+/// held whole).
+pub fn render_to(r: &Report, format: Format, out: &mut dyn Write) -> io::Result<()> {
     match format {
-        Format::Human => human(r),
-        Format::Json => json(r),
-        Format::Csv => csv(r),
-        Format::Markdown => markdown(r),
+        Format::Human => human_to(r, out),
+        Format::Json => json_to(r, out),
+        Format::Csv => csv_to(r, out),
+        Format::Markdown => markdown_to(r, out),
     }
+}
+
+fn to_string(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> String {
+    let mut buf = Vec::new();
+    // Writing to a Vec does not fail.
+    let _ = write(&mut buf);
+    String::from_utf8(buf).unwrap_or_default()
 }
 
 /// What is wrong with one instance, in a few words.
@@ -125,25 +139,25 @@ fn totals_rows(r: &Report) -> Vec<(&'static str, usize)> {
 
 /// Human text.
 pub fn human(r: &Report) -> String {
-    let mut out = format!("{}\n", headline(r));
-    if !r.instances.is_empty() {
-        let _ = writeln!(out, "\n{LEGEND}");
-        let w = r
-            .instances
-            .iter()
-            .map(|x| x.instance_id.chars().count())
-            .max()
-            .unwrap_or(0);
-        for row in &r.instances {
+    to_string(|out| human_to(r, out))
+}
+
+fn human_to(r: &Report, w: &mut dyn Write) -> io::Result<()> {
+    writeln!(w, "{}", headline(r))?;
+    let width = r.instances().map(|x| x.instance_id.chars().count()).max();
+    if let Some(width) = width {
+        writeln!(w, "\n{LEGEND}")?;
+        for row in r.instances() {
             let mark = if row.differs() { "!" } else { " " };
-            let _ = writeln!(
-                out,
-                "{mark} {:<w$}  {}",
+            writeln!(
+                w,
+                "{mark} {:<width$}  {}",
                 row.instance_id,
-                findings(row).join("; ")
-            );
+                findings(&row).join("; ")
+            )?;
         }
     }
+    let mut out = String::new();
     if !r.cases.is_empty() {
         out.push_str("\nfailing conformance cases (instances):\n");
         for c in &r.cases {
@@ -171,14 +185,17 @@ pub fn human(r: &Report) -> String {
     for (name, n) in totals_rows(r) {
         let _ = writeln!(out, "  {name:<34} {n}");
     }
-    out
+    w.write_all(out.as_bytes())
 }
 
 /// The JSON document, pretty-printed, with a final newline.
 pub fn json(r: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(r).unwrap_or_default();
-    s.push('\n');
-    s
+    to_string(|out| json_to(r, out))
+}
+
+fn json_to(r: &Report, w: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *w, r)?;
+    w.write_all(b"\n")
 }
 
 /// A CSV field, quoted when it must be (RFC 4180).
@@ -194,6 +211,10 @@ fn field(s: &str) -> String {
 /// instance, with every option's declared/observed pair), `case` (a failing conformance case
 /// on one instance) and `unreadable` (an input, in `detail`).
 pub fn csv(r: &Report) -> String {
+    to_string(|out| csv_to(r, out))
+}
+
+fn csv_to(r: &Report, w: &mut dyn Write) -> io::Result<()> {
     let options = imds_model::PartialOptions::FIELDS;
     let mut header = vec![
         "kind".to_owned(),
@@ -211,13 +232,11 @@ pub fn csv(r: &Report) -> String {
     }
     header.extend(["case".into(), "level".into(), "detail".into()]);
     let width = header.len();
-    let mut out = String::new();
-    let mut line = |cols: Vec<String>| {
+    let mut line = |cols: Vec<String>| -> io::Result<()> {
         let cols: Vec<String> = cols.iter().map(|c| field(c)).collect();
-        out.push_str(&cols.join(","));
-        out.push('\n');
+        writeln!(w, "{}", cols.join(","))
     };
-    line(header);
+    line(header)?;
     let yes = |b: bool| if b { "yes" } else { "no" }.to_owned();
     // A row of `kind` with the given columns set and the rest empty.
     let row = |kind: &str, set: &[(usize, String)]| {
@@ -229,7 +248,7 @@ pub fn csv(r: &Report) -> String {
         cols
     };
     let (case, level, detail) = (width - 3, width - 2, width - 1);
-    for x in &r.instances {
+    for x in r.instances() {
         let mut cols = row(
             "instance",
             &[
@@ -240,14 +259,14 @@ pub fn csv(r: &Report) -> String {
                 (5, yes(x.hop_limited)),
                 (6, yes(x.pending)),
                 (7, x.instance_state.clone().unwrap_or_default()),
-                (detail, findings(x).join("; ")),
+                (detail, findings(&x).join("; ")),
             ],
         );
         for (i, pair) in x.options.iter().enumerate() {
             cols[8 + 2 * i] = pair.declared.clone().unwrap_or_default();
             cols[9 + 2 * i] = pair.observed.clone().unwrap_or_default();
         }
-        line(cols);
+        line(cols)?;
     }
     for c in &r.cases {
         for who in &c.instances {
@@ -258,13 +277,13 @@ pub fn csv(r: &Report) -> String {
                     (case, c.id.clone()),
                     (level, c.level.clone()),
                 ],
-            ));
+            ))?;
         }
     }
     for u in &r.unreadable {
-        line(row("unreadable", &[(detail, u.clone())]));
+        line(row("unreadable", &[(detail, u.clone())]))?;
     }
-    out
+    Ok(())
 }
 
 /// Markdown cell text: no pipes or line breaks.
@@ -274,6 +293,10 @@ fn cell(s: &str) -> String {
 
 /// Markdown.
 pub fn markdown(r: &Report) -> String {
+    to_string(|out| markdown_to(r, out))
+}
+
+fn markdown_to(r: &Report, w: &mut dyn Write) -> io::Result<()> {
     let mut out = format!(
         "**{}**\n\n| total | count |\n| --- | ---: |\n",
         cell(&headline(r))
@@ -281,20 +304,23 @@ pub fn markdown(r: &Report) -> String {
     for (name, n) in totals_rows(r) {
         let _ = writeln!(out, "| {} | {n} |", name.trim());
     }
-    if !r.instances.is_empty() {
+    let mut rows = r.instances().peekable();
+    if rows.peek().is_some() {
         let _ = write!(
             out,
             "\n{}\n\n| instance | attention | findings |\n| --- | --- | --- |\n",
             cell(LEGEND)
         );
-        for row in &r.instances {
-            let _ = writeln!(
-                out,
+        w.write_all(out.as_bytes())?;
+        out.clear();
+        for row in rows {
+            writeln!(
+                w,
                 "| `{}` | {} | {} |",
                 cell(&row.instance_id),
                 if row.differs() { "! yes" } else { "no" },
-                cell(&findings(row).join("; "))
-            );
+                cell(&findings(&row).join("; "))
+            )?;
         }
     }
     if !r.cases.is_empty() {
@@ -318,5 +344,5 @@ pub fn markdown(r: &Report) -> String {
             let _ = writeln!(out, "- `{}`", u.replace('`', "'"));
         }
     }
-    out
+    w.write_all(out.as_bytes())
 }

@@ -204,19 +204,39 @@ pub fn probe_output(n: usize, format: &str) -> Option<String> {
 
 /// describe-instances output for instances `0..n` (those the control plane knows).
 pub fn describe_instances(n: usize) -> String {
-    let instances: Vec<Value> = (0..n)
-        .filter_map(|i| {
-            let (options, state) = declared(kind(i))?;
-            Some(
-                json!({"InstanceId": instance_id(i), "InstanceType": "t3.micro",
-                        "State": {"Code": 16, "Name": state}, "MetadataOptions": options}),
-            )
-        })
-        .collect();
-    format!(
-        "{:#}\n",
-        json!({"Reservations": [{"ReservationId": "r-1", "Instances": instances}]})
-    )
+    let mut out = Vec::new();
+    // Writing to a Vec does not fail.
+    let _ = write_describe_instances(&mut out, n);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes [`describe_instances`] to `w` one instance at a time (a million instances make
+/// about 300 MB).
+pub fn write_describe_instances(w: &mut dyn std::io::Write, n: usize) -> std::io::Result<()> {
+    w.write_all(b"{\n  \"Reservations\": [\n    {\n      \"ReservationId\": \"r-1\",\n      \"Instances\": [")?;
+    let mut first = true;
+    for i in 0..n {
+        let Some((options, state)) = declared(kind(i)) else {
+            continue;
+        };
+        let instance = json!({"InstanceId": instance_id(i), "InstanceType": "t3.micro",
+                              "State": {"Code": 16, "Name": state}, "MetadataOptions": options});
+        w.write_all(if first { b"\n        " } else { b",\n        " })?;
+        first = false;
+        serde_json::to_writer(&mut *w, &instance)?;
+    }
+    w.write_all(b"\n      ]\n    }\n  ]\n}\n")
+}
+
+/// Where [`write_fleet_as`] puts probe files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Run Command's S3 output: `cmd-0000/<instance-id>/awsrunShellScript/0.awsrunShellScript/stdout`
+    /// (three directories per instance).
+    RunCommand,
+    /// One file per host as Ansible's `fetch` leaves them, a thousand to a directory:
+    /// `0001/<instance-id>.json` (duplicates as `<instance-id>.1.json`).
+    PerHost,
 }
 
 /// The S3 key of instance `n`'s output under a Run Command prefix.
@@ -240,15 +260,41 @@ pub fn files(n: usize) -> impl Iterator<Item = (String, String)> {
 /// Writes instances `0..n` under `dir` in Run Command's S3 layout ([`files`]) and their
 /// describe-instances output to `declared`. Returns how many probe files were written.
 pub fn write_fleet(dir: &Path, declared: &Path, n: usize) -> std::io::Result<usize> {
+    write_fleet_as(dir, declared, n, Layout::RunCommand)
+}
+
+/// [`write_fleet`] in either [`Layout`].
+pub fn write_fleet_as(
+    dir: &Path,
+    declared: &Path,
+    n: usize,
+    layout: Layout,
+) -> std::io::Result<usize> {
     let mut written = 0;
     for (key, text) in files(n) {
-        let path = dir.join(key);
+        let path = match layout {
+            Layout::RunCommand => dir.join(key),
+            Layout::PerHost => {
+                // `cmd-NNNN/<id>/…`: the copy number and the id are all this layout keeps.
+                let mut parts = key.split('/');
+                let copy = parts.next().unwrap_or("cmd-0000");
+                let id = parts.next().unwrap_or("i-0");
+                let n = usize::from_str_radix(id.trim_start_matches("i-"), 16).unwrap_or(0);
+                let name = match copy.trim_start_matches("cmd-").trim_start_matches('0') {
+                    "" => format!("{id}.json"),
+                    c => format!("{id}.{c}.json"),
+                };
+                dir.join(format!("{:04}", n / 1000)).join(name)
+            }
+        };
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
         std::fs::File::create(&path)?.write_all(text.as_bytes())?;
         written += 1;
     }
-    std::fs::write(declared, describe_instances(n))?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(declared)?);
+    write_describe_instances(&mut out, n)?;
+    out.flush()?;
     Ok(written)
 }

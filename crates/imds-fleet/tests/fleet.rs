@@ -70,7 +70,7 @@ fn ten_thousand_instances_with_every_kind_of_difference() {
     // Each kind lands as it should, whatever format its probe output had.
     for i in 0..KINDS.len() * 5 {
         let id = synth::instance_id(i);
-        let row = r.instances.iter().find(|x| x.instance_id == id);
+        let row = r.instances().find(|x| x.instance_id == id);
         match synth::kind(i) {
             Kind::RequiredAsDeclared => assert!(row.is_none(), "{id} is fine"),
             Kind::OpenAsDeclared => {
@@ -312,7 +312,7 @@ fn a_fleet_on_disk_is_walked_in_the_run_command_layout() {
     let in_memory = in_memory.finish();
     assert_eq!(from_disk.totals, in_memory.totals);
     let ids = |r: &imds_fleet::Report| -> Vec<String> {
-        r.instances.iter().map(|x| x.instance_id.clone()).collect()
+        r.instances().map(|x| x.instance_id.clone()).collect()
     };
     assert_eq!(ids(&from_disk), ids(&in_memory));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -354,14 +354,27 @@ fn malformed_truncated_and_oversized_files_are_listed_not_fatal() {
         text.contains("truncated.json:") && text.contains("truncated: EOF"),
         "{text}"
     );
-    assert!(text.contains("garbage.json:1:1: expected value"), "{text}");
-    assert!(text.contains("empty.jsonl: empty"), "{text}");
+    // One style, as every loader's: FILE:LINE:COL: FIELD: MESSAGE, never line 0.
+    let shape = regex::Regex::new(r"^\S+:[1-9][0-9]*:[1-9][0-9]*: \S+: \S").unwrap();
+    for line in text.lines() {
+        assert!(shape.is_match(line), "{line}");
+    }
     assert!(
-        text.contains("bad-value.json: Content.HttpTokens: expected one of optional, required"),
+        text.contains("garbage.json:1:1: (file): expected value"),
         "{text}"
     );
-    assert!(text.contains("huge.json: larger than"), "{text}");
-    assert!(text.contains("missing: cannot read"), "{text}");
+    assert!(text.contains("empty.jsonl:1:1: (file): empty"), "{text}");
+    assert!(
+        text.contains(
+            "bad-value.json:1:77: Content.HttpTokens: expected one of optional, required"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("huge.json:1:1: (file): larger than"),
+        "{text}"
+    );
+    assert!(text.contains("missing:1:1: (file): cannot read"), "{text}");
     assert!(
         !text.contains("stderr") && !text.contains("notes.txt"),
         "{text}"
@@ -500,7 +513,7 @@ fn csv_fields_are_quoted() {
     let csv = render::csv(&fleet.finish());
     let line = csv.lines().find(|l| l.starts_with("unreadable,")).unwrap();
     assert!(
-        line.ends_with(",\"a,\"\"b\"\".json:1:1: expected value\""),
+        line.ends_with(",\"a,\"\"b\"\".json:1:1: (file): expected value\""),
         "{csv}"
     );
 }

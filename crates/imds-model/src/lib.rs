@@ -33,7 +33,6 @@
 mod body;
 pub mod categories;
 pub mod clock;
-pub mod infer;
 pub mod instance;
 mod kind;
 pub mod options;
@@ -51,8 +50,7 @@ pub use imds_diag::LoadError;
 pub use instance::{Instance, InstanceError, InstanceFormat, UnauthorizedBody};
 pub use kind::{RequestKind, SECRET_HEADERS, classify, is_secret_header};
 pub use options::{
-    DescribedInstance, HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState,
-    PartialOptions, Toggle,
+    HopLimit, HttpTokens, MetadataOptions, OptionsError, OptionsState, PartialOptions, Toggle,
 };
 pub use scenario::{Due, Fired, Scenario, ScenarioState};
 pub use service::{

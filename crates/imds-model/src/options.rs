@@ -356,63 +356,6 @@ impl PartialOptions {
         Self::declared_of(&src, options)
     }
 
-    /// Every instance in describe-instances output (the whole `Reservations` output, a
-    /// `--query` for instances or for `{InstanceId, MetadataOptions}`, or bare options), in
-    /// file order, each with its declared options, `State` and the instance's own
-    /// `State.Name` (`running`, `stopped`, …) when the file gives them. Errors name `file`
-    /// and, for a bad value, the instance.
-    pub fn each_from_describe_instances(
-        file: &Path,
-        text: &str,
-    ) -> Result<Vec<DescribedInstance>, LoadError> {
-        let src = Source::json(file, text);
-        // The whole `Reservations` output is read without building a tree of the fields it
-        // does not need (a fleet's output is tens of MB); any other shape takes the general way.
-        if let Ok(out) = serde_json::from_str::<FleetOutput>(text) {
-            let mut all = Vec::new();
-            for i in out.reservations.into_iter().flat_map(|r| r.instances) {
-                let Some(options) = i.metadata_options else {
-                    continue;
-                };
-                all.push(Self::described(
-                    &src,
-                    i.instance_id.as_deref(),
-                    &options,
-                    i.state.and_then(|s| s.name).as_deref(),
-                )?);
-            }
-            return Ok(all);
-        }
-        let value: serde_json::Value = src.parse()?;
-        let mut found = Vec::new();
-        collect_instances(&value, &mut found);
-        found
-            .into_iter()
-            .map(|Found { id, options, name }| Self::described(&src, id, options, name))
-            .collect()
-    }
-
-    /// One instance's entry, its errors naming the instance.
-    fn described(
-        src: &Source<'_>,
-        id: Option<&str>,
-        options: &serde_json::Value,
-        name: Option<&str>,
-    ) -> Result<DescribedInstance, LoadError> {
-        let (declared, state) = Self::declared_of(src, options).map_err(|mut e| {
-            if let Some(id) = id {
-                e.message = format!("instance {id}: {}", e.message);
-            }
-            e
-        })?;
-        Ok(DescribedInstance {
-            instance_id: id.map(str::to_owned),
-            instance_state: name.map(str::to_owned),
-            options: declared,
-            state,
-        })
-    }
-
     /// The declared fields of one `MetadataOptions` object (only those present are declared).
     fn declared_of(
         src: &Source<'_>,
@@ -473,59 +416,13 @@ impl PartialOptions {
     }
 }
 
-/// One instance of describe-instances output, as [`PartialOptions::each_from_describe_instances`]
-/// reads it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DescribedInstance {
-    /// `InstanceId`, when the file gives it.
-    pub instance_id: Option<String>,
-    /// The instance's `State.Name` (`running`, `stopped`, …), when the file gives it.
-    pub instance_state: Option<String>,
-    /// The options the file declares (only the fields present).
-    pub options: PartialOptions,
-    /// `MetadataOptions.State` (`pending`/`applied`), when given.
-    pub state: Option<OptionsState>,
-}
-
-/// The whole describe-instances output, keeping only what a fleet join needs (unknown
-/// fields are skipped while reading).
-#[derive(Deserialize)]
-struct FleetOutput {
-    #[serde(rename = "Reservations")]
-    reservations: Vec<FleetReservation>,
-}
-
-#[derive(Deserialize)]
-struct FleetReservation {
-    #[serde(rename = "Instances", default)]
-    instances: Vec<FleetInstance>,
-}
-
-#[derive(Deserialize)]
-struct FleetInstance {
-    #[serde(rename = "InstanceId", default)]
-    instance_id: Option<String>,
-    #[serde(rename = "State", default)]
-    state: Option<FleetState>,
-    #[serde(rename = "MetadataOptions", default)]
-    metadata_options: Option<serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct FleetState {
-    #[serde(rename = "Name", default)]
-    name: Option<String>,
-}
-
 /// One instance found in describe-instances output.
 struct Found<'a> {
     id: Option<&'a str>,
     options: &'a serde_json::Value,
-    /// The instance's `State.Name`.
-    name: Option<&'a str>,
 }
 
-/// Every instance's id, `MetadataOptions` and `State.Name` in describe-instances output,
+/// Every instance's id and `MetadataOptions` in describe-instances output,
 /// whatever its shape: `{"Reservations": [{"Instances": [...]}]}`, a reservation, an
 /// instance, arrays of these (nested as `--query` leaves them), or bare options objects.
 fn collect_instances<'a>(v: &'a serde_json::Value, out: &mut Vec<Found<'a>>) {
@@ -540,16 +437,11 @@ fn collect_instances<'a>(v: &'a serde_json::Value, out: &mut Vec<Found<'a>>) {
                 out.push(Found {
                     id: o.get("InstanceId").and_then(serde_json::Value::as_str),
                     options: m,
-                    name: o
-                        .get("State")
-                        .and_then(|s| s.get("Name"))
-                        .and_then(serde_json::Value::as_str),
                 });
             } else {
                 out.push(Found {
                     id: None,
                     options: v,
-                    name: None,
                 });
             }
         }
@@ -791,29 +683,6 @@ mod describe_instances_tests {
                 .contains("not in the file (it holds i-0aaa, i-0bbb)"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn every_instance_of_a_fleet_is_read_with_its_state() {
-        let all = PartialOptions::each_from_describe_instances(Path::new("d.json"), FULL).unwrap();
-        let ids: Vec<_> = all.iter().map(|d| d.instance_id.as_deref()).collect();
-        assert_eq!(ids, [Some("i-0aaa"), Some("i-0bbb")]);
-        assert_eq!(all[0].options.http_tokens, Some(HttpTokens::Required));
-        assert_eq!(all[0].state, Some(OptionsState::Applied));
-        let fleet = r#"{"Reservations": [{"Instances": [
-            {"InstanceId": "i-1", "State": {"Code": 80, "Name": "stopped"},
-             "MetadataOptions": {"State": "pending", "HttpTokens": "optional"}},
-            {"InstanceId": "i-2", "MetadataOptions": {"HttpTokens": "sometimes"}}]}]}"#;
-        let e =
-            PartialOptions::each_from_describe_instances(Path::new("d.json"), fleet).unwrap_err();
-        assert!(e.to_string().starts_with("d.json:"), "{e}");
-        assert!(e.message.starts_with("instance i-2: "), "{e}");
-        let ok = fleet.replace("sometimes", "required");
-        let all = PartialOptions::each_from_describe_instances(Path::new("d.json"), &ok).unwrap();
-        assert_eq!(all[0].instance_state.as_deref(), Some("stopped"));
-        assert_eq!(all[0].state, Some(OptionsState::Pending));
-        assert_eq!(all[1].instance_state, None);
-        assert_eq!(all[1].options.http_tokens, Some(HttpTokens::Required));
     }
 
     #[test]

@@ -3,40 +3,13 @@
 //! Pure: no I/O, so every rule is unit-tested on hand-made observations.
 
 use imds_model::{HttpTokens, OptionsState, Toggle};
+use imds_observe::CompareOptions;
 use serde::Serialize;
 
 use crate::declared::DeclaredOptions;
 use crate::observe::{ConnectOutcome, ErrorPage, Observations, PROBE_TOKEN_TTL, Step, StepOutcome};
 
-/// Whether tokenless (IMDSv1) requests are answered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum V1 {
-    /// A tokenless GET got 200.
-    Open,
-    /// A tokenless GET got 401.
-    Closed,
-    /// The endpoint refuses everything (403).
-    Disabled,
-    /// No clear answer.
-    Unknown,
-}
-
-/// Whether IMDSv2 works from here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum V2 {
-    /// Token issued and accepted.
-    Works,
-    /// The token PUT got no answer while other requests did: hop limit.
-    HopLimited,
-    /// Something else went wrong (a status, a refused token).
-    Broken,
-    /// The endpoint refuses everything (403).
-    Disabled,
-    /// No clear answer.
-    Unknown,
-}
+pub use imds_observe::output::{V1, V2};
 
 /// One thing worth a person's attention, with what to do about it when there is a fix.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -134,7 +107,7 @@ pub fn infer(obs: &Observations) -> Findings {
     let answers = obs.endpoints.iter().any(|e| e.answers());
 
     // The options come from the model's one inference, as in `imdspec run`.
-    let inference = imds_model::infer::infer(&obs.evidence());
+    let inference = imds_observe::infer::infer(&obs.evidence());
     let http_endpoint = inference.http_endpoint.value;
     let http_tokens = inference.http_tokens.value;
     let v1 = match (http_endpoint, http_tokens) {
@@ -500,16 +473,7 @@ fn looks_like(obs: &Observations) -> LooksLike {
     LooksLike { verdict, clues }
 }
 
-/// A declared option the endpoint does not honour.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Difference {
-    /// The describe-instances field name.
-    pub field: &'static str,
-    /// What the declaration says.
-    pub declared: String,
-    /// What the endpoint does.
-    pub observed: String,
-}
+pub use imds_observe::Difference;
 
 /// A declared option the probe could not check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -536,16 +500,20 @@ pub struct Comparison {
     pub state: Option<OptionsState>,
 }
 
-/// Compares declared options with what was inferred.
+/// Compares declared options with what was inferred (the observers' one comparison,
+/// [`CompareOptions::compare`]), saying why each unchecked option could not be seen.
 pub fn compare(
     declared: &DeclaredOptions,
     state: Option<OptionsState>,
     f: &Findings,
 ) -> Comparison {
-    let mut differences = Vec::new();
-    let mut unchecked = Vec::new();
-    let not_seen = |field: &str| -> String {
+    let pairs = declared.compare(&f.options());
+    let why = |field: &str, declared: &str| -> String {
         match field {
+            "HttpPutResponseHopLimit" if f.v2 == V2::HopLimited => format!(
+                "not visible over HTTP, but token responses do not reach here: {declared} is too low for this network position"
+            ),
+            "HttpPutResponseHopLimit" => "not visible over HTTP (only a too-low limit shows, as a token PUT that never answers)".into(),
             "HttpProtocolIpv6" => {
                 "no IPv6 endpoint probed (add --ipv6) or it neither answered nor refused".into()
             }
@@ -555,57 +523,20 @@ pub fn compare(
             _ => "the endpoint's answers did not show it".into(),
         }
     };
-    let mut check = |field: &'static str, want: Option<String>, got: Option<String>| {
-        let Some(want) = want else { return };
-        match got {
-            Some(got) if got == want => {}
-            Some(got) => differences.push(Difference {
-                field,
-                declared: want,
-                observed: got,
-            }),
-            None => unchecked.push(Unchecked {
-                field,
-                declared: want,
-                why: not_seen(field),
-            }),
-        }
-    };
-    let s = |v: Option<Toggle>| v.map(|t| t.to_string());
-    check(
-        "HttpEndpoint",
-        s(declared.http_endpoint),
-        s(f.http_endpoint),
-    );
-    check(
-        "HttpTokens",
-        declared.http_tokens.map(|t| t.to_string()),
-        f.http_tokens.map(|t| t.to_string()),
-    );
-    check(
-        "InstanceMetadataTags",
-        s(declared.instance_metadata_tags),
-        s(f.instance_metadata_tags),
-    );
-    check(
-        "HttpProtocolIpv6",
-        s(declared.http_protocol_ipv6),
-        s(f.http_protocol_ipv6),
-    );
-    if let Some(hop) = declared.http_put_response_hop_limit {
-        unchecked.push(Unchecked {
-            field: "HttpPutResponseHopLimit",
-            declared: hop.to_string(),
-            why: if f.v2 == V2::HopLimited {
-                format!("not visible over HTTP, but token responses do not reach here: {hop} is too low for this network position")
-            } else {
-                "not visible over HTTP (only a too-low limit shows, as a token PUT that never answers)".into()
-            },
-        });
-    }
+    let unchecked = pairs
+        .unchecked()
+        .filter_map(|p| {
+            let declared = p.declared.clone()?;
+            Some(Unchecked {
+                field: p.field,
+                why: why(p.field, &declared),
+                declared,
+            })
+        })
+        .collect();
     Comparison {
-        matches: differences.is_empty(),
-        differences,
+        matches: pairs.matches(),
+        differences: pairs.differences(),
         unchecked,
         state: state.filter(|s| *s == OptionsState::Pending),
     }

@@ -4,7 +4,7 @@
 //! describe-instances names, diagnoses (the hop-limit symptom first) and, with declared options,
 //! the fields that differ.
 //!
-//! - [`observe`] sends the requests (through the conformance runner's HTTP client) and keeps
+//! - [`observe`] sends the requests (through `imds-observe`'s HTTP client) and keeps
 //!   raw evidence;
 //! - [`infer`] turns evidence into findings and compares them with declared options (pure);
 //! - [`render`] prints the human table or the JSON document;
@@ -26,8 +26,8 @@
 
 use std::time::Duration;
 
-use imds_conformance::client::ClientError;
 use imds_model::OptionsState;
+use imds_observe::client::ClientError;
 
 mod declared;
 pub mod infer;

@@ -8,9 +8,9 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use imds_conformance::client::{BaseUrl, Client, ClientConfig, ClientError, Request, Response};
 use imds_model::TTL_HEADER;
-use imds_model::infer::{Evidence, Reply, infer, needs_tags_dir};
+use imds_observe::client::{BaseUrl, Client, ClientConfig, ClientError, Request, Response};
+use imds_observe::infer::{Evidence, Reply, infer, needs_tags_dir};
 use serde::Serialize;
 use tokio::net::TcpStream;
 

@@ -3,14 +3,15 @@
 
 use std::fmt::Write as _;
 
-use imds_model::{HttpTokens, Toggle};
+use imds_model::Toggle;
+use imds_observe::output::ProbeHead;
 use serde::Serialize;
 
 use crate::infer::{Comparison, Diagnosis, Findings, LooksLike, V1, V2};
 use crate::observe::{ConnectOutcome, EndpointObservation, Observations, Role, Step, StepOutcome};
 
-/// The JSON document's format name and version.
-pub const JSON_FORMAT: &str = "imdspec-probe/1";
+/// The JSON document's format name and version (defined with the format, in `imds-observe`).
+pub use imds_observe::output::PROBE_FORMAT as JSON_FORMAT;
 
 /// The declared options a probe was compared with.
 #[derive(Clone, Debug, Serialize)]
@@ -30,19 +31,8 @@ struct JsonReport<'a> {
     format: &'static str,
     endpoint: &'a str,
     verdict: &'a str,
-    #[serde(rename = "InstanceId")]
-    instance_id: Option<&'a str>,
-    #[serde(rename = "HttpTokens")]
-    http_tokens: Option<HttpTokens>,
-    #[serde(rename = "HttpEndpoint")]
-    http_endpoint: Option<Toggle>,
-    #[serde(rename = "InstanceMetadataTags")]
-    instance_metadata_tags: Option<Toggle>,
-    #[serde(rename = "HttpProtocolIpv6")]
-    http_protocol_ipv6: Option<Toggle>,
-    imdsv1: V1,
-    imdsv2: V2,
-    hop_limit_too_low: bool,
+    #[serde(flatten)]
+    head: ProbeHead<'a>,
     diagnoses: &'a [Diagnosis],
     looks_like: &'a LooksLike,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,14 +46,16 @@ pub fn json(obs: &Observations, f: &Findings, declared: Option<Declared<'_>>) ->
         format: JSON_FORMAT,
         endpoint: &obs.main().url,
         verdict: &f.verdict,
-        instance_id: f.instance_id.as_deref(),
-        http_tokens: f.http_tokens,
-        http_endpoint: f.http_endpoint,
-        instance_metadata_tags: f.instance_metadata_tags,
-        http_protocol_ipv6: f.http_protocol_ipv6,
-        imdsv1: f.v1,
-        imdsv2: f.v2,
-        hop_limit_too_low: f.v2 == V2::HopLimited,
+        head: ProbeHead {
+            instance_id: f.instance_id.as_deref(),
+            http_tokens: f.http_tokens,
+            http_endpoint: f.http_endpoint,
+            instance_metadata_tags: f.instance_metadata_tags,
+            http_protocol_ipv6: f.http_protocol_ipv6,
+            imdsv1: f.v1,
+            imdsv2: f.v2,
+            hop_limit_too_low: f.v2 == V2::HopLimited,
+        },
         diagnoses: &f.diagnoses,
         looks_like: &f.looks_like,
         declared,

@@ -19,26 +19,22 @@ use serde_json::{Map, Value, json};
 use crate::Probe;
 use crate::infer::{V1, V2};
 use crate::render::JSON_FORMAT;
+use imds_observe::output::key;
 
 /// Output characters `GetCommandInvocation` returns (the rest goes to S3 only).
 pub const GET_COMMAND_INVOCATION_LIMIT: usize = 24_000;
-/// The SSM Inventory type name of a probe (custom types start with `Custom:`).
-pub const SSM_TYPE_NAME: &str = "Custom:ImdsProbe";
+pub use imds_observe::output::{ASFF_FIELD_PREFIX, GENERATOR, OCSF_CLASS_UID, SSM_TYPE_NAME};
 /// The SSM Inventory schema version of the item.
 pub const SSM_SCHEMA_VERSION: &str = "1.0";
 /// Longest SSM Inventory attribute value.
 pub const SSM_VALUE_LIMIT: usize = 4096;
 /// The ASFF schema version.
 pub const ASFF_SCHEMA_VERSION: &str = "2018-10-08";
-/// The ASFF `GeneratorId` and the prefix of `ProductFields` keys.
-pub const GENERATOR: &str = "imdspec";
 /// The OCSF schema version the finding follows: Security Hub's OCSF findings are 1.6
 /// (1.1.0, the first to have Compliance Finding, has no `resources` list).
 pub const OCSF_VERSION: &str = "1.6.0";
 /// The OCSF profiles the finding uses (`cloud`: the account and region).
 pub const OCSF_PROFILES: [&str; 1] = ["cloud"];
-/// OCSF Compliance Finding class.
-pub const OCSF_CLASS_UID: u32 = 2003;
 
 /// Account, region and instance id for findings, when the identity document cannot tell
 /// (IMDS off, or not answering); what the document says wins.
@@ -219,20 +215,20 @@ pub fn summary(p: &Probe, file: Option<&str>, fallback: &Where) -> Vec<(&'static
         ),
     };
     let mut out = vec![
-        ("Format", JSON_FORMAT.to_owned()),
-        ("InstanceId", word(id)),
+        (key::FORMAT, JSON_FORMAT.to_owned()),
+        (key::INSTANCE_ID, word(id)),
         ("AccountId", word(account)),
         ("Region", word(region)),
         ("Endpoint", p.observations.main().url.clone()),
-        ("Answers", f.answers.to_string()),
+        (key::ANSWERS, f.answers.to_string()),
         ("Verdict", f.verdict.clone()),
-        ("ImdsV1", lower(f.v1)),
-        ("ImdsV2", lower(f.v2)),
-        ("HttpTokens", word(f.http_tokens)),
-        ("HttpEndpoint", word(f.http_endpoint)),
-        ("InstanceMetadataTags", word(f.instance_metadata_tags)),
-        ("HttpProtocolIpv6", word(f.http_protocol_ipv6)),
-        ("HopLimitTooLow", (f.v2 == V2::HopLimited).to_string()),
+        (key::IMDSV1, lower(f.v1)),
+        (key::IMDSV2, lower(f.v2)),
+        (key::HTTP_TOKENS, word(f.http_tokens)),
+        (key::HTTP_ENDPOINT, word(f.http_endpoint)),
+        (key::INSTANCE_METADATA_TAGS, word(f.instance_metadata_tags)),
+        (key::HTTP_PROTOCOL_IPV6, word(f.http_protocol_ipv6)),
+        (key::HOP_LIMIT_TOO_LOW, (f.v2 == V2::HopLimited).to_string()),
         (
             "Diagnoses",
             f.diagnoses
@@ -428,7 +424,7 @@ pub fn asff(
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, mut v)| {
             cut(&mut v, 2048);
-            (format!("{GENERATOR}/{k}"), Value::String(v))
+            (format!("{ASFF_FIELD_PREFIX}{k}"), Value::String(v))
         })
         .collect();
     let time = now.to_iso8601();

@@ -90,6 +90,9 @@ Example (Run Command output copied from S3, see crates/imds-fleet/deploy/):
 
 const USAGE: &str = "imdspec fleet report [OPTIONS] <PATH>...";
 
+/// Exit code when the report cannot be written (as for an unreadable input).
+const EXIT_CANNOT_WRITE: u8 = imds_fleet::EXIT_UNREADABLE;
+
 /// Runs `imdspec fleet`.
 pub fn main(args: FleetArgs) -> ExitCode {
     match args.command {
@@ -111,7 +114,19 @@ fn report(args: ReportArgs) -> ExitCode {
         Format::Csv => RenderFormat::Csv,
         Format::Markdown => RenderFormat::Markdown,
     };
-    print!("{}", render::render(&report, format));
+    // Streamed: a large fleet's report is written row by row, never held whole.
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = render::render_to(&report, format, &mut out).and_then(|()| {
+        use std::io::Write as _;
+        out.flush()
+    });
+    if let Err(e) = written
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: cannot write the report: {e}");
+        return ExitCode::from(EXIT_CANNOT_WRITE);
+    }
     for u in &report.unreadable {
         eprintln!("error: {u}");
     }

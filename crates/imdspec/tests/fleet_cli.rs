@@ -169,7 +169,7 @@ fn usage_errors_exit_2_with_the_usage_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("--declared /nonexistent/d.json: cannot read"),
+        err.contains("--declared /nonexistent/d.json:1:1: (file): cannot read"),
         "{err}"
     );
     assert!(err.contains("Usage: imdspec fleet report"), "{err}");

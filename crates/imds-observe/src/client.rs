@@ -255,8 +255,8 @@ pub enum ClientError {
 }
 
 /// How an exchange ended, in the terms of the model's options inference.
-pub fn reply(result: &Result<Response, ClientError>) -> imds_model::infer::Reply {
-    use imds_model::infer::Reply;
+pub fn reply(result: &Result<Response, ClientError>) -> crate::infer::Reply {
+    use crate::infer::Reply;
     match result {
         Ok(r) => Reply::status_with(r.status, &r.body),
         Err(

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use crate::options::{HttpTokens, PartialOptions, Toggle};
+use imds_model::{HttpTokens, PartialOptions, Toggle};
 
 /// How one request ended, as far as the inference cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
