@@ -158,6 +158,11 @@ struct Detection {
     notes: Vec<String>,
 }
 
+/// The instance id amazon-ec2-metadata-mock (and `imdspec aemm`, which copies it) serves by
+/// default. Real instance ids are random, so seeing it without a target file earns a note
+/// naming the target files that list those mocks' known failures.
+const AEMM_DEFAULT_INSTANCE_ID: &str = "i-1234567890abcdef0";
+
 /// True when one round's answers settle the options with nothing odd: a token, and a tokenless
 /// GET answered as EC2 answers it (200 or 401). Anything else is asked again before it decides.
 fn clean(put: Reply, get: Reply) -> bool {
@@ -199,11 +204,13 @@ async fn detect(
     client: &Arc<Client>,
     declared: TargetOptions,
     spacing: Duration,
+    has_expectations: bool,
 ) -> Result<Detection, ClientError> {
     let mut answers = DetectionAnswers::default();
     let mut session = None;
     let mut session_error = None;
     let mut put_timeouts = 0;
+    let mut mock_default_id = false;
     for round in 0..DETECTION_ROUNDS {
         if round > 0 {
             tokio::time::sleep(spacing).await;
@@ -217,6 +224,11 @@ async fn detect(
             && round == 0
         {
             return Err(e.clone());
+        }
+        if round == 0 {
+            mock_default_id = get
+                .as_ref()
+                .is_ok_and(|r| r.status == 200 && r.text().trim() == AEMM_DEFAULT_INSTANCE_ID);
         }
         put_timeouts += u32::from(matches!(put, Err(ClientError::ResponseTimeout(_))));
         match &put {
@@ -254,6 +266,13 @@ async fn detect(
         notes.push(format!(
             "HttpEndpoint detected as disabled: {}",
             first.http_endpoint.reason
+        ));
+    }
+    if mock_default_id && !has_expectations {
+        notes.push(format!(
+            "the instance id is {AEMM_DEFAULT_INSTANCE_ID}, amazon-ec2-metadata-mock's default: \
+             if this is AEMM, its known failures are --target aemm; if it is `imdspec aemm`, \
+             --target imdspec-aemm (conformance/targets/)"
         ));
     }
     let hop_limited = first.hop_limited;
@@ -349,7 +368,12 @@ pub async fn run(catalogue: Arc<Catalogue>, config: RunConfig) -> Result<RunResu
     client.check_reachable().await.map_err(unreachable)?;
     let detect_in_time = async || match tokio::time::timeout_at(
         deadline.into(),
-        detect(&client, config.declared, config.probe_spacing),
+        detect(
+            &client,
+            config.declared,
+            config.probe_spacing,
+            config.expectations.is_some(),
+        ),
     )
     .await
     {

@@ -166,3 +166,45 @@ fn imdspec_aemm_matches_imdspec_aemm_toml() {
     none_stale(&root, "imdspec-aemm", &observed);
     std::fs::remove_dir_all(&home).unwrap();
 }
+
+/// Run against `imdspec aemm` with no target file, the report names the target files that
+/// list AEMM's known failures; given one, it does not repeat the advice.
+#[test]
+fn a_run_without_a_target_names_the_aemm_target_files() {
+    let root = root();
+    let home = std::env::temp_dir().join(format!("imdspec-mock-note-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let port = free_port();
+    let mut cmd = Command::new(IMDSPEC);
+    cmd.args(["aemm", "-n", "127.0.0.1", "-p", &port.to_string()])
+        .env("HOME", &home);
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AEMM_")) {
+        cmd.env_remove(k);
+    }
+    let _ours = start(cmd, port, "imdspec aemm");
+    let run = |target: &[&str]| {
+        let out = Command::new(IMDSPEC)
+            .arg("run")
+            .args(target)
+            .arg("--endpoint")
+            .arg(format!("http://127.0.0.1:{port}"))
+            .arg("--conformance-dir")
+            .arg(root.join("conformance"))
+            .output()
+            .expect("imdspec runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let bare = run(&[]);
+    assert!(
+        bare.contains("amazon-ec2-metadata-mock's default")
+            && bare.contains("--target imdspec-aemm")
+            && bare.contains("--target aemm"),
+        "{bare}"
+    );
+    let targeted = run(&["--target", "imdspec-aemm"]);
+    assert!(
+        !targeted.contains("amazon-ec2-metadata-mock's default"),
+        "{targeted}"
+    );
+    std::fs::remove_dir_all(&home).unwrap();
+}
