@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use http::{HeaderName, Method};
 use imds_diag::{LoadError, Seg, Source, position};
-use imds_files::catalogue::{At, CatalogueFile, embedded, load_entries};
+use imds_files::catalogue::{At, CatalogueFile, embedded, field_path, load_entries};
 use imds_model::{HttpTokens, Toggle, Version};
 
 use regex::Regex;
@@ -558,23 +558,6 @@ pub struct Catalogue {
 /// (`FILE:LINE:COL: FIELD: MESSAGE`), kept under this name for the runner's callers.
 pub type CatalogueError = LoadError;
 
-/// A path relative to some table (`step[2].expect.body.lines-match`, positions 1-based as
-/// shown) as segments.
-fn rel(path: &str) -> Vec<Seg> {
-    let mut out = Vec::new();
-    for part in path.split('.').filter(|p| !p.is_empty()) {
-        match part.split_once('[') {
-            Some((key, index)) => {
-                out.push(Seg::key(key));
-                let n: usize = index.trim_end_matches(']').parse().unwrap_or(1);
-                out.push(Seg::Index(n.saturating_sub(1)));
-            }
-            None => out.push(Seg::key(part)),
-        }
-    }
-    out
-}
-
 /// Errors of one case, through the shared catalogue loader's [`At`].
 struct Ctx<'a, 'b> {
     at: &'b At<'a>,
@@ -876,7 +859,7 @@ fn load_paths(file: &Path, text: &str) -> Result<Vec<DocumentedPath>, CatalogueE
     for (index, rp) in raw.path.into_iter().enumerate() {
         let err = |field: &str, message: String| {
             let mut at = vec![Seg::key("path"), Seg::Index(index)];
-            at.extend(rel(field));
+            at.extend(field_path(field));
             src.at_field(&at, format!("path `{}`: {message}", rp.path))
         };
         if rp.path.starts_with('/') || rp.path.ends_with('/') || rp.path.is_empty() {

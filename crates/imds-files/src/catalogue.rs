@@ -79,21 +79,29 @@ pub struct At<'a> {
     pub area: &'a str,
 }
 
+/// A field path as written in messages (`step[2].expect.body.lines-match`, positions 1-based
+/// as shown) as segments, relative to whatever table it is read from.
+pub fn field_path(path: &str) -> Vec<Seg> {
+    let mut out = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        match part.split_once('[') {
+            Some((key, index)) => {
+                out.push(Seg::key(key));
+                let n: usize = index.trim_end_matches(']').parse().unwrap_or(1);
+                out.push(Seg::Index(n.saturating_sub(1)));
+            }
+            None => out.push(Seg::key(part)),
+        }
+    }
+    out
+}
+
 impl At<'_> {
     /// The full path of `field` (`step[2].expect.status`, positions 1-based as shown) of
     /// this entry.
     pub fn path(&self, field: &str) -> Vec<Seg> {
         let mut out = vec![Seg::key(self.table), Seg::Index(self.index)];
-        for part in field.split('.').filter(|p| !p.is_empty()) {
-            match part.split_once('[') {
-                Some((key, index)) => {
-                    out.push(Seg::key(key));
-                    let n: usize = index.trim_end_matches(']').parse().unwrap_or(1);
-                    out.push(Seg::Index(n.saturating_sub(1)));
-                }
-                None => out.push(Seg::key(part)),
-            }
-        }
+        out.extend(field_path(field));
         out
     }
 

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{KillOnDrop, aemm_binary, free_port, root};
+use common::{KillOnDrop, aemm_binary, free_port, installed, root};
 
 const IMDSPEC: &str = env!("CARGO_BIN_EXE_imdspec");
 
@@ -299,16 +299,7 @@ fn cell(a: &Answer, body: &str) -> String {
 fn imdspec_aemm_answers_as_the_real_aemm_does_or_differences_md_says_why_not() {
     let root = root();
     let aemm = aemm_binary(&root);
-    if !aemm.is_file() {
-        let why = format!(
-            "{} is missing: run conformance/clients/install.sh aemm",
-            aemm.display()
-        );
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "{why} (CI=true)"
-        );
-        println!("not run: {why}");
+    if !installed(&aemm, "aemm") {
         return;
     }
     let scratch = std::env::temp_dir().join(format!("imdspec-aemm-diff-{}", std::process::id()));

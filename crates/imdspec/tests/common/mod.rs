@@ -157,6 +157,24 @@ pub fn aemm_binary(root: &Path) -> PathBuf {
     target.join("clients/bin/ec2-metadata-mock")
 }
 
+/// Whether `program`, which `conformance/clients/install.sh WHAT` installs, is there. Under
+/// `CI=true` a missing one fails the test; elsewhere the test says why it does not run.
+pub fn installed(program: &Path, what: &str) -> bool {
+    if program.is_file() {
+        return true;
+    }
+    let why = format!(
+        "{} is missing: run conformance/clients/install.sh {what}",
+        program.display()
+    );
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "{why} (CI=true)"
+    );
+    println!("not run: {why}");
+    false
+}
+
 /// A free loopback port (bound and released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
