@@ -1,7 +1,7 @@
-//! `scenario_file`: see `harness/model.rs` (shared with the seed-replay test in `crates/imds-model/tests`).
+//! `scenario_file`: see `harness/files.rs` (shared with the seed-replay test in `crates/imds-files/tests`).
 #![no_main]
 
-#[path = "../harness/model.rs"]
+#[path = "../harness/files.rs"]
 mod harness;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::scenario_file(data));

@@ -63,10 +63,8 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("token_header", token_header),
     ("request_path", request_path),
     ("listing_body", listing_body),
-    ("metadata_options_json", metadata_options_json),
     ("instance_file", instance_file),
     ("model_request", model_request),
-    ("scenario_file", scenario_file),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -221,19 +219,6 @@ pub fn listing_body(data: &[u8]) {
     }
 }
 
-/// `MetadataOptions::from_describe_instances_json`: total, and what it accepts round-trips.
-pub fn metadata_options_json(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    if let Ok(options) = MetadataOptions::from_describe_instances_json(text) {
-        let shown = options.to_describe_instances_json();
-        let again = MetadataOptions::from_describe_instances_json(&shown)
-            .unwrap_or_else(|e| panic!("own output {shown:?} refused: {e}"));
-        assert_eq!(again, options);
-    }
-}
-
 /// `Instance::from_text` (TOML and JSON): total, accepted content round-trips through both
 /// formats, and the tree built from it keeps listing/resolve consistency.
 pub fn instance_file(data: &[u8]) {
@@ -257,76 +242,6 @@ pub fn instance_file(data: &[u8]) {
         if instance != Instance::default() {
             crawl(instance);
         }
-    }
-}
-
-/// `Scenario::parse` (TOML and JSON): total, deterministic, errors name the file, and playing
-/// an accepted scenario to its end never leaves an instance the model would refuse to load.
-pub fn scenario_file(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    for format in [imds_diag::Format::Toml, imds_diag::Format::Json] {
-        let file = std::path::Path::new("fuzz-scenario");
-        let parsed = imds_model::Scenario::parse(file, text, format);
-        assert_eq!(parsed, imds_model::Scenario::parse(file, text, format));
-        let scenario = match parsed {
-            Ok(s) => s,
-            Err(e) => {
-                assert!(
-                    e.to_string().contains("fuzz-scenario"),
-                    "error lost the file: {e}"
-                );
-                continue;
-            }
-        };
-        let mut state = imds_model::ScenarioState::new(scenario.clone(), START);
-        let mut instance = Instance::default();
-        let mut options = MetadataOptions::default();
-        let mut fired = 0;
-        // Early, late, and far past every trigger; request counts up to the largest.
-        for (secs, requests) in [
-            (0, 1),
-            (60, 10),
-            (86_400, 1_000),
-            (40 * 365 * 86_400, u64::MAX),
-        ] {
-            let now = START.plus(Duration::from_secs(secs));
-            let due = state.any_due(now, requests);
-            let applied = state
-                .apply_due(now, requests, &mut instance, &mut options)
-                .len();
-            assert_eq!(
-                due,
-                applied > 0,
-                "any_due disagrees with apply_due at +{secs}s"
-            );
-            fired += applied;
-            // Applying again at the same moment does nothing.
-            assert!(!state.any_due(now, requests));
-            assert!(
-                state
-                    .apply_due(now, requests, &mut instance, &mut options)
-                    .is_empty()
-            );
-            if let Err((field, message)) = instance.validate() {
-                panic!("scenario left an invalid instance at +{secs}s: {field}: {message}");
-            }
-        }
-        let end = START.plus(Duration::from_secs(40 * 365 * 86_400));
-        let due_by_end = scenario
-            .entries
-            .iter()
-            .filter(|e| match e.trigger {
-                imds_model::scenario::Trigger::After(d) => START.plus(d) <= end,
-                imds_model::scenario::Trigger::At(t) => t <= end,
-                imds_model::scenario::Trigger::AfterRequests(_) => true,
-            })
-            .count();
-        assert_eq!(
-            fired, due_by_end,
-            "every entry due by the end fires exactly once"
-        );
     }
 }
 

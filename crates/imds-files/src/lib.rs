@@ -1,11 +1,14 @@
-//! Reading the files imdspec loads. The model (`imds-model`) only decodes text; this crate
-//! reads instance, metadata-options and scenario files and hands their text to it, and holds
-//! the one catalogue loader the case and client-scenario catalogues share
+//! Reading the files imdspec loads. This crate reads instance, metadata-options and scenario
+//! files; decodes the options ([`options`]) and scenario ([`scenario`](mod@scenario)) formats
+//! into the model's types (the model decodes instance content itself, since its merge rules are
+//! IMDS's); and holds the one catalogue loader the case and client-scenario catalogues share
 //! ([`catalogue`]). Every failure, a missing file included, is an [`imds_diag::LoadError`]
 //! shown as `FILE:LINE:COL: FIELD: MESSAGE`.
 
 pub mod catalogue;
 pub mod instance_fields;
+pub mod options;
+pub mod scenario;
 
 use std::path::{Path, PathBuf};
 
@@ -47,20 +50,20 @@ pub fn instance(file: &Path) -> Result<Instance, LoadError> {
 
 /// Reads a scenario file; the format follows the extension (`.json`, else TOML).
 pub fn scenario(file: &Path) -> Result<Scenario, LoadError> {
-    Scenario::parse_file(file, &read(file)?)
+    scenario::parse_file(file, &read(file)?)
 }
 
 /// Reads a describe-instances options file holding one instance's options
-/// ([`MetadataOptions::from_describe_instances_json`]).
+/// ([`options::metadata_options`]).
 pub fn metadata_options(file: &Path) -> Result<MetadataOptions, LoadError> {
-    MetadataOptions::parse_file(file, &read(file)?)
+    options::metadata_options(file, &read(file)?)
 }
 
 /// Reads what `aws ec2 describe-instances` printed, declaring only the options it gives
-/// ([`PartialOptions::from_describe_instances_json`]); `instance_id` picks one of several.
+/// ([`options::declared_options`]); `instance_id` picks one of several.
 pub fn partial_options(
     file: &Path,
     instance_id: Option<&str>,
 ) -> Result<(PartialOptions, Option<OptionsState>), LoadError> {
-    PartialOptions::parse_file(file, &read(file)?, instance_id)
+    options::declared_options(file, &read(file)?, instance_id)
 }

@@ -1243,7 +1243,7 @@ fn valid_prefix(prefix: &str, v6: bool) -> bool {
 }
 
 /// EC2's event time (SPEC.md §3.11): `D Mon YYYY HH:MM:SS GMT`, day 1–31 without a leading zero.
-pub(crate) fn valid_event_time(t: &str) -> bool {
+pub fn valid_event_time(t: &str) -> bool {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];

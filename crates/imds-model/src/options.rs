@@ -1,15 +1,13 @@
 //! Instance metadata options, named and serialised as the EC2 API names them.
 //!
-//! [`MetadataOptions`] reads the exact JSON that
-//! `aws ec2 describe-instances --query "Reservations[].Instances[].MetadataOptions"` prints.
+//! [`MetadataOptions`] has the shape of the JSON that
+//! `aws ec2 describe-instances --query "Reservations[].Instances[].MetadataOptions"` prints;
+//! `imds_files::options` decodes that text.
 
 use std::fmt;
-use std::path::Path;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-
-use imds_diag::{LoadError, Seg, Source};
 
 /// `HttpTokens`: whether IMDSv1 (tokenless) requests are still answered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -143,64 +141,6 @@ impl MetadataOptions {
         }
     }
 
-    /// Reads describe-instances output: either one options object or an array of them
-    /// (the `--query "Reservations[].Instances[].MetadataOptions"` form). An array must
-    /// hold exactly one object, since one model stands for one instance. Errors name the
-    /// text as `(text)`; `imds_files::metadata_options` reads a file and names it.
-    pub fn from_describe_instances_json(text: &str) -> Result<Self, LoadError> {
-        Self::parse_file(Path::new("(text)"), text)
-    }
-
-    /// Parses describe-instances output; `file` is only used in errors.
-    pub fn parse_file(file: &Path, text: &str) -> Result<Self, LoadError> {
-        let src = Source::json(file, text);
-        let value: serde_json::Value = src.parse()?;
-        let object = match value {
-            serde_json::Value::Array(mut items) => {
-                // Some queries nest one more level (`Reservations[].Instances[]` without flattening).
-                while items.len() == 1 && items[0].is_array() {
-                    if let Some(serde_json::Value::Array(inner)) = items.pop() {
-                        items = inner;
-                    }
-                }
-                match items.len() {
-                    1 => items.pop().unwrap_or_default(),
-                    n => {
-                        return Err(src.at_field(
-                            &[],
-                            format!("expected the options of exactly one instance, found {n}"),
-                        ));
-                    }
-                }
-            }
-            other => other,
-        };
-        Self::from_value(&src, object)
-    }
-
-    /// Reads one options object already parsed from `src`; errors point at its keys.
-    fn from_value(src: &Source<'_>, object: serde_json::Value) -> Result<Self, LoadError> {
-        // The object is read again from the parsed value, so positions come from its keys.
-        serde_path_to_error::deserialize(object).map_err(|e| {
-            let mut path: Vec<Seg> = e
-                .path()
-                .iter()
-                .filter_map(|s| match s {
-                    serde_path_to_error::Segment::Map { key } => Some(Seg::key(key.as_str())),
-                    _ => None,
-                })
-                .collect();
-            let message = e.into_inner().to_string();
-            let (message, key) = imds_diag::explain(&message);
-            if let Some(key) = key
-                && path.last() != Some(&Seg::Key(key.clone()))
-            {
-                path.push(Seg::Key(key));
-            }
-            src.at_field(&path, message)
-        })
-    }
-
     /// Renders these options as describe-instances prints one instance's options.
     pub fn to_describe_instances_json(&self) -> String {
         serde_json::to_string_pretty(&[self]).unwrap_or_default()
@@ -296,90 +236,6 @@ impl PartialOptions {
         }
     }
 
-    /// Reads what `aws ec2 describe-instances` printed: the whole output (`Reservations`),
-    /// one reservation or instance, a `--query` for `MetadataOptions`, or one options object.
-    /// Only the fields present in the file are declared (the rest stay to be detected).
-    /// With several instances in the file, `instance_id` picks one; without it the file must
-    /// hold exactly one. Also returns `State` when the file gives it.
-    pub fn from_describe_instances_json(
-        text: &str,
-        instance_id: Option<&str>,
-    ) -> Result<(PartialOptions, Option<OptionsState>), LoadError> {
-        Self::parse_file(Path::new("(text)"), text, instance_id)
-    }
-
-    /// Parses describe-instances output; `file` is only used in errors.
-    pub fn parse_file(
-        file: &Path,
-        text: &str,
-        instance_id: Option<&str>,
-    ) -> Result<(PartialOptions, Option<OptionsState>), LoadError> {
-        let src = Source::json(file, text);
-        let err = |m: String| src.at_field(&[], m);
-        let value: serde_json::Value = src.parse()?;
-        let mut found = Vec::new();
-        collect_instances(&value, &mut found);
-        let options = match (instance_id, found.as_slice()) {
-            (Some(id), _) => {
-                let ids: Vec<&str> = found.iter().filter_map(|f| f.id).collect();
-                match found.iter().find(|f| f.id == Some(id)) {
-                    Some(f) => f.options,
-                    None if ids.is_empty() => {
-                        return Err(err(format!(
-                            "--instance-id {id}: the file names no instance ids (give the full \
-                             describe-instances output, or leave --instance-id out)"
-                        )));
-                    }
-                    None => {
-                        return Err(err(format!(
-                            "--instance-id {id}: not in the file (it holds {})",
-                            ids.join(", ")
-                        )));
-                    }
-                }
-            }
-            (None, [f]) => f.options,
-            (None, []) => {
-                return Err(err(
-                    "no MetadataOptions in the file (expected describe-instances output)".into(),
-                ));
-            }
-            (None, many) => {
-                let ids: Vec<&str> = many.iter().map(|f| f.id.unwrap_or("(no id)")).collect();
-                return Err(err(format!(
-                    "the file holds {} instances ({}); pick one with --instance-id",
-                    many.len(),
-                    ids.join(", ")
-                )));
-            }
-        };
-        Self::declared_of(&src, options)
-    }
-
-    /// The declared fields of one `MetadataOptions` object (only those present are declared).
-    fn declared_of(
-        src: &Source<'_>,
-        options: &serde_json::Value,
-    ) -> Result<(PartialOptions, Option<OptionsState>), LoadError> {
-        let err = |m: String| src.at_field(&[], m);
-        let serde_json::Value::Object(fields) = options else {
-            return Err(err("MetadataOptions is not a JSON object".into()));
-        };
-        // The model checks the values (and fills the absent ones, which are not declared).
-        let all = MetadataOptions::from_value(src, options.clone())?;
-        let has = |k: &str| fields.contains_key(k);
-        let declared = PartialOptions {
-            http_tokens: has("HttpTokens").then_some(all.http_tokens),
-            http_endpoint: has("HttpEndpoint").then_some(all.http_endpoint),
-            http_put_response_hop_limit: has("HttpPutResponseHopLimit")
-                .then_some(all.http_put_response_hop_limit),
-            http_protocol_ipv6: has("HttpProtocolIpv6").then_some(all.http_protocol_ipv6),
-            instance_metadata_tags: has("InstanceMetadataTags")
-                .then_some(all.instance_metadata_tags),
-        };
-        Ok((declared, has("State").then_some(all.state)))
-    }
-
     /// True when nothing is known.
     pub fn is_empty(&self) -> bool {
         *self == PartialOptions::default()
@@ -413,39 +269,6 @@ impl PartialOptions {
             w(&self.http_protocol_ipv6),
             w(&self.http_put_response_hop_limit),
         )
-    }
-}
-
-/// One instance found in describe-instances output.
-struct Found<'a> {
-    id: Option<&'a str>,
-    options: &'a serde_json::Value,
-}
-
-/// Every instance's id and `MetadataOptions` in describe-instances output,
-/// whatever its shape: `{"Reservations": [{"Instances": [...]}]}`, a reservation, an
-/// instance, arrays of these (nested as `--query` leaves them), or bare options objects.
-fn collect_instances<'a>(v: &'a serde_json::Value, out: &mut Vec<Found<'a>>) {
-    match v {
-        serde_json::Value::Array(items) => items.iter().for_each(|i| collect_instances(i, out)),
-        serde_json::Value::Object(o) => {
-            if let Some(r) = o.get("Reservations") {
-                collect_instances(r, out);
-            } else if let Some(i) = o.get("Instances") {
-                collect_instances(i, out);
-            } else if let Some(m) = o.get("MetadataOptions") {
-                out.push(Found {
-                    id: o.get("InstanceId").and_then(serde_json::Value::as_str),
-                    options: m,
-                });
-            } else {
-                out.push(Found {
-                    id: None,
-                    options: v,
-                });
-            }
-        }
-        _ => {}
     }
 }
 
@@ -519,75 +342,14 @@ impl FromStr for HopLimit {
 mod tests {
     use super::*;
 
-    const DESCRIBE: &str = r#"[
-    {
-        "State": "applied",
-        "HttpTokens": "required",
-        "HttpPutResponseHopLimit": 2,
-        "HttpEndpoint": "enabled",
-        "HttpProtocolIpv6": "disabled",
-        "InstanceMetadataTags": "enabled"
-    }
-]"#;
-
-    #[test]
-    fn loads_describe_instances_output() {
-        let o = MetadataOptions::from_describe_instances_json(DESCRIBE).unwrap();
-        assert_eq!(o.http_tokens, HttpTokens::Required);
-        assert_eq!(o.http_put_response_hop_limit.get(), 2);
-        assert_eq!(o.instance_metadata_tags, Toggle::Enabled);
-        assert_eq!(o.http_protocol_ipv6, Toggle::Disabled);
-        let again = MetadataOptions::from_describe_instances_json(&o.to_describe_instances_json());
-        assert_eq!(again.unwrap(), o);
-    }
-
-    #[test]
-    fn missing_fields_take_ec2_defaults() {
-        let o = MetadataOptions::from_describe_instances_json("{}").unwrap();
-        assert_eq!(o, MetadataOptions::ec2_default());
-        assert_eq!(o.http_endpoint, Toggle::Enabled);
-    }
-
-    #[test]
-    fn bad_files_name_the_problem() {
-        let e = MetadataOptions::from_describe_instances_json(r#"[{"HttpTokens": "sometimes"}]"#)
-            .unwrap_err();
-        assert!(e.to_string().contains("sometimes"), "{e}");
-        let e = MetadataOptions::from_describe_instances_json(r#"{"HttpPutResponseHopLimit": 65}"#)
-            .unwrap_err();
-        assert!(e.to_string().contains("65"), "{e}");
-        let e = MetadataOptions::from_describe_instances_json("[{},{}]").unwrap_err();
-        assert!(e.message.contains("exactly one instance, found 2"), "{e}");
-        let e = MetadataOptions::from_describe_instances_json("{\n  \"HttpTokens\": ").unwrap_err();
-        assert_eq!(e.line, 2, "{e}");
-    }
-
-    #[test]
-    fn errors_name_file_line_column_and_key() {
-        let text =
-            "[\n  {\n    \"HttpTokens\": \"required\",\n    \"HttpTokenz\": \"required\"\n  }\n]";
-        let e = MetadataOptions::parse_file(Path::new("o.json"), text).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "o.json:4:5: HttpTokenz: unknown key `HttpTokenz`; did you mean `HttpTokens`?"
-        );
-        let e = MetadataOptions::parse_file(
-            Path::new("o.json"),
-            "{\n  \"HttpPutResponseHopLimit\": 65\n}",
-        )
-        .unwrap_err();
-        assert_eq!((e.line, e.column), (2, 3), "{e}");
-        assert_eq!(e.field, "HttpPutResponseHopLimit", "{e}");
-        assert!(e.message.contains("65"), "{e}");
-        let e =
-            MetadataOptions::parse_file(Path::new("o.json"), "{\"HttpEndpoint\": 1}").unwrap_err();
-        assert_eq!((e.field.as_str(), e.column), ("HttpEndpoint", 2), "{e}");
-        assert!(e.message.contains("invalid type"), "{e}");
-    }
-
     #[test]
     fn partial_options_fill_and_name() {
-        let o = MetadataOptions::from_describe_instances_json(DESCRIBE).unwrap();
+        let o = MetadataOptions {
+            http_tokens: HttpTokens::Required,
+            http_put_response_hop_limit: HopLimit::new(2).unwrap(),
+            instance_metadata_tags: Toggle::Enabled,
+            ..MetadataOptions::ec2_default()
+        };
         let all = PartialOptions::from(o);
         assert_eq!(all.or_defaults(), o);
         assert!(PartialOptions::default().is_empty());
@@ -635,70 +397,5 @@ mod tests {
         assert!("Required".parse::<HttpTokens>().is_err());
         assert_eq!("64".parse::<HopLimit>().unwrap().get(), 64);
         assert!("0".parse::<HopLimit>().is_err());
-    }
-}
-
-#[cfg(test)]
-mod describe_instances_tests {
-    use super::*;
-
-    const FULL: &str = r#"{"Reservations": [
-        {"Instances": [{"InstanceId": "i-0aaa", "MetadataOptions":
-            {"State": "applied", "HttpTokens": "required", "HttpPutResponseHopLimit": 2}}]},
-        {"Instances": [{"InstanceId": "i-0bbb", "MetadataOptions":
-            {"HttpTokens": "optional", "HttpEndpoint": "enabled"}}]}
-    ]}"#;
-
-    #[test]
-    fn only_the_fields_in_the_file_are_declared() {
-        let (d, state) =
-            PartialOptions::from_describe_instances_json(r#"[{"HttpTokens": "required"}]"#, None)
-                .unwrap();
-        assert_eq!(d.http_tokens, Some(HttpTokens::Required));
-        assert_eq!(d.http_endpoint, None);
-        assert_eq!(d.http_put_response_hop_limit, None);
-        assert_eq!(d.instance_metadata_tags, None);
-        assert_eq!(state, None);
-    }
-
-    #[test]
-    fn full_describe_instances_output_needs_an_instance_id_when_it_holds_several() {
-        let e = PartialOptions::from_describe_instances_json(FULL, None).unwrap_err();
-        assert!(
-            e.to_string().contains("2 instances (i-0aaa, i-0bbb)"),
-            "{e}"
-        );
-        assert!(e.to_string().contains("--instance-id"), "{e}");
-        let (d, state) =
-            PartialOptions::from_describe_instances_json(FULL, Some("i-0aaa")).unwrap();
-        assert_eq!(d.http_tokens, Some(HttpTokens::Required));
-        assert_eq!(d.http_put_response_hop_limit.map(HopLimit::get), Some(2));
-        assert_eq!(d.http_endpoint, None);
-        assert_eq!(state, Some(OptionsState::Applied));
-        let (d, _) = PartialOptions::from_describe_instances_json(FULL, Some("i-0bbb")).unwrap();
-        assert_eq!(d.http_endpoint, Some(Toggle::Enabled));
-        let e = PartialOptions::from_describe_instances_json(FULL, Some("i-0ccc")).unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("not in the file (it holds i-0aaa, i-0bbb)"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn one_instance_is_taken_without_an_id_and_bad_values_are_named() {
-        let one = r#"{"Reservations": [{"Instances": [{"InstanceId": "i-0aaa",
-            "MetadataOptions": {"HttpEndpoint": "disabled"}}]}]}"#;
-        let (d, _) = PartialOptions::from_describe_instances_json(one, None).unwrap();
-        assert_eq!(d.http_endpoint, Some(Toggle::Disabled));
-        assert_eq!(d.http_tokens, None);
-        let e =
-            PartialOptions::from_describe_instances_json(r#"{"HttpTokens": "sometimes"}"#, None)
-                .unwrap_err();
-        assert!(e.to_string().contains("sometimes"), "{e}");
-        let e = PartialOptions::from_describe_instances_json("{\"Reservations\": []}", None)
-            .unwrap_err();
-        assert!(e.to_string().contains("no MetadataOptions"), "{e}");
-        assert!(PartialOptions::from_describe_instances_json("{", None).is_err());
     }
 }

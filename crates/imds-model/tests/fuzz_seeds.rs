@@ -33,10 +33,8 @@ replay_tests!(
     token_header,
     request_path,
     listing_body,
-    metadata_options_json,
     instance_file,
     model_request,
-    scenario_file,
 );
 
 /// The listing bound needs bodies of 20 KB: generated here rather than committed as seeds,

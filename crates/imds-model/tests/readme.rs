@@ -29,21 +29,3 @@ fn readme_example() -> Result<(), http::Error> {
     assert_eq!(model.handle(&get, later).status(), 401);
     Ok(())
 }
-
-/// The scenario file shown under `imdspec serve` in README.md parses and plays.
-#[test]
-fn readme_scenario_example_parses() {
-    let readme = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
-    )
-    .unwrap();
-    let section = &readme[readme.find("### Scenarios").expect("a Scenarios section")..];
-    let block = section
-        .split("```toml\n")
-        .nth(1)
-        .and_then(|b| b.split("```").next())
-        .expect("a TOML example");
-    let scenario = imds_model::Scenario::parse_file(std::path::Path::new("README.toml"), block)
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(scenario.entries.len(), 3);
-}

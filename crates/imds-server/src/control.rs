@@ -299,7 +299,8 @@ fn scenario(text: &str) -> Result<Scenario, ControlError> {
     } else {
         text
     };
-    Scenario::parse(Path::new(BODY), text, Format::Json).map_err(|e| ControlError::from_load(&e))
+    imds_files::scenario::parse(Path::new(BODY), text, Format::Json)
+        .map_err(|e| ControlError::from_load(&e))
 }
 
 #[derive(Deserialize)]

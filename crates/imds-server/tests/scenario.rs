@@ -7,13 +7,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use imds_model::Scenario;
 use imds_server::ImdsServer;
 
 #[tokio::test]
 async fn scenario_entries_fire_over_http() {
     let clock = manual_clock();
-    let scenario = Scenario::parse_file(
+    let scenario = imds_files::scenario::parse_file(
         Path::new("s.toml"),
         "[[entry]]\nafter = \"10s\"\nspot-interruption = { action = \"terminate\", time = \"+120s\" }\n\
          \n[[entry]]\nafter-requests = 3\noptions = { HttpTokens = \"required\" }\n",
@@ -49,7 +48,7 @@ async fn scenario_entries_fire_over_http() {
 #[tokio::test]
 async fn notice_clients_tell_loopback_addresses_apart() {
     use tokio::io::AsyncWriteExt as _;
-    let scenario = Scenario::parse_file(
+    let scenario = imds_files::scenario::parse_file(
         Path::new("s.toml"),
         "notice-clients = 1\n[[entry]]\nafter = \"0s\"\nspot-interruption = { action = \"terminate\" }\n",
     )

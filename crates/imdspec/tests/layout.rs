@@ -9,7 +9,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("imds-diag", &[]),
     ("imds-model", &["imds-diag"]),
     ("imds-files", &["imds-diag", "imds-model"]),
-    ("imds-server", &["imds-diag", "imds-model"]),
+    ("imds-server", &["imds-diag", "imds-model", "imds-files"]),
     ("imds-aemm", &["imds-diag", "imds-model"]),
     // What every observer shares: the HTTP client, redaction, inference, the probe format.
     ("imds-observe", &["imds-diag", "imds-model"]),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use imds_aemm::{Cli, Config, ConfigError};
 use imds_client_check::Scenarios;
 use imds_conformance::Catalogue;
-use imds_model::{MetadataOptions, Scenario, Timestamp};
+use imds_model::Timestamp;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Class {
@@ -26,10 +26,10 @@ fn load(loader: &str, file: &str, text: &str) -> String {
         "instance" => imds_model::Instance::from_text(file, text, imds_model::InstanceFormat::Toml)
             .err()
             .map(|e| e.to_string()),
-        "options" => MetadataOptions::parse_file(path, text)
+        "options" => imds_files::options::metadata_options(path, text)
             .err()
             .map(|e| e.to_string()),
-        "scenario" => Scenario::parse_file(path, text)
+        "scenario" => imds_files::scenario::parse_file(path, text)
             .err()
             .map(|e| e.to_string()),
         "aemm" => {

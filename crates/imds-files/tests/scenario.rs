@@ -1,6 +1,9 @@
-//! Scenarios over time (SPEC.md §3.11, §1.2, §3.9): entries fire once, when due, and change
-//! what the model serves. Time moves by hand; nothing sleeps.
+//! Scenario files over time (SPEC.md §3.11, §1.2, §3.9): decoded here, played by the model's
+//! engine; entries fire once, when due, and change what the model serves. Time moves by hand;
+//! nothing sleeps.
 
+// The model's test fixture (a `Model` on a hand-moved clock), shared rather than copied.
+#[path = "../../imds-model/tests/support/mod.rs"]
 mod support;
 
 use std::path::Path;
@@ -13,7 +16,7 @@ use proptest::test_runner::{FileFailurePersistence, RngSeed};
 use support::{Fixture, START};
 
 fn toml(text: &str) -> Scenario {
-    Scenario::parse_file(Path::new("s.toml"), text).unwrap_or_else(|e| panic!("{e}"))
+    imds_files::scenario::parse_file(Path::new("s.toml"), text).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Applies whatever is due at the fixture's clock and `requests` into the running model.
@@ -228,7 +231,7 @@ fn json_and_toml_load_alike() {
     let t = toml(
         "[[entry]]\nafter = \"1h30m\"\nrebalance-recommendation = { notice-time = \"+5s\" }\n\n[[entry]]\nafter-requests = 2\noptions = { InstanceMetadataTags = \"enabled\", HttpPutResponseHopLimit = 2 }\n",
     );
-    let j = Scenario::parse_file(
+    let j = imds_files::scenario::parse_file(
         Path::new("s.json"),
         r#"{"entry": [
             {"after": "1h30m", "rebalance-recommendation": {"notice-time": "+5s"}},
@@ -245,7 +248,7 @@ fn json_and_toml_load_alike() {
 }
 
 fn err(file: &str, text: &str) -> imds_model::LoadError {
-    match Scenario::parse_file(Path::new(file), text) {
+    match imds_files::scenario::parse_file(Path::new(file), text) {
         Ok(s) => panic!("accepted: {s:?}"),
         Err(e) => e,
     }
@@ -380,7 +383,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
             .enumerate()
             .map(|(i, t)| format!("[[entry]]\n{t}\nuser-data = \"{i}\"\n\n"))
             .collect();
-        Scenario::parse_file(Path::new("p.toml"), &text).expect("generated file parses")
+        imds_files::scenario::parse_file(Path::new("p.toml"), &text).expect("generated file parses")
     })
 }
 
@@ -593,5 +596,7 @@ fn notice_clients_admit_the_first_addresses_only() {
     let spotted = f.imds.instance().as_ref().clone();
     f.imds.reset(MetadataOptions::default(), spotted);
     assert_eq!(from("10.0.0.1", spot).status(), 200);
-    assert!(Scenario::parse_file(Path::new("s.toml"), "notice-clients = -1\n").is_err());
+    assert!(
+        imds_files::scenario::parse_file(Path::new("s.toml"), "notice-clients = -1\n").is_err()
+    );
 }

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use imds_model::Scenario;
 use imds_model::scenario::Action;
 
 fn examples() -> PathBuf {
@@ -13,7 +12,7 @@ fn examples() -> PathBuf {
 
 /// The action keys the loader knows: what it lists for an unknown key, less the triggers.
 fn actions() -> Vec<String> {
-    let e = Scenario::parse(
+    let e = imds_files::scenario::parse(
         Path::new("x.toml"),
         "[[entry]]\nno-such-action = 1\n",
         imds_diag::Format::Toml,
@@ -56,7 +55,7 @@ fn every_action_has_a_loading_example_and_a_readme_line() {
     assert_eq!(actions.len(), 9, "{actions:?}");
     for action in &actions {
         let file = examples().join(format!("{action}.toml"));
-        let s = Scenario::parse_file(&file, &std::fs::read_to_string(&file).unwrap())
+        let s = imds_files::scenario::parse_file(&file, &std::fs::read_to_string(&file).unwrap())
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(
             s.entries.iter().any(|e| name(&e.action) == action),
@@ -83,10 +82,29 @@ fn errors_name_kinds_of_value_not_rust_types() {
         "[[entry]]\nafter-requests = \"five\"\nrotate-credentials = {}\n",
         "[[entry]]\nafter = \"1s\"\nspot-interruption = 3\n",
     ] {
-        let e = Scenario::parse(Path::new("s.toml"), text, imds_diag::Format::Toml).unwrap_err();
+        let e = imds_files::scenario::parse(Path::new("s.toml"), text, imds_diag::Format::Toml)
+            .unwrap_err();
         let shown = e.to_string();
         for rust in ["struct", "Raw", "u64", "u32", "enum "] {
             assert!(!shown.contains(rust), "{shown}");
         }
     }
+}
+
+/// The scenario file shown under `imdspec serve` in README.md parses.
+#[test]
+fn readme_scenario_example_parses() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
+    )
+    .unwrap();
+    let section = &readme[readme.find("### Scenarios").expect("a Scenarios section")..];
+    let block = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a TOML example");
+    let scenario = imds_files::scenario::parse_file(Path::new("README.toml"), block)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scenario.entries.len(), 3);
 }
