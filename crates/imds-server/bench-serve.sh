@@ -6,7 +6,9 @@
 #   - nginx (Debian's) answering the same path with a constant body and `Connection: close`
 #     (`keepalive_timeout 0`, access log off): the reference the ratios are quoted against;
 #   - with BARE=1, also the bare hyper server of examples/bare.rs, with `Connection: close` and
-#     keep-alive (building the example builds imds-server's dev-dependencies, aws-lc-sys too).
+#     keep-alive (building the example builds imds-server's dev-dependencies, aws-lc-sys too);
+#   - with BASELINE=PATH, also that imdspec binary (e.g. one built from the commit before a
+#     change) as full-featured serve: before and after in the same rounds.
 # Rounds are interleaved so background load hits every server alike. Loopback only. Prints
 # requests/s, p99 latency, peak RSS and the ratios. Needs wrk and nginx (installed with
 # apt-get when missing and running as root).
@@ -68,6 +70,12 @@ start serve target/release/imdspec serve --listen 127.0.0.1:0
 start serve_full target/release/imdspec serve --listen 127.0.0.1:0 --control 127.0.0.1:0 \
     --journal "$work/journal.jsonl" --spot-interruption terminate@+1h
 servers="serve serve_full nginx"
+baseline="${BASELINE:-}"
+if [ -n "$baseline" ]; then
+    start base_full "$baseline" serve --listen 127.0.0.1:0 --control 127.0.0.1:0 \
+        --journal "$work/base_journal.jsonl" --spot-interruption terminate@+1h
+    servers="$servers base_full"
+fi
 if [ "$bare" = 1 ]; then
     start bare_close target/release/examples/bare 127.0.0.1:0 --close
     start bare_keepalive target/release/examples/bare 127.0.0.1:0
@@ -110,7 +118,9 @@ curl -sf -D - -o /dev/null "http://127.0.0.1:$nginx_port$path" | grep -qi '^conn
     { echo "bench-serve: nginx did not start or keeps connections open" >&2; cat "$work/nginx.err" >&2; exit 1; }
 
 # Each imdspec server keys its own tokens; the bare servers ignore the header.
-for name in serve serve_full; do
+imdspec_servers="serve serve_full"
+[ -n "$baseline" ] && imdspec_servers="$imdspec_servers base_full"
+for name in $imdspec_servers; do
     token="$(curl -sf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 21600' "$(cat "$work/$name.url")/latest/api/token")"
     [ "${#token}" = 56 ] || { echo "bench-serve: no token from $name" >&2; exit 1; }
     # Sanity: the token is accepted, so the benchmark measures served GETs, not 401s.
@@ -207,6 +217,10 @@ printf '%-44s %12s %10s %13s %14s\n' server 'requests/s' 'p99 (ms)' 'peak RSS (M
 printf '%-44s %12s %10s %13s %14s\n' 'imdspec serve (token GET)' "$s_rps" "$s_p99" "$s_rss" "$(cpu_per_request serve)"
 printf '%-44s %12s %10s %13s %14s\n' '  + --control, --journal, spot in 1h' "$x_rps" "$x_p99" "$x_rss" "$(cpu_per_request serve_full)"
 printf '%-44s %12s %10s %13s %14s\n' 'nginx, Connection: close' "$n_rps" "$n_p99" "$n_rss" "$(cpu_per_request nginx)"
+if [ -n "$baseline" ]; then
+    read -r b_rps b_p99 b_rss _ < <(summary base_full)
+    printf '%-44s %12s %10s %13s %14s\n' '  the same, BASELINE binary' "$b_rps" "$b_p99" "$b_rss" "$(cpu_per_request base_full)"
+fi
 if [ "$bare" = 1 ]; then
     read -r c_rps c_p99 c_rss _ < <(summary bare_close)
     read -r k_rps k_p99 k_rss _ < <(summary bare_keepalive)
@@ -220,11 +234,19 @@ for r in $(seq "$rounds"); do
         -v s="$(awk '/^Requests\/sec:/ {print $2}' "$work/serve.$r.wrk")" \
         -v x="$(awk '/^Requests\/sec:/ {print $2}' "$work/serve_full.$r.wrk")" \
         -v n="$(awk '/^Requests\/sec:/ {print $2}' "$work/nginx.$r.wrk")" \
-        'BEGIN { printf "round %d: serve %.0f, full %.0f, nginx %.0f: serve/nginx %.2f, full/nginx %.2f\n", r, s, x, n, s / n, x / n }'
+        -v b="$([ -n "$baseline" ] && awk '/^Requests\/sec:/ {print $2}' "$work/base_full.$r.wrk" || echo 0)" \
+        'BEGIN { printf "round %d: serve %.0f, full %.0f, nginx %.0f: serve/nginx %.2f, full/nginx %.2f", r, s, x, n, s / n, x / n
+                 if (b > 0) printf ", baseline full/nginx %.2f", b / n
+                 printf "\n" }'
 done
 awk -v s="$s_rps" -v x="$x_rps" -v n="$n_rps" 'BEGIN {
     printf "imdspec serve / nginx close (best rounds):        %.2f\n", s / n
     printf "  full-featured / nginx close:                    %.2f (target >= 0.90)\n", x / n }'
+if [ -n "$baseline" ]; then
+    awk -v b="$b_rps" -v x="$x_rps" -v n="$n_rps" 'BEGIN {
+        printf "  BASELINE full-featured / nginx close:           %.2f\n", b / n
+        printf "  full-featured / BASELINE full-featured:         %.2f\n", x / b }'
+fi
 if [ "$bare" = 1 ]; then
     awk -v s="$s_rps" -v c="$c_rps" -v k="$k_rps" 'BEGIN {
         printf "imdspec serve / bare hyper close:                 %.2f\n", s / c

@@ -110,3 +110,29 @@ fn the_model_reads_no_files() {
     }
     assert!(checked > 5, "{checked} files under {}", src.display());
 }
+
+/// The model keeps one job (IMDS's rules and content), and its size says so: every file
+/// format, shell or observer helper that once landed there grew it. Over the budget, move what
+/// is not a rule out (decoders to `imds-files`, shells to `imds-server`), or raise it knowingly.
+#[test]
+fn the_model_stays_within_its_line_budget() {
+    const BUDGET: usize = 5_500;
+    fn rust_lines(dir: &Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| match p.extension() {
+                _ if p.is_dir() => rust_lines(&p),
+                Some(x) if x == "rs" => std::fs::read_to_string(&p).unwrap().lines().count(),
+                _ => 0,
+            })
+            .sum()
+    }
+    let src = crates_dir().join("imds-model/src");
+    let lines = rust_lines(&src);
+    assert!(lines > 1_000, "{lines} lines under {}", src.display());
+    assert!(
+        lines <= BUDGET,
+        "imds-model/src has {lines} lines, over its budget of {BUDGET}"
+    );
+}
