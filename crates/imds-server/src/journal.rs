@@ -2,8 +2,10 @@
 //!
 //! Client validation judges clients from this: which requests came in which order, on which
 //! connection, with which token (as a fingerprint, never the token), and what they got.
-//! Requests hand over their parts unformatted ([`Pending`]); a writer thread formats, hashes
-//! and writes them, so a journal costs a request one queue send.
+//! Requests hand over their parts unformatted ([`Pending`]); a writer thread writes each file
+//! line straight from those parts and keeps them, still unformatted, in memory. A
+//! [`JournalEntry`] is only made when someone reads the journal, so a journal costs a request
+//! one queue send and the writer no strings per entry.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -87,13 +89,7 @@ impl JournalEntry {
 /// A short, non-reversible name for a token: `sha256:` and the first 12 hex digits of its
 /// SHA-256. Equal fingerprints mean the same token; the token itself is never recorded.
 pub fn token_fingerprint(token: &[u8]) -> String {
-    let digest = Sha256::digest(token);
-    let mut s = String::with_capacity(19);
-    s.push_str("sha256:");
-    for b in &digest[..6] {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    Fingerprint::of(token).to_string()
 }
 
 /// 128 bits of a token's SHA-256, to recognise revoked tokens.
@@ -105,14 +101,14 @@ pub(crate) fn token_key(token: &[u8]) -> u128 {
 }
 
 /// A header value as journaled: secrets replaced, non-UTF-8 bytes escaped.
-pub(crate) fn redact(name: &str, value: &[u8]) -> String {
-    if name == "x-aws-ec2-metadata-token" {
-        return format!("<redacted {}>", token_fingerprint(value));
+fn redact<'a>(name: &str, value: &'a [u8]) -> Shown<'a> {
+    if name == TOKEN_HEADER {
+        return Shown::Token(Fingerprint::of(value));
     }
     if imds_model::is_secret_header(name) {
-        return "<redacted>".to_owned();
+        return Shown::Secret;
     }
-    String::from_utf8_lossy(value).into_owned()
+    Shown::Text(String::from_utf8_lossy(value))
 }
 
 /// ISO-8601 UTC with milliseconds.
@@ -152,50 +148,74 @@ pub(crate) struct Head {
 }
 
 impl Pending {
-    fn into_entry(self) -> JournalEntry {
-        let (method, path, version, headers, token) = match self.head {
+    /// The entry as readers see it (`journal()`, `GET /journal`): made only when read.
+    fn to_entry(&self) -> JournalEntry {
+        let view = self.view();
+        JournalEntry {
+            seq: self.seq,
+            time: view.time.to_string(),
+            time_ms: self.arrived.as_millis(),
+            listener: self.listener,
+            peer: self.peer,
+            connection: self.connection,
+            method: view.method.to_owned(),
+            path: view.path.into_owned(),
+            version: view.version.to_owned(),
+            headers: view
+                .headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), v.to_string()))
+                .collect(),
+            token: view.token.map(|f| f.to_string()),
+            status: self.status,
+            outcome: self.outcome.map(|o| format!("{o:?}")),
+            fault: self.fault.clone(),
+            issued_token: view.issued_token.map(|f| f.to_string()),
+            ttl: self.ttl,
+            hop_limit: self.hop_limit,
+            latency_us: self.latency_us,
+        }
+    }
+
+    /// The entry's fields borrowed from the parts, formatted as they are written: a file
+    /// line costs the two fingerprints and no per-field strings.
+    fn view(&self) -> EntryView<'_> {
+        let (method, path, version, headers, token) = match &self.head {
             Some(h) => {
                 // Hashed once: the `token` field and the first token header's redaction.
                 let token = h
                     .headers
                     .get(TOKEN_HEADER)
-                    .map(|v| token_fingerprint(v.as_bytes()));
-                let mut first_token = token.as_deref();
+                    .map(|v| Fingerprint::of(v.as_bytes()));
+                let mut first_token = token;
                 let headers = h
                     .headers
                     .iter()
                     .map(|(n, v)| {
-                        let value = if n == TOKEN_HEADER
-                            && let Some(f) = first_token.take()
-                        {
-                            format!("<redacted {f}>")
-                        } else {
-                            redact(n.as_str(), v.as_bytes())
+                        let value = match first_token.take_if(|_| n == TOKEN_HEADER) {
+                            Some(f) => Shown::Token(f),
+                            None => redact(n.as_str(), v.as_bytes()),
                         };
-                        (n.as_str().to_owned(), value)
+                        (n.as_str(), value)
                     })
                     .collect();
+                let path = h.uri.path_and_query().map_or_else(
+                    || std::borrow::Cow::Owned(h.uri.to_string()),
+                    |p| std::borrow::Cow::Borrowed(p.as_str()),
+                );
                 (
-                    h.method.to_string(),
-                    h.uri
-                        .path_and_query()
-                        .map_or_else(|| h.uri.to_string(), |p| p.to_string()),
-                    format!("{:?}", h.version),
+                    h.method.as_str(),
+                    path,
+                    version_name(h.version),
                     headers,
                     token,
                 )
             }
-            None => (
-                String::new(),
-                String::new(),
-                String::new(),
-                Vec::new(),
-                None,
-            ),
+            None => ("", std::borrow::Cow::Borrowed(""), "", Vec::new(), None),
         };
-        JournalEntry {
+        EntryView {
             seq: self.seq,
-            time: iso_millis(self.arrived),
+            time: IsoMillis(self.arrived),
             time_ms: self.arrived.as_millis(),
             listener: self.listener,
             peer: self.peer,
@@ -206,13 +226,115 @@ impl Pending {
             headers,
             token,
             status: self.status,
-            outcome: self.outcome.map(|o| format!("{o:?}")),
-            fault: self.fault,
-            issued_token: self.issued_token.as_deref().map(token_fingerprint),
+            outcome: self.outcome.map(OutcomeName),
+            fault: self.fault.as_deref(),
+            issued_token: self.issued_token.as_deref().map(Fingerprint::of),
             ttl: self.ttl,
             hop_limit: self.hop_limit,
             latency_us: self.latency_us,
         }
+    }
+}
+
+/// [`JournalEntry`]'s fields in its order, borrowed: serialises to the same JSON line.
+#[derive(Serialize)]
+struct EntryView<'a> {
+    seq: u64,
+    time: IsoMillis,
+    time_ms: u64,
+    listener: SocketAddr,
+    peer: SocketAddr,
+    connection: u64,
+    method: &'a str,
+    path: std::borrow::Cow<'a, str>,
+    version: &'a str,
+    headers: Vec<(&'a str, Shown<'a>)>,
+    token: Option<Fingerprint>,
+    status: Option<u16>,
+    outcome: Option<OutcomeName>,
+    fault: Option<&'a str>,
+    issued_token: Option<Fingerprint>,
+    ttl: Option<u32>,
+    hop_limit: Option<u8>,
+    latency_us: u64,
+}
+
+/// A header value as journaled (see [`redact`]), without building the string.
+enum Shown<'a> {
+    Token(Fingerprint),
+    Secret,
+    Text(std::borrow::Cow<'a, str>),
+}
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shown::Token(t) => write!(f, "<redacted {t}>"),
+            Shown::Secret => f.write_str("<redacted>"),
+            Shown::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// The first 6 bytes of a token's SHA-256, shown as [`token_fingerprint`] shows them.
+#[derive(Clone, Copy)]
+struct Fingerprint([u8; 6]);
+
+impl Fingerprint {
+    fn of(token: &[u8]) -> Fingerprint {
+        let digest = Sha256::digest(token);
+        let mut b = [0u8; 6];
+        b.copy_from_slice(&digest[..6]);
+        Fingerprint(b)
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("sha256:")?;
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+/// ISO-8601 UTC with milliseconds, shown as [`iso_millis`] shows it.
+struct IsoMillis(Timestamp);
+
+impl std::fmt::Display for IsoMillis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&iso_millis(self.0))
+    }
+}
+
+/// The outcome's variant name (`Served`), as `{:?}` shows it.
+struct OutcomeName(Outcome);
+
+impl std::fmt::Display for OutcomeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+/// Values shown through `Display`, serialised as JSON strings without an owned copy.
+macro_rules! serialize_as_display {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    )*};
+}
+serialize_as_display!(Shown<'_>, Fingerprint, IsoMillis, OutcomeName);
+
+/// `http::Version`'s name as its `Debug` shows it (`HTTP/1.1`), without formatting.
+fn version_name(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/?",
     }
 }
 
@@ -231,8 +353,9 @@ enum Msg {
     Sync(mpsc::Sender<()>),
 }
 
-/// The request journal: a queue to one writer thread, which formats entries, appends them to
-/// the file and keeps the newest `capacity` in memory.
+/// The request journal: a queue to one writer thread, which appends entries to the file and
+/// keeps the newest `capacity` in memory, unformatted (they hold the request's headers, token
+/// included, in this process only; readers get [`JournalEntry`], redacted).
 pub(crate) struct Journal {
     seq: AtomicU64,
     queue: Option<mpsc::SyncSender<Msg>>,
@@ -240,7 +363,7 @@ pub(crate) struct Journal {
     writer: Option<std::thread::Thread>,
     /// Set by the writer thread while it sleeps until woken, with an empty queue.
     idle: Arc<AtomicBool>,
-    memory: Arc<Mutex<VecDeque<JournalEntry>>>,
+    memory: Arc<Mutex<VecDeque<Box<Pending>>>>,
 }
 
 impl Journal {
@@ -321,13 +444,13 @@ impl Journal {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<JournalEntry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Box<Pending>>> {
         lock(&self.memory)
     }
 
     pub(crate) fn entries(&self) -> Vec<JournalEntry> {
         self.sync();
-        self.lock().iter().cloned().collect()
+        self.lock().iter().map(|p| p.to_entry()).collect()
     }
 
     /// The entries with `seq >= since`, oldest first; only those are copied (the list is kept
@@ -336,7 +459,7 @@ impl Journal {
         self.sync();
         let m = self.lock();
         let from = m.partition_point(|e| e.seq < since);
-        m.range(from..).cloned().collect()
+        m.range(from..).map(|p| p.to_entry()).collect()
     }
 
     pub(crate) fn clear(&self) {
@@ -363,7 +486,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The journal's thread: everything that costs per entry happens here.
 struct Writer {
     capacity: usize,
-    memory: Arc<Mutex<VecDeque<JournalEntry>>>,
+    memory: Arc<Mutex<VecDeque<Box<Pending>>>>,
     file: Option<BufWriter<File>>,
     idle: Arc<AtomicBool>,
 }
@@ -378,7 +501,7 @@ impl Writer {
                 match queue.try_recv() {
                     Ok(Msg::Entry(p)) => {
                         got = true;
-                        self.write((*p).into_entry());
+                        self.write(p);
                     }
                     Ok(Msg::Sync(done)) => {
                         self.flush();
@@ -412,7 +535,7 @@ impl Writer {
 
     fn take(&mut self, msg: Msg) {
         match msg {
-            Msg::Entry(p) => self.write((*p).into_entry()),
+            Msg::Entry(p) => self.write(p),
             Msg::Sync(done) => {
                 self.flush();
                 let _ = done.send(());
@@ -420,10 +543,10 @@ impl Writer {
         }
     }
 
-    fn write(&mut self, entry: JournalEntry) {
+    fn write(&mut self, entry: Box<Pending>) {
         if let Some(f) = &mut self.file {
             // A full disk must not stop the server; the entry is still kept in memory.
-            if serde_json::to_writer(&mut *f, &entry).is_ok() {
+            if serde_json::to_writer(&mut *f, &entry.view()).is_ok() {
                 let _ = f.write_all(b"\n");
             }
         }
@@ -456,12 +579,15 @@ mod tests {
     #[test]
     fn tokens_and_credentials_are_redacted() {
         let tok = b"AQAEAabcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL==";
-        let v = redact("x-aws-ec2-metadata-token", tok);
+        let v = redact("x-aws-ec2-metadata-token", tok).to_string();
         assert!(v.starts_with("<redacted sha256:"), "{v}");
         assert!(!v.contains("AQAE"));
-        assert_eq!(redact("authorization", b"AWS4 secret"), "<redacted>");
         assert_eq!(
-            redact("x-aws-ec2-metadata-token-ttl-seconds", b"21600"),
+            redact("authorization", b"AWS4 secret").to_string(),
+            "<redacted>"
+        );
+        assert_eq!(
+            redact("x-aws-ec2-metadata-token-ttl-seconds", b"21600").to_string(),
             "21600"
         );
     }
@@ -554,6 +680,42 @@ mod tests {
         assert_eq!(journal.entries_since(4).len(), 1);
         journal.clear();
         assert!(journal.entries().is_empty());
+    }
+
+    /// The file line written from the parts is the JSON of the entry readers get, byte for
+    /// byte, whatever the head holds (two tokens, a secret, non-UTF-8, no head at all).
+    #[test]
+    fn file_lines_are_the_entries_readers_get() {
+        let mut p = pending(3);
+        let headers = &mut p.head.as_mut().expect("head").headers;
+        headers.append(TOKEN_HEADER, http::HeaderValue::from_static("second-token"));
+        headers.insert(
+            "authorization",
+            http::HeaderValue::from_static("AWS4 secret"),
+        );
+        headers.insert(
+            "x-odd",
+            http::HeaderValue::from_bytes(b"caf\xe9").expect("obs-text value"),
+        );
+        p.issued_token = Some(Bytes::from_static(b"issued"));
+        p.fault = Some("get=500".to_owned());
+        let reset = Pending {
+            head: None,
+            outcome: None,
+            ..pending(4)
+        };
+        for p in [p, reset] {
+            let line = serde_json::to_string(&p.view()).expect("line");
+            let entry = p.to_entry();
+            assert_eq!(line, serde_json::to_string(&entry).expect("entry"));
+            assert_eq!(
+                serde_json::from_str::<JournalEntry>(&line).expect("reads back"),
+                entry
+            );
+            for secret in ["secret-token", "second-token", "AWS4 secret", "\"issued\""] {
+                assert!(!line.contains(secret), "{secret} leaks: {line}");
+            }
+        }
     }
 
     #[test]
