@@ -7,6 +7,7 @@
 //! [`JournalEntry`] is only made when someone reads the journal, so a journal costs a request
 //! one queue send and the writer no strings per entry.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
@@ -139,12 +140,78 @@ pub(crate) struct Pending {
     pub(crate) latency_us: u64,
 }
 
-/// The request head as it came in.
+/// The request head, copied into one buffer. Keeping the request's own parts instead would pin
+/// hyper's read buffer (header values are slices of it) until the writer got to them, and make
+/// hyper allocate a fresh buffer for the next request on the connection.
 pub(crate) struct Head {
-    pub(crate) method: Method,
-    pub(crate) uri: Uri,
-    pub(crate) version: http::Version,
-    pub(crate) headers: HeaderMap,
+    method: Method,
+    version: http::Version,
+    /// The target (`path?query`), then each header's name and value, each after its length
+    /// (`u32`, little-endian), in the order `HeaderMap` iterates them.
+    bytes: Vec<u8>,
+}
+
+impl Head {
+    pub(crate) fn new(
+        method: &Method,
+        uri: &Uri,
+        version: http::Version,
+        headers: &HeaderMap,
+    ) -> Head {
+        let target = uri.path_and_query().map_or_else(
+            || Cow::Owned(uri.to_string()),
+            |p| Cow::Borrowed(p.as_str()),
+        );
+        let size = 4
+            + target.len()
+            + headers
+                .iter()
+                .map(|(n, v)| 8 + n.as_str().len() + v.len())
+                .sum::<usize>();
+        let mut bytes = Vec::with_capacity(size);
+        let mut put = |b: &[u8]| {
+            bytes.extend_from_slice(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_le_bytes());
+            bytes.extend_from_slice(b);
+        };
+        put(target.as_bytes());
+        for (n, v) in headers {
+            put(n.as_str().as_bytes());
+            put(v.as_bytes());
+        }
+        Head {
+            method: method.clone(),
+            version,
+            bytes,
+        }
+    }
+
+    /// Each length-prefixed piece in order: the target, then name, value, name, value, ….
+    fn pieces(&self) -> impl Iterator<Item = &[u8]> {
+        let mut rest = self.bytes.as_slice();
+        std::iter::from_fn(move || {
+            let (len, tail) = rest.split_first_chunk::<4>()?;
+            let len = (u32::from_le_bytes(*len) as usize).min(tail.len());
+            let (piece, tail) = tail.split_at(len);
+            rest = tail;
+            Some(piece)
+        })
+    }
+
+    fn target(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(self.pieces().next().unwrap_or_default())
+    }
+
+    /// `(name, value)` of every header, names as `HeaderName` spells them (lower case).
+    fn headers(&self) -> impl Iterator<Item = (Cow<'_, str>, &[u8])> {
+        let mut pieces = self.pieces().skip(1);
+        std::iter::from_fn(move || {
+            let name = pieces.next()?;
+            Some((
+                String::from_utf8_lossy(name),
+                pieces.next().unwrap_or_default(),
+            ))
+        })
+    }
 }
 
 impl Pending {
@@ -163,8 +230,8 @@ impl Pending {
             version: view.version.to_owned(),
             headers: view
                 .headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), v.to_string()))
+                .shown()
+                .map(|(n, v)| (n.into_owned(), v.to_string()))
                 .collect(),
             token: view.token.map(|f| f.to_string()),
             status: self.status,
@@ -180,39 +247,11 @@ impl Pending {
     /// The entry's fields borrowed from the parts, formatted as they are written: a file
     /// line costs the two fingerprints and no per-field strings.
     fn view(&self) -> EntryView<'_> {
-        let (method, path, version, headers, token) = match &self.head {
-            Some(h) => {
-                // Hashed once: the `token` field and the first token header's redaction.
-                let token = h
-                    .headers
-                    .get(TOKEN_HEADER)
-                    .map(|v| Fingerprint::of(v.as_bytes()));
-                let mut first_token = token;
-                let headers = h
-                    .headers
-                    .iter()
-                    .map(|(n, v)| {
-                        let value = match first_token.take_if(|_| n == TOKEN_HEADER) {
-                            Some(f) => Shown::Token(f),
-                            None => redact(n.as_str(), v.as_bytes()),
-                        };
-                        (n.as_str(), value)
-                    })
-                    .collect();
-                let path = h.uri.path_and_query().map_or_else(
-                    || std::borrow::Cow::Owned(h.uri.to_string()),
-                    |p| std::borrow::Cow::Borrowed(p.as_str()),
-                );
-                (
-                    h.method.as_str(),
-                    path,
-                    version_name(h.version),
-                    headers,
-                    token,
-                )
-            }
-            None => ("", std::borrow::Cow::Borrowed(""), "", Vec::new(), None),
+        let (method, path, version) = match &self.head {
+            Some(h) => (h.method.as_str(), h.target(), version_name(h.version)),
+            None => ("", Cow::Borrowed(""), ""),
         };
+        let headers = HeadersView::of(self.head.as_ref());
         EntryView {
             seq: self.seq,
             time: IsoMillis(self.arrived),
@@ -224,7 +263,7 @@ impl Pending {
             path,
             version,
             headers,
-            token,
+            token: headers.token,
             status: self.status,
             outcome: self.outcome.map(OutcomeName),
             fault: self.fault.as_deref(),
@@ -246,9 +285,10 @@ struct EntryView<'a> {
     peer: SocketAddr,
     connection: u64,
     method: &'a str,
-    path: std::borrow::Cow<'a, str>,
+    path: Cow<'a, str>,
     version: &'a str,
-    headers: Vec<(&'a str, Shown<'a>)>,
+    #[serde(serialize_with = "serialize_headers")]
+    headers: HeadersView<'a>,
     token: Option<Fingerprint>,
     status: Option<u16>,
     outcome: Option<OutcomeName>,
@@ -257,6 +297,43 @@ struct EntryView<'a> {
     ttl: Option<u32>,
     hop_limit: Option<u8>,
     latency_us: u64,
+}
+
+/// The headers of a head (none for a connection reset), shown redacted, with the fingerprint
+/// of the first token header: hashed once for the `token` field and that header's redaction.
+#[derive(Clone, Copy)]
+struct HeadersView<'a> {
+    head: Option<&'a Head>,
+    token: Option<Fingerprint>,
+}
+
+impl<'a> HeadersView<'a> {
+    fn of(head: Option<&'a Head>) -> HeadersView<'a> {
+        let token = head
+            .and_then(|h| h.headers().find(|(n, _)| n == TOKEN_HEADER.as_str()))
+            .map(|(_, v)| Fingerprint::of(v));
+        HeadersView { head, token }
+    }
+
+    /// `(name, shown value)` in order.
+    fn shown(self) -> impl Iterator<Item = (Cow<'a, str>, Shown<'a>)> {
+        let mut first_token = self.token;
+        self.head
+            .into_iter()
+            .flat_map(Head::headers)
+            .map(move |(n, v)| {
+                let value = match first_token.take_if(|_| n == TOKEN_HEADER.as_str()) {
+                    Some(f) => Shown::Token(f),
+                    None => redact(&n, v),
+                };
+                (n, value)
+            })
+    }
+}
+
+/// The `headers` field: a list of `[name, value]` pairs, written without collecting them.
+fn serialize_headers<S: serde::Serializer>(h: &HeadersView<'_>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(h.shown())
 }
 
 /// A header value as journaled (see [`redact`]), without building the string.
@@ -347,8 +424,11 @@ const QUEUE: usize = 2048;
 /// entry). The file lags the requests by this much at most; `sync` does not wait for it.
 const BATCH: std::time::Duration = std::time::Duration::from_millis(5);
 
+// Entries travel by value: a box would cost each request an allocation the writer thread
+// frees, and entries far outnumber `Sync`s.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
-    Entry(Box<Pending>),
+    Entry(Pending),
     /// Answered once every message sent before it has been written (and the file flushed).
     Sync(mpsc::Sender<()>),
 }
@@ -363,7 +443,7 @@ pub(crate) struct Journal {
     writer: Option<std::thread::Thread>,
     /// Set by the writer thread while it sleeps until woken, with an empty queue.
     idle: Arc<AtomicBool>,
-    memory: Arc<Mutex<VecDeque<Box<Pending>>>>,
+    memory: Arc<Mutex<VecDeque<Pending>>>,
 }
 
 impl Journal {
@@ -419,7 +499,7 @@ impl Journal {
     /// Hands `entry` to the writer thread; waits only while its queue is full.
     pub(crate) fn record(&self, entry: Pending) {
         if let Some(q) = &self.queue {
-            let _ = q.send(Msg::Entry(Box::new(entry)));
+            let _ = q.send(Msg::Entry(entry));
             // Most of the time the writer is between batches and wakes by itself.
             if self.idle.load(Ordering::SeqCst) && self.idle.swap(false, Ordering::SeqCst) {
                 self.wake();
@@ -444,7 +524,7 @@ impl Journal {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Box<Pending>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Pending>> {
         lock(&self.memory)
     }
 
@@ -486,7 +566,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The journal's thread: everything that costs per entry happens here.
 struct Writer {
     capacity: usize,
-    memory: Arc<Mutex<VecDeque<Box<Pending>>>>,
+    memory: Arc<Mutex<VecDeque<Pending>>>,
     file: Option<BufWriter<File>>,
     idle: Arc<AtomicBool>,
 }
@@ -543,7 +623,7 @@ impl Writer {
         }
     }
 
-    fn write(&mut self, entry: Box<Pending>) {
+    fn write(&mut self, entry: Pending) {
         if let Some(f) = &mut self.file {
             // A full disk must not stop the server; the entry is still kept in memory.
             if serde_json::to_writer(&mut *f, &entry.view()).is_ok() {
@@ -602,18 +682,22 @@ mod tests {
     fn pending(seq: u64) -> Pending {
         let mut headers = HeaderMap::new();
         headers.insert(TOKEN_HEADER, http::HeaderValue::from_static("secret-token"));
+        pending_with(seq, &headers)
+    }
+
+    fn pending_with(seq: u64, headers: &HeaderMap) -> Pending {
         Pending {
             seq,
             arrived: Timestamp(1_700_000_000_000 + seq),
             listener: SocketAddr::from(([127, 0, 0, 1], 1338)),
             peer: SocketAddr::from(([127, 0, 0, 1], 40_000)),
             connection: seq,
-            head: Some(Head {
-                method: Method::GET,
-                uri: Uri::from_static("/latest/meta-data/instance-id?x=1"),
-                version: http::Version::HTTP_11,
+            head: Some(Head::new(
+                &Method::GET,
+                &Uri::from_static("/latest/meta-data/instance-id?x=1"),
+                http::Version::HTTP_11,
                 headers,
-            }),
+            )),
             status: Some(200),
             outcome: Some(Outcome::Served),
             fault: None,
@@ -686,8 +770,9 @@ mod tests {
     /// byte, whatever the head holds (two tokens, a secret, non-UTF-8, no head at all).
     #[test]
     fn file_lines_are_the_entries_readers_get() {
-        let mut p = pending(3);
-        let headers = &mut p.head.as_mut().expect("head").headers;
+        let mut headers = HeaderMap::new();
+        headers.insert("user-agent", http::HeaderValue::from_static("curl/8"));
+        headers.insert(TOKEN_HEADER, http::HeaderValue::from_static("secret-token"));
         headers.append(TOKEN_HEADER, http::HeaderValue::from_static("second-token"));
         headers.insert(
             "authorization",
@@ -697,6 +782,8 @@ mod tests {
             "x-odd",
             http::HeaderValue::from_bytes(b"caf\xe9").expect("obs-text value"),
         );
+        headers.insert("x-empty", http::HeaderValue::from_static(""));
+        let mut p = pending_with(3, &headers);
         p.issued_token = Some(Bytes::from_static(b"issued"));
         p.fault = Some("get=500".to_owned());
         let reset = Pending {
@@ -712,6 +799,24 @@ mod tests {
                 serde_json::from_str::<JournalEntry>(&line).expect("reads back"),
                 entry
             );
+            if entry.seq == 3 {
+                let names: Vec<&str> = entry.headers.iter().map(|(n, _)| n.as_str()).collect();
+                let token = "x-aws-ec2-metadata-token";
+                let expected = [
+                    "user-agent",
+                    token,
+                    token,
+                    "authorization",
+                    "x-odd",
+                    "x-empty",
+                ];
+                assert_eq!(names, expected);
+                let second = format!("<redacted {}>", token_fingerprint(b"second-token"));
+                assert_eq!(entry.headers[2].1, second);
+                assert_eq!(entry.header("x-odd"), Some("caf\u{fffd}"));
+                assert_eq!(entry.header("x-empty"), Some(""));
+                assert_eq!(entry.path, "/latest/meta-data/instance-id?x=1");
+            }
             for secret in ["secret-token", "second-token", "AWS4 secret", "\"issued\""] {
                 assert!(!line.contains(secret), "{secret} leaks: {line}");
             }

@@ -210,26 +210,21 @@ pub(crate) async fn handle(
                 parts.headers.append(TOKEN_HEADER, t);
             }
         }
-        e.head = Some(Head {
-            method: parts.method,
-            uri: parts.uri,
-            version: parts.version,
-            headers: parts.headers,
-        });
+        e.head = Some(Head::new(
+            &parts.method,
+            &parts.uri,
+            parts.version,
+            &parts.headers,
+        ));
         e.latency_us = micros(started.elapsed());
         shared.journal.record(e);
     }
     Ok(to_hyper(resp))
 }
 
-/// A copy of the request head, for entries journaled before the answer (rare paths).
+/// The request head, for entries journaled before the answer (rare paths).
 fn head_of(req: &Request<()>) -> Head {
-    Head {
-        method: req.method().clone(),
-        uri: req.uri().clone(),
-        version: req.version(),
-        headers: req.headers().clone(),
-    }
+    Head::new(req.method(), req.uri(), req.version(), req.headers())
 }
 
 /// Journals a delayed request whose client went away before the answer (no status).
