@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use imds_conformance::report::Failure;
+use imds_report::report::Failure;
 /// The token TTL header, lower case as the journal keeps header names.
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 use imds_server::{Faults, JournalEntry};

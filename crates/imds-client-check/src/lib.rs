@@ -3,9 +3,10 @@
 //! environment), the program's requests are read back from the server's journal and judged,
 //! together with its exit status.
 //!
-//! Results use the conformance runner's report types ([`imds_conformance::report`]), so they
-//! render as `imdspec run`'s JSON, JUnit and human output with the same outcomes and exit
-//! codes; per-client known differences use its expectations files.
+//! Results use the report types the conformance runner uses too ([`imds_report::report`]),
+//! so they render as `imdspec run`'s JSON, JUnit and human output with the same outcomes and
+//! exit codes; per-client known differences are [`imds_report::Expectations`] files. It
+//! shares nothing else with the runner.
 //!
 //! - [`scenario`] loads and selects the scenario files (`conformance/clients/*.toml`);
 //! - [`run`] (or [`run_blocking`]) runs the client once per scenario and returns a
@@ -23,12 +24,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use imds_conformance::report::{
+use imds_diag::LoadError;
+use imds_files::catalogue::embedded::CLIENT_TARGETS;
+use imds_report::report::{
     CaseResult, Detail, ExchangeRecord, HumanStyle, RequestRecord, ResponseRecord, RunResult,
     Summary, TargetInfo,
 };
-use imds_conformance::{CatalogueError, Expectations, Outcome, Report};
-use imds_files::catalogue::embedded::CLIENT_TARGETS;
+use imds_report::{Expectations, Outcome, Report};
 use imds_server::{ImdsServer, JournalEntry, Limits};
 
 pub use child::find_program;
@@ -37,7 +39,7 @@ pub use scenario::{ENDPOINT_VAR, Imdsv1, Scenario, Scenarios};
 
 /// The scenario files, compiled in from `conformance/clients` at build time (`--clients-dir`
 /// reads them from disk instead).
-fn embedded_scenarios() -> Result<Scenarios, CatalogueError> {
+fn embedded_scenarios() -> Result<Scenarios, LoadError> {
     Scenarios::embedded()
 }
 
@@ -68,7 +70,7 @@ fn names_a_source(reason: &str) -> bool {
 
 /// Checks that every `[xfail]` reason of a client target file starts with its kind and
 /// names a source; errors give the file, line and entry.
-fn check_xfail_kinds(path: &Path, text: &str) -> Result<(), CatalogueError> {
+fn check_xfail_kinds(path: &Path, text: &str) -> Result<(), LoadError> {
     #[derive(serde::Deserialize)]
     struct Raw {
         #[serde(default)]
@@ -111,7 +113,7 @@ pub enum TargetError {
         known: Vec<&'static str>,
     },
     /// The file exists but is not a valid expectations file.
-    Bad(CatalogueError),
+    Bad(LoadError),
 }
 
 impl std::fmt::Display for TargetError {
@@ -129,7 +131,7 @@ impl std::fmt::Display for TargetError {
 impl std::error::Error for TargetError {}
 
 /// The scenarios of `dir` (`*.toml`), or the compiled-in `conformance/clients` without one.
-pub fn scenarios(dir: Option<&Path>) -> Result<Scenarios, CatalogueError> {
+pub fn scenarios(dir: Option<&Path>) -> Result<Scenarios, LoadError> {
     match dir {
         Some(dir) => Scenarios::load(dir),
         None => embedded_scenarios(),
@@ -226,7 +228,7 @@ pub async fn run(
             if case.outcome == Outcome::Pass && !config.all_exchanges {
                 case.detail.exchanges.clear();
             }
-            case.group = imds_conformance::report::cause_of(&case);
+            case.group = imds_report::report::cause_of(&case);
             cases.push(case);
         }
     }
@@ -412,7 +414,7 @@ async fn run_scenario(s: &Scenario, config: &RunConfig) -> CaseResult {
     if !unfired.is_empty() {
         failures.insert(
             0,
-            imds_conformance::report::Failure {
+            imds_report::report::Failure {
                 step: None,
                 check: NOT_EXERCISED_CHECK.into(),
                 expected: format!("every scripted fault fires: {}", faults.specs().join(", ")),

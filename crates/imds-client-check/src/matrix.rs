@@ -31,9 +31,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use imds_conformance::report::RunResult;
-use imds_conformance::{CatalogueError, Expectations, Outcome};
-use imds_diag::{Seg, Source};
+use imds_diag::{LoadError, Seg, Source};
+use imds_report::report::RunResult;
+use imds_report::{Expectations, Outcome};
 use serde::{Deserialize, Serialize};
 
 use crate::{Imdsv1, RunConfig, Scenario, Scenarios};
@@ -191,7 +191,7 @@ impl Driver {
 
 /// Loads every `*/driver.toml` under `dir`, sorted by name; names are unique. Errors name
 /// the file, line and field.
-pub fn load_drivers(dir: &Path) -> Result<Vec<Driver>, CatalogueError> {
+pub fn load_drivers(dir: &Path) -> Result<Vec<Driver>, LoadError> {
     let entries = std::fs::read_dir(dir).map_err(|e| imds_diag::unreadable(dir, &e))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
@@ -248,7 +248,7 @@ pub fn load_drivers(dir: &Path) -> Result<Vec<Driver>, CatalogueError> {
         drivers.push(driver);
     }
     if drivers.is_empty() {
-        return Err(CatalogueError {
+        return Err(LoadError {
             file: dir.to_owned(),
             line: 1,
             column: 1,

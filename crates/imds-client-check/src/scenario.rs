@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use imds_conformance::{CatalogueError, Level};
-use imds_diag::Seg;
+use imds_diag::{LoadError, Seg};
 use imds_files::catalogue::{CatalogueFile, embedded, load_entries};
 use imds_model::{HttpTokens, Instance, MetadataOptions, Timestamp, Toggle};
+use imds_report::Level;
 use imds_server::Faults;
 use serde::Deserialize;
 
@@ -318,17 +318,17 @@ pub struct Scenarios {
 
 impl Scenarios {
     /// Loads every `*.toml` directly in `dir` (not `targets/`).
-    pub fn load(dir: &Path) -> Result<Scenarios, CatalogueError> {
+    pub fn load(dir: &Path) -> Result<Scenarios, LoadError> {
         Scenarios::from_sources(&imds_files::toml_files(dir)?)
     }
 
     /// The scenarios compiled in from `conformance/clients`.
-    pub fn embedded() -> Result<Scenarios, CatalogueError> {
+    pub fn embedded() -> Result<Scenarios, LoadError> {
         Scenarios::from_sources(&embedded::CLIENT_SCENARIOS.sources())
     }
 
     /// Builds the catalogue from `(file name, text)` pairs; the area is the file's stem.
-    pub fn from_sources(files: &[(PathBuf, String)]) -> Result<Scenarios, CatalogueError> {
+    pub fn from_sources(files: &[(PathBuf, String)]) -> Result<Scenarios, LoadError> {
         let mut all = load_entries::<RawFile, _>(files, |at, r| {
             let err = |field: &str, message: String| Err(at.err(field, message));
             for (name, value) in [("summary", &r.summary), ("doc", &r.doc)] {
@@ -423,7 +423,7 @@ impl Scenarios {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<Scenarios, CatalogueError> {
+    fn parse(text: &str) -> Result<Scenarios, LoadError> {
         Scenarios::from_sources(&[(PathBuf::from("tokens.toml"), text.to_owned())])
     }
 

@@ -10,8 +10,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use imds_client_check::{Imdsv1, RunConfig};
-use imds_conformance::report::RunResult;
-use imds_conformance::{Level, Outcome};
+use imds_report::report::RunResult;
+use imds_report::{Level, Outcome};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use imds_client_check::RunConfig;
-use imds_conformance::{Outcome, Report};
+use imds_report::{Outcome, Report};
 
 #[test]
 fn readme_example() -> Result<(), Box<dyn std::error::Error>> {

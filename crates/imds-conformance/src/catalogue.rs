@@ -14,6 +14,7 @@ use http::{HeaderName, Method};
 use imds_diag::{LoadError, Seg, Source, position};
 use imds_files::catalogue::{At, CatalogueFile, embedded, field_path, load_entries};
 use imds_model::{HttpTokens, Toggle, Version};
+use imds_report::Expectations;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -21,27 +22,8 @@ use toml::Spanned;
 
 use crate::check::Check;
 
-/// How much a case's failure matters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// A rule the spec marks \[H\]: failing it fails the run.
-    Must,
-    /// A rule the spec marks \[M\]: fails the run only with `--strict`.
-    Should,
-    /// A rule the spec marks \[L\], or an identity hint: recorded, never fails the run.
-    Info,
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Level::Must => "must",
-            Level::Should => "should",
-            Level::Info => "info",
-        })
-    }
-}
+/// How much a case's failure matters (shared with the other checks, in `imds-report`).
+pub use imds_report::Level;
 
 /// Which target options a case needs; a case whose needs do not fit is skipped.
 ///
@@ -807,6 +789,11 @@ impl Catalogue {
             None => Vec::new(),
         };
         Ok(Catalogue { cases, paths })
+    }
+
+    /// The entries of `expectations` that match no case of this catalogue.
+    pub fn stale(&self, expectations: &Expectations) -> Vec<String> {
+        expectations.stale_entries(self.cases.iter().map(|c| c.id.as_str()))
     }
 
     /// The case with this id.

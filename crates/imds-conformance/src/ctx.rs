@@ -11,12 +11,12 @@ use std::time::Instant;
 use bytes::Bytes;
 use imds_model::parse::Listing;
 use imds_model::{HttpTokens, Toggle};
+use imds_report::report::{ExchangeRecord, Failure, RequestRecord, ResponseRecord};
 use tokio::sync::OnceCell;
 
 use crate::catalogue::{Case, Catalogue, EndpointNeed, Presence};
 use crate::client::{Client, ClientError, Request, Response};
 use crate::redact::Redactor;
-use crate::report::{ExchangeRecord, Failure, RequestRecord, ResponseRecord};
 use crate::target::{Discovery, TargetOptions};
 
 /// Longest body kept in a report exchange.

@@ -11,8 +11,9 @@
 //! - [`check`] names the cases written in code, [`target`] holds plain data about the target
 //!   and [`ctx`] the run context every case gets (the module graph has no cycle; a test keeps
 //!   it so);
-//! - [`expectations`] turns known failures into `xfail`/`xpass` and reports stale entries;
-//! - [`report`] renders human text, versioned JSON and JUnit XML.
+//! - [`expectations`] turns known failures into `xfail`/`xpass` ([`Catalogue::stale`] names
+//!   the entries that match no case) and [`report`] renders human text, versioned JSON and
+//!   JUnit XML: both live in `imds-report`, shared with client-check, and are re-exported here.
 //!
 //! The runner talks HTTP only: it never links the reference server.
 
@@ -27,8 +28,10 @@ pub mod check;
 pub mod checks;
 pub mod ctx;
 pub mod eval;
-pub mod expectations;
-pub mod report;
+/// Known failures per target (shared with client-check, in `imds-report`).
+pub use imds_report::expectations;
+/// Results and their renderings (shared with client-check, in `imds-report`).
+pub use imds_report::report;
 pub mod runner;
 pub mod target;
 

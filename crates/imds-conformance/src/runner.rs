@@ -7,16 +7,16 @@ use std::time::{Duration, Instant};
 
 use imds_model::{HttpTokens, Toggle, parse::parse_listing};
 use imds_observe::infer::{Evidence, Reply, infer, needs_tags_dir};
+use imds_report::Expectations;
+use imds_report::report::{
+    CaseResult, Cause, Detail, Outcome, RunResult, Summary, TargetInfo, Unchecked, cause_of,
+};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::catalogue::{Case, CaseBody, Catalogue};
 use crate::checks;
 use crate::client::{Client, ClientConfig, ClientError, Request, Response, reply};
-use crate::expectations::Expectations;
 use crate::redact::Redactor;
-use crate::report::{
-    CaseResult, Cause, Detail, Outcome, RunResult, Summary, TargetInfo, Unchecked, cause_of,
-};
 
 pub use crate::ctx::{
     DetectionAnswers, HOP_LIMIT_DECLARED, HOP_LIMITED, INVALID_TOKEN, Recorder, RunCtx, Stop,
@@ -414,7 +414,7 @@ pub async fn run(catalogue: Arc<Catalogue>, config: RunConfig) -> Result<RunResu
     let stale = config
         .expectations
         .as_ref()
-        .map(|e| e.stale(&catalogue))
+        .map(|e| catalogue.stale(e))
         .unwrap_or_default();
     let mut all_notes = client.notes();
     all_notes.extend(notes);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use imds_client_check::{RunConfig, Scenario, TargetError};
-use imds_conformance::{Expectations, Report};
+use imds_report::{Expectations, Report};
 
 /// Which request/response exchanges the JSON report keeps (the request sequence is always
 /// in each scenario's notes).

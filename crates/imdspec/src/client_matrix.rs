@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use imds_client_check::matrix::{self, Column, Matrix, Places};
 use imds_client_check::{Scenario, Scenarios};
-use imds_conformance::{Outcome, Report};
+use imds_report::{Outcome, Report};
 
 /// What `--all` needs from the command line.
 pub struct MatrixArgs {

@@ -12,7 +12,7 @@ pub fn error(usage: &str, message: impl Display) -> ExitCode {
 
 /// Refuses an `--output` path that cannot be written, before any work starts.
 pub fn check_output(usage: &str, output: Option<&Path>) -> Result<(), ExitCode> {
-    match output.map(|p| (p, imds_conformance::report::check_writable(p))) {
+    match output.map(|p| (p, imds_report::report::check_writable(p))) {
         Some((path, Err(e))) => Err(error(
             usage,
             format!("--output {}: cannot write there: {e}", path.display()),

@@ -13,9 +13,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("imds-aemm", &["imds-diag", "imds-model"]),
     // What every observer shares: the HTTP client, redaction, inference, the probe format.
     ("imds-observe", &["imds-diag", "imds-model"]),
+    // What every check reports (outcomes, results, expectations, renderings): the runner's
+    // and client-check's shared vocabulary, so neither borrows the other's internals.
+    ("imds-report", &["imds-diag", "imds-model", "imds-files"]),
     (
         "imds-conformance",
-        &["imds-diag", "imds-model", "imds-files", "imds-observe"],
+        &[
+            "imds-diag",
+            "imds-model",
+            "imds-files",
+            "imds-observe",
+            "imds-report",
+        ],
     ),
     ("imds-probe", &["imds-model", "imds-observe"]),
     ("imds-fleet", &["imds-diag", "imds-model", "imds-observe"]),
@@ -26,7 +35,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "imds-model",
             "imds-files",
             "imds-observe",
-            "imds-conformance",
+            "imds-report",
             "imds-server",
         ],
     ),
@@ -39,6 +48,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "imds-server",
             "imds-aemm",
             "imds-observe",
+            "imds-report",
             "imds-conformance",
             "imds-probe",
             "imds-fleet",

@@ -6,15 +6,15 @@
 //! "methods.*" = "routes are method-agnostic (SPEC.md §8)"
 //! ```
 //! Keys are case ids or globs. A listed case that fails is `xfail`; one that passes is
-//! `xpass` (and fails the run); a key that matches no case in the catalogue is stale.
+//! `xpass` (and fails the run); a key that matches no known case id is stale
+//! ([`Expectations::stale_entries`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use imds_diag::{Seg, Source};
+use imds_diag::{LoadError, Seg, Source};
 use serde::Deserialize;
 
-use crate::catalogue::{Catalogue, CatalogueError};
 use crate::report::{CaseResult, Outcome};
 
 #[derive(Debug, Deserialize)]
@@ -34,12 +34,12 @@ pub struct Expectations {
 
 impl Expectations {
     /// Reads an expectations file.
-    pub fn load(path: &Path) -> Result<Expectations, CatalogueError> {
+    pub fn load(path: &Path) -> Result<Expectations, LoadError> {
         Expectations::parse(path, &imds_files::read(path)?)
     }
 
     /// Parses expectations text; `path` is for messages.
-    pub fn parse(path: &Path, text: &str) -> Result<Expectations, CatalogueError> {
+    pub fn parse(path: &Path, text: &str) -> Result<Expectations, LoadError> {
         let src = Source::toml(path, text);
         let raw: RawExpectations = src.parse()?;
         let mut entries = Vec::new();
@@ -82,13 +82,8 @@ impl Expectations {
         self.entries.is_empty()
     }
 
-    /// Entries that match no case of the catalogue.
-    pub fn stale(&self, catalogue: &Catalogue) -> Vec<String> {
-        self.stale_entries(catalogue.cases.iter().map(|c| c.id.as_str()))
-    }
-
-    /// Entries that match none of `known_ids`, for callers whose cases are not a
-    /// [`Catalogue`] (client-check's scenarios).
+    /// Entries that match none of `known_ids` (the case ids of the runner's catalogue, or
+    /// client-check's scenario ids): stale entries, reported with their reasons.
     pub fn stale_entries<'a>(&self, known_ids: impl IntoIterator<Item = &'a str>) -> Vec<String> {
         let known: Vec<&str> = known_ids.into_iter().collect();
         self.entries

@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::catalogue::Level;
-use crate::target::TargetOptions;
+use imds_model::PartialOptions;
+
+use crate::Level;
 
 /// The JSON report schema version. Bump on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -309,12 +310,12 @@ pub struct TargetInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Options declared on the command line.
-    pub declared: TargetOptions,
+    pub declared: PartialOptions,
     /// Options detected from the endpoint's answers.
-    pub detected: TargetOptions,
+    pub detected: PartialOptions,
     /// Options used to decide which cases apply (declared, else detected where the answers
     /// prove it: a value they only make likely, such as tags from a 404, is left out).
-    pub effective: TargetOptions,
+    pub effective: PartialOptions,
     /// The expectations file used, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expectations: Option<String>,
@@ -438,6 +439,7 @@ impl Report {
         };
         let report = JsonReport {
             version: SCHEMA_VERSION,
+            // Every crate has the workspace's version, so this is imdspec's.
             tool: format!("imdspec {}", env!("CARGO_PKG_VERSION")),
             command: self.command,
             strict: self.strict,
@@ -1104,9 +1106,9 @@ mod tests {
             name: "t".into(),
             endpoint: "http://127.0.0.1:1".into(),
             description: None,
-            declared: TargetOptions::default(),
-            detected: TargetOptions::default(),
-            effective: TargetOptions::default(),
+            declared: PartialOptions::default(),
+            detected: PartialOptions::default(),
+            effective: PartialOptions::default(),
             expectations: None,
         };
         Report {
