@@ -119,9 +119,9 @@ pub(crate) fn iso_millis(t: Timestamp) -> String {
     format!("{base}.{:03}Z", t.as_millis() % 1000)
 }
 
-/// A request as the request path hands it to the journal: pieces moved out of the request and
-/// the response, nothing formatted or hashed yet. The journal's writer thread makes the
-/// [`JournalEntry`] (fingerprints, redaction, strings) and writes it, off the request path.
+/// A request as the request path hands it to the journal: its head copied, pieces of the
+/// response, nothing formatted or hashed yet. The writer thread writes it (fingerprints,
+/// redaction) and keeps it; a [`JournalEntry`] is made from it only when the journal is read.
 pub(crate) struct Pending {
     pub(crate) seq: u64,
     pub(crate) arrived: Timestamp,
