@@ -6,8 +6,9 @@
 //! panic on its own, and panics (an `assert!`) when the model breaks an invariant.
 #![allow(dead_code)] // each fuzz target uses one entry point
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::{Arc, OnceLock};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::hash::{Hash as _, Hasher as _};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
@@ -742,7 +743,10 @@ impl Run {
                 assert!(status == 200 || status == 404, "{}", ctx());
                 let header = header_u32(&resp, &TTL_HEADER);
                 assert_eq!(header, remaining, "remaining-TTL header: {}", ctx());
-                if status == 200 && method == Method::GET {
+                if status == 200
+                    && method == Method::GET
+                    && first_crawl(req.uri().path(), &self.options, resp.body(), &sent)
+                {
                     let token_headers: Vec<_> = sent
                         .iter()
                         .filter(|(n, _)| *n == TOKEN_HEADER)
@@ -901,6 +905,31 @@ fn get(
         builder = builder.header(n.clone(), v.clone());
     }
     builder.body(()).ok().map(|req| imds.handle(&req))
+}
+
+/// True the first time this process sees this listing answered (path, options, body, and
+/// whether and how many token headers came with it): every input serves the same default
+/// instance, and the model answers the same request the same way, so crawling a listing
+/// already crawled would repeat the same requests, at up to 200 per listing. Bounded.
+fn first_crawl(
+    path: &str,
+    options: &MetadataOptions,
+    body: &[u8],
+    sent: &[(HeaderName, HeaderValue)],
+) -> bool {
+    static SEEN: OnceLock<Mutex<HashSet<u64>>> = OnceLock::new();
+    let tokens = sent.iter().filter(|(n, _)| *n == TOKEN_HEADER).count();
+    // `DefaultHasher::new` has fixed keys: the same listing hashes alike in every run.
+    let mut hasher = std::hash::DefaultHasher::new();
+    (path, options, body, tokens).hash(&mut hasher);
+    let mut seen = SEEN
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if seen.len() >= 1 << 16 {
+        seen.clear();
+    }
+    seen.insert(hasher.finish())
 }
 
 /// When the 200 body served at `path` is a directory listing, checks that every entry
