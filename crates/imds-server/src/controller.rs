@@ -208,10 +208,7 @@ impl Controller {
     }
 
     fn start_state(&self) -> std::sync::MutexGuard<'_, StartState> {
-        match self.start.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        crate::lock_unpoisoned(&self.start)
     }
 
     fn fired(&self) -> Result<ControlResponse, ControlError> {

@@ -637,10 +637,7 @@ impl FaultState {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Counters> {
-        match self.inner.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        crate::lock_unpoisoned(&self.inner)
     }
 
     pub(crate) fn set(&self, faults: Faults) {

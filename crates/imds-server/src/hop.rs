@@ -43,10 +43,7 @@ pub(crate) struct HopLog(Mutex<Vec<AppliedHopLimit>>);
 
 impl HopLog {
     fn push(&self, entry: AppliedHopLimit) {
-        let mut log = match self.0.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut log = crate::lock_unpoisoned(&self.0);
         if log.len() >= HOP_LOG_CAPACITY {
             log.remove(0);
         }
@@ -54,10 +51,7 @@ impl HopLog {
     }
 
     pub(crate) fn entries(&self) -> Vec<AppliedHopLimit> {
-        match self.0.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        crate::lock_unpoisoned(&self.0).clone()
     }
 }
 

@@ -89,10 +89,7 @@ mod guarded {
         }
 
         pub(super) fn write(&self) -> Writer<'_> {
-            let play = match self.writer.lock() {
-                Ok(g) => g,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let play = crate::lock_unpoisoned(&self.writer);
             Writer {
                 play,
                 current: &self.current,

@@ -22,7 +22,7 @@ use imds_model::{Outcome, RequestKind, TOKEN_HEADER, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::ServerError;
+use crate::{ServerError, lock_unpoisoned};
 
 /// One request as the server saw and answered it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -340,7 +340,7 @@ fn serialize_headers<S: serde::Serializer>(h: &HeadersView<'_>, s: S) -> Result<
 enum Shown<'a> {
     Token(Fingerprint),
     Secret,
-    Text(std::borrow::Cow<'a, str>),
+    Text(Cow<'a, str>),
 }
 
 impl std::fmt::Display for Shown<'_> {
@@ -524,27 +524,22 @@ impl Journal {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Pending>> {
-        lock(&self.memory)
-    }
-
     pub(crate) fn entries(&self) -> Vec<JournalEntry> {
-        self.sync();
-        self.lock().iter().map(|p| p.to_entry()).collect()
+        self.entries_since(0)
     }
 
     /// The entries with `seq >= since`, oldest first; only those are copied (the list is kept
     /// sorted by `seq`).
     pub(crate) fn entries_since(&self, since: u64) -> Vec<JournalEntry> {
         self.sync();
-        let m = self.lock();
+        let m = lock_unpoisoned(&self.memory);
         let from = m.partition_point(|e| e.seq < since);
         m.range(from..).map(|p| p.to_entry()).collect()
     }
 
     pub(crate) fn clear(&self) {
         self.sync();
-        self.lock().clear();
+        lock_unpoisoned(&self.memory).clear();
     }
 }
 
@@ -553,13 +548,6 @@ impl Drop for Journal {
     fn drop(&mut self) {
         self.queue = None;
         self.wake();
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
     }
 }
 
@@ -579,13 +567,9 @@ impl Writer {
             let mut got = false;
             loop {
                 match queue.try_recv() {
-                    Ok(Msg::Entry(p)) => {
-                        got = true;
-                        self.write(p);
-                    }
-                    Ok(Msg::Sync(done)) => {
-                        self.flush();
-                        let _ = done.send(());
+                    Ok(msg) => {
+                        got |= matches!(msg, Msg::Entry(_));
+                        self.take(msg);
                     }
                     Err(mpsc::TryRecvError::Empty) => break,
                     Err(mpsc::TryRecvError::Disconnected) => {
@@ -631,7 +615,7 @@ impl Writer {
             }
         }
         if self.capacity > 0 {
-            let mut m = lock(&self.memory);
+            let mut m = lock_unpoisoned(&self.memory);
             if m.len() >= self.capacity {
                 m.pop_front();
             }

@@ -40,6 +40,12 @@ mod journal;
 mod overlay;
 mod service;
 
+/// A mutex's guard even when a thread panicked while holding it: every lock here guards data
+/// that stays consistent between statements, and a mock must keep answering.
+fn lock_unpoisoned<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
