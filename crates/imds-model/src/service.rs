@@ -758,8 +758,7 @@ const EMPTY_UNAUTHORIZED_ORDER: [HeaderName; 5] =
 fn finish(resp: &mut Response<Bytes>, head: bool, date: &str, order: &[HeaderName]) {
     // A response has a handful of headers: reordering them as a list costs one hash per header
     // (the final insert), where moving them between maps by name cost three.
-    let mut rest: Vec<(HeaderName, Option<HeaderValue>)> =
-        Vec::with_capacity(resp.headers().len() + 2);
+    let mut rest: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(resp.headers().len() + 2);
     let mut last: Option<HeaderName> = None;
     for (name, value) in std::mem::take(resp.headers_mut()) {
         // The map yields a name with its first value only.
@@ -770,27 +769,20 @@ fn finish(resp: &mut Response<Bytes>, head: bool, date: &str, order: &[HeaderNam
             && n != CONTENT_LENGTH
             && n != DATE
         {
-            rest.push((n.clone(), Some(value)));
+            rest.push((n.clone(), value));
         }
     }
-    rest.push((CONTENT_LENGTH, Some(HeaderValue::from(resp.body().len()))));
+    rest.push((CONTENT_LENGTH, HeaderValue::from(resp.body().len())));
     if let Ok(date) = HeaderValue::from_str(date) {
-        rest.push((DATE, Some(date)));
+        rest.push((DATE, date));
     }
+    // Known names in `order`, anything else after them; the sort is stable, so values keep
+    // their relative order within each rank.
+    rest.sort_by_key(|(n, _)| order.iter().position(|o| o == n).unwrap_or(order.len()));
     let h = resp.headers_mut();
     h.reserve(rest.len());
-    for name in order {
-        for (n, v) in rest.iter_mut().filter(|(n, _)| n == name) {
-            if let Some(v) = v.take() {
-                h.append(&*n, v);
-            }
-        }
-    }
-    // Anything else keeps its relative order after the known names.
     for (n, v) in rest {
-        if let Some(v) = v {
-            h.append(n, v);
-        }
+        h.append(n, v);
     }
     if head {
         *resp.body_mut() = Bytes::new();
