@@ -215,6 +215,31 @@ impl Head {
 }
 
 impl Pending {
+    /// A request as it arrives: nothing known yet but when, where and on which connection.
+    pub(crate) fn new(
+        seq: u64,
+        arrived: Timestamp,
+        listener: SocketAddr,
+        peer: SocketAddr,
+        connection: u64,
+    ) -> Pending {
+        Pending {
+            seq,
+            arrived,
+            listener,
+            peer,
+            connection,
+            head: None,
+            status: None,
+            outcome: None,
+            fault: None,
+            issued_token: None,
+            ttl: None,
+            hop_limit: None,
+            latency_us: 0,
+        }
+    }
+
     /// The entry as readers see it (`journal()`, `GET /journal`): made only when read.
     fn to_entry(&self) -> JournalEntry {
         let view = self.view();
@@ -670,12 +695,9 @@ mod tests {
     }
 
     fn pending_with(seq: u64, headers: &HeaderMap) -> Pending {
+        let listener = SocketAddr::from(([127, 0, 0, 1], 1338));
+        let peer = SocketAddr::from(([127, 0, 0, 1], 40_000));
         Pending {
-            seq,
-            arrived: Timestamp(1_700_000_000_000 + seq),
-            listener: SocketAddr::from(([127, 0, 0, 1], 1338)),
-            peer: SocketAddr::from(([127, 0, 0, 1], 40_000)),
-            connection: seq,
             head: Some(Head::new(
                 &Method::GET,
                 &Uri::from_static("/latest/meta-data/instance-id?x=1"),
@@ -684,11 +706,9 @@ mod tests {
             )),
             status: Some(200),
             outcome: Some(Outcome::Served),
-            fault: None,
-            issued_token: None,
             ttl: Some(60),
-            hop_limit: None,
             latency_us: 1,
+            ..Pending::new(seq, Timestamp(1_700_000_000_000 + seq), listener, peer, seq)
         }
     }
 

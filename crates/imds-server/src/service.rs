@@ -69,22 +69,8 @@ pub(crate) async fn handle(
     let kind = imds_model::classify(req.method().as_str(), req.uri().path());
     // Only what the journal cannot take from the request later: nothing is formatted here.
     let mut entry = shared.journal.enabled().then(|| {
-        let arrived = shared.clock.now();
-        Pending {
-            seq: shared.journal.next_seq(),
-            arrived,
-            listener: conn.local,
-            peer: conn.peer,
-            connection: conn.id,
-            head: None,
-            status: None,
-            outcome: None,
-            fault: None,
-            issued_token: None,
-            ttl: None,
-            hop_limit: None,
-            latency_us: 0,
-        }
+        let seq = shared.journal.next_seq();
+        Pending::new(seq, shared.clock.now(), conn.local, conn.peer, conn.id)
     });
 
     let decision = shared.faults.decide(kind, req.uri().path(), || {
@@ -307,20 +293,10 @@ pub(crate) fn reset_connection(
 ) {
     let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
     if shared.journal.enabled() {
+        let seq = shared.journal.next_seq();
         shared.journal.record(Pending {
-            seq: shared.journal.next_seq(),
-            arrived: shared.clock.now(),
-            listener: local,
-            peer,
-            connection: id,
-            head: None,
-            status: None,
-            outcome: None,
             fault: Some("endpoint=reset".to_owned()),
-            issued_token: None,
-            ttl: None,
-            hop_limit: None,
-            latency_us: 0,
+            ..Pending::new(seq, shared.clock.now(), local, peer, id)
         });
     }
 }
