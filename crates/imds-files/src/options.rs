@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use imds_diag::{LoadError, Seg, Source};
+use imds_diag::{LoadError, Source};
 use imds_model::{MetadataOptions, OptionsState, PartialOptions};
 
 /// Reads describe-instances output: either one options object or an array of them (the
@@ -33,33 +33,7 @@ pub fn metadata_options(file: &Path, text: &str) -> Result<MetadataOptions, Load
         }
         other => other,
     };
-    options_object(&src, object)
-}
-
-/// Reads one options object already parsed from `src`; errors point at its keys.
-fn options_object(
-    src: &Source<'_>,
-    object: serde_json::Value,
-) -> Result<MetadataOptions, LoadError> {
-    // The object is read again from the parsed value, so positions come from its keys.
-    serde_path_to_error::deserialize(object).map_err(|e| {
-        let mut path: Vec<Seg> = e
-            .path()
-            .iter()
-            .filter_map(|s| match s {
-                serde_path_to_error::Segment::Map { key } => Some(Seg::key(key.as_str())),
-                _ => None,
-            })
-            .collect();
-        let message = e.into_inner().to_string();
-        let (message, key) = imds_diag::explain(&message);
-        if let Some(key) = key
-            && path.last() != Some(&Seg::Key(key.clone()))
-        {
-            path.push(Seg::Key(key));
-        }
-        src.at_field(&path, message)
-    })
+    src.parse_value(object)
 }
 
 /// Reads what `aws ec2 describe-instances` printed: the whole output (`Reservations`), one
@@ -123,7 +97,7 @@ fn declared_of(
         return Err(src.at_field(&[], "MetadataOptions is not a JSON object".to_owned()));
     };
     // The model's types check the values (and fill the absent ones, which are not declared).
-    let all = options_object(src, options.clone())?;
+    let all: MetadataOptions = src.parse_value(options.clone())?;
     let has = |k: &str| fields.contains_key(k);
     let declared = PartialOptions {
         http_tokens: has("HttpTokens").then_some(all.http_tokens),
