@@ -31,6 +31,18 @@ struct Mock {
     startup: Duration,
 }
 
+impl Mock {
+    /// Stops the mock and returns what it wrote to stderr.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut err = String::new();
+        let mut stderr = self.child.stderr.take().expect("stderr is piped");
+        stderr.read_to_string(&mut err).unwrap();
+        err
+    }
+}
+
 impl Drop for Mock {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -182,16 +194,7 @@ fn listens_within_a_second_with_aemm_defaults() {
     );
     assert_eq!(get(m.port, "/"), (200, "latest\n".into()));
     // The start-up note names the target file for `imdspec run` against it.
-    let mut m = m;
-    let _ = m.child.kill();
-    let _ = m.child.wait();
-    let mut err = String::new();
-    m.child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = m.stop();
     assert!(err.contains("--target imdspec-aemm"), "{err}");
 }
 
@@ -350,7 +353,7 @@ fn save_config_environment_and_config_file() {
     let out = home.join("out/used.json");
     let out_arg = format!("--save-config-to-file={}", out.display());
     let cfg_s = cfg.display().to_string();
-    let mut m = start_with(
+    let m = start_with(
         BIN,
         &[&out_arg],
         &[
@@ -370,15 +373,7 @@ fn save_config_environment_and_config_file() {
     assert_eq!(saved["spot"]["action"], "hibernate");
     assert_eq!(saved["mock-delay-sec"], 30);
     assert_eq!(saved["config-file"], cfg_s.as_str());
-    let _ = m.child.kill();
-    let _ = m.child.wait();
-    let mut err = String::new();
-    m.child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let err = m.stop();
     assert!(err.contains("unknown key `typo-key` ignored"), "{err}");
     assert!(
         err.contains("unknown environment variable AEMM_BOGUS ignored"),
