@@ -3,6 +3,8 @@
 //! `ec2-metadata-mock` wrapper script killed by PID, `-s FILE`, environment and config file
 //! (SPEC.md §8). Loopback only: every run passes `-n 127.0.0.1`.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -72,9 +74,7 @@ fn start_with(program: &str, args: &[&str], env: &[(&str, &str)], home: &Path) -
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AEMM_")) {
-        cmd.env_remove(k);
-    }
+    common::without_aemm_env(&mut cmd);
     let bin_dir = Path::new(BIN).parent().unwrap();
     let path = format!(
         "{}:{}",

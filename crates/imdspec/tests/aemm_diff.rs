@@ -14,10 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{KillOnDrop, aemm_binary, free_port, installed, root};
+use common::{aemm_binary, installed, root, start_aemm_like};
 
 const IMDSPEC: &str = env!("CARGO_BIN_EXE_imdspec");
 
@@ -145,44 +144,6 @@ const SEEDS: &[&str] = &[
     "/latest/dynamic/",
     "/latest/user-data",
 ];
-
-/// Starts `program prefix… args… -n 127.0.0.1 -p PORT` with HOME `home` and only the setup's
-/// `AEMM_*` variables; waits until it accepts connections (at most 10 s).
-fn start(
-    program: &Path,
-    prefix: &[&str],
-    args: &[String],
-    env: &[(&str, &str)],
-    home: &Path,
-) -> (KillOnDrop, u16) {
-    let port = free_port();
-    let mut cmd = Command::new(program);
-    cmd.args(prefix)
-        .args(args)
-        .args(["-n", "127.0.0.1", "-p", &port.to_string()])
-        .env("HOME", home)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AEMM_")) {
-        cmd.env_remove(k);
-    }
-    cmd.envs(env.iter().copied());
-    let mock = KillOnDrop(
-        cmd.spawn()
-            .unwrap_or_else(|e| panic!("{} cannot start: {e}", program.display())),
-    );
-    for _ in 0..100 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (mock, port);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!(
-        "{} {args:?} did not listen on 127.0.0.1:{port} within 10 s",
-        program.display()
-    );
-}
 
 /// One answer: status, Content-Type, body.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -330,13 +291,14 @@ fn imdspec_aemm_answers_as_the_real_aemm_does_or_differences_md_says_why_not() {
         let home_b = scratch.join(format!("{name}-imdspec"));
         std::fs::create_dir_all(&home_a).unwrap();
         std::fs::create_dir_all(&home_b).unwrap();
-        let (_real, a_port) = start(&aemm, &[], &args, env, &home_a);
+        let (_real, a_port) = start_aemm_like(&aemm, &[], &args, env, &home_a);
         let ours_args: Vec<String> = args
             .iter()
             .cloned()
             .chain(ours_only.iter().map(|a| (*a).to_owned()))
             .collect();
-        let (_ours, b_port) = start(Path::new(IMDSPEC), &["aemm"], &ours_args, env, &home_b);
+        let (_ours, b_port) =
+            start_aemm_like(Path::new(IMDSPEC), &["aemm"], &ours_args, env, &home_b);
         let a_token = token(a_port);
         let b_token = token(b_port);
         let mut paths = crawl(a_port, a_token.as_deref());

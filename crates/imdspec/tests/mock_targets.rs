@@ -13,15 +13,14 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use imds_conformance::Expectations;
-use serde_json::Value;
-
-use common::{KillOnDrop, aemm_binary, free_port, installed, root};
+use common::{
+    KillOnDrop, aemm_binary, free_port, installed, listening, none_stale, root, run_matches,
+    start_aemm_like,
+};
 
 const IMDSPEC: &str = env!("CARGO_BIN_EXE_imdspec");
 
@@ -43,72 +42,11 @@ fn start(mut cmd: Command, port: u16, what: &str) -> KillOnDrop {
         cmd.spawn()
             .unwrap_or_else(|e| panic!("{what} cannot start: {e}")),
     );
-    for _ in 0..200 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{what} did not listen on 127.0.0.1:{port} within 20 s");
-}
-
-/// Runs `imdspec run --target TARGET` against `port`; asserts no fail, xpass or error and a
-/// zero exit; returns the ids seen as xfail.
-fn run_matches(root: &Path, target: &str, port: u16, flags: &[&str], mode: &str) -> Vec<String> {
-    let report = std::env::temp_dir().join(format!(
-        "imdspec-mock-targets-{}-{target}-{mode}.json",
-        std::process::id()
-    ));
-    let out = Command::new(IMDSPEC)
-        .args(["run", "--target", target, "--format", "json"])
-        .arg("--endpoint")
-        .arg(format!("http://127.0.0.1:{port}"))
-        .arg("--conformance-dir")
-        .arg(root.join("conformance"))
-        .arg("--output")
-        .arg(&report)
-        .args(flags)
-        .output()
-        .expect("imdspec runs");
-    let text = std::fs::read_to_string(&report)
-        .unwrap_or_else(|e| panic!("{target} {mode}: no report ({e}): {out:?}"));
-    std::fs::remove_file(&report).unwrap();
-    let json: Value = serde_json::from_str(&text).unwrap();
-    let cases = json["cases"].as_array().unwrap();
-    let unexpected: Vec<String> = cases
-        .iter()
-        .filter(|c| matches!(c["outcome"].as_str(), Some("fail" | "xpass" | "error")))
-        .map(|c| format!("{} {}", c["id"], c["outcome"]))
-        .collect();
     assert!(
-        unexpected.is_empty(),
-        "{target} ({mode}): outcomes differ from conformance/targets/{target}.toml: \
-         {unexpected:#?}"
+        listening(port, Duration::from_secs(20)),
+        "{what} did not listen on 127.0.0.1:{port} within 20 s"
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{target} ({mode}): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    cases
-        .iter()
-        .filter(|c| c["outcome"] == "xfail")
-        .filter_map(|c| c["id"].as_str().map(str::to_owned))
-        .collect()
-}
-
-/// Every entry of `conformance/targets/TARGET.toml` was seen as an xfail.
-fn none_stale(root: &Path, target: &str, observed: &BTreeSet<String>) {
-    let file = root.join(format!("conformance/targets/{target}.toml"));
-    let expectations = Expectations::load(&file).unwrap();
-    assert!(!expectations.is_empty(), "{} is empty", file.display());
-    let never_seen = expectations.stale_entries(observed.iter().map(String::as_str));
-    assert!(
-        never_seen.is_empty(),
-        "entries of {} that the run did not show: {never_seen:#?}",
-        file.display()
-    );
+    child
 }
 
 #[test]
@@ -142,16 +80,7 @@ fn imdspec_aemm_matches_imdspec_aemm_toml() {
             &["--http-tokens", "required"][..],
         ),
     ] {
-        let port = free_port();
-        let mut cmd = Command::new(IMDSPEC);
-        cmd.arg("aemm")
-            .args(args)
-            .args(["-n", "127.0.0.1", "-p", &port.to_string()])
-            .env("HOME", &home);
-        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AEMM_")) {
-            cmd.env_remove(k);
-        }
-        let _ours = start(cmd, port, "imdspec aemm");
+        let (_ours, port) = start_aemm_like(Path::new(IMDSPEC), &["aemm"], args, &[], &home);
         observed.extend(run_matches(&root, "imdspec-aemm", port, flags, mode));
     }
     none_stale(&root, "imdspec-aemm", &observed);
@@ -165,14 +94,8 @@ fn a_run_without_a_target_names_the_aemm_target_files() {
     let root = root();
     let home = std::env::temp_dir().join(format!("imdspec-mock-note-{}", std::process::id()));
     std::fs::create_dir_all(&home).unwrap();
-    let port = free_port();
-    let mut cmd = Command::new(IMDSPEC);
-    cmd.args(["aemm", "-n", "127.0.0.1", "-p", &port.to_string()])
-        .env("HOME", &home);
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AEMM_")) {
-        cmd.env_remove(k);
-    }
-    let _ours = start(cmd, port, "imdspec aemm");
+    let no_args: &[&str] = &[];
+    let (_ours, port) = start_aemm_like(Path::new(IMDSPEC), &["aemm"], no_args, &[], &home);
     let run = |target: &[&str]| {
         let out = Command::new(IMDSPEC)
             .arg("run")

@@ -193,3 +193,123 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// Removes every `AEMM_*` variable from `cmd`'s environment: AEMM and `imdspec aemm` read
+/// them, and none may leak in from the test's own environment.
+pub fn without_aemm_env(cmd: &mut Command) -> &mut Command {
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("AEMM_")) {
+        cmd.env_remove(k);
+    }
+    cmd
+}
+
+/// True once 127.0.0.1:`port` accepts connections, polled every 100 ms for at most `within`.
+pub fn listening(port: u16, within: Duration) -> bool {
+    for _ in 0..within.as_millis().div_ceil(100) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// Starts an AEMM-like mock, `program prefix… args… -n 127.0.0.1 -p PORT`, with HOME `home`
+/// (no stray config file) and only `env`'s `AEMM_*` variables; waits until it accepts
+/// connections (at most 10 s).
+pub fn start_aemm_like(
+    program: &Path,
+    prefix: &[&str],
+    args: &[impl AsRef<std::ffi::OsStr>],
+    env: &[(&str, &str)],
+    home: &Path,
+) -> (KillOnDrop, u16) {
+    let port = free_port();
+    let mut cmd = Command::new(program);
+    cmd.args(prefix)
+        .args(args)
+        .args(["-n", "127.0.0.1", "-p", &port.to_string()])
+        .env("HOME", home)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    without_aemm_env(&mut cmd).envs(env.iter().copied());
+    let mock = KillOnDrop(
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("{} cannot start: {e}", program.display())),
+    );
+    if !listening(port, Duration::from_secs(10)) {
+        let args: Vec<_> = args.iter().map(AsRef::as_ref).collect();
+        panic!(
+            "{} {prefix:?} {args:?} did not listen on 127.0.0.1:{port} within 10 s",
+            program.display()
+        );
+    }
+    (mock, port)
+}
+
+/// Runs `imdspec run --target TARGET` against 127.0.0.1:`port` with `flags`; asserts no fail,
+/// xpass or error and a zero exit; returns the ids seen as xfail. `mode` names the run in
+/// messages.
+pub fn run_matches(
+    root: &Path,
+    target: &str,
+    port: u16,
+    flags: &[&str],
+    mode: &str,
+) -> Vec<String> {
+    let report = std::env::temp_dir().join(format!(
+        "imdspec-run-matches-{}-{target}-{mode}.json",
+        std::process::id()
+    ));
+    let out = Command::new(BIN)
+        .args(["run", "--target", target, "--format", "json"])
+        .arg("--endpoint")
+        .arg(format!("http://127.0.0.1:{port}"))
+        .arg("--conformance-dir")
+        .arg(root.join("conformance"))
+        .arg("--output")
+        .arg(&report)
+        .args(flags)
+        .output()
+        .expect("imdspec runs");
+    let text = std::fs::read_to_string(&report)
+        .unwrap_or_else(|e| panic!("{target} {mode}: no report ({e}): {out:?}"));
+    std::fs::remove_file(&report).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let cases = json["cases"].as_array().unwrap();
+    let unexpected: Vec<String> = cases
+        .iter()
+        .filter(|c| matches!(c["outcome"].as_str(), Some("fail" | "xpass" | "error")))
+        .map(|c| format!("{} {}", c["id"], c["outcome"]))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "{target} ({mode}): outcomes differ from conformance/targets/{target}.toml: \
+         {unexpected:#?}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{target} ({mode}): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cases
+        .iter()
+        .filter(|c| c["outcome"] == "xfail")
+        .filter_map(|c| c["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Every entry of `conformance/targets/TARGET.toml` was seen as an xfail.
+pub fn none_stale(root: &Path, target: &str, observed: &std::collections::BTreeSet<String>) {
+    let file = root.join(format!("conformance/targets/{target}.toml"));
+    let expectations = imds_report::Expectations::load(&file).unwrap();
+    assert!(!expectations.is_empty(), "{} is empty", file.display());
+    let never_seen = expectations.stale_entries(observed.iter().map(String::as_str));
+    assert!(
+        never_seen.is_empty(),
+        "entries of {} that the run did not show: {never_seen:#?}",
+        file.display()
+    );
+}
