@@ -287,7 +287,7 @@ impl Snapshot {
         } else {
             &ERROR_ORDER[..]
         };
-        finish(&mut resp, head, &now.to_http_date(), order);
+        finish(&mut resp, head, http_date(now), order);
         (resp, outcome)
     }
 }
@@ -509,7 +509,7 @@ impl Snapshot {
         };
         // Spec §2.5 [H]: every answer to a token-bearing GET carries the remaining TTL, 404s too.
         if let Some(r) = remaining {
-            resp.headers_mut().insert(TTL_HEADER, HeaderValue::from(r));
+            resp.headers_mut().insert(TTL_HEADER, decimal(r.into()));
         }
         (resp, outcome)
     }
@@ -551,7 +551,7 @@ impl Snapshot {
         // Spec §3.6 [H] (RS traffic): the token answer has no Accept-Ranges.
         resp.headers_mut().remove(ACCEPT_RANGES);
         resp.headers_mut()
-            .insert(TTL_HEADER, HeaderValue::from(issued.ttl));
+            .insert(TTL_HEADER, decimal(issued.ttl.into()));
         (resp, Outcome::TokenIssued)
     }
 
@@ -664,7 +664,11 @@ fn ok_headers(last_modified: Option<&str>) -> HeaderMap {
 
 fn ok_text(body: Bytes, headers: &HeaderMap) -> Response<Bytes> {
     let mut resp = Response::new(body);
-    *resp.headers_mut() = headers.clone();
+    // Room for the TTL header, `Content-Length` and `Date` too, so `finish` does not grow it
+    // (a clone would be exactly as large as `headers`).
+    let h = resp.headers_mut();
+    h.reserve(headers.len() + 3);
+    h.extend(headers.iter().map(|(n, v)| (n.clone(), v.clone())));
     resp
 }
 
@@ -720,7 +724,7 @@ pub fn error_response(status: StatusCode, now: crate::clock::Timestamp) -> Respo
     } else {
         error(status, None)
     };
-    finish(&mut resp, false, &now.to_http_date(), &ERROR_ORDER);
+    finish(&mut resp, false, http_date(now), &ERROR_ORDER);
     resp
 }
 
@@ -753,14 +757,52 @@ const ERROR_ORDER: [HeaderName; 7] = [
 const EMPTY_UNAUTHORIZED_ORDER: [HeaderName; 5] =
     [CONTENT_LENGTH, DATE, SERVER, CONNECTION, CONTENT_TYPE];
 
+/// `n` as a header value: one allocation (`HeaderValue::from` an integer takes two).
+fn decimal(mut n: u64) -> HeaderValue {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    HeaderValue::from_bytes(&digits[start..]).unwrap_or(HeaderValue::from_static("0"))
+}
+
+/// The `Date` header for `now`. Formatted once a second per thread: a request then costs a
+/// reference count, not a date formatting and two allocations. Only a cache, so the answer is
+/// still a function of `now`.
+fn http_date(now: Timestamp) -> HeaderValue {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(u64, HeaderValue)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let secs = now.as_millis() / 1000;
+    LAST.with_borrow_mut(|last| match last {
+        Some((s, v)) if *s == secs => v.clone(),
+        _ => {
+            let v = HeaderValue::from_str(&now.to_http_date())
+                .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
+            *last = Some((secs, v.clone()));
+            v
+        }
+    })
+}
+
 /// Sets `Content-Length` and `Date`, puts the headers in EC2's order (the HTTP layer keeps
 /// it) and, for HEAD, drops the body (keeping the length).
-fn finish(resp: &mut Response<Bytes>, head: bool, date: &str, order: &[HeaderName]) {
+fn finish(resp: &mut Response<Bytes>, head: bool, date: HeaderValue, order: &[HeaderName]) {
     // A response has a handful of headers: reordering them as a list costs one hash per header
-    // (the final insert), where moving them between maps by name cost three.
-    let mut rest: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(resp.headers().len() + 2);
+    // (the final insert), where moving them between maps by name cost three. Draining keeps
+    // the map's allocation for the headers put back.
+    let len = resp.body().len();
+    let h = resp.headers_mut();
+    let mut rest: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(h.len() + 2);
     let mut last: Option<HeaderName> = None;
-    for (name, value) in std::mem::take(resp.headers_mut()) {
+    for (name, value) in h.drain() {
         // The map yields a name with its first value only.
         if name.is_some() {
             last = name;
@@ -772,14 +814,11 @@ fn finish(resp: &mut Response<Bytes>, head: bool, date: &str, order: &[HeaderNam
             rest.push((n.clone(), value));
         }
     }
-    rest.push((CONTENT_LENGTH, HeaderValue::from(resp.body().len())));
-    if let Ok(date) = HeaderValue::from_str(date) {
-        rest.push((DATE, date));
-    }
+    rest.push((CONTENT_LENGTH, decimal(len as u64)));
+    rest.push((DATE, date));
     // Known names in `order`, anything else after them; the sort is stable, so values keep
     // their relative order within each rank.
     rest.sort_by_key(|(n, _)| order.iter().position(|o| o == n).unwrap_or(order.len()));
-    let h = resp.headers_mut();
     h.reserve(rest.len());
     for (n, v) in rest {
         h.append(n, v);
@@ -811,7 +850,7 @@ mod tests {
         finish(
             &mut resp,
             false,
-            "Sun, 06 Nov 1994 08:49:37 GMT",
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
             &SUCCESS_ORDER,
         );
         assert_eq!(
@@ -836,7 +875,7 @@ mod tests {
         finish(
             &mut resp,
             false,
-            "Sun, 06 Nov 1994 08:49:37 GMT",
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
             &ERROR_ORDER,
         );
         assert_eq!(
@@ -847,7 +886,7 @@ mod tests {
         finish(
             &mut resp,
             true,
-            "Sun, 06 Nov 1994 08:49:37 GMT",
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
             &ERROR_ORDER,
         );
         assert_eq!(
