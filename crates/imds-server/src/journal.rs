@@ -114,9 +114,7 @@ fn redact<'a>(name: &str, value: &'a [u8]) -> Shown<'a> {
 
 /// ISO-8601 UTC with milliseconds.
 pub(crate) fn iso_millis(t: Timestamp) -> String {
-    let secs = t.to_iso8601();
-    let base = secs.strip_suffix('Z').unwrap_or(&secs);
-    format!("{base}.{:03}Z", t.as_millis() % 1000)
+    IsoMillis(t).to_string()
 }
 
 /// A request as the request path hands it to the journal: its head copied, pieces of the
@@ -378,32 +376,96 @@ impl std::fmt::Display for Shown<'_> {
     }
 }
 
-/// The first 6 bytes of a token's SHA-256, shown as [`token_fingerprint`] shows them.
+/// The first 6 bytes of a token's SHA-256 as [`token_fingerprint`] shows them
+/// (`sha256:` and 12 hex digits), formatted once.
 #[derive(Clone, Copy)]
-struct Fingerprint([u8; 6]);
+struct Fingerprint([u8; 19]);
 
 impl Fingerprint {
     fn of(token: &[u8]) -> Fingerprint {
+        // A journal sees the same token over and over: the last one's fingerprint is kept per
+        // thread, so a run of requests with one token costs one hash.
+        thread_local! {
+            static LAST: std::cell::RefCell<(Vec<u8>, Option<Fingerprint>)> =
+                const { std::cell::RefCell::new((Vec::new(), None)) };
+        }
+        LAST.with_borrow_mut(|(last, fingerprint)| match fingerprint {
+            Some(f) if last.as_slice() == token => *f,
+            _ => {
+                let f = Fingerprint::hash(token);
+                last.clear();
+                last.extend_from_slice(token);
+                *fingerprint = Some(f);
+                f
+            }
+        })
+    }
+
+    fn hash(token: &[u8]) -> Fingerprint {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let digest = Sha256::digest(token);
-        let mut b = [0u8; 6];
-        b.copy_from_slice(&digest[..6]);
-        Fingerprint(b)
+        let mut text = *b"sha256:000000000000";
+        for (i, b) in digest[..6].iter().enumerate() {
+            text[7 + 2 * i] = HEX[usize::from(b >> 4)];
+            text[8 + 2 * i] = HEX[usize::from(b & 0xf)];
+        }
+        Fingerprint(text)
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("sha256:?")
     }
 }
 
 impl std::fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("sha256:")?;
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        f.write_str(self.as_str())
     }
 }
 
-/// ISO-8601 UTC with milliseconds, shown as [`iso_millis`] shows it.
+impl Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// ISO-8601 UTC with milliseconds (`2026-12-07T21:55:43.922Z`).
 struct IsoMillis(Timestamp);
+
+impl IsoMillis {
+    /// Calls `f` with the text. The seconds are formatted once a second per thread: the
+    /// journal writer shows thousands of entries a second.
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        thread_local! {
+            static SECOND: std::cell::RefCell<(u64, String)> =
+                const { std::cell::RefCell::new((u64::MAX, String::new())) };
+        }
+        let ms = self.0.as_millis();
+        SECOND.with_borrow_mut(|(secs, text)| {
+            if *secs != ms / 1000 {
+                *secs = ms / 1000;
+                *text = self.0.to_iso8601();
+                text.pop(); // the `Z`, written after the milliseconds
+                text.push_str(".000Z");
+            }
+            // `text` ends in `.mmmZ`: only the milliseconds change within the second.
+            let n = text.len();
+            let digits = [ms / 100 % 10, ms / 10 % 10, ms % 10].map(|d| b'0' + d as u8);
+            text.replace_range(n - 4..n - 1, std::str::from_utf8(&digits).unwrap_or("000"));
+            f(text)
+        })
+    }
+}
 
 impl std::fmt::Display for IsoMillis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&iso_millis(self.0))
+        self.with_text(|t| f.write_str(t))
+    }
+}
+
+impl Serialize for IsoMillis {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.with_text(|t| s.serialize_str(t))
     }
 }
 
@@ -426,7 +488,7 @@ macro_rules! serialize_as_display {
         }
     )*};
 }
-serialize_as_display!(Shown<'_>, Fingerprint, IsoMillis, OutcomeName);
+serialize_as_display!(Shown<'_>, OutcomeName);
 
 /// `http::Version`'s name as its `Debug` shows it (`HTTP/1.1`), without formatting.
 fn version_name(v: http::Version) -> &'static str {
@@ -686,6 +748,11 @@ mod tests {
         assert_eq!(token_fingerprint(b"a"), token_fingerprint(b"a"));
         assert_ne!(token_fingerprint(b"a"), token_fingerprint(b"b"));
         assert_eq!(token_fingerprint(b"a").len(), 19);
+        // SHA-256("a") = ca978112ca1b…; asked again after another token (the per-thread
+        // cache holds one).
+        assert_eq!(token_fingerprint(b"a"), "sha256:ca978112ca1b");
+        assert_eq!(token_fingerprint(b"b"), "sha256:3e23e8160039");
+        assert_eq!(token_fingerprint(b"a"), "sha256:ca978112ca1b");
     }
 
     fn pending(seq: u64) -> Pending {
@@ -829,9 +896,16 @@ mod tests {
 
     #[test]
     fn times_have_milliseconds() {
-        assert_eq!(
-            iso_millis(imds_model::Timestamp(1_700_000_000_123)),
-            "2023-11-14T22:13:20.123Z"
-        );
+        // Within one second only the milliseconds change; the next second, and one back in
+        // time (a manual clock), are formatted afresh.
+        for (ms, shown) in [
+            (1_700_000_000_123, "2023-11-14T22:13:20.123Z"),
+            (1_700_000_000_007, "2023-11-14T22:13:20.007Z"),
+            (1_700_000_000_990, "2023-11-14T22:13:20.990Z"),
+            (1_700_000_001_000, "2023-11-14T22:13:21.000Z"),
+            (951_782_400_045, "2000-02-29T00:00:00.045Z"),
+        ] {
+            assert_eq!(iso_millis(imds_model::Timestamp(ms)), shown);
+        }
     }
 }
