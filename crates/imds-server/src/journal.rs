@@ -150,7 +150,14 @@ pub(crate) struct Head {
 }
 
 impl Head {
-    pub(crate) fn new(
+    #[cfg(test)]
+    fn new(method: &Method, uri: &Uri, version: http::Version, headers: &HeaderMap) -> Head {
+        Head::in_buffer(Vec::new(), method, uri, version, headers)
+    }
+
+    /// The head copied into `bytes` (emptied first), a buffer to reuse.
+    fn in_buffer(
+        mut bytes: Vec<u8>,
         method: &Method,
         uri: &Uri,
         version: http::Version,
@@ -166,7 +173,8 @@ impl Head {
                 .iter()
                 .map(|(n, v)| 8 + n.as_str().len() + v.len())
                 .sum::<usize>();
-        let mut bytes = Vec::with_capacity(size);
+        bytes.clear();
+        bytes.reserve(size);
         let mut put = |b: &[u8]| {
             bytes.extend_from_slice(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_le_bytes());
             bytes.extend_from_slice(b);
@@ -525,6 +533,7 @@ enum Msg {
 /// included, in this process only; readers get [`JournalEntry`], redacted).
 pub(crate) struct Journal {
     seq: AtomicU64,
+    spares: Arc<Spares>,
     queue: Option<mpsc::SyncSender<Msg>>,
     /// The writer thread, to wake it when it sleeps with nothing to do (or for a `sync`).
     writer: Option<std::thread::Thread>,
@@ -546,6 +555,7 @@ impl Journal {
         };
         let memory = Arc::new(Mutex::new(VecDeque::new()));
         let idle = Arc::new(AtomicBool::new(false));
+        let spares = Arc::new(Spares::default());
         let (queue, writer) = if capacity > 0 || file.is_some() {
             let (tx, rx) = mpsc::sync_channel(QUEUE);
             let writer = Writer {
@@ -553,6 +563,8 @@ impl Journal {
                 memory: memory.clone(),
                 file,
                 idle: idle.clone(),
+                spares: spares.clone(),
+                done_with: Vec::new(),
             };
             let handle = std::thread::Builder::new()
                 .name("imds-journal".to_owned())
@@ -567,6 +579,7 @@ impl Journal {
         };
         Ok(Journal {
             seq: AtomicU64::new(0),
+            spares,
             queue,
             writer,
             idle,
@@ -581,6 +594,18 @@ impl Journal {
 
     pub(crate) fn next_seq(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A request's head for an entry, copied into a buffer the writer is done with when
+    /// there is one.
+    pub(crate) fn head(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        version: http::Version,
+        headers: &HeaderMap,
+    ) -> Head {
+        Head::in_buffer(self.spares.take(), method, uri, version, headers)
     }
 
     /// Hands `entry` to the writer thread; waits only while its queue is full.
@@ -638,12 +663,47 @@ impl Drop for Journal {
     }
 }
 
+/// Head buffers the writer is done with (evicted or not kept), for the request path to reuse.
+/// Freeing them on the writer thread instead made glibc take the allocating worker's arena
+/// lock once per entry, so the writer's frees and the workers' mallocs contended for it.
+#[derive(Default)]
+struct Spares(Mutex<Vec<Vec<u8>>>);
+
+/// Most buffers kept for reuse; a batch is about a hundred entries.
+const SPARES: usize = 1024;
+
+impl Spares {
+    /// A spare buffer, or a new empty one when there is none or the pool is busy (a request
+    /// never waits for it).
+    fn take(&self) -> Vec<u8> {
+        match self.0.try_lock() {
+            Ok(mut spares) => spares.pop().unwrap_or_default(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Keeps up to [`SPARES`] of `done`, frees the rest; `done` is left empty.
+    fn give(&self, done: &mut Vec<Vec<u8>>) {
+        if done.is_empty() {
+            return;
+        }
+        let mut spares = lock_unpoisoned(&self.0);
+        let room = SPARES.saturating_sub(spares.len());
+        spares.extend(done.drain(..).take(room));
+        drop(spares);
+        done.clear();
+    }
+}
+
 /// The journal's thread: everything that costs per entry happens here.
 struct Writer {
     capacity: usize,
     memory: Arc<Mutex<VecDeque<Pending>>>,
     file: Option<BufWriter<File>>,
     idle: Arc<AtomicBool>,
+    spares: Arc<Spares>,
+    /// Head buffers of entries written and no longer kept, handed back after each batch.
+    done_with: Vec<Vec<u8>>,
 }
 
 impl Writer {
@@ -701,10 +761,14 @@ impl Writer {
                 let _ = f.write_all(b"\n");
             }
         }
-        if self.capacity > 0 {
+        if self.capacity == 0 {
+            self.done_with.extend(entry.head.map(|h| h.bytes));
+        } else {
             let mut m = lock_unpoisoned(&self.memory);
-            if m.len() >= self.capacity {
-                m.pop_front();
+            if m.len() >= self.capacity
+                && let Some(old) = m.pop_front()
+            {
+                self.done_with.extend(old.head.map(|h| h.bytes));
             }
             // Entries arrive nearly in order; keep the list sorted by arrival.
             if m.back().is_none_or(|last| last.seq < entry.seq) {
@@ -714,12 +778,17 @@ impl Writer {
                 m.insert(at, entry);
             }
         }
+        // A batch that never ends (the queue refilled as fast as it drains) still hands back.
+        if self.done_with.len() >= SPARES {
+            self.spares.give(&mut self.done_with);
+        }
     }
 
     fn flush(&mut self) {
         if let Some(f) = &mut self.file {
             let _ = f.flush();
         }
+        self.spares.give(&mut self.done_with);
     }
 }
 
@@ -835,6 +904,58 @@ mod tests {
         assert_eq!(journal.entries_since(4).len(), 1);
         journal.clear();
         assert!(journal.entries().is_empty());
+    }
+
+    /// Evicted entries' head buffers come back for new heads, which show only their own
+    /// request (a longer old head leaves nothing behind).
+    #[test]
+    fn evicted_heads_are_reused() {
+        let journal = Journal::new(2, None).expect("journal");
+        let mut long = HeaderMap::new();
+        long.insert(
+            "user-agent",
+            http::HeaderValue::from_static("a-long-user-agent"),
+        );
+        for seq in 0..5 {
+            let head = journal.head(
+                &Method::GET,
+                &Uri::from_static("/latest/meta-data/instance-id"),
+                http::Version::HTTP_11,
+                &long,
+            );
+            journal.record(Pending {
+                head: Some(head),
+                ..pending(seq)
+            });
+        }
+        journal.sync();
+        let spares = || lock_unpoisoned(&journal.spares.0).len();
+        assert_eq!(spares(), 3, "three evicted heads");
+        let head = journal.head(
+            &Method::PUT,
+            &Uri::from_static("/x"),
+            http::Version::HTTP_10,
+            &HeaderMap::new(),
+        );
+        assert_eq!(spares(), 2, "a new head takes one");
+        assert!(
+            head.bytes.capacity() > head.bytes.len(),
+            "in an old, larger buffer"
+        );
+        journal.record(Pending {
+            head: Some(head),
+            ..pending(5)
+        });
+        let newest = journal.entries().pop().expect("an entry");
+        assert_eq!(
+            (
+                newest.method.as_str(),
+                newest.path.as_str(),
+                newest.version.as_str()
+            ),
+            ("PUT", "/x", "HTTP/1.0")
+        );
+        assert!(newest.headers.is_empty(), "{:?}", newest.headers);
     }
 
     /// The file line written from the parts is the JSON of the entry readers get, byte for

@@ -99,7 +99,7 @@ pub(crate) async fn handle(
                 started,
                 entry: entry.take().map(|mut e| {
                     e.fault = Some(label.clone());
-                    e.head = Some(head_of(&req));
+                    e.head = Some(head_of(&shared, &req));
                     e
                 }),
             };
@@ -136,7 +136,7 @@ pub(crate) async fn handle(
             if let Some(mut e) = entry.take() {
                 e.fault = Some(label);
                 e.latency_us = micros(started.elapsed());
-                e.head = Some(head_of(&req));
+                e.head = Some(head_of(&shared, &req));
                 shared.journal.record(e);
             }
             let mut shutdown = shared.shutdown.clone();
@@ -196,7 +196,7 @@ pub(crate) async fn handle(
                 parts.headers.append(TOKEN_HEADER, t);
             }
         }
-        e.head = Some(Head::new(
+        e.head = Some(shared.journal.head(
             &parts.method,
             &parts.uri,
             parts.version,
@@ -209,8 +209,10 @@ pub(crate) async fn handle(
 }
 
 /// The request head, for entries journaled before the answer (rare paths).
-fn head_of(req: &Request<()>) -> Head {
-    Head::new(req.method(), req.uri(), req.version(), req.headers())
+fn head_of(shared: &Shared, req: &Request<()>) -> Head {
+    shared
+        .journal
+        .head(req.method(), req.uri(), req.version(), req.headers())
 }
 
 /// Journals a delayed request whose client went away before the answer (no status).
