@@ -693,9 +693,8 @@ impl Spares {
         }
         let mut spares = lock_unpoisoned(&self.0);
         let room = SPARES.saturating_sub(spares.len());
+        // Draining empties `done` whatever `take` leaves; those buffers are freed here.
         spares.extend(done.drain(..).take(room));
-        drop(spares);
-        done.clear();
     }
 }
 
@@ -960,6 +959,25 @@ mod tests {
             ("PUT", "/x", "HTTP/1.0")
         );
         assert!(newest.headers.is_empty(), "{:?}", newest.headers);
+    }
+
+    #[test]
+    fn spares_keep_at_most_their_cap() {
+        let spares = Spares::default();
+        let mut done: Vec<Vec<u8>> = (0..SPARES + 5).map(|_| Vec::with_capacity(8)).collect();
+        spares.give(&mut done);
+        assert!(done.is_empty());
+        assert_eq!(lock_unpoisoned(&spares.0).len(), SPARES);
+        let mut more = vec![vec![1u8]];
+        spares.give(&mut more);
+        assert!(more.is_empty());
+        assert_eq!(
+            lock_unpoisoned(&spares.0).len(),
+            SPARES,
+            "a full pool frees the rest"
+        );
+        assert!(spares.take().capacity() >= 8, "a spare, not a new buffer");
+        assert_eq!(lock_unpoisoned(&spares.0).len(), SPARES - 1);
     }
 
     /// The file line written from the parts is the JSON of the entry readers get, byte for
