@@ -16,15 +16,6 @@ use serde::Deserialize;
 
 const TRIGGERS: [&str; 3] = ["after", "at", "after-requests"];
 
-fn parse_when(s: &str) -> Result<When, String> {
-    if let Some(rel) = s.strip_prefix('+') {
-        return parse_duration(rel).map(When::Plus);
-    }
-    Timestamp::parse_iso8601(s).map(When::At).ok_or_else(|| {
-        format!("`{s}` is neither `+DURATION` nor a UTC time like `2026-01-15T10:00:00Z`")
-    })
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "kebab-case")]
@@ -181,7 +172,7 @@ fn entry(src: &Source<'_>, n: usize, e: RawEntry) -> Result<Entry, LoadError> {
     let mut actions: Vec<(&str, Action)> = Vec::new();
     if let Some(s) = e.spot_interruption {
         let time = match &s.time {
-            Some(t) => parse_when(t).map_err(|m| at(&["spot-interruption", "time"], m))?,
+            Some(t) => When::parse(t).map_err(|m| at(&["spot-interruption", "time"], m))?,
             None => When::Plus(SPOT_NOTICE),
         };
         actions.push((
@@ -196,7 +187,7 @@ fn entry(src: &Source<'_>, n: usize, e: RawEntry) -> Result<Entry, LoadError> {
         let notice_time = r
             .notice_time
             .as_deref()
-            .map(parse_when)
+            .map(When::parse)
             .transpose()
             .map_err(|m| at(&["rebalance-recommendation", "notice-time"], m))?;
         actions.push((

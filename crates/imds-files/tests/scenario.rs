@@ -334,6 +334,18 @@ fn bad_files_name_the_entry_and_field() {
         "[[entry]]\nafter-requests = 0\nuser-data = \"x\"\n",
     );
     assert_eq!(e.field, "entry[1].after-requests", "{e}");
+
+    // A time inside an action is read as `--spot-interruption` reads its time: same words.
+    let e = err(
+        "s.toml",
+        "[[entry]]\nafter = \"1s\"\nspot-interruption = { action = \"stop\", time = \"soon\" }\n",
+    );
+    assert_eq!(e.field, "entry[1].spot-interruption.time", "{e}");
+    assert_eq!(
+        Err(e.message),
+        imds_model::scenario::When::parse("soon"),
+        "the file's and the command line's message"
+    );
 }
 
 #[test]

@@ -74,6 +74,17 @@ pub enum When {
 }
 
 impl When {
+    /// `+DURATION` (`+10s`, `+2m`) or a UTC time (`2026-01-15T10:00:00Z`): the one spelling
+    /// of a time in scenario files and on the command line.
+    pub fn parse(s: &str) -> Result<When, String> {
+        match s.strip_prefix('+') {
+            Some(rel) => parse_duration(rel).map(When::Plus),
+            None => Timestamp::parse_iso8601(s).map(When::At).ok_or_else(|| {
+                format!("`{s}` is neither `+DURATION` (`+10s`) nor a UTC time like `2026-01-15T10:00:00Z`")
+            }),
+        }
+    }
+
     fn resolve(self, fired: Timestamp) -> Timestamp {
         match self {
             When::At(t) => t,
@@ -228,12 +239,10 @@ impl Trigger {
     /// Parses a command-line WHEN: `+DURATION` after the start (`+10s`) or a UTC time
     /// (`2026-01-15T10:00:00Z`).
     pub fn parse_when(s: &str) -> Result<Trigger, String> {
-        match s.strip_prefix('+') {
-            Some(rel) => parse_duration(rel).map(Trigger::After),
-            None => Timestamp::parse_iso8601(s).map(Trigger::At).ok_or_else(|| {
-                format!("`{s}` is neither `+DURATION` (`+10s`) nor a UTC time like `2026-01-15T10:00:00Z`")
-            }),
-        }
+        When::parse(s).map(|w| match w {
+            When::Plus(d) => Trigger::After(d),
+            When::At(t) => Trigger::At(t),
+        })
     }
 }
 
